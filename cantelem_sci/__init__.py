@@ -1,0 +1,70 @@
+"""cantelem_sci: Jupyter-first analytics for vehicle CAN-bus telemetry.
+
+The data path, one subpackage per stage (imports point upstream only)::
+
+    frames -> sources -> decoder -> sim -> kernels -> accessor
+
+Example
+-------
+>>> import cantelem_sci as ct
+>>> db = ct.load_dbc(ct.sample_dbc_path())
+>>> raw = ct.simulate_fleet(1, duration_s=1.0)["EV0001"]
+>>> sorted(ct.decode(raw, db).children)[:2]
+['BMS_CellVoltages', 'BMS_PackStatus']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+from .errors import (
+    CantelemError,
+    DbcError,
+    DecodeError,
+    FrameFormatError,
+    LogFormatError,
+    UnknownNameError,
+)
+from .frames import FrameBatch, frames
+
+__all__ = [
+    "CantelemError",
+    "DbcError",
+    "DecodeError",
+    "FrameBatch",
+    "FrameFormatError",
+    "LogFormatError",
+    "UnknownNameError",
+    "__version__",
+    "decode",
+    "frames",
+    "load_dbc",
+    "read_log",
+    "sample_dbc_path",
+    "simulate_fleet",
+    "simulate_vehicle",
+]
+
+_LAZY = {
+    "decode": "cantelem_sci.decoder",
+    "load_dbc": "cantelem_sci.decoder",
+    "read_log": "cantelem_sci.sources",
+    "sample_dbc_path": "cantelem_sci.sim",
+    "simulate_fleet": "cantelem_sci.sim",
+    "simulate_vehicle": "cantelem_sci.sim",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'cantelem_sci' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

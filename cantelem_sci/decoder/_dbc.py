@@ -1,0 +1,449 @@
+"""Lenient DBC loading on top of cantools.
+
+Real DBC files (opendbc and vendor exports) break the letter of the format in a few
+recurring ways that cantools rejects. :func:`load_dbc` repairs exactly these, each by a
+documented rule that emits a :class:`~cantelem_sci.errors.DbcLeniencyWarning` naming the
+file and line (``strict=True`` turns every one of them into a :class:`DbcError`):
+
+``R1 extended-id``
+    A message id above 0x7FF written without the extended bit (bit 31) is a 29-bit id:
+    bit 31 is added everywhere the id is referenced.
+``R2 id-too-wide``
+    An id wider than 29 bits (bit 29 or 30 set, bit 31 clear) can never appear on a CAN
+    bus; the message is left out (listed in ``Database.skipped``).
+``R3 leading-dot``
+    A number written ``.25`` or ``-.5`` reads as ``0.25`` / ``-0.5``.
+``R4 digit-name``
+    A message or signal name that starts with a digit is kept exactly as written (the
+    parser sees it under a temporary alias).
+``R5 comment-target``
+    ``CM_ SG_ <id> "text"`` (no signal name) and ``CM_ <id> "text"`` are message comments.
+``R6 orphan-val``
+    A ``VAL_`` table for a message or signal that does not exist is left out.
+``R7 missing-semicolon``
+    A ``VAL_`` statement that ends at the line end without ``;`` is closed there.
+
+Files are read as UTF-8 and fall back to cp1252 (the DBC editors' encoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+from ..errors import DbcError, DbcLeniencyWarning
+
+PathLike = Union[str, "os.PathLike[str]"]
+ChannelKey = Union[int, str, None]
+
+_STRING = re.compile(r'"(?:\\"|[^"])*"', re.S)
+_BO = re.compile(r"^BO_[ \t]+(\d+)[ \t]+([A-Za-z0-9_]+)[ \t]*:", re.M)
+_SG = re.compile(r"^[ \t]+SG_[ \t]+([A-Za-z0-9_]+)\b", re.M)
+_ID_REFS = [
+    re.compile(r"^(CM_[ \t]+(?:BO_|SG_)[ \t]+)(\d+)", re.M),
+    re.compile(r'^(BA_[ \t]+"[^"]*"[ \t]+(?:BO_|SG_)[ \t]+)(\d+)', re.M),
+    re.compile(r'^(BA_REL_[ \t]+"[^"]*"[ \t]+BU_(?:SG|BO)_REL_[ \t]+\w+[ \t]+(?:SG_[ \t]+)?)(\d+)', re.M),
+    re.compile(r"^((?:BO_|VAL_|SIG_VALTYPE_|SG_MUL_VAL_|BO_TX_BU_|SIG_GROUP_|SIG_TYPE_REF_)[ \t]+)(\d+)", re.M),
+]
+_LEADING_DOT = re.compile(r"(?<=[(\[,|])([+-]?)\.(\d)")
+_CM_SG_NO_SIGNAL = re.compile(r'^CM_[ \t]+SG_[ \t]+(\d+)[ \t]+(?=")', re.M)
+_CM_BARE_ID = re.compile(r'^CM_[ \t]+(\d+)[ \t]+(?=")', re.M)
+_VAL = re.compile(r"^VAL_[ \t]+(\d+)[ \t]+([A-Za-z0-9_]+)", re.M)
+_LINE_NO = re.compile(r"line (\d+)")
+
+
+@dataclass
+class Leniency:
+    """One repair made while loading a DBC."""
+
+    file: str
+    line: int
+    rule: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.rule}: {self.detail}"
+
+
+@dataclass
+class DbcFile:
+    """One loaded DBC file: the cantools database plus where it came from."""
+
+    path: str
+    sha256: str
+    db: Any  # cantools.database.can.Database
+    channel: ChannelKey = None
+    leniencies: list[Leniency] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+class Database:
+    """One or more DBC files, optionally bound to channels; what :func:`decode` accepts.
+
+    Example
+    -------
+    >>> import cantelem_sci as ct
+    >>> db = ct.load_dbc(ct.sample_dbc_path())
+    >>> "BMS_PackStatus" in db.message_names
+    True
+    """
+
+    def __init__(self, files: Sequence[DbcFile], *, j1939: bool | str = "auto") -> None:
+        self.files = list(files)
+        self.j1939 = j1939
+
+    @property
+    def messages(self) -> list[Any]:
+        """All cantools messages, in file order."""
+        return [m for f in self.files for m in f.db.messages]
+
+    @property
+    def message_names(self) -> list[str]:
+        return [m.name for m in self.messages]
+
+    @property
+    def leniencies(self) -> list[Leniency]:
+        return [x for f in self.files for x in f.leniencies]
+
+    @property
+    def skipped(self) -> dict[int, str]:
+        return {k: v for f in self.files for k, v in f.skipped.items()}
+
+    @property
+    def sha256(self) -> str:
+        """Hash over the files' hashes and channel bindings (identifies a decode)."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f"{f.channel}:{f.sha256};".encode())
+        return h.hexdigest()
+
+    def get_message(self, name_or_id: str | int) -> Any:
+        """The cantools message with this name or frame id (first match)."""
+        for m in self.messages:
+            if m.name == name_or_id or m.frame_id == name_or_id:
+                return m
+        from ..errors import UnknownNameError
+
+        raise UnknownNameError("message", name_or_id, self.message_names)
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{os.path.basename(f.path)}{'' if f.channel is None else '@' + str(f.channel)}"
+            f" ({len(f.db.messages)} messages)" for f in self.files)
+        return f"<cantelem Database: {parts}>"
+
+
+def _read_text(path: str) -> tuple[str, bytes]:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as err:
+        raise DbcError(f"{path}: cannot read DBC file: {err.strerror or err}") from err
+    try:
+        return raw.decode("utf-8"), raw
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), raw
+
+
+def _string_mask(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _STRING.finditer(text)]
+
+
+class _Preprocessor:
+    """Applies the leniency rules to the text without changing its line numbering."""
+
+    def __init__(self, path: str, text: str, strict: bool) -> None:
+        self.path = path
+        self.text = text
+        self.strict = strict
+        self.leniencies: list[Leniency] = []
+        self.skipped: dict[int, str] = {}
+        self.renamed: dict[str, str] = {}  # alias -> original name
+
+    def _line(self, pos: int, text: str | None = None) -> int:
+        return (self.text if text is None else text).count("\n", 0, pos) + 1
+
+    def _note(self, pos: int, rule: str, detail: str) -> None:
+        item = Leniency(self.path, self._line(pos), rule, detail)
+        if self.strict:
+            src = self.text.splitlines()[item.line - 1] if self.text else ""
+            raise DbcError(f"{self.path}:{item.line}: {detail} (rule {rule}; strict=True)\n"
+                           f"    {src.strip()[:200]}")
+        self.leniencies.append(item)
+
+    def _outside(self, text: str) -> "callable[[int], bool]":
+        spans = _string_mask(text)
+        starts = [s for s, _ in spans]
+        import bisect
+
+        def outside(pos: int) -> bool:
+            i = bisect.bisect_right(starts, pos) - 1
+            return i < 0 or pos >= spans[i][1]
+
+        return outside
+
+    def _sub(self, pattern: re.Pattern[str], repl: Any) -> None:
+        outside = self._outside(self.text)
+        out, last = [], 0
+        for m in pattern.finditer(self.text):
+            if not outside(m.start()):
+                continue
+            new = repl(m)
+            if new is None:
+                continue
+            out.append(self.text[last:m.start()])
+            out.append(new)
+            last = m.end()
+        out.append(self.text[last:])
+        self.text = "".join(out)
+
+    def _blank_statement(self, start: int) -> None:
+        """Replace the statement at ``start`` (through its ';') by blanks, keeping newlines."""
+        outside = self._outside(self.text)
+        end = start
+        while end < len(self.text):
+            ch = self.text[end]
+            if ch == ";" and outside(end):
+                break
+            if ch == "\n" and self.text[end + 1:end + 2] != " " and outside(end):
+                # statement without ';' ends at its line unless the next line continues it
+                nxt = self.text[end + 1:end + 40]
+                if re.match(r"[A-Z_]+[ \t]", nxt) or not nxt.strip():
+                    end -= 1
+                    break
+            end += 1
+        seg = self.text[start:end + 1]
+        self.text = self.text[:start] + re.sub(r"[^\n]", " ", seg) + self.text[end + 1:]
+
+    def run(self) -> str:
+        # R7: VAL_ statements left open at the end of their line
+        lines = self.text.split("\n")
+        outside_line = True
+        for i, ln in enumerate(lines):
+            if outside_line and ln.startswith("VAL_ ") and ln.count('"') % 2 == 0 \
+                    and not ln.rstrip().endswith(";"):
+                nxt = lines[i + 1] if i + 1 < len(lines) else ""
+                if not nxt.strip() or re.match(r"[A-Z_]+[ \t]", nxt):
+                    self._note(sum(len(x) + 1 for x in lines[:i]), "R7 missing-semicolon",
+                               "VAL_ statement without ';' closed at the end of its line")
+                    lines[i] = ln.rstrip() + " ;"
+            outside_line = (outside_line == (ln.count('"') % 2 == 0))
+        self.text = "\n".join(lines)
+
+        # message ids: R1 / R2
+        outside = self._outside(self.text)
+        id_map: dict[int, int] = {}
+        for m in _BO.finditer(self.text):
+            if not outside(m.start()):
+                continue
+            fid = int(m.group(1))
+            if fid & 0x80000000 or fid <= 0x7FF or m.group(2) == "VECTOR__INDEPENDENT_SIG_MSG":
+                continue
+            if fid <= 0x1FFFFFFF:
+                id_map[fid] = fid | 0x80000000
+                self._note(m.start(1), "R1 extended-id",
+                           f"message {m.group(2)} id {fid:#x} > 0x7FF without the extended bit: "
+                           "read as a 29-bit id")
+            else:
+                self.skipped[fid] = m.group(2)
+                self._note(m.start(1), "R2 id-too-wide",
+                           f"message {m.group(2)} id {fid:#x} is wider than 29 bits and cannot "
+                           "occur on a CAN bus: left out")
+        if self.skipped:
+            self._drop_messages(set(self.skipped))
+        if id_map:
+            for pat in _ID_REFS:
+                self._sub(pat, lambda m: m.group(1) + str(id_map[int(m.group(2))])
+                          if int(m.group(2)) in id_map else None)
+
+        # R3: .25 -> 0.25 inside SG_ lines
+        def fix_dot(m: re.Match[str]) -> str:
+            self._note(m.start(), "R3 leading-dot", f"number '{m.group(1)}.{m.group(2)}...' "
+                       "without a leading digit read as 0.")
+            return f"{m.group(1)}0.{m.group(2)}"
+        self._sub(_LEADING_DOT, fix_dot)
+
+        # R4: names that start with a digit
+        names = {m.group(2) for m in _BO.finditer(self.text)} | {
+            m.group(1) for m in _SG.finditer(self.text)}
+        for name in sorted(n for n in names if n[0].isdigit()):
+            alias = f"cantelem_digit_{name}"
+            self.renamed[alias] = name
+            first = re.search(rf"\b{re.escape(name)}\b", self.text)
+            self._note(first.start() if first else 0, "R4 digit-name",
+                       f"name {name!r} starts with a digit (kept as written)")
+            self._sub(re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w.])"), lambda m: alias)
+
+        # R5: comments without a proper target
+        def cm_msg(m: re.Match[str]) -> str:
+            self._note(m.start(), "R5 comment-target",
+                       f"comment on message {m.group(1)} without a signal name: "
+                       "kept as the message's comment")
+            return f"CM_ BO_ {m.group(1)} "
+        self._sub(_CM_SG_NO_SIGNAL, cm_msg)
+        self._sub(_CM_BARE_ID, cm_msg)
+
+        # R6: VAL_ for signals that do not exist
+        signals_of: dict[int, set[str]] = {}
+        current: int | None = None
+        for ln in self.text.split("\n"):
+            mb = re.match(r"BO_[ \t]+(\d+)[ \t]", ln)
+            if mb:
+                current = int(mb.group(1))
+                signals_of.setdefault(current, set())
+                continue
+            ms = re.match(r"[ \t]+SG_[ \t]+([A-Za-z0-9_]+)", ln)
+            if ms and current is not None:
+                signals_of[current].add(ms.group(1))
+            elif ln.strip() and not ln[:1].isspace():
+                current = None
+        outside = self._outside(self.text)
+        orphans = []
+        for m in _VAL.finditer(self.text):
+            if not outside(m.start()):
+                continue
+            fid, sig = int(m.group(1)), m.group(2)
+            if sig not in signals_of.get(fid, ()):
+                orphans.append(m.start())
+                shown = self.renamed.get(sig, sig)
+                what = "message" if fid not in signals_of else "signal"
+                self._note(m.start(), "R6 orphan-val",
+                           f"VAL_ for {what} {shown!r} of message {fid & 0x1FFFFFFF:#x} that does "
+                           "not exist: left out")
+        for start in reversed(orphans):
+            self._blank_statement(start)
+        return self.text
+
+    def _drop_messages(self, ids: set[int]) -> None:
+        # blank each BO_ block and every statement referencing the id
+        lines = self.text.split("\n")
+        out, skipping = [], False
+        for ln in lines:
+            mb = re.match(r"BO_[ \t]+(\d+)[ \t]", ln)
+            if mb:
+                skipping = int(mb.group(1)) in ids
+            elif skipping and not re.match(r"[ \t]+SG_", ln):
+                skipping = False
+            out.append("" if skipping else ln)
+        self.text = "\n".join(out)
+        for pat in _ID_REFS:
+            outside = self._outside(self.text)
+            starts = [m.start() for m in pat.finditer(self.text)
+                      if outside(m.start()) and int(m.group(2)) in ids]
+            for s in reversed(starts):
+                self._blank_statement(s)
+
+
+def _load_one(path: str, *, strict: bool, channel: ChannelKey) -> DbcFile:
+    import cantools
+
+    text, raw = _read_text(path)
+    pre = _Preprocessor(path, text, strict)
+    fixed = pre.run()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            db = cantools.database.load_string(fixed, "dbc", strict=strict)
+    except Exception as err:  # cantools raises several unrelated types
+        raise _wrap_cantools_error(path, fixed, err) from err
+    for msg in db.messages:
+        if msg.name in pre.renamed:
+            msg.name = pre.renamed[msg.name]
+        for sig in msg.signals:
+            if sig.name in pre.renamed:
+                sig.name = pre.renamed[sig.name]
+    if pre.renamed:
+        db.refresh()
+    for item in pre.leniencies:
+        warnings.warn(str(item), DbcLeniencyWarning, stacklevel=4)
+    return DbcFile(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), db=db,
+                   channel=channel, leniencies=pre.leniencies, skipped=pre.skipped)
+
+
+def _wrap_cantools_error(path: str, text: str, err: Exception) -> DbcError:
+    inner = getattr(err, "e_dbc", None) or err
+    line = getattr(inner, "line", None) or getattr(inner, "_line", None)
+    msg = str(err)
+    if line is None:
+        m = _LINE_NO.search(msg)
+        line = int(m.group(1)) if m else None
+    if line is None:
+        # semantic errors name a message: point at its BO_ line
+        m = re.search(r"message '?([A-Za-z0-9_]+)'?", msg)
+        if m:
+            bo = re.search(rf"^BO_[ \t]+\d+[ \t]+{re.escape(m.group(1))}\b", text, re.M)
+            if bo:
+                line = text.count("\n", 0, bo.start()) + 1
+    where = f"{path}:{line}" if line else str(path)
+    src = ""
+    if line:
+        lines = text.splitlines()
+        if 0 < line <= len(lines):
+            src = f"\n    {lines[line - 1].strip()[:200]}"
+    detail = msg.replace('DBC: "', "").rstrip('"') if msg else type(err).__name__
+    return DbcError(f"{where}: not a valid DBC file: {detail}{src}")
+
+
+def load_dbc(
+    path_or_paths: PathLike | Sequence[PathLike] | Mapping[ChannelKey, PathLike | Sequence[PathLike]],
+    *,
+    strict: bool = False,
+    j1939: bool | str = "auto",
+) -> Database:
+    """Load one or several DBC files into a :class:`Database`.
+
+    Parameters
+    ----------
+    path_or_paths
+        A path, a list of paths (all channels), or a mapping ``{channel: path or paths}``
+        where ``channel`` is a channel index (int) or name (e.g. ``"can1"``); ``None`` as
+        a key means every channel.
+    strict
+        Refuse every defect instead of repairing it (see the module's rules R1-R7) and use
+        cantools' strict checks (overlapping signals, signals outside their message).
+    j1939
+        ``"auto"`` (default): messages of a DBC whose ``ProtocolType`` is J1939 match
+        frames by PGN (id & 0x3FFFF00) and keep the source address; ``True``: every
+        extended message matches by PGN; ``False``: exact ids only.
+
+    Returns
+    -------
+    Database
+
+    Raises
+    ------
+    DbcError
+        A file that cannot be read; the message names the file and the line.
+
+    Example
+    -------
+    >>> import cantelem_sci as ct
+    >>> db = ct.load_dbc(ct.sample_dbc_path())
+    >>> len(db.messages) > 3
+    True
+    """
+    if j1939 not in (True, False, "auto"):
+        raise DbcError(f"j1939: expected True, False or 'auto', got {j1939!r}")
+    items: list[tuple[ChannelKey, PathLike]] = []
+    if isinstance(path_or_paths, Mapping):
+        for ch, paths in path_or_paths.items():
+            for p in _as_list(paths):
+                items.append((ch, p))
+    else:
+        items = [(None, p) for p in _as_list(path_or_paths)]
+    if not items:
+        raise DbcError("load_dbc: no DBC file given")
+    files = [_load_one(os.fspath(p), strict=strict, channel=ch) for ch, p in items]
+    return Database(files, j1939=j1939)
+
+
+def _as_list(paths: Any) -> list[PathLike]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [paths]
+    if isinstance(paths, Iterable):
+        return list(paths)
+    raise DbcError(f"expected a path or a list of paths, got {type(paths).__name__}")

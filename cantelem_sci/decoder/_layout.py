@@ -1,0 +1,204 @@
+"""Compile a :class:`Database` into flat arrays for the numba kernels, and match frames."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import DbcLeniencyWarning, DecodeError
+from ._dbc import Database, DbcFile
+from ._kernels import (
+    CONV_IDENTITY,
+    CONV_INTEGER,
+    CONV_LINEAR,
+    KIND_F32,
+    KIND_F64,
+    KIND_INT,
+)
+
+J1939_MASK = 0x3FFFF00
+EXT_BIT = 1 << 31
+
+
+@dataclass
+class MessageInfo:
+    index: int
+    node: str  # unique node name
+    message: Any  # cantools Message
+    file: DbcFile
+    j1939: bool
+    signals: list[Any]  # cantools signals in kernel order (multiplexers first)
+    sig0: int
+    sig1: int
+
+
+def _conversion(sig: Any) -> tuple[int, float, float, int, int]:
+    conv = sig.conversion
+    inner = getattr(conv, "_conversion", conv)
+    name = type(inner).__name__
+    scale, offset = inner.scale, inner.offset
+    if name == "IdentityConversion":
+        return CONV_IDENTITY, 1.0, 0.0, 1, 0
+    if name == "LinearIntegerConversion":
+        s_i, o_i = int(scale), int(offset)
+        # exact in int64 unless the product can overflow: then float64 (documented limit)
+        if sig.length + abs(s_i).bit_length() + 1 < 63 and abs(o_i) < 2**61:
+            return CONV_INTEGER, float(scale), float(offset), s_i, o_i
+        return CONV_LINEAR, float(scale), float(offset), 1, 0
+    return CONV_LINEAR, float(scale), float(offset), 1, 0
+
+
+def _position(sig: Any) -> int:
+    if sig.byte_order == "little_endian":
+        return int(sig.start)
+    return 8 * (sig.start // 8) + (7 - sig.start % 8)
+
+
+def _ordered_signals(msg: Any) -> list[Any]:
+    sigs = list(msg.signals)
+    names = {s.name for s in sigs}
+    done: set[str] = set()
+    out: list[Any] = []
+    pending = sigs
+    while pending:
+        rest = []
+        for s in pending:
+            parent = s.multiplexer_signal
+            if parent is None or parent in done or parent not in names:
+                out.append(s)
+                done.add(s.name)
+            else:
+                rest.append(s)
+        if len(rest) == len(pending):  # a multiplexer cycle: keep them, unselected
+            out.extend(rest)
+            break
+        pending = rest
+    return out
+
+
+class Layout:
+    """Flat arrays describing every message and signal of a database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.messages: list[MessageInfo] = []
+        cols: dict[str, list[Any]] = {k: [] for k in (
+            "pos", "length", "be", "signed", "kind", "conv", "scale", "offset", "scale_i",
+            "offset_i", "parent", "mux0", "mux1")}
+        mux_vals: list[int] = []
+        seen_names: dict[str, int] = {}
+        for f in db.files:
+            auto_j1939 = db.j1939 == "auto"
+            for msg in f.db.messages:
+                if msg.is_container:
+                    continue
+                j1939 = bool(msg.is_extended_frame) and (
+                    db.j1939 is True or (auto_j1939 and (msg.protocol == "j1939")))
+                name = msg.name
+                if name in seen_names:
+                    name = f"{msg.name}_{msg.frame_id:#x}"
+                    k = 2
+                    while name in seen_names:
+                        name = f"{msg.name}_{msg.frame_id:#x}_{k}"
+                        k += 1
+                seen_names[name] = 1
+                sigs = _ordered_signals(msg)
+                local = {s.name: i for i, s in enumerate(sigs)}
+                sig0 = len(cols["pos"])
+                for s in sigs:
+                    conv, sc, of, sci, ofi = _conversion(s)
+                    cols["pos"].append(_position(s))
+                    cols["length"].append(int(s.length))
+                    cols["be"].append(s.byte_order == "big_endian")
+                    cols["signed"].append(bool(s.is_signed))
+                    kind = KIND_INT
+                    if s.is_float:
+                        kind = KIND_F32 if s.length == 32 else KIND_F64
+                    cols["kind"].append(kind)
+                    cols["conv"].append(conv)
+                    cols["scale"].append(sc)
+                    cols["offset"].append(of)
+                    cols["scale_i"].append(sci)
+                    cols["offset_i"].append(ofi)
+                    parent = s.multiplexer_signal
+                    if parent is not None and parent in local:
+                        cols["parent"].append(sig0 + local[parent])
+                        cols["mux0"].append(len(mux_vals))
+                        mux_vals.extend(int(v) for v in (s.multiplexer_ids or []))
+                        cols["mux1"].append(len(mux_vals))
+                    else:
+                        cols["parent"].append(-1)
+                        cols["mux0"].append(0)
+                        cols["mux1"].append(0)
+                self.messages.append(MessageInfo(len(self.messages), name, msg, f, j1939, sigs,
+                                                 sig0, len(cols["pos"])))
+        dt = {"pos": np.int64, "length": np.int64, "be": np.bool_, "signed": np.bool_,
+              "kind": np.int8, "conv": np.int8, "scale": np.float64, "offset": np.float64,
+              "scale_i": np.int64, "offset_i": np.int64, "parent": np.int64, "mux0": np.int64,
+              "mux1": np.int64}
+        self.sig = {k: np.asarray(v, dtype=dt[k]) for k, v in cols.items()}
+        self.mux_vals = np.asarray(mux_vals, np.int64)
+        self.msg_len = np.asarray([m.message.length for m in self.messages], np.int64)
+        self.msg_sig0 = np.asarray([m.sig0 for m in self.messages], np.int64)
+        self.msg_sig1 = np.asarray([m.sig1 for m in self.messages], np.int64)
+
+    def match(self, arbitration_id: np.ndarray, is_extended: np.ndarray, channel: np.ndarray,
+              usable: np.ndarray, channel_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Message index of each frame (-1: none) and the J1939 flag of the match."""
+        n = arbitration_id.shape[0]
+        key = arbitration_id.astype(np.int64) | (is_extended.astype(np.int64) << 31)
+        result = np.full(n, -1, np.int64)
+        tables: dict[Any, dict[int, int]] = {}
+        j1939: dict[Any, dict[int, int]] = {}
+        dup: list[str] = []
+        for info in self.messages:
+            ch = info.file.channel
+            if isinstance(ch, str):
+                if ch not in channel_names:
+                    continue
+                ch = list(channel_names).index(ch)
+            k = int(info.message.frame_id) | (EXT_BIT if info.message.is_extended_frame else 0)
+            tab = tables.setdefault(ch, {})
+            if k in tab:
+                dup.append(f"{info.node} ({k & 0x1FFFFFFF:#x})")
+                continue
+            tab[k] = info.index
+            if info.j1939:
+                j1939.setdefault(ch, {}).setdefault((k & J1939_MASK) | EXT_BIT, info.index)
+        if dup:
+            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
+                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=3)
+
+        def lookup(tab: dict[int, int], keys: np.ndarray) -> np.ndarray:
+            if not tab:
+                return np.full(keys.shape[0], -1, np.int64)
+            ks = np.fromiter(tab.keys(), np.int64, len(tab))
+            vs = np.fromiter(tab.values(), np.int64, len(tab))
+            o = np.argsort(ks)
+            ks, vs = ks[o], vs[o]
+            i = np.searchsorted(ks, keys)
+            i[i >= ks.shape[0]] = 0
+            return np.where(ks[i] == keys, vs[i], -1)
+
+        j1939_hit = np.zeros(n, bool)
+        for ch in sorted((c for c in tables if c is not None)) + [None]:
+            sel = usable & (result < 0) & ((channel == ch) if ch is not None else True)
+            idx = np.flatnonzero(sel)
+            if idx.size == 0:
+                continue
+            result[idx] = lookup(tables.get(ch, {}), key[idx])
+            if ch in j1939:
+                rest = idx[(result[idx] < 0) & is_extended[idx]]
+                if rest.size:
+                    got = lookup(j1939[ch], (key[rest] & J1939_MASK) | EXT_BIT)
+                    result[rest] = got
+                    j1939_hit[rest] = got >= 0
+        return result, j1939_hit
+
+
+def check_layout_usable(layout: Layout) -> None:
+    if not layout.messages:
+        raise DecodeError("the database has no messages to decode with")

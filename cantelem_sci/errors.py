@@ -1,0 +1,77 @@
+"""The package's one error tree.
+
+Every error raised on purpose by cantelem_sci derives from :class:`CantelemError`, and every
+leaf also derives from the builtin that describes it best, so ``except ValueError`` keeps
+working for callers that do not know this package.
+
+Example
+-------
+>>> from cantelem_sci.errors import CantelemError, DbcError
+>>> issubclass(DbcError, (CantelemError, ValueError))
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CantelemError",
+    "CantelemWarning",
+    "ConfigError",
+    "DbcError",
+    "DbcLeniencyWarning",
+    "DecodeError",
+    "FrameFormatError",
+    "LogFormatError",
+    "UnknownFramesWarning",
+    "UnknownNameError",
+]
+
+
+class CantelemError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class DbcError(CantelemError, ValueError):
+    """A DBC file that cannot be read (the message names the file and the line)."""
+
+
+class LogFormatError(CantelemError, ValueError):
+    """A log file that cannot be read (the message names the file and the line or offset)."""
+
+
+class FrameFormatError(CantelemError, ValueError):
+    """Arrays that do not form valid raw frames (wrong shape, dtype or values)."""
+
+
+class DecodeError(CantelemError, ValueError):
+    """Frames that cannot be decoded with the given database."""
+
+
+class ConfigError(CantelemError, ValueError):
+    """A configuration value that is missing or malformed."""
+
+
+class UnknownNameError(CantelemError, KeyError):
+    """A name (format, reader, vehicle, signal, ...) that is not known; lists the valid ones."""
+
+    def __init__(self, kind: str, name: object, valid: "list[str] | tuple[str, ...]") -> None:
+        self.kind = kind
+        self.name = name
+        self.valid = sorted(map(str, valid))
+        shown = ", ".join(self.valid[:50]) + (" ..." if len(self.valid) > 50 else "")
+        super().__init__(f"unknown {kind} {name!r}; valid: {shown or '(none)'}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class CantelemWarning(UserWarning):
+    """Root of the package's warnings."""
+
+
+class DbcLeniencyWarning(CantelemWarning):
+    """A DBC defect that was repaired by a documented leniency rule."""
+
+
+class UnknownFramesWarning(CantelemWarning):
+    """Frames whose id no database describes (counted, reported, never dropped silently)."""

@@ -1,0 +1,24 @@
+"""Raw CAN frames: the numpy :class:`FrameBatch` and the xarray raw-frame Dataset.
+
+This stage imports numpy only (xarray lazily), so the edge logger can use it.
+"""
+
+from ._schema import (
+    FD_LENGTHS,
+    SCHEMA_NAME,
+    SCHEMA_VERSION,
+    FrameBatch,
+    check_schema,
+    frames,
+    seconds_to_ns,
+)
+
+__all__ = [
+    "FD_LENGTHS",
+    "SCHEMA_NAME",
+    "SCHEMA_VERSION",
+    "FrameBatch",
+    "check_schema",
+    "frames",
+    "seconds_to_ns",
+]
