@@ -1,0 +1,187 @@
+"""decode(): the DataTree contract, real captures against cantools' decoded values, J1939,
+several DBCs per channel, choices, unknown ids and random frames."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import cantelem_sci as ct
+from cantelem_sci.errors import DecodeError, FrameFormatError, UnknownFramesWarning
+from tests.conftest import corpus_path
+from tests.strategies import frame_arrays
+
+
+def _expected(path):
+    opener = gzip.open if str(path).endswith(".gz") else open
+    out: dict[tuple[int, str], list[float]] = {}
+    with opener(path, "rt") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault((int(row["can_id_hex"], 16), row["signal"]), []).append(float(row["value"]))
+    return out
+
+
+def _by_id(tree):
+    return {int(node.attrs["frame_id"], 16): node.dataset for node in tree.children.values()}
+
+
+def _compare(tree, expected, mask=None):
+    nodes = _by_id(tree)
+    checked = 0
+    for (cid, sig), want in expected.items():
+        key = cid if mask is None else None
+        if key is None:
+            cands = [k for k in nodes if (k & mask) == (cid & mask)]
+            assert cands, f"no decoded message for id {cid:#x}"
+            key = cands[0]
+        got = nodes[key][sig].values
+        if mask is not None:  # J1939: the node holds every source address of that PGN
+            sa = nodes[key]["source_address"].values
+            got = got[sa == (cid & 0xFF)]
+        assert got.shape[0] == len(want), f"{cid:#x} {sig}: {got.shape[0]} values, want {len(want)}"
+        np.testing.assert_array_equal(got, np.array(want), err_msg=f"{cid:#x} {sig}")
+        checked += len(want)
+    return checked
+
+
+@pytest.mark.corpus
+def test_gnss_capture_matches_cantools_values():
+    log = corpus_path("real-capture", "css-canmod-gnss", "00000001-63BEF5CD_candump.log")
+    db = ct.load_dbc(corpus_path("real-capture", "css-canmod-gnss", "gnss.dbc"))
+    tree = ct.decode(ct.read_log(log), db)
+    n = _compare(tree, _expected(corpus_path("real-capture", "css-canmod-gnss",
+                                             "00000001-63BEF5CD_expected_cantools.csv")))
+    assert n == 17059
+    # the DBC repeats its 9 names (ids 1-9 and 17-25); the second set, the one this log
+    # carries, is made unique with its id
+    assert "gnss_pos_0x13" in tree.children and "gnss_pos" not in tree.children
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("capture,log,expected", [
+    ("css-j1939-idle", "00000001_candump.log.gz", "00000001_expected_cantools.csv.gz"),
+    ("css-j1939-truck", "00000001-60B621D9_candump.log", "00000001-60B621D9_expected_cantools.csv"),
+])
+def test_j1939_captures_match_by_pgn(capture, log, expected):
+    dbc = corpus_path("real-capture", capture, "CSS-Electronics-SAE-J1939-DEMO.dbc")
+    raw = ct.read_log(corpus_path("real-capture", capture, log))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownFramesWarning)
+        tree = ct.decode(raw, ct.load_dbc({"can1": dbc}))
+        exact = ct.decode(raw, ct.load_dbc({"can1": dbc}, j1939=False))
+    n = _compare(tree, _expected(corpus_path("real-capture", capture, expected)), mask=0x3FFFF00)
+    assert n > 700
+    assert len(exact.children) == 0  # the DBC's own ids (SA 0xFE) never occur
+    assert tree["EEC1"].attrs["j1939"] == 1
+
+
+@pytest.mark.corpus
+def test_two_dbcs_one_per_channel():
+    cap = "css-j1939-idle"
+    raw = ct.read_log(corpus_path("real-capture", cap, "00000001_candump.log.gz"))
+    db = ct.load_dbc({"can1": corpus_path("real-capture", cap, "CSS-Electronics-SAE-J1939-DEMO.dbc"),
+                      "can2": corpus_path("real-capture", cap, "canmod-gps.dbc")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownFramesWarning)
+        tree = ct.decode(raw, db)
+    _compare(tree, _expected(corpus_path("real-capture", cap,
+                                         "00000001_expected_cantools_canmod-gps.csv.gz")))
+    assert set(np.unique(tree["gnss_imu"]["channel"].values)) == {1}
+    assert set(np.unique(tree["EEC1"]["channel"].values)) == {0}
+
+
+def test_sample_tree_contract(sample_db, sample_batch):
+    tree = ct.decode(sample_batch.to_dataset(), sample_db)
+    assert tree.attrs["frames_total"] == len(sample_batch)
+    assert tree.attrs["frames_decoded"] == len(sample_batch)
+    assert tree.attrs["frames_unknown"] == 0
+    pack = tree["BMS_PackStatus"].dataset
+    assert pack["time"].dtype == np.dtype("datetime64[ns]")
+    assert np.all(np.diff(pack["time"].values.astype(np.int64)) > 0)
+    v = pack["PackVoltage"]
+    assert v.dtype == np.float64 and v.attrs["units"] == "V"
+    assert v.attrs["minimum"] == 0 and v.attrs["maximum"] == 655.35
+    assert pack["BMS_State"].attrs["choices"]["2"] == "Charge"
+    cells = tree["BMS_CellVoltages"].dataset
+    assert cells["CellGroup"].attrs["multiplexer"] == "multiplexer"
+    # each frame carries 4 of 96 cells: the other 92 are NaN
+    present = np.isfinite(np.stack([cells[f"Cell{c:02d}_Voltage"].values for c in range(1, 97)]))
+    assert (present.sum(axis=0) == 4).all()
+    assert tree["BMS_PackStatus"].attrs["dbc_sha256"] == sample_db.files[0].sha256
+    assert tree["GPS_Position"]["channel"].attrs["channel_names"][1] == "can1"
+    assert float(tree["MCU_Power"]["InverterEfficiency"].min()) > 0.85  # IEEE float32
+
+
+def test_choices_as_labels(sample_db, sample_batch):
+    tree = ct.decode(sample_batch, sample_db, decode_choices=True)
+    states = set(tree["BMS_PackStatus"]["BMS_State"].values.tolist())
+    assert states <= {"Idle", "Drive", "Charge", "Fault"} and states
+    assert tree["BMS_PackStatus"]["PackVoltage"].dtype == np.float64
+
+
+def test_unknown_ids_are_counted_and_reported(sample_db):
+    raw = ct.frames(np.arange(5), [0x100, 0x7AB, 0x7AB, 0x1ABCDEF, 0x100],
+                    np.zeros((5, 8), np.uint8), is_extended=[0, 0, 0, 1, 0])
+    with pytest.warns(UnknownFramesWarning, match=r"3 of 5 frames have 2 ids.*0x7ab \(2\)"):
+        tree = ct.decode(raw, sample_db)
+    assert tree.attrs["frames_unknown"] == 3
+    assert tree.attrs["unknown_ids"] == ["0x7ab", "0x1abcdefx"]
+    assert tree.attrs["unknown_id_counts"] == [2, 1]
+    assert tree["BMS_PackStatus"].sizes["time"] == 2
+
+
+def test_short_remote_and_error_frames(sample_db):
+    data = np.full((4, 8), 0xFF, np.uint8)
+    raw = ct.frames(np.arange(4), [0x100] * 4, data, dlc=[8, 2, 8, 8],
+                    is_remote=[0, 0, 1, 0], is_error=[0, 0, 0, 1])
+    tree = ct.decode(raw, sample_db)
+    ds = tree["BMS_PackStatus"].dataset
+    assert ds.sizes["time"] == 2  # remote and error frames are not decoded
+    assert tree.attrs["frames_remote"] == 1 and tree.attrs["frames_error"] == 1
+    assert np.isfinite(ds["PackVoltage"][1]) and np.isnan(ds["SOC"][1])  # 2 bytes only
+
+
+def test_decode_rejects_wrong_database(sample_batch):
+    with pytest.raises(DecodeError, match="load_dbc"):
+        ct.decode(sample_batch, object())
+    with pytest.raises(FrameFormatError, match="missing"):
+        import xarray as xr
+
+        ct.decode(xr.Dataset({"x": ("frame", [1])}), ct.load_dbc(ct.sample_dbc_path()))
+
+
+@given(frame_arrays(max_frames=150))
+def test_random_frames_never_crash(sample_db, kw):
+    kw = dict(kw)
+    raw = ct.frames(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownFramesWarning)
+        tree = ct.decode(raw, sample_db)
+    total = tree.attrs["frames_decoded"] + tree.attrs["frames_unknown"]
+    assert total == raw.sizes["frame"]
+    assert sum(n.sizes.get("time", 0) for n in tree.children.values()) == tree.attrs["frames_decoded"]
+
+
+def test_fd_message_64_bytes(tmp_path):
+    p = tmp_path / "fd.dbc"
+    p.write_text('VERSION ""\nNS_ :\nBS_:\nBU_: A\n'
+                 'BO_ 2147484160 FD: 64 A\n'
+                 ' SG_ Last : 504|8@1+ (1,0) [0|255] "" A\n'
+                 ' SG_ Cross : 60|16@1- (0.5,1) [0|1] "" A\n'
+                 ' SG_ BeWide : 135|64@0+ (1,0) [0|1] "" A\n')
+    db = ct.load_dbc(p)
+    data = np.arange(64, dtype=np.uint8)[None, :].repeat(2, 0)
+    raw = ct.frames([0, 1], [0x200, 0x200], data, dlc=[64, 48], is_extended=[1, 1], is_fd=[1, 1])
+    import cantools
+
+    ref = cantools.database.load_file(str(p)).get_message_by_name("FD")
+    want = ref.decode(bytes(range(64)), decode_choices=False)
+    tree = ct.decode(raw, db)
+    for s in ("Last", "Cross", "BeWide"):
+        assert float(tree["FD"][s][0]) == float(want[s])
+    assert np.isnan(tree["FD"]["Last"][1]) and np.isfinite(tree["FD"]["Cross"][1])

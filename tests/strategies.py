@@ -1,0 +1,47 @@
+"""Hypothesis strategies shared by the tests of every stage."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+
+@st.composite
+def frame_arrays(draw, max_frames: int = 200, fd: bool | None = None):
+    """Arbitrary but valid raw-frame arrays: dict of keyword arguments for ``frames``."""
+    n = draw(st.integers(0, max_frames))
+    is_fd = draw(st.booleans()) if fd is None else fd
+    width = 64 if is_fd else 8
+    ext = draw(hnp.arrays(np.bool_, n))
+    ids = draw(hnp.arrays(np.uint32, n, elements=st.integers(0, 0x1FFFFFFF)))
+    ids = np.where(ext, ids, ids & 0x7FF).astype(np.uint32)
+    data = draw(hnp.arrays(np.uint8, (n, width)))
+    dlc = draw(hnp.arrays(np.uint8, n, elements=st.integers(0, width)))
+    time = np.sort(draw(hnp.arrays(np.int64, n, elements=st.integers(0, 2**62))))
+    ch = draw(hnp.arrays(np.uint8, n, elements=st.integers(0, 3)))
+    return dict(time=time, arbitration_id=ids, data=data, dlc=dlc, is_extended=ext,
+                channel=ch, is_fd=np.full(n, is_fd), channel_names=["a", "b", "c", "d"])
+
+
+hex_id = st.one_of(st.integers(0, 0x7FF).map(lambda v: f"{v:03X}"),
+                   st.integers(0, 0x1FFFFFFF).map(lambda v: f"{v:08X}"))
+
+
+@st.composite
+def candump_lines(draw):
+    """A candump -L line as python-can writes it, and its fields."""
+    sec = draw(st.integers(0, 2_000_000_000))
+    usec = draw(st.integers(0, 999_999))
+    ch = draw(st.sampled_from(["can0", "can1", "vcan0", "any"]))
+    cid = draw(hex_id)
+    kind = draw(st.sampled_from(["data", "remote", "fd"]))
+    data = draw(st.binary(min_size=0, max_size=64 if kind == "fd" else 8))
+    if kind == "remote":
+        body = f"R{draw(st.integers(0, 8))}" if draw(st.booleans()) else "R"
+    elif kind == "fd":
+        body = f"#{draw(st.integers(0, 3))}{data.hex().upper()}"
+    else:
+        body = data.hex().upper()
+    suffix = draw(st.sampled_from(["", " R", " T"]))
+    return f"({sec}.{usec:06d}) {ch} {cid}#{body}{suffix}"
