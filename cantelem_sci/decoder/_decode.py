@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import DecodeError, UnknownFramesWarning
 from ..frames import FrameBatch
 from ._dbc import Database
-from ._kernels import decode_grouped, group_by_message
+from ._kernels import decode_grouped, decode_grouped_u64, gather_rows, group_by_message
 from ._layout import Layout
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,7 +48,18 @@ def decode_arrays(batch: FrameBatch, db: Database) -> dict[str, Any]:
         s0, s1 = lay.msg_sig0[m], lay.msg_sig1[m]
         col_base[s0:s1] = starts[m] + np.arange(s1 - s0) * counts[m]
     values = np.empty(int(block.sum()) if n_msg else 0, np.float64)
-    if n_msg:
+    if n_msg and batch.data.shape[1] == 8 and len(order):
+        s = lay.sig
+        total = order.shape[0]
+        rows_le = np.empty(total, np.uint64)
+        rows_be = np.empty(total, np.uint64)
+        avail = np.empty(total, np.int64)
+        gather_rows(batch.data, batch.dlc, order, offsets, lay.msg_len, rows_le, rows_be, avail)
+        decode_grouped_u64(rows_le, rows_be, avail, offsets, counts, lay.msg_sig0, lay.msg_sig1,
+                           s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
+                           s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["parent"],
+                           s["mux0"], s["mux1"], lay.mux_vals, col_base, values)
+    elif n_msg:
         s = lay.sig
         decode_grouped(batch.data, batch.dlc, order, offsets, counts, lay.msg_len, lay.msg_sig0,
                        lay.msg_sig1, s["pos"], s["length"], s["be"], s["signed"], s["kind"],

@@ -99,7 +99,8 @@ def _physics(rng: np.random.Generator, duration_s: float) -> dict[str, np.ndarra
         k = int(round(d / BASE_DT))
         mode[pos:pos + k] = {"off": 0, "drive": 1, "charge": 2}[kind]
         pos += k
-    mode[pos:] = mode[pos - 1] if pos else 1
+    if pos < n:
+        mode[pos:] = mode[pos - 1] if pos else 1
     # target speed: stretches of urban (30-55 km/h) and highway (90-130 km/h) with stops
     target = np.zeros(n)
     i = 0

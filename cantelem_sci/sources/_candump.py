@@ -32,7 +32,8 @@ _ERRORS = {
     4: "expected a channel name after the timestamp",
     5: "expected a hex id followed by '#'",
     6: "expected an even number of hex digits of data",
-    7: "expected at most 64 bytes of data",
+    7: "expected at most 64 bytes of data (CAN FD, '##')",
+    12: "expected at most 8 bytes of data in a classic frame (CAN FD frames use '##')",
     8: "expected the line to end (or ' T' / ' R')",
     9: "expected a decimal dlc after 'R'",
     10: "expected a single CAN FD flags digit after '##'",
@@ -226,6 +227,8 @@ def _parse(buf, n, width, time, aid, dlc, ext, fd, rtr, err, rx, chan, data, cha
                 return k, line, 6, p - start
         if p != b:
             return k, line, 8, p - start
+        if not is_fd and not remote and nbytes > 8:
+            return k, line, 12, p - start
         time[k] = sec * 1000000000 + frac
         chan[k] = ci
         rx[k] = is_rx

@@ -1,0 +1,168 @@
+"""read_log against python-can's LogReader on every corpus log, plus corrupt input."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import can
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cantelem_sci as ct
+from cantelem_sci.errors import LogFormatError, UnknownNameError
+from cantelem_sci.sources import available_readers, register_reader
+from cantelem_sci.sources._candump import parse_candump_bytes
+from tests.conftest import corpus_files
+from tests.strategies import candump_lines
+
+LOGS = [p for p in corpus_files("python-can-logs", "*.*") if p.suffix != ".txt"] + \
+    corpus_files("real-capture", "*/*.MF4") + corpus_files("real-capture", "*/*_candump.log*")
+
+
+def _assert_equal_to_pycan(ds, messages, label):
+    n = ds.sizes["frame"]
+    assert n == len(messages), f"{label}: {n} frames, python-can {len(messages)}"
+    names = ds.attrs["channel_names"]
+    t = ds["time"].values.astype("datetime64[ns]").astype(np.int64)
+    for i, m in enumerate(messages):
+        where = f"{label} frame {i}"
+        assert abs(t[i] / 1e9 - m.timestamp) < 1e-6, where
+        data = bytes(m.data or b"")
+        assert bytes(ds["data"].values[i, :len(data)]) == data, where
+        assert bool(ds["is_error"][i]) == m.is_error_frame, where
+        if m.is_error_frame:  # python-can keeps neither id nor channel of error frames
+            continue
+        assert int(ds["arbitration_id"][i]) == m.arbitration_id, where
+        assert bool(ds["is_extended"][i]) == m.is_extended_id, where
+        assert int(ds["dlc"][i]) == m.dlc, where
+        assert bool(ds["is_remote"][i]) == m.is_remote_frame, where
+        assert bool(ds["is_fd"][i]) == m.is_fd, where
+        assert bool(ds["is_rx"][i]) == m.is_rx, where
+        want = "unknown" if m.channel is None else str(m.channel)
+        assert names[int(ds["channel"][i])] == want, where
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_equal_to_python_can(path):
+    ds = ct.read_log(path)
+    _assert_equal_to_pycan(ds, list(can.LogReader(str(path))), path.name)
+    assert ds.attrs["schema_version"] == 1
+
+
+@pytest.mark.corpus
+def test_corpus_has_every_format():
+    suffixes = {"".join(p.suffixes[-2:]).lower() if p.suffix == ".gz" else p.suffix.lower()
+                for p in LOGS}
+    assert {".asc", ".blf", ".trc", ".mf4", ".log", ".asc.gz", ".log.gz"} <= suffixes
+
+
+def test_csv_and_gzip_roundtrip(tmp_path, sample_batch):
+    msgs = [can.Message(timestamp=1.5 + i, arbitration_id=0x100 + i, data=bytes([i] * 8),
+                        is_extended_id=False) for i in range(5)]
+    for name in ("x.csv", "x.log", "x.asc", "x.log.gz"):
+        p = tmp_path / name
+        with can.Logger(str(p)) as lg:
+            for m in msgs:
+                lg.on_message_received(m)
+        ds = ct.read_log(p)
+        _assert_equal_to_pycan(ds, list(can.LogReader(str(p))), name)
+
+
+@given(st.lists(candump_lines(), min_size=1, max_size=40))
+def test_candump_fast_path_equals_python_can(tmp_path_factory, lines):
+    p = tmp_path_factory.mktemp("cd") / "r.log"
+    p.write_text("\n".join(lines) + "\n")
+    ds = ct.read_log(p)
+    _assert_equal_to_pycan(ds, list(can.LogReader(str(p))), "generated")
+
+
+def test_candump_timestamps_exact_to_the_nanosecond():
+    b = parse_candump_bytes(b"(1673458929.103950123) can0 011#01\n(7.5) can0 012#\n")
+    assert b.time.tolist() == [1673458929103950123, 7500000000]
+
+
+@pytest.mark.parametrize("text,line,what", [
+    (b"(1.0) can0 123#00\n1.0) can0 123#00\n", 2, r"expected '\('"),
+    (b"(1.0) can0 123#00\n(1.0 can0 123#00\n", 2, r"expected '\)'"),
+    (b"(1.0) can0 12G#00\n", 1, "hex id"),
+    (b"(1.0) can0 123#0\n", 1, "even number"),
+    (b"(1.0) can0 123#" + b"00" * 9 + b"\n", 1, "at most 8 bytes"),
+    (b"(1.0) can0 123##1" + b"00" * 65 + b"\n", 1, "at most 64"),
+    (b"(1.0) can0 123#00 X Y\n", 1, "expected the line to end"),
+    (b"(1.0) can0 123456789#00\n", 1, "29 bits"),
+    (b"(1.0)\n", 1, "channel"),
+])
+def test_corrupt_candump_names_file_line_and_expectation(tmp_path, text, line, what):
+    p = tmp_path / "bad.log"
+    p.write_bytes(text)
+    with pytest.raises(LogFormatError, match=rf"bad.log:{line}:\d+: .*({what})"):
+        ct.read_log(p)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ["test_CanMessage.blf", "test_CanFdMessage64.blf"])
+def test_truncated_binary_logs_fail_clearly_or_keep_whole_frames(tmp_path, corpus, name):
+    src = corpus / "python-can-logs" / name
+    blob = src.read_bytes()
+    for cut in (len(blob) // 3, len(blob) - 7):
+        p = tmp_path / f"cut{cut}.blf"
+        p.write_bytes(blob[:cut])
+        try:
+            ds = ct.read_log(p)
+        except LogFormatError as err:
+            assert str(p) in str(err)
+        else:
+            assert ds.sizes["frame"] <= len(list(can.LogReader(str(src))))
+
+
+def test_truncated_gzip(tmp_path):
+    p = tmp_path / "t.log.gz"
+    with gzip.open(p, "wb") as fh:
+        for i in range(2000):
+            fh.write(f"({i}.{i * 7919 % 999983:06d}) can0 {i % 2048:03X}#{i * 2654435761 % 2**32:08X}\n".encode())
+    p.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(LogFormatError, match="t.log.gz: cannot read"):
+        ct.read_log(p)
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes_as_logs_never_crash(tmp_path_factory, blob):
+    d = tmp_path_factory.mktemp("rnd")
+    for suffix in (".log", ".asc", ".trc", ".blf", ".csv"):
+        p = d / f"r{suffix}"
+        p.write_bytes(blob)
+        try:
+            ds = ct.read_log(p)
+        except LogFormatError as err:
+            assert str(p) in str(err)
+        else:
+            assert ds.attrs["schema_version"] == 1
+
+
+def test_unknown_suffix_lists_valid_ones(tmp_path):
+    p = tmp_path / "x.weird"
+    p.write_text("")
+    with pytest.raises(UnknownNameError, match=r"\.asc.*\.blf"):
+        ct.read_log(p)
+    with pytest.raises(LogFormatError, match="no such file"):
+        ct.read_log(tmp_path / "missing.log")
+
+
+def test_registry_plugins(tmp_path):
+    register_reader("mycandump", "cantelem_sci.sources._candump:read_candump", (".mycd",))
+    assert "mycandump" in available_readers() and "candump" in available_readers()
+    p = tmp_path / "a.mycd"
+    p.write_text("(1.0) can0 123#AA\n")
+    assert int(ct.read_log(p)["data"][0, 0]) == 0xAA
+    register_reader("broken", "no_such_module:reader", (".brk",))
+    p2 = tmp_path / "b.brk"
+    p2.write_text("")
+    with pytest.raises(LogFormatError, match="cannot be imported"):
+        ct.read_log(p2)
+    with pytest.raises(UnknownNameError, match="candump"):
+        ct.read_log(p, format="nope")
+    os.remove(p)
