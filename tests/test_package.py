@@ -1,0 +1,167 @@
+"""Package-wide rules: import direction, public API, error tree, config, dependency lists."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+import cantelem_sci as ct
+from cantelem_sci import errors
+from tests.conftest import ROOT
+
+PKG = ROOT / "cantelem_sci"
+#: the data path; a stage may import only stages to its left
+ORDER = ["errors", "_config", "_version", "frames", "sources", "decoder", "sim", "kernels",
+         "accessor", "cli"]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            parts = path.relative_to(PKG).parts
+            base = list(parts[:-1])[: len(parts) - node.level]
+            mod = (node.module or "").split(".")[0] if node.module else None
+            target = base[0] if base else mod
+            if target is None and node.names:
+                target = node.names[0].name
+            out.add(target if base else (mod or target))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cantelem_sci."):
+            out.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("cantelem_sci."):
+                    out.add(a.name.split(".")[1])
+    return out
+
+
+def _stage(path: Path) -> str:
+    rel = path.relative_to(PKG).parts
+    return rel[0] if len(rel) > 1 else rel[0].removesuffix(".py")
+
+
+def test_imports_point_upstream():
+    bad = []
+    for path in PKG.rglob("*.py"):
+        stage = _stage(path)
+        if stage not in ORDER:
+            continue
+        for target in _imports(path):
+            if target in ORDER and target != stage and ORDER.index(target) > ORDER.index(stage):
+                bad.append(f"{path.relative_to(ROOT)} ({stage}) imports {target}")
+    assert not bad, "\n".join(bad)
+
+
+def test_kernels_import_numpy_and_numba_only():
+    allowed = {"numpy", "numba", "__future__", "math", "typing", "collections", "dataclasses"}
+    for path in (PKG / "kernels").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for n in names:
+                assert n.split(".")[0] in allowed, f"{path.name} imports {n}"
+
+
+def test_frames_stage_stays_light():
+    code = ("import sys, cantelem_sci.frames; "
+            "heavy = [m for m in ('xarray', 'dask', 'numba', 'cantools', 'holoviews') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_api():
+    for name in ct.__all__:
+        assert getattr(ct, name) is not None, name
+    assert callable(ct.decode) and callable(ct.frames) and callable(ct.load_dbc)
+    assert (PKG / "py.typed").exists()
+    with pytest.raises(AttributeError):
+        ct.nope  # noqa: B018
+
+
+def test_error_tree():
+    leaves = [getattr(errors, n) for n in errors.__all__ if n.endswith("Error") and n != "CantelemError"]
+    for cls in leaves:
+        assert issubclass(cls, errors.CantelemError)
+        assert any(issubclass(cls, b) for b in (ValueError, KeyError, OSError, TypeError)), cls
+    e = errors.UnknownNameError("signal", "x", ["b", "a"])
+    assert str(e) == "unknown signal 'x'; valid: a, b"
+
+
+def test_config_precedence(tmp_path, monkeypatch):
+    from cantelem_sci import _config
+
+    f = tmp_path / "c.toml"
+    f.write_text('[cantelem]\nstore = "from-file"\nworkers = 3\n')
+    monkeypatch.setenv("CANTELEM_CONFIG", str(f))
+    _config._read_file.cache_clear()
+    assert _config.get("store") == "from-file" and _config.get("workers") == 3
+    monkeypatch.setenv("CANTELEM_STORE", "from-env")
+    assert _config.get("store") == "from-env"
+    assert _config.get("store", "explicit") == "explicit"
+    monkeypatch.setenv("CANTELEM_WORKERS", "x")
+    with pytest.raises(errors.ConfigError, match="CANTELEM_WORKERS"):
+        _config.get("workers")
+    with pytest.raises(errors.UnknownNameError, match="valid: corpus"):
+        _config.get("nope")
+
+
+def _pyproject_deps() -> set[str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    deps = set(data["project"]["dependencies"])
+    for name, extra in data["project"]["optional-dependencies"].items():
+        if name in ("test", "all"):
+            continue
+        deps |= set(extra)
+    return deps
+
+
+@pytest.mark.parametrize("path", ["environment.yml", "binder/environment.yml"])
+def test_environment_files_agree_with_pyproject(path):
+    env = yaml.safe_load((ROOT / path).read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = {p for p in pip if not p.startswith("-e")}
+    assert listed == _pyproject_deps()
+
+
+def test_readme_quick_start_matches_ci():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "./run test" in ci and "./run test" in readme and "./run demo" in readme
+
+
+def test_cli_demo_runs(tmp_path):
+    env = dict(os.environ, CANTELEM_STORE=str(tmp_path / "store"))
+    out = subprocess.run([sys.executable, "-m", "cantelem_sci", "demo", "--vehicles", "2",
+                          "--duration", "30"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "EV0002" in out.stdout and (tmp_path / "store" / "decoded" / "vehicle=EV0001.zarr").exists()
+    import xarray as xr
+
+    tree = xr.open_datatree(tmp_path / "store" / "decoded" / "vehicle=EV0001.zarr", engine="zarr")
+    assert "BMS_PackStatus" in tree.children
+
+
+def test_cli_decode_reports_bad_input(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("(1.0) can0 100#0102030405060708\n(2.0) can0 7FF#00\n")
+    out = subprocess.run([sys.executable, "-m", "cantelem_sci", "decode", str(log), "--dbc",
+                          ct.sample_dbc_path()], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "1 unknown" in out.stdout and "0x7ff" in out.stderr
+    bad = tmp_path / "bad.dbc"
+    bad.write_text("BO_ x\n")
+    out = subprocess.run([sys.executable, "-m", "cantelem_sci", "decode", str(log), "--dbc",
+                          str(bad)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "bad.dbc:1" in out.stderr
