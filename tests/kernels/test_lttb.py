@@ -1,0 +1,93 @@
+"""Downsampling kernels: the original LTTB tables, numpy references, properties."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from cantelem_sci.kernels import lttb, m4, minmax, minmax_lttb
+from cantelem_sci.kernels._lttb import _minmax_kernel
+from cantelem_sci.kernels._reference import lttb_reference, minmax_buckets_reference
+from tests.conftest import corpus_path
+
+
+def _read(path):
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    return rows
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("series", [0, 1, 2])
+@pytest.mark.parametrize("threshold", [3, 10, 100, 500, 1000])
+def test_flot_tables_exactly(series, threshold):
+    data = _read(corpus_path("lttb", f"flot_demo{series}.csv"))
+    x = np.array([float(r["x"]) for r in data])
+    y = np.array([float(r["y"]) for r in data])
+    want = [int(r["index"]) for r in _read(corpus_path("lttb", f"flot_demo{series}_lttb_{threshold}.csv"))]
+    got = lttb(x, y, threshold)
+    assert got.tolist() == want
+    # integer and datetime x give the same selection
+    assert lttb(x.astype(np.int64), y, threshold).tolist() == want
+    assert lttb(x.astype(np.int64).astype("datetime64[ns]"), y, threshold).tolist() == want
+
+
+series = st.integers(0, 400).flatmap(lambda n: st.tuples(
+    hnp.arrays(np.int64, n, elements=st.integers(0, 10**6)).map(np.sort),
+    hnp.arrays(np.float64, n, elements=st.floats(-1e6, 1e6)),
+))
+
+
+@given(series, st.integers(0, 500))
+def test_lttb_accords_with_reference(xy, n_out):
+    x, y = xy
+    got = lttb(x, y, n_out)
+    want = lttb_reference((x - x[0]) if len(x) else x, y, n_out)
+    assert got.tolist() == want.tolist()
+
+
+@given(series, st.integers(1, 60))
+def test_minmax_buckets_accord(xy, n_bins):
+    _, y = xy
+    if len(y) < 2:
+        return
+    got = _minmax_kernel(y, 1, len(y) - 1, n_bins)
+    assert got.tolist() == minmax_buckets_reference(y, 1, len(y) - 1, n_bins).tolist()
+
+
+@given(series, st.integers(0, 300), st.sampled_from([lttb, minmax, m4, minmax_lttb]))
+def test_indices_are_sorted_unique_and_keep_ends(xy, n_out, fn):
+    x, y = xy
+    idx = fn(x, y, n_out)
+    assert idx.dtype == np.int64
+    assert np.all(np.diff(idx) > 0)
+    if len(x):
+        assert idx[0] == 0 and idx[-1] == len(x) - 1
+    if n_out >= len(x) or n_out < 3:
+        assert idx.tolist() == list(range(len(x)))
+    elif fn is lttb or fn is minmax_lttb:
+        assert len(idx) == n_out
+
+
+def test_minmax_keeps_extremes():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=100_000)
+    y[54321] = 50
+    y[12345] = -50
+    for fn in (minmax, m4, minmax_lttb):
+        idx = fn(np.arange(y.size), y, 200)
+        assert 54321 in idx and 12345 in idx
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"non-decreasing; x\[2\] < x\[1\]"):
+        lttb(np.array([0, 2, 1, 3]), np.zeros(4), 3)
+    with pytest.raises(ValueError, match="equal length"):
+        lttb(np.arange(3), np.zeros(4), 3)
+    with pytest.raises(ValueError, match="ratio"):
+        minmax_lttb(np.arange(100), np.zeros(100), 10, ratio=0)
