@@ -30,16 +30,21 @@ def _prepare(x, y, n_out):
     else:
         raise ValueError(f"x: expected datetime64, integer or float, got {x.dtype}")
     n = x.shape[0]
-    if n > 1:
-        d = np.diff(xi)
-        if (d < 0).any():
-            i = int(np.flatnonzero(d < 0)[0])
-            raise ValueError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
+    i = _first_decrease(xi)
+    if i >= 0:
+        raise ValueError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
     if not isinstance(n_out, (int, np.integer)):
         raise ValueError(f"n_out must be an integer, got {type(n_out).__name__}")
-    # relative float64 x keeps nanosecond resolution for spans up to ~104 days
-    xf = (xi - xi[0]).astype(np.float64) if n else np.zeros(0)
-    return xf, y, n, int(n_out)
+    # kernels read x relative to x[0] as float64 (ns resolution for spans up to ~104 days)
+    return xi, y, n, int(n_out)
+
+
+@njit(cache=True, nogil=True)
+def _first_decrease(x):
+    for i in range(x.shape[0] - 1):
+        if x[i + 1] < x[i]:
+            return i
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -47,6 +52,7 @@ def _lttb_kernel(x, y, n_out):
     n = x.shape[0]
     out = np.empty(n_out, np.int64)
     every = (n - 2) / (n_out - 2)
+    x0 = x[0]
     a = 0
     out[0] = 0
     for i in range(n_out - 2):
@@ -57,19 +63,19 @@ def _lttb_kernel(x, y, n_out):
         ax = 0.0
         ay = 0.0
         for j in range(s, e):
-            ax += x[j]
+            ax += np.float64(x[j] - x0)
             ay += y[j]
         cnt = e - s
         ax /= cnt
         ay /= cnt
         r0 = int(np.floor(i * every)) + 1
         r1 = int(np.floor((i + 1) * every)) + 1
-        pax = x[a]
+        pax = np.float64(x[a] - x0)
         pay = y[a]
         best = -1.0
         nxt = r0
         for j in range(r0, r1):
-            area = abs((pax - ax) * (y[j] - pay) - (pax - x[j]) * (ay - pay)) * 0.5
+            area = abs((pax - ax) * (y[j] - pay) - (pax - np.float64(x[j] - x0)) * (ay - pay)) * 0.5
             if area > best:
                 best = area
                 nxt = j
@@ -164,7 +170,7 @@ def _lttb_on_subset(x, y, idx, n_out):
     sx = np.empty(idx.shape[0])
     sy = np.empty(idx.shape[0])
     for i in range(idx.shape[0]):
-        sx[i] = x[idx[i]]
+        sx[i] = np.float64(x[idx[i]] - x[0])
         sy[i] = y[idx[i]]
     sel = _lttb_kernel(sx, sy, n_out)
     out = np.empty(n_out, np.int64)
