@@ -32,8 +32,8 @@ def test_physics_is_plausible(sample_db):
     assert np.diff(t).max() > 30e9
     cells = tree["BMS_CellVoltages"].dataset
     v = np.stack([cells[f"Cell{c:02d}_Voltage"].values for c in range(1, 97)])
-    spread = np.nanmax(v, axis=1) - np.nanmin(v, axis=1)
-    assert (np.nanmean(v, axis=1).std() > 0.001) and spread.max() < 0.5  # cell-to-cell variance
+    # cell-to-cell variance: per-cell means differ by a few mV, never by volts
+    assert 0.001 < np.nanmean(v, axis=1).std() < 0.05
     temp = tree["MCU_Motor"]["MotorTemp"].values
     assert temp.max() > temp.min()
     lat = tree["GPS_Position"]["Latitude"].values

@@ -54,7 +54,7 @@ def test_equal_to_python_can(path):
 
 
 @pytest.mark.corpus
-def test_corpus_has_every_format():
+def test_corpus_has_every_format(corpus):
     suffixes = {"".join(p.suffixes[-2:]).lower() if p.suffix == ".gz" else p.suffix.lower()
                 for p in LOGS}
     assert {".asc", ".blf", ".trc", ".mf4", ".log", ".asc.gz", ".log.gz"} <= suffixes
