@@ -11,13 +11,7 @@ import time
 import numpy as np
 
 
-def _best(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+from .bench_decode import _best
 
 
 def main(sizes=(1_000_000, 10_000_000, 50_000_000), n_out=2000) -> None:

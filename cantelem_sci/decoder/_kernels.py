@@ -150,33 +150,8 @@ def decode_grouped(data, dlc, order, offsets, counts, msg_len, msg_sig0, msg_sig
                     raw = _extract_be(data, f, p0, ln)
                 else:
                     raw = _extract_le(data, f, p0, ln)
-                if kd == KIND_INT:
-                    if sgn:
-                        if ln < 64 and (raw >> np.uint64(ln - 1)) & np.uint64(1):
-                            raw |= ~((np.uint64(1) << np.uint64(ln)) - np.uint64(1))
-                        iv = np.int64(raw)
-                        if cv == CONV_IDENTITY:
-                            v = np.float64(iv)
-                        elif cv == CONV_INTEGER:
-                            v = np.float64(iv * sci + ofi)
-                        else:
-                            v = np.float64(iv) * sc + of
-                    else:
-                        if cv == CONV_IDENTITY:
-                            v = np.float64(raw)
-                        elif cv == CONV_INTEGER:
-                            v = np.float64(np.int64(raw) * sci + ofi)
-                        else:
-                            v = np.float64(raw) * sc + of
-                elif kd == KIND_F32:
-                    u32[0] = np.uint32(raw)
-                    x = np.float64(f32[0])
-                    v = x if cv == CONV_IDENTITY else x * sc + of
-                else:
-                    u64[0] = raw
-                    x = f64[0]
-                    v = x if cv == CONV_IDENTITY else x * sc + of
-                out[col + i] = v
+                out[col + i] = _convert(raw, ln, sgn, kd, cv, sc, of, sci, ofi, u32, f32,
+                                        u64, f64)
 
 
 def extract_reference(payload: bytes, pos: int, length: int, big_endian: bool) -> int:
