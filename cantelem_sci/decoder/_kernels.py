@@ -87,6 +87,14 @@ def _extract_be(data, f, pos, length):
 
 
 @njit(cache=True, nogil=True)
+def _scratch():
+    """One-element buffers that reinterpret raw bits as float32 / float64."""
+    u32 = np.zeros(1, np.uint32)
+    u64 = np.zeros(1, np.uint64)
+    return u32, u32.view(np.float32), u64, u64.view(np.float64)
+
+
+@njit(cache=True, nogil=True)
 def decode_grouped(data, dlc, order, offsets, counts, msg_len, msg_sig0, msg_sig1,
                    pos, length, be, signed, kind, conv, scale, offset, scale_i, offset_i,
                    parent, mux0, mux1, mux_vals, col_base, out):
@@ -97,10 +105,7 @@ def decode_grouped(data, dlc, order, offsets, counts, msg_len, msg_sig0, msg_sig
     absent (frame too short, multiplexer not selecting it).
     """
     width = data.shape[1]
-    u32 = np.zeros(1, np.uint32)
-    f32 = u32.view(np.float32)
-    u64 = np.zeros(1, np.uint64)
-    f64 = u64.view(np.float64)
+    u32, f32, u64, f64 = _scratch()
     for m in range(msg_len.shape[0]):
         cnt = counts[m]
         if cnt == 0:
@@ -204,10 +209,7 @@ def decode_grouped_u64(rows_le, rows_be, avail_bits, offsets, counts, msg_sig0, 
     and big-endian 64-bit integers; ``avail_bits[i] = min(dlc, message length) * 8``. A
     signal is one shift and one mask. Same results as :func:`decode_grouped`.
     """
-    u32 = np.zeros(1, np.uint32)
-    f32 = u32.view(np.float32)
-    u64 = np.zeros(1, np.uint64)
-    f64 = u64.view(np.float64)
+    u32, f32, u64, f64 = _scratch()
     for m in range(msg_sig0.shape[0]):
         cnt = counts[m]
         if cnt == 0:

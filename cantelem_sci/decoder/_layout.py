@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import DbcLeniencyWarning, DecodeError
+from ..errors import DbcLeniencyWarning
 from ._dbc import Database, DbcFile
 from ._kernels import (
     CONV_IDENTITY,
@@ -198,7 +198,3 @@ class Layout:
                     j1939_hit[rest] = got >= 0
         return result, j1939_hit
 
-
-def check_layout_usable(layout: Layout) -> None:
-    if not layout.messages:
-        raise DecodeError("the database has no messages to decode with")

@@ -19,7 +19,11 @@ def lttb_reference(x, y, n_out):
     for i in range(n_out - 2):
         s = math.floor((i + 1) * every) + 1
         e = min(math.floor((i + 2) * every) + 1, n)
-        ax, ay = x[s:e].sum() / (e - s), y[s:e].sum() / (e - s)
+        ax = ay = 0.0
+        for j in range(s, e):  # left-to-right, as the original (numpy's sum is pairwise)
+            ax += float(x[j])
+            ay += float(y[j])
+        ax, ay = ax / (e - s), ay / (e - s)
         r0, r1 = math.floor(i * every) + 1, math.floor((i + 1) * every) + 1
         areas = [abs((x[a] - ax) * (y[j] - y[a]) - (x[a] - x[j]) * (ay - y[a])) * 0.5
                  for j in range(r0, r1)]

@@ -106,7 +106,7 @@ def test_decode_matches_cantools(path):
         db = ct.load_dbc(path)
     lay = Layout(db)
     rng = np.random.default_rng(len(path.name))
-    times, ids, exts, rows, dlcs, expect = [], [], [], [], [], []
+    ids, exts, rows, dlcs, expect = [], [], [], [], []
     width = 64 if any(m.length > 8 for m in db.messages) else 8
     for info in lay.messages:
         msg = info.message
