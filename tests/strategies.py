@@ -45,3 +45,14 @@ def candump_lines(draw):
         body = data.hex().upper()
     suffix = draw(st.sampled_from(["", " R", " T"]))
     return f"({sec}.{usec:06d}) {ch} {cid}#{body}{suffix}"
+
+
+@st.composite
+def gappy_series(draw, max_len: int = 300):
+    """(x int64 increasing with duplicates and long steps, y float64 with NaN runs)."""
+    n = draw(st.integers(0, max_len))
+    steps = draw(hnp.arrays(np.int64, n, elements=st.sampled_from([0, 1, 1, 2, 3, 50, 1000])))
+    x = np.cumsum(steps).astype(np.int64) + draw(st.sampled_from([0, 1_700_000_000 * 10**9]))
+    y = draw(hnp.arrays(np.float64, n, elements=st.one_of(
+        st.floats(-1e3, 1e3), st.just(np.nan), st.sampled_from([0.0, 1.0, 2.0]))))
+    return x, y

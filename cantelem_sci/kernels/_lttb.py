@@ -4,6 +4,10 @@ Every function returns int64 indices into the input, sorted, so one selection ca
 every variable of a dataset. ``x`` may be datetime64[ns], int64 or float64 and must be
 non-decreasing; ``n_out >= len(x)`` or ``n_out < 3`` returns every index.
 
+Integer (and datetime) ``x`` is averaged exactly in integers relative to the bucket's first
+point; float ``x`` is summed left to right like the original (its JavaScript cannot hold ns
+timestamps exactly anyway). ``y`` is always summed left to right.
+
 Bucket rule of :func:`lttb` (the original ``largestTriangleThreeBuckets`` of
 flot-downsample): ``every = (n - 2) / (n_out - 2)``; bucket ``i`` holds indices
 ``floor(i * every) + 1`` up to ``floor((i + 1) * every) + 1`` (exclusive); ties keep the first
@@ -13,30 +17,42 @@ point with the largest area; the first and last points are always kept.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+import threading
+
+from numba import njit, prange
 
 
-def _prepare(x, y, n_out):
+def _prepare(x, y, n_out, check=True):
     x = np.asarray(x)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
-    if x.dtype.kind == "M":
-        xi = x.astype("datetime64[ns]").view(np.int64)
-    elif x.dtype.kind in "iu":
-        xi = x.astype(np.int64)
-    elif x.dtype.kind == "f":
-        xi = x.astype(np.float64)
-    else:
-        raise ValueError(f"x: expected datetime64, integer or float, got {x.dtype}")
+    xi = as_x(x)
     n = x.shape[0]
-    i = _first_decrease(xi)
-    if i >= 0:
-        raise ValueError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
-    if not isinstance(n_out, (int, np.integer)):
+    if not isinstance(n_out, (int, np.integer)) or isinstance(n_out, bool):
         raise ValueError(f"n_out must be an integer, got {type(n_out).__name__}")
+    if check:
+        _check_increasing(xi)
     # kernels read x relative to x[0] as float64 (ns resolution for spans up to ~104 days)
     return xi, y, n, int(n_out)
+
+
+def as_x(x) -> np.ndarray:
+    """``x`` as int64 (datetime64 as ns, integers) or float64, without a copy when possible."""
+    x = np.asarray(x)
+    if x.dtype.kind == "M":
+        return x.astype("datetime64[ns]", copy=False).view(np.int64)
+    if x.dtype.kind in "iu":
+        return x.astype(np.int64, copy=False)
+    if x.dtype.kind == "f":
+        return x.astype(np.float64, copy=False)
+    raise ValueError(f"x: expected datetime64, integer or float, got {x.dtype}")
+
+
+def _check_increasing(xi, parallel=False) -> None:
+    i = _first_decrease_parallel(xi) if parallel else _first_decrease(xi)
+    if i >= 0:
+        raise ValueError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
 
 
 @njit(cache=True, nogil=True)
@@ -47,45 +63,130 @@ def _first_decrease(x):
     return -1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bucket_mean(x, y, s, e, xint):
+    """Mean x (relative to x[0]) and mean y of points [s, e), and the smallest step
+    ``x[j] - x[j - 1]`` for j in [s, e) (negative when x decreases). y is summed left to
+    right as the original; integer x exactly in integers relative to x[s] (float x left to
+    right)."""
+    x0 = x[0]
+    xs = x[s]
+    cnt = e - s
+    ay = 0.0
+    dm = x[s] - x[s - 1]
+    if xint and (x[e - 1] - xs) < _INT_SUM_LIMIT // cnt:
+        ai = xs - xs
+        for j in range(s, e):
+            ay += y[j]
+            ai += x[j] - xs
+            dm = min(dm, x[j] - x[j - 1])
+        return np.float64(xs - x0) + np.float64(ai) / cnt, ay / cnt, dm
+    ax = 0.0
+    for j in range(s, e):
+        ay += y[j]
+        ax += np.float64(x[j] - x0)
+        dm = min(dm, x[j] - x[j - 1])
+    return ax / cnt, ay / cnt, dm
+
+
+_INT_SUM_LIMIT = 2**62
+
+
 @njit(cache=True, nogil=True)
-def _lttb_kernel(x, y, n_out):
+def _lttb_select(x, y, n_out, every, mx, my, par, xint):
+    """Sequential pass of LTTB. With ``par`` the next-bucket means come from ``mx, my``
+    (computed by :func:`_bucket_means`), otherwise they are computed here.
+    Returns the indices and whether x decreases somewhere after index ``floor(every)``."""
     n = x.shape[0]
     out = np.empty(n_out, np.int64)
-    every = (n - 2) / (n_out - 2)
     x0 = x[0]
     a = 0
     out[0] = 0
+    bad = False
     for i in range(n_out - 2):
-        s = int(np.floor((i + 1) * every)) + 1
-        e = int(np.floor((i + 2) * every)) + 1
-        if e > n:
-            e = n
-        ax = 0.0
-        ay = 0.0
-        for j in range(s, e):
-            ax += np.float64(x[j] - x0)
-            ay += y[j]
-        cnt = e - s
-        ax /= cnt
-        ay /= cnt
+        if par:
+            ax = mx[i]
+            ay = my[i]
+        else:
+            s = int(np.floor((i + 1) * every)) + 1
+            e = int(np.floor((i + 2) * every)) + 1
+            if e > n:
+                e = n
+            ax, ay, dm = _bucket_mean(x, y, s, e, xint)
+            if dm < 0:
+                bad = True
         r0 = int(np.floor(i * every)) + 1
         r1 = int(np.floor((i + 1) * every)) + 1
         pax = np.float64(x[a] - x0)
         pay = y[a]
+        dax = pax - ax
+        day = ay - pay
         best = -1.0
         nxt = r0
         for j in range(r0, r1):
-            area = abs((pax - ax) * (y[j] - pay) - (pax - np.float64(x[j] - x0)) * (ay - pay)) * 0.5
+            # the original's area without its exact factor 0.5 (same comparisons)
+            area = abs(dax * (y[j] - pay) - (pax - np.float64(x[j] - x0)) * day)
             if area > best:
                 best = area
                 nxt = j
         out[i + 1] = nxt
         a = nxt
     out[n_out - 1] = n - 1
+    return out, bad
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _bucket_means(x, y, n_out, every, xint):
+    """LTTB's next-bucket means (see :func:`_bucket_mean`), buckets in parallel."""
+    n = x.shape[0]
+    nb = n_out - 2
+    mx = np.empty(nb)
+    my = np.empty(nb)
+    bad = np.zeros(nb, np.bool_)
+    for i in prange(nb):
+        s = int(np.floor((i + 1) * every)) + 1
+        e = int(np.floor((i + 2) * every)) + 1
+        if e > n:
+            e = n
+        ax, ay, dm = _bucket_mean(x, y, s, e, xint)
+        mx[i] = ax
+        my[i] = ay
+        bad[i] = dm < 0
+    return mx, my, bad
+
+
+def _use_parallel(parallel, n) -> bool:
+    # numba's workqueue layer must not be entered from several threads at once: parallel
+    # kernels run by default only from the main thread (dask workers run tasks elsewhere)
+    if parallel is None:
+        return n >= PARALLEL_MIN and threading.current_thread() is threading.main_thread()
+    return bool(parallel)
+
+
+#: Inputs shorter than this run serially when ``parallel=None``.
+PARALLEL_MIN = 200_000
+
+
+def _lttb_kernel(x, y, n_out, parallel=False):
+    n = x.shape[0]
+    every = (n - 2) / (n_out - 2)
+    xint = x.dtype.kind == "i"
+    if parallel:
+        mx, my, bads = _bucket_means(x, y, n_out, every, xint)
+        out, _ = _lttb_select(x, y, n_out, every, mx, my, True, xint)
+        bad = bads.any()
+    else:
+        out, bad = _lttb_select(x, y, n_out, every, _EMPTY, _EMPTY, False, xint)
+    # the means cover the steps from index floor(every) on; the first bucket is checked here
+    if bad or _first_decrease(x[: int(every) + 2]) >= 0:
+        _check_increasing(x)
     return out
 
 
-def lttb(x, y, n_out: int) -> np.ndarray:
+_EMPTY = np.empty(0)
+
+
+def lttb(x, y, n_out: int, *, parallel: bool | None = None) -> np.ndarray:
     """Largest-Triangle-Three-Buckets, exactly as the original algorithm.
 
     Example
@@ -94,19 +195,19 @@ def lttb(x, y, n_out: int) -> np.ndarray:
     >>> lttb(np.arange(10), np.array([0, 1, 0, 5, 0, 1, 0, 9, 0, 0.]), 4).tolist()
     [0, 3, 7, 9]
     """
-    xf, yf, n, n_out = _prepare(x, y, n_out)
+    xf, yf, n, n_out = _prepare(x, y, n_out, check=False)
     if n_out >= n or n_out < 3:
+        _check_increasing(xf)
         return np.arange(n, dtype=np.int64)
-    return _lttb_kernel(xf, yf, n_out)
+    return _lttb_kernel(xf, yf, n_out, _use_parallel(parallel, n))
 
 
-@njit(cache=True, nogil=True)
-def _minmax_kernel(y, start, stop, n_bins):
-    """Index of the min and of the max of y in each of n_bins equal index bins of [start, stop)."""
-    out = np.empty(2 * n_bins, np.int64)
-    k = 0
+def _minmax_body(y, start, stop, n_bins):
+    """Index of the min and of the max of y in each of n_bins equal index bins of
+    [start, stop), in index order; -1 where a bin holds one point or none."""
+    out = np.full(2 * n_bins, -1, np.int64)
     span = stop - start
-    for b in range(n_bins):
+    for b in prange(n_bins):
         s = start + (b * span) // n_bins
         e = start + ((b + 1) * span) // n_bins
         if e <= s:
@@ -124,17 +225,54 @@ def _minmax_kernel(y, start, stop, n_bins):
                 vmax = v
                 imax = j
         if imin < imax:
-            out[k] = imin
-            out[k + 1] = imax
-            k += 2
+            out[2 * b] = imin
+            out[2 * b + 1] = imax
         elif imax < imin:
-            out[k] = imax
-            out[k + 1] = imin
-            k += 2
+            out[2 * b] = imax
+            out[2 * b + 1] = imin
         else:
-            out[k] = imin
-            k += 1
-    return out[:k]
+            out[2 * b] = imin
+    return out
+
+
+# one body, two compilations; the cached wrappers keep the two apart in numba's cache
+_minmax_body_s = njit(nogil=True)(_minmax_body)
+_minmax_body_p = njit(nogil=True, parallel=True)(_minmax_body)
+
+
+@njit(cache=True, nogil=True)
+def _minmax_serial(y, start, stop, n_bins):
+    return _minmax_body_s(y, start, stop, n_bins)
+
+
+@njit(cache=True, nogil=True)
+def _minmax_parallel(y, start, stop, n_bins):
+    return _minmax_body_p(y, start, stop, n_bins)
+
+
+def _minmax_kernel(y, start, stop, n_bins, parallel=False):
+    """Sorted indices of each bin's min and max (see :func:`_minmax_body`)."""
+    fn = _minmax_parallel if parallel else _minmax_serial
+    out = fn(y, start, stop, n_bins)
+    return out[out >= 0]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _first_decrease_parallel(x):
+    n = x.shape[0]
+    parts = 64
+    found = np.full(parts, -1, np.int64)
+    for p in prange(parts):
+        s = (p * (n - 1)) // parts
+        e = ((p + 1) * (n - 1)) // parts
+        for i in range(s, e):
+            if x[i + 1] < x[i]:
+                found[p] = i
+                break
+    for p in range(parts):
+        if found[p] >= 0:
+            return found[p]
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -165,38 +303,40 @@ def _m4_kernel(y, n_bins):
     return out[:k]
 
 
-@njit(cache=True, nogil=True)
-def _lttb_on_subset(x, y, idx, n_out):
-    sx = np.empty(idx.shape[0])
-    sy = np.empty(idx.shape[0])
-    for i in range(idx.shape[0]):
-        sx[i] = np.float64(x[idx[i]] - x[0])
-        sy[i] = y[idx[i]]
-    sel = _lttb_kernel(sx, sy, n_out)
-    out = np.empty(n_out, np.int64)
-    for i in range(n_out):
-        out[i] = idx[sel[i]]
-    return out
+def minmax(x, y, n_out: int, *, parallel: bool | None = None) -> np.ndarray:
+    """Min and max of ``(n_out - 2) // 2`` equal index buckets (first and last point kept).
 
-
-def minmax(x, y, n_out: int) -> np.ndarray:
-    """Min and max of ``n_out // 2`` equal index buckets (first and last point kept)."""
-    _, yf, n, n_out = _prepare(x, y, n_out)
+    Example
+    -------
+    >>> import numpy as np
+    >>> minmax(np.arange(8), np.array([0, 5, 1, 2, 9, 3, 4, 0.]), 6).tolist()
+    [0, 1, 2, 4, 5, 7]
+    """
+    xf, yf, n, n_out = _prepare(x, y, n_out, check=False)
+    par = _use_parallel(parallel, n)
+    _check_increasing(xf, par)
     if n_out >= n or n_out < 3:
         return np.arange(n, dtype=np.int64)
-    mid = _minmax_kernel(yf, 1, n - 1, max((n_out - 2) // 2, 1))
+    mid = _minmax_kernel(yf, 1, n - 1, max((n_out - 2) // 2, 1), par)
     return np.concatenate([[0], mid, [n - 1]]).astype(np.int64)
 
 
 def m4(x, y, n_out: int) -> np.ndarray:
-    """M4: first, min, max and last of ``n_out // 4`` equal index buckets."""
+    """M4: first, min, max and last of ``n_out // 4`` equal index buckets.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> m4(np.arange(8), np.array([0, 5, 1, 2, 9, 3, 4, 0.]), 4).tolist()
+    [0, 4, 7]
+    """
     _, yf, n, n_out = _prepare(x, y, n_out)
     if n_out >= n or n_out < 4:
         return np.arange(n, dtype=np.int64)
     return _m4_kernel(yf, n_out // 4)
 
 
-def minmax_lttb(x, y, n_out: int, ratio: int = 4) -> np.ndarray:
+def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = None) -> np.ndarray:
     """MinMax preselection (``n_out * ratio`` points) followed by LTTB on the selection.
 
     Example
@@ -206,16 +346,22 @@ def minmax_lttb(x, y, n_out: int, ratio: int = 4) -> np.ndarray:
     >>> minmax_lttb(np.arange(100_000), y, 100).shape
     (100,)
     """
-    xf, yf, n, n_out = _prepare(x, y, n_out)
-    if n_out >= n or n_out < 3:
-        return np.arange(n, dtype=np.int64)
+    xf, yf, n, n_out = _prepare(x, y, n_out, check=False)
     if ratio < 1:
         raise ValueError(f"ratio must be >= 1, got {ratio}")
-    n_pre = n_out * ratio
-    if n_pre >= n:
-        return _lttb_kernel(xf, yf, n_out)
-    mid = _minmax_kernel(yf, 1, n - 1, max(n_pre // 2, 1))
+    par = _use_parallel(parallel, n)
+    if n_out >= n or n_out < 3 or n_out * ratio >= n:
+        return lttb(xf, yf, n_out, parallel=par)
+    _check_increasing(xf, par)
+    mid = _minmax_kernel(yf, 1, n - 1, max(n_out * ratio // 2, 1), par)
     idx = np.concatenate([np.zeros(1, np.int64), mid, np.array([n - 1], np.int64)])
+    return lttb_on_subset(xf, yf, idx, n_out)
+
+
+def lttb_on_subset(x, y, idx, n_out: int) -> np.ndarray:
+    """LTTB over the points ``idx`` (sorted) of ``x, y``; returns indices into ``x``."""
     if idx.shape[0] <= n_out:
         return idx
-    return _lttb_on_subset(xf, yf, idx, n_out)
+    sx = x[idx]
+    sx = (sx - sx[0]).astype(np.float64) if sx.dtype.kind == "i" else sx - sx[0]
+    return idx[_lttb_kernel(sx, y[idx], n_out)]

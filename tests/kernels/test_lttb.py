@@ -43,12 +43,22 @@ series = st.integers(0, 400).flatmap(lambda n: st.tuples(
 ))
 
 
-@given(series, st.integers(0, 500))
-def test_lttb_accords_with_reference(xy, n_out):
+@given(series, st.integers(0, 500), st.sampled_from([0, 1_700_000_000 * 10**9]),
+       st.booleans())
+def test_lttb_accords_with_reference(xy, n_out, offset, parallel):
     x, y = xy
-    got = lttb(x, y, n_out)
-    want = lttb_reference((x - x[0]) if len(x) else x, y, n_out)
-    assert got.tolist() == want.tolist()
+    x = x + offset  # epoch-ns timestamps take the exact integer mean
+    got = lttb(x, y, n_out, parallel=parallel)
+    assert got.tolist() == lttb_reference(x, y, n_out).tolist()
+    assert lttb(x.astype(np.float64), y, n_out).tolist() == lttb_reference(
+        x.astype(np.float64), y, n_out).tolist()
+
+
+@given(series, st.integers(3, 100))
+def test_parallel_and_serial_agree(xy, n_out):
+    x, y = xy
+    for fn in (lttb, minmax, minmax_lttb):
+        assert fn(x, y, n_out, parallel=True).tolist() == fn(x, y, n_out, parallel=False).tolist()
 
 
 @given(series, st.integers(1, 60))
