@@ -57,11 +57,17 @@ _LAZY = {
 }
 
 
+# names whose results are xarray objects: loading them registers the ``.cantelem`` accessor
+_XARRAY_NAMES = {"decode", "read_log", "simulate_fleet"}
+
+
 def __getattr__(name: str) -> Any:
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'cantelem_sci' has no attribute {name!r}")
     value = getattr(importlib.import_module(mod), name)
+    if name in _XARRAY_NAMES:
+        importlib.import_module("cantelem_sci.accessor")  # registers ``.cantelem``
     globals()[name] = value
     return value
 

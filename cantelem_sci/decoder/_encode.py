@@ -34,7 +34,7 @@ def encode_signals(message: Any, values: Mapping[str, Any], n: int | None = None
     -------
     >>> import cantelem_sci as ct
     >>> db = ct.load_dbc(ct.sample_dbc_path())
-    >>> msg = db.get_message("VehicleSpeed")
+    >>> msg = db.get_message("VCU_Vehicle")
     >>> encode_signals(msg, {"VehicleSpeed": [12.5]}).shape
     (1, 8)
     """

@@ -139,11 +139,12 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
     budget = max(n_out - nans.shape[0], 0)
     parts = [nans]
     total = int(lengths.sum())
+    small = 4 if method == "m4" else 3  # below this a kernel returns every point
     for s, e, ln in zip(starts.tolist(), stops.tolist(), lengths.tolist()):
         k = max(min(ln, 2), int(budget * ln // total)) if total else ln
         if k >= ln:
             parts.append(np.arange(s, e, dtype=np.int64))
-        elif k < 3:
+        elif k < small:
             parts.append(np.array([s, e - 1], dtype=np.int64))
         else:
             kw = {} if method in ("m4", "step") else {"parallel": False}

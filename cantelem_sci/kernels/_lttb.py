@@ -64,12 +64,11 @@ def _first_decrease(x):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bucket_mean(x, y, s, e, xint):
+def _bucket_mean(x, y, s, e, xint, x0):
     """Mean x (relative to x[0]) and mean y of points [s, e), and the smallest step
     ``x[j] - x[j - 1]`` for j in [s, e) (negative when x decreases). y is summed left to
     right as the original; integer x exactly in integers relative to x[s] (float x left to
     right)."""
-    x0 = x[0]
     xs = x[s]
     cnt = e - s
     ay = 0.0
@@ -112,7 +111,7 @@ def _lttb_select(x, y, n_out, every, mx, my, par, xint):
             e = int(np.floor((i + 2) * every)) + 1
             if e > n:
                 e = n
-            ax, ay, dm = _bucket_mean(x, y, s, e, xint)
+            ax, ay, dm = _bucket_mean(x, y, s, e, xint, x[0])
             if dm < 0:
                 bad = True
         r0 = int(np.floor(i * every)) + 1
@@ -148,11 +147,49 @@ def _bucket_means(x, y, n_out, every, xint):
         e = int(np.floor((i + 2) * every)) + 1
         if e > n:
             e = n
-        ax, ay, dm = _bucket_mean(x, y, s, e, xint)
+        ax, ay, dm = _bucket_mean(x, y, s, e, xint, x[0])
         mx[i] = ax
         my[i] = ay
         bad[i] = dm < 0
     return mx, my, bad
+
+
+@njit(cache=True, nogil=True)
+def _lttb_stream(xb, yb, off, n, n_out, every, x0, xint, i, pax, pay, out):
+    """Resumable LTTB over a buffer ``xb, yb`` holding the points ``off .. off + len(xb)``
+    of a longer series of ``n`` points (for out-of-core inputs). Selects buckets from ``i``
+    while the next bucket lies wholly in the buffer; ``pax, pay`` are the previous pick's
+    x (relative to ``x0``) and y. Sums and comparisons are those of the in-memory kernel, so
+    the indices are the same. Returns the next bucket, ``pax, pay`` and whether x decreases
+    in a summed bucket."""
+    end = off + xb.shape[0]
+    bad = False
+    while i < n_out - 2:
+        s = int(np.floor((i + 1) * every)) + 1
+        e = int(np.floor((i + 2) * every)) + 1
+        if e > n:
+            e = n
+        if e > end:
+            break
+        ax, ay, dm = _bucket_mean(xb, yb, s - off, e - off, xint, x0)
+        if dm < 0:
+            bad = True
+        r0 = int(np.floor(i * every)) + 1
+        r1 = int(np.floor((i + 1) * every)) + 1
+        dax = pax - ax
+        day = ay - pay
+        best = -1.0
+        nxt = r0
+        for j in range(r0, r1):
+            area = abs(dax * (yb[j - off] - pay) - (pax - np.float64(xb[j - off] - x0)) * day)
+            if area > best:
+                best = area
+                nxt = j
+        out[i + 1] = nxt
+        pax = np.float64(xb[nxt - off] - x0)
+        pay = yb[nxt - off]
+        i += 1
+    return i, pax, pay, bad
 
 
 def _use_parallel(parallel, n) -> bool:
@@ -355,13 +392,44 @@ def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = Non
     _check_increasing(xf, par)
     mid = _minmax_kernel(yf, 1, n - 1, max(n_out * ratio // 2, 1), par)
     idx = np.concatenate([np.zeros(1, np.int64), mid, np.array([n - 1], np.int64)])
-    return lttb_on_subset(xf, yf, idx, n_out)
+    return lttb_on_subset(xf[idx], yf[idx], idx, n_out)
 
 
-def lttb_on_subset(x, y, idx, n_out: int) -> np.ndarray:
-    """LTTB over the points ``idx`` (sorted) of ``x, y``; returns indices into ``x``."""
+def lttb_on_subset(sx, sy, idx, n_out: int) -> np.ndarray:
+    """LTTB over preselected points: ``sx, sy`` are ``x[idx], y[idx]`` (``idx`` sorted, its
+    first element the series' first index); returns indices into the full series."""
     if idx.shape[0] <= n_out:
         return idx
-    sx = x[idx]
+    sx = as_x(sx)
     sx = (sx - sx[0]).astype(np.float64) if sx.dtype.kind == "i" else sx - sx[0]
-    return idx[_lttb_kernel(sx, y[idx], n_out)]
+    return idx[_lttb_kernel(sx, np.asarray(sy, dtype=np.float64), n_out)]
+
+
+@njit(cache=True, nogil=True)
+def _block_minmax(yb, off, edges, b0, b1):
+    """Partial bins ``b0 .. b1`` of a block holding points ``off ..`` of a series: first
+    index and value of the min and of the max (index -1 when none), and for a bin starting in
+    the block whether its first value is NaN (-1: starts elsewhere). Combined over blocks in
+    order (strict comparisons, so earlier blocks win ties) they give :func:`_minmax_body`."""
+    nb = b1 - b0
+    imin = np.full(nb, -1, np.int64)
+    imax = np.full(nb, -1, np.int64)
+    vmin = np.full(nb, np.inf)
+    vmax = np.full(nb, -np.inf)
+    nan0 = np.full(nb, -1, np.int64)
+    end = off + yb.shape[0]
+    for k in range(nb):
+        b = b0 + k
+        s = max(edges[b], off)
+        e = min(edges[b + 1], end)
+        if edges[b] >= off and edges[b] < end:
+            nan0[k] = 1 if np.isnan(yb[edges[b] - off]) else 0
+        for j in range(s, e):
+            v = yb[j - off]
+            if v < vmin[k]:
+                vmin[k] = v
+                imin[k] = j
+            if v > vmax[k]:
+                vmax[k] = v
+                imax[k] = j
+    return imin, vmin, imax, vmax, nan0

@@ -23,11 +23,12 @@ import numpy as np
 from numba import njit
 
 FIELDS = ("count", "mean", "m2", "sum", "min", "max", "first_t", "first", "last_t", "last",
-          "tw_sum", "tw_dur", "first_open", "last_hold")
-(_COUNT, _MEAN, _M2, _SUM, _MIN, _MAX, _FT, _FV, _LT, _LV, _TWS, _TWD, _FO,
- _LH) = range(len(FIELDS))
-# first_open: the window's first sample is not preceded by a NaN (a hold may end on it);
-# last_hold: its last sample is not followed by a NaN (it may be held on).
+          "tw_sum", "tw_dur", "nan_before_first", "nan_after_last")
+(_COUNT, _MEAN, _M2, _SUM, _MIN, _MAX, _FT, _FV, _LT, _LV, _TWS, _TWD, _NBF,
+ _NAL) = range(len(FIELDS))
+# nan_before_first: a NaN lies in the window before its first sample (or the window holds
+# only NaN); nan_after_last: a NaN lies in the window after its last sample. A NaN ends a
+# hold, so these decide which holds cross window and chunk edges.
 
 #: Names of the statistics :func:`stats_finalize` returns, in order.
 STATS = ("count", "sum", "min", "max", "mean", "std", "first", "last", "first_time",
@@ -55,24 +56,28 @@ def _append(st, x, y, origin, width, max_gap):
     n = x.shape[0]
     for i in range(n):
         v = y[i]
-        if np.isnan(v):
-            continue
         t = np.float64(x[i] - origin)
         k = int(np.floor(t / width))
         if k < 0 or k >= nw:
             continue
-        prev_nan = i > 0 and np.isnan(y[i - 1])
         c = st[_COUNT, k]
+        if np.isnan(v):
+            if c > 0:
+                st[_NAL, k] = 1.0
+            else:
+                st[_NBF, k] = 1.0
+                st[_NAL, k] = 1.0
+            continue
         if c > 0:
             # hold of the window's previous sample up to this one
             dt = t - st[_LT, k]
-            if not prev_nan and st[_LH, k] > 0 and dt <= max_gap:
+            if st[_NAL, k] == 0 and dt <= max_gap:
                 st[_TWS, k] += st[_LV, k] * dt
                 st[_TWD, k] += dt
         else:
             st[_FT, k] = t
             st[_FV, k] = v
-            st[_FO, k] = 0.0 if prev_nan else 1.0
+        st[_NAL, k] = 0.0
         c += 1.0
         d = v - st[_MEAN, k]
         st[_MEAN, k] += d / c
@@ -85,7 +90,6 @@ def _append(st, x, y, origin, width, max_gap):
             st[_MAX, k] = v
         st[_LT, k] = t
         st[_LV, k] = v
-        st[_LH, k] = 0.0 if (i + 1 < n and np.isnan(y[i + 1])) else 1.0
     return st
 
 
@@ -134,9 +138,15 @@ def _combine(a, b, max_gap):
         ca = a[_COUNT, k]
         cb = b[_COUNT, k]
         if cb == 0:
+            if b[_NBF, k] > 0:  # b holds only NaN here: after a's last sample
+                out[_NAL, k] = 1.0
+                if ca == 0:
+                    out[_NBF, k] = 1.0
             continue
         if ca == 0:
             out[:, k] = b[:, k]
+            if a[_NBF, k] > 0:
+                out[_NBF, k] = 1.0
             continue
         c = ca + cb
         d = b[_MEAN, k] - a[_MEAN, k]
@@ -149,14 +159,14 @@ def _combine(a, b, max_gap):
         dt = b[_FT, k] - a[_LT, k]
         tws = a[_TWS, k] + b[_TWS, k]
         twd = a[_TWD, k] + b[_TWD, k]
-        if a[_LH, k] > 0 and b[_FO, k] > 0 and dt <= max_gap:
+        if a[_NAL, k] == 0 and b[_NBF, k] == 0 and dt <= max_gap:
             tws += a[_LV, k] * dt
             twd += dt
         out[_TWS, k] = tws
         out[_TWD, k] = twd
         out[_LT, k] = b[_LT, k]
         out[_LV, k] = b[_LV, k]
-        out[_LH, k] = b[_LH, k]
+        out[_NAL, k] = b[_NAL, k]
     return out
 
 
@@ -180,10 +190,13 @@ def _cross_holds(st, width, max_gap):
             k += 1
             continue
         k2 = k + 1
+        blocked = st[_NAL, k] > 0
         while k2 < nw and st[_COUNT, k2] == 0:
+            if st[_NBF, k2] > 0:
+                blocked = True
             k2 += 1
         lt = st[_LT, k]
-        if k2 < nw and st[_LH, k] > 0 and st[_FO, k2] > 0:
+        if k2 < nw and not blocked and st[_NBF, k2] == 0:
             t1 = st[_FT, k2]
             if t1 - lt <= max_gap:
                 v = st[_LV, k]

@@ -101,3 +101,19 @@ def test_bad_input_is_named():
         lttb(np.arange(3), np.zeros(4), 3)
     with pytest.raises(ValueError, match="ratio"):
         minmax_lttb(np.arange(100), np.zeros(100), 10, ratio=0)
+
+
+def test_second_process_loads_the_jit_cache():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from cantelem_sci.kernels import lttb, minmax_lttb;"
+            "from cantelem_sci.kernels._lttb import _lttb_select, _bucket_means;"
+            "x = np.arange(300_000); y = np.sin(x / 1e3);"
+            "lttb(x, y, 100, parallel=True); lttb(x, y, 100, parallel=False);"
+            "print(sum(_lttb_select.stats.cache_hits.values()), sum(_bucket_means.stats.cache_hits.values()),"
+            " sum(_lttb_select.stats.cache_misses.values()))")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # fills the cache
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    hits_select, hits_means, misses = map(int, out.stdout.split())
+    assert hits_select >= 1 and hits_means >= 1 and misses == 0

@@ -1,0 +1,15 @@
+"""xarray accessor ``.cantelem`` and out-of-core (dask) versions of the kernels.
+
+Importing this module registers the accessor on ``xarray.Dataset`` and ``xarray.DataArray``.
+"""
+
+from ._dask import DASK_METHODS, downsample_dask, stats_dask
+from ._xarray import CantelemDataArrayAccessor, CantelemDatasetAccessor
+
+__all__ = [
+    "DASK_METHODS",
+    "CantelemDataArrayAccessor",
+    "CantelemDatasetAccessor",
+    "downsample_dask",
+    "stats_dask",
+]
