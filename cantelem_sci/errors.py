@@ -16,14 +16,19 @@ from __future__ import annotations
 __all__ = [
     "CantelemError",
     "CantelemWarning",
+    "CaptureError",
     "ConfigError",
     "DbcError",
     "DbcLeniencyWarning",
     "DecodeError",
     "FrameFormatError",
     "LogFormatError",
+    "NmeaError",
+    "SpoolError",
+    "StoreError",
     "UnknownFramesWarning",
     "UnknownNameError",
+    "UploadError",
 ]
 
 
@@ -49,6 +54,26 @@ class DecodeError(CantelemError, ValueError):
 
 class ConfigError(CantelemError, ValueError):
     """A configuration value that is missing or malformed."""
+
+
+class NmeaError(CantelemError, ValueError):
+    """An NMEA sentence that cannot be parsed (the message names the source and the line)."""
+
+
+class SpoolError(CantelemError, OSError):
+    """The edge logger's spool (local store) cannot be written or read."""
+
+
+class CaptureError(CantelemError, OSError):
+    """A CAN interface or GPS port that cannot be opened or read."""
+
+
+class UploadError(CantelemError, OSError):
+    """An upload to the object store that failed or could not be verified."""
+
+
+class StoreError(CantelemError, OSError):
+    """A fleet store that cannot be opened, or a segment in it that cannot be read."""
 
 
 class UnknownNameError(CantelemError, KeyError):

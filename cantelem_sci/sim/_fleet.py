@@ -241,7 +241,8 @@ def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed:
             vals = {"Heading": at("heading"), "GPSSpeed": at("v"), "Altitude": at("alt"),
                     "Satellites": np.full(tt.size, 11.0), "FixType": np.full(tt.size, 2.0)}
         data = encode_signals(msg, vals, tt.size, width=8)
-        ns = t0_ns + np.round(tt * 1e9).astype(np.int64)
+        # receive times to the microsecond, as SocketCAN and CAN interfaces stamp them
+        ns = t0_ns + np.round(tt * 1e6).astype(np.int64) * 1000
         batches.append(FrameBatch.from_arrays(
             ns, np.full(tt.size, msg.frame_id), data, dlc=np.full(tt.size, msg.length),
             is_extended=np.full(tt.size, msg.is_extended_frame), channel=np.full(tt.size, ch),

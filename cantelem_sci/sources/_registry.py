@@ -96,6 +96,26 @@ def reader_for(path: str) -> str:
                            suffixes)
 
 
+def read_frames(path: str | os.PathLike[str], *, format: str | None = None,
+                **kwargs: Any) -> FrameBatch:
+    """Read a CAN log into a :class:`~cantelem_sci.frames.FrameBatch` (numpy only, no
+    xarray: what the edge logger's replay uses). Same formats and errors as :func:`read_log`.
+
+    Example
+    -------
+    >>> import cantelem_sci.sources as src, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.log")
+    >>> _ = open(p, "w").write("(1.000000) can0 123#DEADBEEF\\n")
+    >>> src.read_frames(p).dlc.tolist()
+    [4]
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise LogFormatError(f"{path}: no such file")
+    name = format or reader_for(path)
+    return get_reader(name)(path, **kwargs)
+
+
 def read_log(path: str | os.PathLike[str], *, format: str | None = None, **kwargs: Any) -> Any:
     """Read a CAN log into a raw-frame :class:`xarray.Dataset`.
 
@@ -120,11 +140,7 @@ def read_log(path: str | os.PathLike[str], *, format: str | None = None, **kwarg
     >>> int(ct.read_log(p)["dlc"][0])
     4
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise LogFormatError(f"{path}: no such file")
-    name = format or reader_for(path)
-    batch = get_reader(name)(path, **kwargs)
+    batch = read_frames(path, format=format, **kwargs)
     ds = batch.to_dataset()
     rx = getattr(batch, "is_rx", None)
     if rx is not None:

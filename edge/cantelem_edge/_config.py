@@ -1,0 +1,264 @@
+"""The edge logger's configuration: explicit flag > environment (``CANTELEM_EDGE_*``) > file.
+
+The file is TOML (see ``edge/cantelem-edge.example.toml``). Every top-level scalar key can be
+set from the environment as ``CANTELEM_EDGE_<KEY>`` (upper case), e.g.
+``CANTELEM_EDGE_S3_URL``. Sources come from the file's ``[[source]]`` tables or from
+``--source`` flags (which then replace the file's sources):
+
+* ``can:<interface>:<channel>[:<bitrate>]`` any python-can interface (socketcan, pcan,
+  kvaser, virtual, slcan, ...); ``canfd:`` for CAN FD;
+* ``replay:<path>[:realtime|fast]`` a log file in any ``read_log`` format;
+* ``sim[:<vehicle>][:realtime|fast][:<speed>x]`` the built-in EV simulator (``20x``: real
+  time running 20 times faster);
+* ``gps:<serial port or NMEA file>[:<baudrate>]`` NMEA 0183 via pynmea2.
+
+Credentials for S3 come from the standard AWS chain (environment, ``~/.aws``, instance role)
+unless ``s3_key``/``s3_secret`` are set; they never appear in logs or in the status file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from cantelem_sci.errors import ConfigError
+
+#: A vehicle id: letters, digits, ``_ . -``, 1-64 characters, starting with a letter or digit.
+VEHICLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SOURCE_KINDS = ("can", "canfd", "replay", "sim", "gps")
+QUOTA_POLICIES = ("stop", "delete-oldest")
+
+
+def check_vehicle_id(vid: str, where: str = "vehicle") -> str:
+    """Return ``vid`` if it is a valid vehicle id, else raise :class:`ConfigError`.
+
+    Example
+    -------
+    >>> check_vehicle_id("EV0001")
+    'EV0001'
+    """
+    if not isinstance(vid, str) or not VEHICLE_RE.match(vid) or ".." in vid:
+        raise ConfigError(
+            f"{where}: invalid vehicle id {vid!r}; expected 1-64 characters of A-Z a-z 0-9 _ . - "
+            "starting with a letter or digit, without '..'")
+    return vid
+
+
+@dataclass
+class SourceConfig:
+    """One frame or GPS source."""
+
+    kind: str
+    interface: str | None = None
+    channel: str | None = None
+    bitrate: int | None = None
+    path: str | None = None
+    realtime: bool = True
+    vehicle: str | None = None
+    name: str | None = None
+    baudrate: int = 9600
+    seed: int = 0
+    speed: float = 1.0
+
+    @classmethod
+    def parse(cls, spec: str) -> "SourceConfig":
+        """Parse a ``--source`` spec (see the module docstring).
+
+        Example
+        -------
+        >>> SourceConfig.parse("can:virtual:bus0").interface
+        'virtual'
+        """
+        parts = spec.split(":")
+        kind = parts[0]
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(f"--source {spec!r}: unknown kind {kind!r}; valid: "
+                              f"{', '.join(SOURCE_KINDS)}")
+        rest = parts[1:]
+        try:
+            if kind in ("can", "canfd"):
+                if len(rest) < 2:
+                    raise ValueError("expected can:<interface>:<channel>[:<bitrate>]")
+                return cls(kind, interface=rest[0], channel=rest[1],
+                           bitrate=int(rest[2]) if len(rest) > 2 else None)
+            if kind == "replay":
+                if not rest:
+                    raise ValueError("expected replay:<path>[:realtime|fast]")
+                mode = rest[1] if len(rest) > 1 else "realtime"
+                if mode not in ("realtime", "fast"):
+                    raise ValueError(f"mode must be realtime or fast, got {mode!r}")
+                return cls(kind, path=rest[0], realtime=mode == "realtime")
+            if kind == "sim":
+                mode = "realtime"
+                vehicle = None
+                speed = 1.0
+                for r in rest:
+                    if r in ("realtime", "fast"):
+                        mode = r
+                    elif re.fullmatch(r"\d+(\.\d+)?x", r):
+                        speed = float(r[:-1])
+                    else:
+                        vehicle = r
+                return cls(kind, vehicle=vehicle, realtime=mode == "realtime", speed=speed)
+            if not rest:
+                raise ValueError("expected gps:<port or file>[:<baudrate>]")
+            return cls(kind, path=rest[0], baudrate=int(rest[1]) if len(rest) > 1 else 9600)
+        except ValueError as err:
+            raise ConfigError(f"--source {spec!r}: {err}") from err
+
+
+@dataclass
+class EdgeConfig:
+    """Settings of one logger (one vehicle). See the module docstring for precedence."""
+
+    vehicle: str = "EV0001"
+    spool: str = "cantelem-data"
+    segment_seconds: float = 60.0
+    segment_max_frames: int = 2_000_000
+    flush_interval: float = 1.0
+    status_interval: float = 1.0
+    status_path: str | None = None
+    queue_max_frames: int = 4_000_000
+    compression_level: int = 7
+    s3_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_key: str | None = None
+    s3_secret: str | None = None
+    upload_retry_base: float = 1.0
+    upload_retry_max: float = 60.0
+    upload_timeout: float = 10.0
+    quota_bytes: int | None = None
+    quota_policy: str = "stop"
+    sources: list[SourceConfig] = field(default_factory=list)
+
+    @property
+    def state_dir(self) -> Path:
+        """``<spool>/.edge/<vehicle>``: journals, sequence numbers, status."""
+        return Path(self.spool) / ".edge" / self.vehicle
+
+    @property
+    def status_file(self) -> Path:
+        return Path(self.status_path) if self.status_path else self.state_dir / "status.json"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with credentials masked (for logs and status)."""
+        d = dataclasses.asdict(self)
+        for k in ("s3_key", "s3_secret"):
+            if d.get(k):
+                d[k] = "***"
+        return d
+
+
+_SCALARS = {f.name: f for f in dataclasses.fields(EdgeConfig) if f.name != "sources"}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    f = _SCALARS[name]
+    typ = str(f.type)
+    try:
+        if value is None:
+            return None
+        if typ.startswith("int"):
+            return int(value)
+        if typ.startswith("float"):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {name} = {value!r}: expected {typ.split(' ')[0]}") from err
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *,
+                environ: Mapping[str, str] | None = None, **explicit: Any) -> EdgeConfig:
+    """Build the configuration: ``explicit`` (flags) > ``CANTELEM_EDGE_*`` > TOML file.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file (and key) or the variable, and what was expected.
+
+    Example
+    -------
+    >>> load_config(environ={"CANTELEM_EDGE_VEHICLE": "TRUCK-7"}).vehicle
+    'TRUCK-7'
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: list[SourceConfig] = []
+    if path is not None:
+        p = Path(path)
+        try:
+            raw = tomllib.loads(p.read_text())
+        except OSError as err:
+            raise ConfigError(f"{p}: cannot read the config file: {err.strerror}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{p}: not valid TOML: {err}") from err
+        for k, v in raw.items():
+            if k == "source":
+                if not isinstance(v, list):
+                    raise ConfigError(f"{p}: [[source]] must be an array of tables")
+                for i, s in enumerate(v):
+                    sources.append(_source_from_table(s, f"{p}: source #{i + 1}"))
+            elif k in _SCALARS:
+                values[k] = _coerce(k, v, str(p))
+            else:
+                raise ConfigError(f"{p}: unknown key {k!r}; valid: "
+                                  f"{', '.join(sorted([*_SCALARS, 'source']))}")
+    for k in _SCALARS:
+        env = f"CANTELEM_EDGE_{k.upper()}"
+        if env in environ:
+            values[k] = _coerce(k, environ[env], f"environment {env}")
+    for k, v in explicit.items():
+        if k == "sources":
+            if v:
+                sources = [s if isinstance(s, SourceConfig) else SourceConfig.parse(s) for s in v]
+            continue
+        if k not in _SCALARS:
+            raise ConfigError(f"unknown setting {k!r}; valid: {', '.join(sorted(_SCALARS))}")
+        if v is not None:
+            values[k] = _coerce(k, v, f"argument {k}")
+    cfg = EdgeConfig(**values, sources=sources)
+    validate(cfg)
+    return cfg
+
+
+def _source_from_table(t: Any, where: str) -> SourceConfig:
+    if not isinstance(t, dict) or "kind" not in t:
+        raise ConfigError(f"{where}: a source needs kind = one of {', '.join(SOURCE_KINDS)}")
+    if t["kind"] not in SOURCE_KINDS:
+        raise ConfigError(f"{where}: unknown kind {t['kind']!r}; valid: {', '.join(SOURCE_KINDS)}")
+    names = {f.name for f in dataclasses.fields(SourceConfig)}
+    bad = sorted(set(t) - names)
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid: "
+                          f"{', '.join(sorted(names))}")
+    return SourceConfig(**t)
+
+
+def validate(cfg: EdgeConfig) -> None:
+    """Check ranges and names; raise :class:`ConfigError` naming the setting."""
+    check_vehicle_id(cfg.vehicle)
+    for name in ("segment_seconds", "flush_interval", "status_interval", "upload_retry_base",
+                 "upload_retry_max", "upload_timeout"):
+        if not getattr(cfg, name) > 0:
+            raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.flush_interval > 1.0:
+        raise ConfigError(f"flush_interval must be at most 1 s (durability promise), "
+                          f"got {cfg.flush_interval}")
+    for name in ("segment_max_frames", "queue_max_frames"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    if not 1 <= cfg.compression_level <= 22:
+        raise ConfigError(f"compression_level must be 1..22 (zstd), got {cfg.compression_level}")
+    if cfg.quota_policy not in QUOTA_POLICIES:
+        raise ConfigError(f"quota_policy: unknown {cfg.quota_policy!r}; valid: "
+                          f"{', '.join(QUOTA_POLICIES)}")
+    if cfg.s3_url is not None and not cfg.s3_url.startswith("s3://"):
+        raise ConfigError(f"s3_url must start with s3://, got {cfg.s3_url!r}")
+    for s in cfg.sources:
+        if s.vehicle is not None:
+            check_vehicle_id(s.vehicle, "sim source vehicle")

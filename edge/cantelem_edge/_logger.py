@@ -1,0 +1,419 @@
+"""The edge logger: sources -> queue -> journal (durable each flush) -> segments -> upload.
+
+Threads: one per source, the uploader, and the main loop (flush, rotate, status). Memory is
+bounded whatever the run length: the queue holds at most ``queue_max_frames`` (beyond that
+frames from live buses are dropped and counted, file and simulator sources wait), a segment is
+built from its journal on disk, and latencies go to fixed-size histograms.
+
+Quota policy (``quota_bytes``, bytes of segments and journals in the spool):
+
+* ``stop`` (default): when over quota the logger stops accepting frames, counts them as
+  ``dropped.quota`` and reports an error every second; nothing already stored is deleted;
+* ``delete-oldest``: the oldest local segment is deleted to make room; if it was not
+  uploaded (no S3, or still offline) this is logged as an error naming the segment and counted
+  in ``segments.deleted_not_uploaded``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cantelem_sci.errors import SpoolError
+from cantelem_sci.frames import FrameBatch
+
+from . import __version__
+from ._config import EdgeConfig
+from ._journal import JournalWriter, read_journal
+from ._segment import remove_temporaries, segment_key, write_segment
+from ._sources import Source, make_source
+from ._status import Counters, write_status
+
+log = logging.getLogger("cantelem_edge")
+
+
+class EdgeLogger:
+    """One vehicle's logger. ``start()``, then ``run()`` until ``stop()`` (or a duration).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from cantelem_edge import EdgeLogger, load_config
+    >>> cfg = load_config(spool=tempfile.mkdtemp(), sources=["sim:fast"], flush_interval=0.2)
+    >>> lg = EdgeLogger(cfg)
+    >>> lg.start(); lg.run(duration=0.5); lg.stop()
+    >>> lg.counters.durable == lg.counters.received > 0
+    True
+    """
+
+    def __init__(self, cfg: EdgeConfig) -> None:
+        self.cfg = cfg
+        self.root = Path(cfg.spool)
+        self.state_dir = cfg.state_dir
+        self.counters = Counters()
+        self.sources: list[Source] = [make_source(s, cfg.vehicle) for s in cfg.sources]
+        self.channels: list[str] = []
+        self._queue: list[Any] = []
+        self._queued_frames = 0
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self.journal: JournalWriter | None = None
+        self._journal_opened = 0.0
+        self.uploader: Any = None
+        self.spool_bytes = 0
+        self._segment_bytes = 0
+        self.deleted_not_uploaded = 0
+        self.state = "new"
+        self.first_seq: int | None = None
+        self.seq: int | None = None
+        self._last_status = 0.0
+        self._quota_full = False
+
+    # ---- sink interface used by the sources -------------------------------------------------
+    def put_can(self, batch: FrameBatch, *, block: bool = False) -> None:
+        n = len(batch)
+        if n == 0:
+            return
+        with self._cv:
+            if self._quota_full:
+                self.counters.drop("quota", n)
+                return
+            while self._queued_frames + n > self.cfg.queue_max_frames:
+                if block and self._stop.is_set():
+                    return  # a file/simulator source being stopped: nothing was received
+                if not block:
+                    self.counters.drop("queue_full", n)
+                    return
+                self._cv.wait(0.1)
+            self._queue.append(("can", batch))
+            self._queued_frames += n
+            with self.counters.lock:
+                self.counters.received += n
+
+    def put_gps(self, fixes: dict[str, np.ndarray]) -> None:
+        with self._cv:
+            self._queue.append(("gps", fixes))
+            with self.counters.lock:
+                self.counters.gps_fixes += len(fixes["time"])
+
+    def count_drop(self, cause: str, n: int) -> None:
+        self.counters.drop(cause, n)
+
+    # ---- life cycle ---------------------------------------------------------------------------
+    def _prepare_spool(self) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            (self.root / "raw").mkdir(parents=True, exist_ok=True)
+            probe = self.state_dir / ".probe"
+            with open(probe, "w") as fh:
+                fh.write("ok")
+                fh.flush()
+                os.fsync(fh.fileno())
+            probe.unlink()
+        except OSError as err:
+            raise SpoolError(f"{self.root}: the spool is not writable ({err.strerror}); give a "
+                             "writable directory with --spool or CANTELEM_EDGE_SPOOL") from err
+
+    def _next_seq(self) -> int:
+        path = self.state_dir / "state.json"
+        seq = json.loads(path.read_text()).get("next_seq", 1) if path.exists() else 1
+        # every journal on disk also counts (state.json may be older than a journal)
+        for j in self.state_dir.glob("journal-*.ctj"):
+            seq = max(seq, int(j.stem.split("-")[1]) + 1)
+        tmp = path.with_name(".state.json.tmp")
+        tmp.write_text(json.dumps({"next_seq": seq + 1}))
+        with open(tmp) as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return seq
+
+    def recover(self) -> list[str]:
+        """Turn every journal left by a crash into a segment; remove temporaries. Returns
+        the keys written."""
+        keys = []
+        remove_temporaries(self.root)
+        for j in sorted(self.state_dir.glob("journal-*.ctj")):
+            keys += [k for k in [self._finalize(j)] if k]
+        return keys
+
+    def start(self) -> None:
+        """Prepare the spool, recover, open the sources, start uploader and sources."""
+        self._prepare_spool()
+        recovered = self.recover()
+        if recovered:
+            log.info("recovered %d segment(s) from journals: %s", len(recovered), recovered)
+        self.spool_bytes = self._measure_spool()
+        for s in self.sources:
+            s.open()  # every device and file is checked before anything starts
+        if self.cfg.s3_url:
+            from ._upload import Uploader
+
+            self.uploader = Uploader(self.cfg, self._uploaded, self.counters.error)
+            self.uploader.start()
+        self._open_journal()
+        for s in self.sources:
+            s.start(self)
+        self.state = "running"
+        self._write_status()
+
+    def _open_journal(self) -> None:
+        seq = self._next_seq()
+        if self.first_seq is None:
+            self.first_seq = seq
+        self.seq = seq
+        meta = {"vehicle": self.cfg.vehicle, "seq": seq, "channel_names": list(self.channels),
+                "logger_version": __version__}
+        self.journal = JournalWriter(self.state_dir / f"journal-{seq:06d}.ctj", meta)
+        self._journal_opened = time.monotonic()
+
+    def run(self, duration: float | None = None) -> None:
+        """Flush, rotate and report until :meth:`request_stop`, ``duration`` seconds, or every
+        finite source (replay) is done."""
+        t_end = None if duration is None else time.monotonic() + duration
+        tick = min(self.cfg.flush_interval, self.cfg.status_interval, 0.25)
+        next_flush = time.monotonic() + self.cfg.flush_interval
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if t_end is not None and now >= t_end:
+                break
+            if self.sources and all(s.finished.is_set() for s in self.sources):
+                break
+            if now >= next_flush:
+                self.flush()
+                next_flush = now + self.cfg.flush_interval
+            if now - self._last_status >= self.cfg.status_interval:
+                self._write_status()
+            self._stop.wait(min(tick, max(0.0, next_flush - time.monotonic())))
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, upload_timeout: float = 5.0) -> None:
+        """Stop the sources, flush, close the segment, give the uploader a moment, report."""
+        self._stop.set()
+        for s in self.sources:
+            s.stop()
+        for s in self.sources:
+            s.join(5.0)
+        with self._cv:
+            self._cv.notify_all()
+        self.flush(force_rotate=True)
+        if self.uploader is not None:
+            t_end = time.monotonic() + upload_timeout
+            self.uploader.kick()
+            while self.uploader.pending() and time.monotonic() < t_end and \
+                    self.uploader.state != "offline":
+                time.sleep(0.1)
+            self.uploader.stop()
+        self.state = "stopped"
+        self._write_status()
+
+    # ---- the work -----------------------------------------------------------------------------
+    def _channel_map(self, names: list[str]) -> np.ndarray:
+        grew = False
+        for nm in names:
+            if nm not in self.channels:
+                self.channels.append(nm)
+                grew = True
+        if grew and self.journal is not None:
+            self.journal.set_channels(self.channels)
+        return np.array([self.channels.index(nm) for nm in names], np.uint8)
+
+    def flush(self, force_rotate: bool = False) -> int:
+        """Make queued frames durable (journal + fsync); rotate the segment when due."""
+        with self._cv:
+            items, self._queue = self._queue, []
+            self._queued_frames = 0
+            self._cv.notify_all()
+        assert self.journal is not None
+        times = []
+        for kind, obj in items:
+            if kind == "can":
+                remap = self._channel_map(obj.channel_names)
+                b = FrameBatch(obj.time, obj.arbitration_id, obj.dlc, obj.is_extended, obj.is_fd,
+                               obj.is_remote, obj.is_error, remap[obj.channel], obj.data,
+                               channel_names=list(self.channels))
+                self.journal.append_can(b)
+                times.append(b.time)
+            else:
+                self.journal.append_gps(obj)
+        n = 0
+        try:
+            n = self.journal.flush()
+        except SpoolError as err:
+            log.error("%s", err)
+            self.counters.error(str(err))
+        if n:
+            now = time.time_ns()
+            with self.counters.lock:
+                self.counters.durable += n
+            lat = (now - np.concatenate(times)) / 1e9
+            self.counters.capture_to_durable.add(lat)
+        self.spool_bytes = self._segment_bytes + self.journal.size
+        self._enforce_quota()
+        age = time.monotonic() - self._journal_opened
+        if force_rotate or age >= self.cfg.segment_seconds or \
+                self.journal.frames >= self.cfg.segment_max_frames:
+            self._rotate(reopen=not force_rotate)
+        return n
+
+    def _rotate(self, reopen: bool = True) -> None:
+        j = self.journal
+        assert j is not None
+        if j._pending:  # type: ignore[attr-defined]
+            try:
+                j.flush()
+            except SpoolError:
+                return  # keep the journal; retried at the next flush
+        if j.frames == 0 and j.gps == 0:
+            if reopen:
+                self._journal_opened = time.monotonic()
+                return
+            j.close()
+            j.path.unlink(missing_ok=True)
+            self.journal = None
+            return
+        j.close()
+        try:
+            self._finalize(j.path)
+        except SpoolError as err:
+            log.error("%s", err)
+            self.counters.error(str(err))
+        self.journal = None
+        self.spool_bytes = self._segment_bytes
+        if reopen:
+            self._open_journal()
+
+    def _finalize(self, path: Path) -> str | None:
+        """Journal -> segment (idempotent); delete the journal. Returns the segment key."""
+        c = read_journal(path)
+        for p in c.problems:
+            log.error("%s", p)
+            self.counters.error(p)
+        if c.torn_bytes:
+            log.warning("%s: %d bytes after the last complete record (a flush cut short) "
+                        "are not used", path, c.torn_bytes)
+        frames = c.frames
+        if len(frames) == 0 and c.gps is None:
+            path.unlink(missing_ok=True)
+            return None
+        order = np.argsort(frames.time, kind="stable")
+        frames = frames.take(order)
+        seq = int(c.meta.get("seq", int(path.stem.split("-")[1])))
+        start = int(frames.time[0]) if len(frames) else int(c.gps["time"].min())  # type: ignore[index]
+        key = segment_key(self.cfg.vehicle, start, seq)
+        meta = {"vehicle": self.cfg.vehicle, "seq": seq,
+                "logger_version": c.meta.get("logger_version", __version__)}
+        manifest = write_segment(self.root, key, frames, c.gps, meta, self.cfg.compression_level)
+        path.unlink()
+        self._segment_bytes += manifest["bytes"]
+        with self.counters.lock:
+            self.counters.in_segments += manifest["frame_count"]
+            self.counters.segments_written += 1
+        if self.uploader is not None:
+            self.uploader.kick()
+        return key
+
+    def _uploaded(self, manifest: dict[str, Any], times: np.ndarray) -> None:
+        with self.counters.lock:
+            self.counters.uploaded += manifest["frame_count"]
+            self.counters.segments_uploaded += 1
+        if len(times):
+            self.counters.capture_to_uploaded.add((time.time_ns() - times) / 1e9)
+        self._segment_bytes -= manifest.get("bytes", 0)
+
+    # ---- spool accounting and quota ----------------------------------------------------------
+    def _measure_spool(self) -> int:
+        """Bytes of local segments (from their manifests) and journals; done at start and
+        after deletions, otherwise kept up to date incrementally."""
+        seg = 0
+        for m in self._local_segments():
+            try:
+                seg += json.loads(m.read_text()).get("bytes", 0)
+            except (OSError, ValueError):
+                pass
+        self._segment_bytes = seg
+        return seg + sum(j.stat().st_size for j in self.state_dir.glob("journal-*.ctj"))
+
+    def _local_segments(self) -> list[Path]:
+        base = self.root / "raw" / f"vehicle={self.cfg.vehicle}"
+        return sorted(base.glob("date=*/*.zarr.manifest.json"),
+                      key=lambda p: (p.parent.name, p.name)) if base.exists() else []
+
+    def _enforce_quota(self) -> None:
+        q = self.cfg.quota_bytes
+        if not q:
+            return
+        if self.spool_bytes <= q:
+            if self._quota_full:
+                log.warning("spool back under quota (%d <= %d bytes): accepting frames again",
+                            self.spool_bytes, q)
+            self._quota_full = False
+            return
+        if self.cfg.quota_policy == "delete-oldest":
+            for man in self._local_segments():
+                if self.spool_bytes <= q:
+                    break
+                key = json.loads(man.read_text())["key"]
+                msg = (f"quota {q} bytes exceeded: deleting segment {key} that was NOT uploaded "
+                       "(quota_policy = delete-oldest)")
+                log.error("%s", msg)
+                self.counters.error(msg)
+                shutil.rmtree(self.root / key, ignore_errors=True)
+                man.unlink(missing_ok=True)
+                self.deleted_not_uploaded += 1
+                self.spool_bytes = self._measure_spool()
+            return
+        if not self._quota_full:
+            msg = (f"spool over quota ({self.spool_bytes} > {q} bytes): new frames are dropped "
+                   "(quota_policy = stop); nothing stored is deleted")
+            log.error("%s", msg)
+            self.counters.error(msg)
+        self._quota_full = True
+
+    # ---- status -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        c = self.counters
+        with c.lock:
+            up = self.uploader
+            return {
+                "vehicle": self.cfg.vehicle,
+                "logger_version": __version__,
+                "pid": os.getpid(),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "time_ns": time.time_ns(),
+                "state": "quota-full" if self._quota_full else self.state,
+                "frames": {"received": c.received, "durable": c.durable,
+                           "in_segments": c.in_segments, "uploaded": c.uploaded},
+                "dropped": dict(c.dropped),
+                "queue_depth": self._queued_frames,
+                "seq": {"first": self.first_seq, "current": self.seq},
+                "spool_bytes": self.spool_bytes,
+                "gps_fixes": c.gps_fixes,
+                "segments": {"written": c.segments_written, "uploaded": c.segments_uploaded,
+                             "deleted_not_uploaded": self.deleted_not_uploaded},
+                "latency_s": {"capture_to_durable": c.capture_to_durable.summary(),
+                              "capture_to_uploaded": c.capture_to_uploaded.summary()},
+                "upload": None if up is None else {
+                    "target": self.cfg.s3_url, "state": up.state, "attempt": up.attempt,
+                    "next_try": up.next_try},
+                "sources": [{"name": s.name, "running": not s.finished.is_set(),
+                             "error": None if s.error is None else str(s.error)}
+                            for s in self.sources],
+                "errors": list(c.errors),
+            }
+
+    def _write_status(self) -> None:
+        try:
+            write_status(self.cfg.status_file, self.status())
+        except OSError as err:
+            log.error("%s: cannot write the status file: %s", self.cfg.status_file, err.strerror)
+        self._last_status = time.monotonic()

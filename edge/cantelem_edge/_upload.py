@@ -1,0 +1,191 @@
+"""Background upload of finished segments to S3 (any endpoint: AWS, MinIO, SeaweedFS, moto).
+
+Oldest segment first. Each file of a segment is uploaded and verified (size and ETag, i.e.
+MD5 or the multipart MD5), then the manifest last; only after the manifest is verified is the
+local copy deleted. An upload is idempotent: the same key is written again with the same
+bytes, files already present and identical are skipped, so a crash at any moment followed by
+a restart never duplicates or loses a segment. Failures are retried with exponential backoff
+and jitter; while offline every segment stays in the local spool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cantelem_sci.errors import UploadError
+
+from ._config import EdgeConfig
+
+log = logging.getLogger("cantelem_edge")
+CHUNKSIZE = 50 * 2**20  # s3fs' multipart part size used for put_file
+
+
+def _etag_of(path: Path, size: int, chunksize: int = CHUNKSIZE) -> str:
+    """The ETag S3 gives ``path`` when uploaded in parts of ``chunksize`` (plain MD5 if one)."""
+    with open(path, "rb") as fh:
+        if size <= chunksize:
+            return hashlib.md5(fh.read()).hexdigest()
+        digests = []
+        for part in iter(lambda: fh.read(chunksize), b""):
+            digests.append(hashlib.md5(part).digest())
+    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
+
+
+def make_filesystem(cfg: EdgeConfig):
+    """An ``s3fs.S3FileSystem`` for the configured endpoint; credentials from the config or
+    the standard AWS chain; short timeouts and no hidden retries (we retry ourselves)."""
+    import s3fs
+
+    kw: dict[str, Any] = {"skip_instance_cache": True,
+                          "config_kwargs": {"retries": {"max_attempts": 1},
+                                            "connect_timeout": cfg.upload_timeout,
+                                            "read_timeout": cfg.upload_timeout}}
+    if cfg.s3_endpoint_url:
+        kw["client_kwargs"] = {"endpoint_url": cfg.s3_endpoint_url}
+    if cfg.s3_key:
+        kw["key"] = cfg.s3_key
+        kw["secret"] = cfg.s3_secret
+    return s3fs.S3FileSystem(**kw)
+
+
+class Uploader:
+    """Ships the finished segments of ``spool`` to ``cfg.s3_url``, in a daemon thread."""
+
+    def __init__(self, cfg: EdgeConfig, on_uploaded: Callable[[dict[str, Any], float], None],
+                 on_error: Callable[[str], None]) -> None:
+        self.cfg = cfg
+        self.root = Path(cfg.spool)
+        self.remote = cfg.s3_url.rstrip("/")[len("s3://"):]  # type: ignore[union-attr]
+        self.on_uploaded = on_uploaded
+        self.on_error = on_error
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.state = "idle"
+        self.next_try = 0.0
+        self.attempt = 0
+        self.fs: Any = None
+
+    def _redact(self, text: str) -> str:
+        for secret in (self.cfg.s3_key, self.cfg.s3_secret):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def pending(self) -> list[Path]:
+        """Manifests of local segments of this vehicle, oldest first."""
+        base = self.root / "raw" / f"vehicle={self.cfg.vehicle}"
+        if not base.exists():
+            return []
+        return sorted(base.glob("date=*/*.zarr.manifest.json"),
+                      key=lambda p: (p.parent.name, p.name))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def kick(self) -> None:
+        """A new segment is ready: try now."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            todo = self.pending()
+            if not todo:
+                self.state = "idle"
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                if self.fs is None:
+                    self.fs = make_filesystem(self.cfg)
+                for man in todo:
+                    if self._stop.is_set():
+                        break
+                    self.state = "uploading"
+                    manifest, latency_from = self.upload(man)
+                    self.on_uploaded(manifest, latency_from)
+                self.attempt = 0
+            except Exception as err:  # network, credentials, server: retried, never fatal
+                self.attempt += 1
+                delay = min(self.cfg.upload_retry_max,
+                            self.cfg.upload_retry_base * 2 ** (self.attempt - 1))
+                delay *= random.uniform(0.5, 1.5)  # jitter: a fleet does not retry in step
+                msg = self._redact(f"upload failed ({type(err).__name__}: {err}); "
+                                   f"retry {self.attempt} in {delay:.1f} s")
+                self.state = "offline"
+                self.next_try = time.time() + delay
+                log.warning("%s", msg)
+                self.on_error(msg)
+                self.fs = None  # new connection next time
+                self._stop.wait(delay)
+
+    def upload(self, man_path: Path) -> tuple[dict[str, Any], float]:
+        """Upload one segment and verify it; delete the local copy; return its manifest."""
+        manifest = json.loads(man_path.read_text())
+        key = manifest["key"]
+        local = self.root / key
+        base = f"{self.remote}/{key}"
+        fs = self.fs
+        remote_man = f"{base}.manifest.json"
+        done = False
+        if fs.exists(remote_man):
+            theirs = json.loads(fs.cat_file(remote_man))
+            done = theirs.get("frames_sha256") == manifest["frames_sha256"] and \
+                theirs.get("files") == manifest["files"]
+        if not done:
+            for rel, info in sorted(manifest["files"].items()):
+                src = local / rel
+                dst = f"{base}/{rel}"
+                want = _etag_of(src, info["size"])
+                try:
+                    have = fs.info(dst)
+                except FileNotFoundError:
+                    have = None
+                if have is None or have.get("size") != info["size"] or \
+                        str(have.get("ETag", "")).strip('"') != want:
+                    fs.put_file(str(src), dst, chunksize=CHUNKSIZE)
+                    fs.invalidate_cache(dst)
+                    have = fs.info(dst)
+                    if have.get("size") != info["size"] or str(have.get("ETag", "")).strip('"') != want:
+                        raise UploadError(f"{dst}: uploaded object does not verify (size "
+                                          f"{have.get('size')} vs {info['size']}, ETag)")
+            fs.put_file(str(man_path), remote_man)
+            fs.invalidate_cache(remote_man)
+            if fs.info(remote_man).get("size") != man_path.stat().st_size:
+                raise UploadError(f"{remote_man}: manifest does not verify")
+        # verified: the local copy may go
+        times = _segment_times(local)
+        man_path.unlink()
+        shutil.rmtree(local, ignore_errors=True)
+        return manifest, times
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+def _segment_times(local: Path) -> Any:
+    """Frame times of a local segment (for capture -> uploaded latency)."""
+    try:
+        import zarr
+
+        return np.asarray(zarr.open_array(local / "time", mode="r")[...])
+    except Exception:  # latency is best effort; the upload itself is verified
+        return np.zeros(0, np.int64)

@@ -1,0 +1,107 @@
+"""``cantelem-edge``: run the logger, recover a spool, print status or the effective config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+
+from cantelem_sci.errors import CantelemError, ConfigError
+
+from ._config import load_config
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        for s in self.secrets:
+            msg = msg.replace(s, "***")
+        record.msg, record.args = msg, ()
+        return True
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cantelem-edge", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, help_ in [("run", "capture until stopped (SIGTERM/SIGINT) or --duration"),
+                        ("recover", "turn journals left by a crash into segments, then exit"),
+                        ("status", "print the last status file"),
+                        ("check-config", "print the effective configuration (credentials masked)")]:
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--config", help="TOML file (see edge/cantelem-edge.example.toml)")
+        s.add_argument("--vehicle")
+        s.add_argument("--spool", help="local store / spool directory")
+        s.add_argument("--source", action="append", dest="sources", default=[],
+                       help="can:<interface>:<channel>[:<bitrate>] | canfd:... | "
+                            "replay:<path>[:realtime|fast] | sim[:<vehicle>][:realtime|fast] | "
+                            "gps:<port or file>[:<baudrate>] (repeatable)")
+        s.add_argument("--s3-url")
+        s.add_argument("--s3-endpoint-url")
+        s.add_argument("--segment-seconds", type=float)
+        s.add_argument("--segment-max-frames", type=int)
+        s.add_argument("--flush-interval", type=float)
+        s.add_argument("--status-path")
+        s.add_argument("--quota-bytes", type=int)
+        s.add_argument("--quota-policy")
+        s.add_argument("-v", "--verbose", action="store_true")
+        if name == "run":
+            s.add_argument("--duration", type=float, help="stop after this many seconds")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s cantelem-edge %(levelname)s %(message)s")
+    explicit = {k: getattr(args, k) for k in (
+        "vehicle", "spool", "s3_url", "s3_endpoint_url", "segment_seconds", "segment_max_frames",
+        "flush_interval", "status_path", "quota_bytes", "quota_policy")}
+    try:
+        cfg = load_config(args.config, sources=args.sources, **explicit)
+    except ConfigError as err:
+        print(f"cantelem-edge: error: {err}", file=sys.stderr)
+        return 2
+    for h in logging.getLogger().handlers:
+        h.addFilter(_Redact([cfg.s3_key or "", cfg.s3_secret or ""]))
+    if args.cmd == "check-config":
+        print(json.dumps(cfg.redacted(), indent=1, default=str))
+        return 0
+    if args.cmd == "status":
+        try:
+            print(cfg.status_file.read_text())
+        except OSError as err:
+            print(f"cantelem-edge: error: {cfg.status_file}: {err.strerror}", file=sys.stderr)
+            return 3
+        return 0
+    from ._logger import EdgeLogger
+
+    try:
+        lg = EdgeLogger(cfg)
+        if args.cmd == "recover":
+            lg._prepare_spool()
+            keys = lg.recover()
+            print(json.dumps({"recovered": keys}))
+            return 0
+        if not cfg.sources:
+            raise ConfigError("no source configured: give --source or [[source]] in the config")
+        lg.start()
+    except ConfigError as err:
+        print(f"cantelem-edge: error: {err}", file=sys.stderr)
+        return 2
+    except (CantelemError, KeyError) as err:
+        print(f"cantelem-edge: error: {err}", file=sys.stderr)
+        return 3
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: lg.request_stop())
+    lg.run(duration=args.duration)
+    lg.stop()
+    st = lg.status()
+    print(json.dumps({"frames": st["frames"], "dropped": st["dropped"],
+                      "segments": st["segments"], "spool": str(cfg.spool)}))
+    return 0
