@@ -118,10 +118,12 @@ class Uploader:
                 for man in todo:
                     if self._stop.is_set():
                         break
-                    self.state = "uploading"
+                    if self.attempt == 0:  # while retrying we stay "offline" until one succeeds
+                        self.state = "uploading"
                     manifest, latency_from = self.upload(man)
                     self.on_uploaded(manifest, latency_from)
-                self.attempt = 0
+                    self.attempt = 0
+                    self.state = "uploading"
             except Exception as err:  # network, credentials, server: retried, never fatal
                 self.attempt += 1
                 delay = min(self.cfg.upload_retry_max,

@@ -1,0 +1,172 @@
+"""Fault tests in subprocesses: kill -9 at random moments, a full disk, a read-only spool,
+bad configs; and the logger running with dask, xarray and the plotting stack blocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+pytestmark = pytest.mark.slow
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _edge(*args, **kw):
+    return [sys.executable, "-m", "cantelem_edge", *args]
+
+
+def _status(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _segments(spool: Path):
+    """Every segment with a manifest: (seq, frames as a structured array). All must open."""
+    out = []
+    for man in sorted(spool.glob("raw/vehicle=EV0001/date=*/*.zarr.manifest.json")):
+        m = json.loads(man.read_text())
+        ds = xr.open_zarr(spool / m["key"], consolidated=False)
+        assert ds.sizes["frame"] == m["frame_count"]
+        out.append((m["seq"], ds["time"].values.view("int64"), ds["arbitration_id"].values,
+                    ds["channel"].values, ds["data"].values))
+    return out
+
+
+def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
+    spool = tmp_path / "spool"
+    status = tmp_path / "status.json"
+    env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000, CANTELEM_EDGE_STATUS_INTERVAL=0.05)
+    rng = random.Random(4)
+    runs = []  # (first seq of the run, frames durable in the last status before the kill)
+    for i in range(20):
+        status.unlink(missing_ok=True)
+        p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
+                                   "--flush-interval", "0.1", "--segment-seconds", "0.4",
+                                   "--status-path", str(status)),
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end:
+            st = _status(status)
+            if st and st["pid"] == p.pid and st["frames"]["durable"] > 0:
+                break
+            assert p.poll() is None, p.stderr.read().decode()
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.2))
+        st = _status(status)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stderr.close()
+        runs.append((st["seq"]["first"], st["frames"]["durable"]))
+    # the next start (here: recover) turns every journal into a segment
+    out = subprocess.run(_edge("recover", "--spool", str(spool)), env=env, capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout)["recovered"]
+    assert not list((spool / ".edge" / "EV0001").glob("journal-*.ctj"))
+    assert not list(spool.rglob(".tmp-*"))
+    segs = _segments(spool)
+    firsts = [r[0] for r in runs] + [10**9]
+    for k, (first, durable) in enumerate(runs):
+        in_store = sum(len(t) for seq, t, *_ in segs if first <= seq < firsts[k + 1])
+        assert in_store >= durable, (k, in_store, durable)
+    # no frame twice
+    t = np.concatenate([s[1] for s in segs])
+    a = np.concatenate([s[2] for s in segs])
+    c = np.concatenate([s[3] for s in segs])
+    key = np.rec.fromarrays([t, a, c])
+    assert np.unique(key).shape[0] == key.shape[0]
+
+
+def test_full_disk_is_a_clear_error_and_loses_nothing(tmp_path):
+    import resource
+
+    spool = tmp_path / "spool"
+    status = tmp_path / "status.json"
+    limit = 3 * 2**20
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000, CANTELEM_EDGE_SEGMENT_MAX_FRAMES=10**9)
+    p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
+                               "--flush-interval", "0.1", "--segment-seconds", "600",
+                               "--status-path", str(status)),
+                         env=env, preexec_fn=small_disk, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    t_end = time.monotonic() + 60
+    st = None
+    while time.monotonic() < t_end:
+        st = _status(status)
+        if st and any("File too large" in e for e in st["errors"]):
+            break
+        assert p.poll() is None, p.stderr.read()
+        time.sleep(0.1)
+    time.sleep(0.5)
+    st = _status(status)
+    assert p.poll() is None  # still running, not crashed
+    assert any("cannot write the journal (File too large)" in e for e in st["errors"])
+    durable = st["frames"]["durable"]
+    assert durable > 0
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert "cannot write the journal" in p.stderr.read()
+    subprocess.run(_edge("recover", "--spool", str(spool)), env=env, check=True,
+                   capture_output=True)
+    assert sum(len(s[1]) for s in _segments(spool)) >= durable
+
+
+def test_read_only_spool_is_refused_clearly(tmp_path):
+    out = subprocess.run(_edge("run", "--spool", "/proc/cantelem-spool", "--source", "sim",
+                               "--duration", "1"), capture_output=True, text=True)
+    assert out.returncode == 3
+    assert "/proc/cantelem-spool: the spool is not writable" in out.stderr
+
+
+@pytest.mark.parametrize("args, code, match", [
+    (["--source", "can:warpdrive:0"], 3, "unknown CAN interface 'warpdrive'; valid:"),
+    (["--source", "bogus:1"], 2, "unknown kind 'bogus'"),
+    (["--vehicle", "../../etc"], 2, "invalid vehicle id"),
+    ([], 2, "no source configured"),
+])
+def test_bad_command_lines_exit_with_clear_errors(tmp_path, args, code, match):
+    out = subprocess.run(_edge("run", "--spool", str(tmp_path), *args, "--duration", "1"),
+                         capture_output=True, text=True)
+    assert out.returncode == code and match in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_config_file_exits_2_naming_the_file(tmp_path):
+    f = tmp_path / "edge.toml"
+    f.write_text("vehicle = [\n")
+    out = subprocess.run(_edge("check-config", "--config", str(f)), capture_output=True, text=True)
+    assert out.returncode == 2 and f"{f}: not valid TOML" in out.stderr
+
+
+def test_runs_with_dask_xarray_and_plotting_blocked(tmp_path):
+    code = (
+        "import sys\n"
+        "for m in ('xarray', 'dask', 'distributed', 'holoviews', 'hvplot', 'panel', 'bokeh',"
+        " 'datashader', 'pandas', 'matplotlib'):\n"
+        "    sys.modules[m] = None  # any import of them fails\n"
+        "from cantelem_edge.cli import main\n"
+        f"raise SystemExit(main(['run', '--spool', {str(tmp_path)!r}, '--source', 'sim:fast',"
+        " '--duration', '1']))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["frames"]["durable"] > 0
