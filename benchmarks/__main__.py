@@ -1,11 +1,13 @@
-"""Run benchmarks by hand: ``./run bench [decode|kernels]`` (all by default)."""
+"""Run benchmarks by hand: ``./run bench [decode|kernels|edge|fleet]`` (all by default)."""
 
 import sys
 
-from . import bench_decode, bench_kernels
+from . import bench_decode, bench_edge, bench_kernels
 
-which = sys.argv[1:] or ["decode", "kernels"]
+which = sys.argv[1:] or ["decode", "kernels", "edge"]
 if "decode" in which:
     bench_decode.main()
 if "kernels" in which:
     bench_kernels.main()
+if "edge" in which:
+    bench_edge.main()

@@ -119,11 +119,11 @@ class EdgeConfig:
     vehicle: str = "EV0001"
     spool: str = "cantelem-data"
     segment_seconds: float = 60.0
-    segment_max_frames: int = 2_000_000
+    segment_max_frames: int = 1_000_000
     flush_interval: float = 1.0
     status_interval: float = 1.0
     status_path: str | None = None
-    queue_max_frames: int = 4_000_000
+    queue_max_frames: int = 1_000_000
     compression_level: int = 7
     s3_url: str | None = None
     s3_endpoint_url: str | None = None

@@ -75,6 +75,7 @@ class EdgeLogger:
         self.first_seq: int | None = None
         self.seq: int | None = None
         self._last_status = 0.0
+        self._next_flush: float | None = None
         self._quota_full = False
 
     # ---- sink interface used by the sources -------------------------------------------------
@@ -179,19 +180,20 @@ class EdgeLogger:
         finite source (replay) is done."""
         t_end = None if duration is None else time.monotonic() + duration
         tick = min(self.cfg.flush_interval, self.cfg.status_interval, 0.25)
-        next_flush = time.monotonic() + self.cfg.flush_interval
+        if self._next_flush is None:
+            self._next_flush = time.monotonic() + self.cfg.flush_interval
         while not self._stop.is_set():
             now = time.monotonic()
             if t_end is not None and now >= t_end:
                 break
             if self.sources and all(s.finished.is_set() for s in self.sources):
                 break
-            if now >= next_flush:
+            if now >= self._next_flush:
                 self.flush()
-                next_flush = now + self.cfg.flush_interval
+                self._next_flush = now + self.cfg.flush_interval
             if now - self._last_status >= self.cfg.status_interval:
                 self._write_status()
-            self._stop.wait(min(tick, max(0.0, next_flush - time.monotonic())))
+            self._stop.wait(min(tick, max(0.0, self._next_flush - time.monotonic())))
 
     def request_stop(self) -> None:
         self._stop.set()

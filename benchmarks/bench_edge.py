@@ -1,0 +1,134 @@
+"""Edge logger throughput on one core, and peak memory over runs of different lengths.
+
+* simulator: ``cantelem-edge run --source sim:fast`` in a child pinned to one CPU; frames/s
+  = frames made durable (fsynced journal) / run time; peak RSS from ``getrusage``;
+* python-can virtual bus: a sender thread pushes ``can.Message`` objects on a virtual
+  channel, the logger (same process, one CPU) captures them; both share the GIL.
+Target (issue 4): >= 100,000 frames/s sustained, memory bounded whatever the run length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def _pin():
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def sim_run(seconds: float) -> dict:
+    with tempfile.TemporaryDirectory() as spool:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "cantelem_edge", "run", "--spool", spool,
+                              "--source", "sim:fast", "--duration", str(seconds)],
+                             capture_output=True, text=True, check=True, preexec_fn=_pin)
+        wall = time.perf_counter() - t
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        res = json.loads(out.stdout)
+        return {"seconds": seconds, "wall": wall, "durable": res["frames"]["durable"],
+                "fps": res["frames"]["durable"] / seconds, "peak_rss_mb": max(rss, before) / 1024}
+
+
+def virtual_run(seconds: float = 10.0) -> dict:
+    import can
+
+    from cantelem_edge import EdgeLogger, load_config
+
+    _pin()
+    with tempfile.TemporaryDirectory() as spool:
+        cfg = load_config(environ={}, spool=spool, sources=["can:virtual:bench"])
+        lg = EdgeLogger(cfg)
+        lg.start()
+        stop = threading.Event()
+        sent = [0]
+
+        def sender():
+            bus = can.Bus(interface="virtual", channel="bench")
+            msgs = [can.Message(arbitration_id=0x100 + i % 64, data=bytes([i % 256] * 8),
+                                is_extended_id=False) for i in range(1024)]
+            while not stop.is_set():
+                for m in msgs:
+                    bus.send(m)
+                sent[0] += len(msgs)
+            bus.shutdown()
+
+        th = threading.Thread(target=sender, daemon=True)
+        th.start()
+        lg.run(duration=seconds)
+        stop.set()
+        th.join()
+        lg.stop()
+        st = lg.status()
+        return {"seconds": seconds, "sent": sent[0], "durable": st["frames"]["durable"],
+                "fps": st["frames"]["durable"] / seconds, "dropped": st["dropped"],
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def virtual_drain(n: int = 1_000_000) -> dict:
+    """The logger's own capacity on a virtual bus: ``n`` frames are queued on the bus before
+    the capture thread starts (no sender competing for the core), then timed until durable."""
+    import can
+
+    from cantelem_edge import EdgeLogger, load_config
+
+    _pin()
+    with tempfile.TemporaryDirectory() as spool:
+        cfg = load_config(environ={}, spool=spool, sources=["can:virtual:drain"],
+                          flush_interval=0.2)
+        lg = EdgeLogger(cfg)
+        lg._prepare_spool()
+        src = lg.sources[0]
+        src.open()
+        bus = can.Bus(interface="virtual", channel="drain")
+        msgs = [can.Message(arbitration_id=0x100 + i % 64, data=bytes([i % 256] * 8),
+                            is_extended_id=False) for i in range(1024)]
+        for k in range(n // 1024):
+            for m in msgs:
+                bus.send(m)
+        total = (n // 1024) * 1024
+        lg.sources = []  # start the logger without (re)opening the source ...
+        lg.start()
+        lg.sources = [src]
+        t = time.perf_counter()
+        src.start(lg)  # ... and start the capture thread now
+        while lg.counters.durable < total and time.perf_counter() - t < 120:
+            lg.run(duration=0.05)
+        dt = time.perf_counter() - t
+        lg.stop()
+        bus.shutdown()
+        return {"frames": total, "seconds": dt, "fps": total / dt,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> dict:
+    res = {"sim": [sim_run(s) for s in (10.0, 30.0)]}
+    for r in res["sim"]:
+        print(f"[edge] simulator, one core, {r['seconds']:.0f} s: {r['fps']:,.0f} frames/s durable "
+              f"({r['durable']:,} frames), peak RSS {r['peak_rss_mb']:.0f} MB")
+    if "--virtual-child" not in sys.argv:
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_edge", "--virtual-child"],
+                             capture_output=True, text=True, check=True)
+        v, d = (json.loads(x) for x in out.stdout.strip().splitlines()[-2:])
+        res["virtual"], res["virtual_drain"] = v, d
+        print(f"[edge] python-can virtual bus, one core (sender in the same process): "
+              f"{v['fps']:,.0f} frames/s durable ({v['durable']:,} of {v['sent']:,} sent, "
+              f"dropped {v['dropped']}), peak RSS {v['peak_rss_mb']:.0f} MB")
+        print(f"[edge] python-can virtual bus drained by the logger alone, one core: "
+              f"{d['fps']:,.0f} frames/s ({d['frames']:,} frames in {d['seconds']:.1f} s)")
+    return res
+
+
+if __name__ == "__main__":
+    if "--virtual-child" in sys.argv:
+        print(json.dumps(virtual_run()))
+        print(json.dumps(virtual_drain()))
+    else:
+        main()
