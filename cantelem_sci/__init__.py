@@ -2,7 +2,7 @@
 
 The data path, one subpackage per stage (imports point upstream only)::
 
-    frames -> sources -> decoder -> sim -> kernels -> accessor
+    frames -> sources -> decoder -> sim -> kernels -> accessor -> fleet
 
 Example
 -------
@@ -39,8 +39,11 @@ __all__ = [
     "UnknownNameError",
     "__version__",
     "decode",
+    "decode_fleet",
     "frames",
+    "load_catalog",
     "load_dbc",
+    "open_fleet",
     "read_log",
     "sample_dbc_path",
     "simulate_fleet",
@@ -51,6 +54,9 @@ _LAZY = {
     "decode": "cantelem_sci.decoder",
     "load_dbc": "cantelem_sci.decoder",
     "read_log": "cantelem_sci.sources",
+    "open_fleet": "cantelem_sci.fleet",
+    "decode_fleet": "cantelem_sci.fleet",
+    "load_catalog": "cantelem_sci.fleet",
     "sample_dbc_path": "cantelem_sci.sim",
     "simulate_fleet": "cantelem_sci.sim",
     "simulate_vehicle": "cantelem_sci.sim",
@@ -58,7 +64,7 @@ _LAZY = {
 
 
 # names whose results are xarray objects: loading them registers the ``.cantelem`` accessor
-_XARRAY_NAMES = {"decode", "read_log", "simulate_fleet"}
+_XARRAY_NAMES = {"decode", "read_log", "simulate_fleet", "open_fleet", "decode_fleet"}
 
 
 def __getattr__(name: str) -> Any:

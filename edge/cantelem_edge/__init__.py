@@ -15,10 +15,30 @@ from ._config import EdgeConfig, SourceConfig, check_vehicle_id, load_config
 from ._journal import read_journal
 from ._logger import EdgeLogger
 from ._segment import segment_key, write_segment
-from ._sources import NmeaParser, messages_to_batch, parse_nmea_lines
+from ._sources import BatchSource, NmeaParser, messages_to_batch, parse_nmea_lines
 from ._status import LatencyHistogram, read_status
 
+
+def ingest(batch, vehicle: str, spool: str, **settings):
+    """Write frames already in memory through the logger (journal, segments of
+    ``segment_seconds`` of frame time, manifests) into ``spool``; return the final status.
+
+    Example
+    -------
+    >>> import tempfile, cantelem_sci as ct
+    >>> st = ingest(ct.simulate_vehicle(duration_s=130), "EV0001", tempfile.mkdtemp())
+    >>> st["segments"]["written"], st["frames"]["durable"] == st["frames"]["in_segments"]
+    (3, True)
+    """
+    cfg = load_config(environ={}, vehicle=vehicle, spool=spool, **settings)
+    lg = EdgeLogger(cfg, sources=[BatchSource(batch)])
+    lg.start()
+    lg.run()
+    lg.stop()
+    return lg.status()
+
 __all__ = [
+    "BatchSource",
     "EdgeConfig",
     "EdgeLogger",
     "LatencyHistogram",
@@ -26,6 +46,7 @@ __all__ = [
     "SourceConfig",
     "__version__",
     "check_vehicle_id",
+    "ingest",
     "load_config",
     "messages_to_batch",
     "parse_nmea_lines",

@@ -54,12 +54,13 @@ class EdgeLogger:
     True
     """
 
-    def __init__(self, cfg: EdgeConfig) -> None:
+    def __init__(self, cfg: EdgeConfig, sources: list[Source] | None = None) -> None:
         self.cfg = cfg
         self.root = Path(cfg.spool)
         self.state_dir = cfg.state_dir
         self.counters = Counters()
         self.sources: list[Source] = [make_source(s, cfg.vehicle) for s in cfg.sources]
+        self.sources += list(sources or [])
         self.channels: list[str] = []
         self._queue: list[Any] = []
         self._queued_frames = 0
@@ -67,6 +68,7 @@ class EdgeLogger:
         self._stop = threading.Event()
         self.journal: JournalWriter | None = None
         self._journal_opened = 0.0
+        self._journal_t0: int | None = None
         self.uploader: Any = None
         self.spool_bytes = 0
         self._segment_bytes = 0
@@ -174,6 +176,7 @@ class EdgeLogger:
                 "logger_version": __version__}
         self.journal = JournalWriter(self.state_dir / f"journal-{seq:06d}.ctj", meta)
         self._journal_opened = time.monotonic()
+        self._journal_t0 = None
 
     def run(self, duration: float | None = None) -> None:
         """Flush, rotate and report until :meth:`request_stop`, ``duration`` seconds, or every
@@ -237,16 +240,36 @@ class EdgeLogger:
             self._cv.notify_all()
         assert self.journal is not None
         times = []
+        seg_ns = int(self.cfg.segment_seconds * 1e9)
+        rotated = 0
         for kind, obj in items:
             if kind == "can":
                 remap = self._channel_map(obj.channel_names)
                 b = FrameBatch(obj.time, obj.arbitration_id, obj.dlc, obj.is_extended, obj.is_fd,
                                obj.is_remote, obj.is_error, remap[obj.channel], obj.data,
                                channel_names=list(self.channels))
-                self.journal.append_can(b)
-                times.append(b.time)
+                # a segment spans at most segment_seconds of frame time: split the batch
+                while len(b):
+                    if self._journal_t0 is None:
+                        self._journal_t0 = int(b.time[0])
+                    k = int(np.searchsorted(b.time, self._journal_t0 + seg_ns, side="left"))
+                    if k >= len(b):
+                        self.journal.append_can(b)
+                        times.append(b.time)
+                        break
+                    if k:
+                        self.journal.append_can(b.take(slice(0, k)))
+                        times.append(b.time[:k])
+                    rotated += self._flush_journal(times)
+                    times = []
+                    self._rotate()
+                    b = b.take(slice(k, None))
             else:
                 self.journal.append_gps(obj)
+        return rotated + self._finish_flush(times, force_rotate)
+
+    def _flush_journal(self, times: list) -> int:
+        assert self.journal is not None
         n = 0
         try:
             n = self.journal.flush()
@@ -257,8 +280,13 @@ class EdgeLogger:
             now = time.time_ns()
             with self.counters.lock:
                 self.counters.durable += n
-            lat = (now - np.concatenate(times)) / 1e9
-            self.counters.capture_to_durable.add(lat)
+            if times:
+                self.counters.capture_to_durable.add((now - np.concatenate(times)) / 1e9)
+        return n
+
+    def _finish_flush(self, times: list, force_rotate: bool) -> int:
+        assert self.journal is not None
+        n = self._flush_journal(times)
         self.spool_bytes = self._segment_bytes + self.journal.size
         self._enforce_quota()
         age = time.monotonic() - self._journal_opened
@@ -278,6 +306,7 @@ class EdgeLogger:
         if j.frames == 0 and j.gps == 0:
             if reopen:
                 self._journal_opened = time.monotonic()
+                self._journal_t0 = None
                 return
             j.close()
             j.path.unlink(missing_ok=True)

@@ -205,6 +205,19 @@ class _BatchPlayer(Source):
                 break
 
 
+class BatchSource(_BatchPlayer):
+    """Frames already in memory (a :class:`FrameBatch`), played once with their own times
+    (``realtime=False``) or re-stamped and paced (``realtime=True``); for ingest and tests."""
+
+    def __init__(self, batch: FrameBatch, realtime: bool = False, name: str = "batch") -> None:
+        super().__init__(realtime, loop=False)
+        self._frames = batch
+        self.name = name
+
+    def frames(self) -> FrameBatch:
+        return self._frames
+
+
 class ReplaySource(_BatchPlayer):
     """A log file replayed; real time re-stamps frames to now, fast keeps their times."""
 

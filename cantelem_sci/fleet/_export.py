@@ -1,0 +1,87 @@
+"""CSV / Parquet export of one time-aligned table across messages."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pandas as pd
+
+from ..errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from ._fleet import Fleet
+
+FORMATS = ("csv", "parquet")
+
+
+def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any) -> pd.DataFrame:
+    """Union of timestamps; each signal carried forward from its last sample (its own message)."""
+    ds = fleet.load(vehicle, sigs, start, end)
+    frames = []
+    for name, da in ds.data_vars.items():
+        tdim = da.dims[0]
+        s = pd.Series(da.values, index=pd.DatetimeIndex(da[tdim].values, name="time"), name=name)
+        frames.append(s[~s.index.duplicated(keep="last")])
+    if not frames:
+        return pd.DataFrame(columns=["vehicle", "time", *sigs])
+    df = pd.concat(frames, axis=1, join="outer").sort_index().ffill().reset_index()
+    df.insert(0, "vehicle", vehicle)
+    return df
+
+
+def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "csv", *,
+                 vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
+                 signals: Iterable[str] | None = None, start: Any = None, end: Any = None) -> str:
+    if format not in FORMATS:
+        raise UnknownNameError("export format", format, FORMATS)
+    path = os.fspath(path)
+    vehicles = list(vehicles or fleet.vehicles)
+    writer = None
+    first = True
+    try:
+        for v in vehicles:
+            known = fleet.messages(v)
+            if messages is not None:
+                for m in messages:
+                    if m not in known:
+                        raise UnknownNameError(f"message of vehicle {v}", m, list(known))
+            chosen = list(messages) if messages is not None else list(known)
+            sigs = [f"{m}.{s}" for m in chosen for s in known[m]]
+            if signals is not None:
+                want = list(signals)
+                sigs = [s for s in sigs if s.split(".", 1)[1] in want or s in want]
+                fleet._resolve(v, want)  # unknown names -> an error listing the valid ones
+            days = sorted({d for d, cur in fleet._days(v)})
+            for d in days:
+                d0 = pd.Timestamp(d)
+                lo = max(d0, pd.Timestamp(start)) if start is not None else d0
+                hi = d0 + pd.Timedelta("1D") - pd.Timedelta(1, "ns")
+                hi = min(hi, pd.Timestamp(end)) if end is not None else hi
+                if lo > hi:
+                    continue
+                df = _aligned(fleet, v, sigs, lo, hi)
+                df.columns = [c.split(".", 1)[1] if c.count(".") == 1 and
+                              sum(x.split(".", 1)[1] == c.split(".", 1)[1] for x in sigs) == 1
+                              else c for c in df.columns]
+                if not len(df):
+                    continue
+                if format == "csv":
+                    df.to_csv(path, mode="w" if first else "a", header=first, index=False,
+                              date_format="%Y-%m-%dT%H:%M:%S.%f")
+                else:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+
+                    table = pa.Table.from_pandas(df, preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(path, table.schema)
+                    writer.write_table(table.cast(writer.schema))
+                first = False
+        if first:  # nothing matched: an empty table with the header
+            pd.DataFrame(columns=["vehicle", "time"]).to_csv(path, index=False) if format == "csv" \
+                else pd.DataFrame(columns=["vehicle", "time"]).to_parquet(path)
+    finally:
+        if writer is not None:
+            writer.close()
+    return path

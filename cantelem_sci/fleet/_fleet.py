@@ -1,0 +1,352 @@
+"""``open_fleet``: vehicles, coverage, trips, messages and signals of a store, and lazy
+xarray queries (load, resample, aggregate, export)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import accessor as _accessor  # noqa: F401  (registers .cantelem)
+from .. import _config
+from ..errors import UnknownNameError
+from ._catalog import Catalog, default_catalog, load_catalog
+from ._index import index_key, list_vehicles, refresh_index, trips_of
+from ._job import JobReport, day_key, decode_fleet
+from ._store import Store
+
+TripsKey = "index/trips/vehicle={}.json"
+
+
+def _ts(v: Any) -> pd.Timestamp | None:
+    if v is None:
+        return None
+    t = pd.Timestamp(v)
+    return t.tz_convert(None) if t.tzinfo is not None else t
+
+
+class Fleet:
+    """A fleet store opened for queries. Use :func:`open_fleet`.
+
+    Example
+    -------
+    >>> import cantelem_sci as ct                                        # doctest: +SKIP
+    >>> fleet = ct.open_fleet("cantelem-data")                           # doctest: +SKIP
+    >>> fleet.load("EV0001", ["VehicleSpeed"], max_points=2000)          # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, catalog: Catalog, refresh: bool = True) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.trip_gap = pd.Timedelta(catalog.trip_gap)
+        self._index: dict[str, dict] = {}
+        self._days_cache: dict[str, list[tuple[str, dict]]] = {}
+        self.refresh(index=refresh)
+
+    def __repr__(self) -> str:
+        return f"<Fleet {self.store.url}: {len(self.vehicles)} vehicles>"
+
+    # ---- what is there -------------------------------------------------------------------------
+    def refresh(self, index: bool = True) -> "Fleet":
+        """Pick up new segments (incremental index refresh) and new decoded days."""
+        if index:
+            try:
+                self._index = refresh_index(self.store, None, self.catalog.trip_gap)
+            except PermissionError:  # a read-only store: use the index as it is
+                index = False
+        if not index:
+            self._index = {v: self.store.read_json(index_key(v), default={"vehicle": v, "segments": []})
+                           for v in list_vehicles(self.store)}
+        self._days_cache = {}
+        return self
+
+    @property
+    def vehicles(self) -> list[str]:
+        """Vehicle ids with raw or decoded data."""
+        dec = [n[len("vehicle="):] for n in self.store.ls("decoded") if n.startswith("vehicle=")]
+        return sorted(set(self._index) | set(dec))
+
+    def _check_vehicle(self, vehicle: str) -> None:
+        if vehicle not in self.vehicles:
+            raise UnknownNameError("vehicle", vehicle, self.vehicles)
+
+    def coverage(self) -> pd.DataFrame:
+        """One row per vehicle: first and last frame, frames, segments, bytes, decoded days."""
+        rows = []
+        for v in self.vehicles:
+            segs = self._index.get(v, {}).get("segments", [])
+            rows.append({"vehicle": v,
+                         "start": pd.Timestamp(min(s["start_ns"] for s in segs)) if segs else pd.NaT,
+                         "end": pd.Timestamp(max(s["end_ns"] for s in segs)) if segs else pd.NaT,
+                         "frames": sum(s["frames"] for s in segs), "segments": len(segs),
+                         "bytes": sum(s.get("bytes", 0) for s in segs),
+                         "decoded_days": len(self._days(v))})
+        return pd.DataFrame(rows, columns=["vehicle", "start", "end", "frames", "segments", "bytes",
+                                           "decoded_days"])
+
+    def trips(self, vehicle: str | None = None) -> pd.DataFrame:
+        """Trips (sessions split at gaps longer than the catalog's ``trip_gap``), with the
+        user metadata given by :meth:`annotate_trip`."""
+        vs = [vehicle] if vehicle else self.vehicles
+        rows = []
+        for v in vs:
+            self._check_vehicle(v)
+            meta = self.store.read_json(TripsKey.format(v), default={"trips": {}})["trips"]
+            for t in trips_of(self._index.get(v, {"vehicle": v, "segments": []}), self.trip_gap.value):
+                rows.append({**t, **meta.get(t["trip_id"], {})})
+        cols = ["vehicle", "trip_id", "start", "end", "duration", "segments"]
+        df = pd.DataFrame(rows)
+        return df if len(df) else pd.DataFrame(columns=cols)
+
+    def annotate_trip(self, vehicle: str, trip_id: str, **metadata: Any) -> None:
+        """Attach user metadata (driver, notes, ...) to a trip; kept in ``index/trips/``."""
+        trips = self.trips(vehicle)
+        if trip_id not in set(trips["trip_id"]):
+            raise UnknownNameError(f"trip of {vehicle}", trip_id, list(trips["trip_id"]))
+        key = TripsKey.format(vehicle)
+        doc = self.store.read_json(key, default={"vehicle": vehicle, "trips": {}})
+        doc["trips"].setdefault(trip_id, {}).update(metadata)
+        self.store.write_json(key, doc)
+
+    def _days(self, vehicle: str) -> list[tuple[str, dict]]:
+        if vehicle not in self._days_cache:
+            days = []
+            for d in self.store.ls(f"decoded/vehicle={vehicle}"):
+                if d.startswith("date="):
+                    cur = self.store.read_json(f"decoded/vehicle={vehicle}/{d}/current.json",
+                                               default={"version": None})
+                    if cur.get("version"):
+                        days.append((d[len("date="):], cur))
+            self._days_cache[vehicle] = days
+        return self._days_cache[vehicle]
+
+    def messages(self, vehicle: str) -> dict[str, list[str]]:
+        """Decoded messages of ``vehicle`` and their signals."""
+        self._check_vehicle(vehicle)
+        out: dict[str, list[str]] = {}
+        for _, cur in self._days(vehicle):
+            for m, info in cur["messages"].items():
+                sigs = out.setdefault(m, [])
+                sigs += [s for s in info["signals"] if s not in sigs]
+        return out
+
+    def signals(self, vehicle: str) -> dict[str, str]:
+        """``{signal: message}`` of ``vehicle`` (a signal name in several messages maps to
+        the first; use ``"Message.Signal"`` to choose)."""
+        out: dict[str, str] = {}
+        for m, sigs in self.messages(vehicle).items():
+            for s in sigs:
+                out.setdefault(s, m)
+                out[f"{m}.{s}"] = m
+        return out
+
+    def signal_info(self, vehicle: str, signal: str) -> dict[str, Any]:
+        """Units and DBC range of a signal, and how many values fell outside it."""
+        msg, sig = self._resolve(vehicle, [signal])[0]
+        info: dict[str, Any] = {"message": msg, "signal": sig, "out_of_range_count": 0}
+        for _, cur in self._days(vehicle):
+            s = cur["messages"].get(msg, {}).get("signals", {}).get(sig)
+            if s:
+                info.update({k: s.get(k) for k in ("units", "minimum", "maximum")})
+                info["out_of_range_count"] += int(s.get("out_of_range_count") or 0)
+        return info
+
+    def _resolve(self, vehicle: str, signals: Sequence[str] | str) -> list[tuple[str, str]]:
+        self._check_vehicle(vehicle)
+        if isinstance(signals, str):
+            signals = [signals]
+        known = self.signals(vehicle)
+        out = []
+        for s in signals:
+            if s not in known:
+                raise UnknownNameError(f"signal of vehicle {vehicle}", s,
+                                       sorted(k for k in known if "." not in k))
+            out.append((known[s], s.split(".", 1)[1] if "." in s else s))
+        return out
+
+    # ---- queries -------------------------------------------------------------------------------
+    def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
+        t0, t1 = _ts(start), _ts(end)
+        parts = []
+        for date, cur in self._days(vehicle):
+            if message not in cur["messages"] or not cur["messages"][message]["frames"]:
+                continue
+            info = cur["messages"][message]
+            if t0 is not None and info["end_ns"] < t0.value:
+                continue
+            if t1 is not None and info["start_ns"] > t1.value:
+                continue
+            ds = self.store.open_zarr(f"{day_key(vehicle, date)}/{cur['version']}.zarr",
+                                      group=message, chunks={})
+            parts.append(ds[sigs])
+        if not parts:
+            return xr.Dataset({s: ("time", np.zeros(0)) for s in sigs},
+                              coords={"time": np.zeros(0, "datetime64[ns]")})
+        ds = parts[0] if len(parts) == 1 else xr.concat(parts, "time", data_vars="minimal",
+                                                         coords="minimal", compat="override",
+                                                         join="outer")
+        if t0 is not None or t1 is not None:
+            ds = ds.sel(time=slice(t0, t1))
+        return ds
+
+    def load(self, vehicle: str, signals: Sequence[str] | str, start: Any = None, end: Any = None,
+             max_points: int | None = None, *, method: str = "minmax_lttb", gap: Any = None,
+             flag_range: bool = False) -> xr.Dataset:
+        """Signals of one vehicle, lazily (dask), each message on its own time axis.
+
+        With one message the dimension is ``time``; signals from several messages get
+        ``time_<Message>`` each. ``max_points`` downsamples with the kernels (gaps longer
+        than ``gap`` and NaN runs kept as breaks) and returns in-memory data. A range
+        without data gives an empty dataset. ``flag_range`` adds ``<signal>_out_of_range``
+        (True where a value is outside the DBC minimum/maximum; values are never dropped).
+        """
+        pairs = self._resolve(vehicle, signals)
+        by_msg: dict[str, list[str]] = {}
+        for m, s in pairs:
+            by_msg.setdefault(m, [])
+            if s not in by_msg[m]:
+                by_msg[m].append(s)
+        out = []
+        for m, sigs in by_msg.items():
+            ds = self._message_data(vehicle, m, sigs, start, end)
+            if flag_range:
+                for s in sigs:
+                    lo, hi = ds[s].attrs.get("minimum"), ds[s].attrs.get("maximum")
+                    if lo is not None and hi is not None:
+                        ds[f"{s}_out_of_range"] = (ds[s] < lo) | (ds[s] > hi)
+            if max_points is not None and ds.sizes["time"] > max_points:
+                if gap is None and ds.sizes["time"]:
+                    gap = None
+                ds = ds.cantelem.downsample(max_points, method, gap=gap, variables=sigs)
+            elif max_points is not None:
+                ds = ds.load()
+            ds.attrs.update({"vehicle": vehicle, "message": m})
+            out.append(ds)
+        if len(out) == 1:
+            return out[0]
+        merged = [d.rename({"time": f"time_{d.attrs['message']}"}) for d in out]
+        res = xr.merge(merged, compat="override", combine_attrs="drop")
+        res.attrs["vehicle"] = vehicle
+        return res
+
+    def gps_track(self, vehicle: str, start: Any = None, end: Any = None,
+                  max_points: int | None = 5000) -> xr.Dataset:
+        """Latitude/longitude of ``vehicle`` (decoded GPS_Position)."""
+        return self.load(vehicle, ["Latitude", "Longitude"], start, end, max_points=max_points)
+
+    def resample(self, freq: str, signals: Sequence[str] | str, vehicles: Iterable[str] | None = None,
+                 start: Any = None, end: Any = None, max_hold: Any = None) -> xr.Dataset:
+        """A (vehicle, time) Dataset on a common grid of ``freq`` with zero-order hold: each
+        grid point takes the last sample at or before it, not older than ``max_hold``
+        (default: ``freq``); ``<signal>_gap`` is True where no sample qualifies."""
+        vehicles = list(vehicles or self.vehicles)
+        hold = pd.Timedelta(max_hold or freq)
+        loaded = {v: self.load(v, signals, start, end) for v in vehicles}
+        starts, ends = [], []
+        for ds in loaded.values():
+            for d in ds.dims:
+                if str(d).startswith("time") and ds.sizes[d]:
+                    starts.append(pd.Timestamp(ds[d].values[0]))
+                    ends.append(pd.Timestamp(ds[d].values[-1]))
+        t0 = _ts(start) or (min(starts) if starts else None)
+        t1 = _ts(end) or (max(ends) if ends else None)
+        if t0 is None or t1 is None:
+            grid = pd.DatetimeIndex([], name="time")
+        else:
+            grid = pd.date_range(pd.Timestamp(t0).floor(freq), pd.Timestamp(t1).ceil(freq),
+                                 freq=freq, name="time")
+        per_vehicle = []
+        for v, ds in loaded.items():
+            cols = {}
+            for name in [n for n in ds.data_vars if not n.endswith("_out_of_range")]:
+                da = ds[name]
+                tdim = da.dims[0]
+                da = da.rename({tdim: "time"})
+                if da.sizes["time"] == 0:
+                    vals = xr.DataArray(np.full(len(grid), np.nan), coords={"time": grid}, dims="time")
+                else:
+                    da = da.isel(time=~da.get_index("time").duplicated(keep="last"))
+                    vals = da.reindex(time=grid, method="ffill", tolerance=hold)
+                cols[name] = vals
+                cols[f"{name}_gap"] = vals.isnull()
+            per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
+        res = (xr.concat(per_vehicle, "vehicle", coords="minimal", compat="override")
+               if per_vehicle else xr.Dataset())
+        res.attrs.update({"freq": freq, "max_hold": str(hold)})
+        return res
+
+    def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
+                  vehicles: Iterable[str] | None = None, start: Any = None,
+                  end: Any = None) -> xr.Dataset:
+        """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
+        flox-backed), as variables of dims (vehicle, time, stat)."""
+        vehicles = list(vehicles or self.vehicles)
+        stats = ["count", "min", "max", "mean", "std"]
+        per_vehicle = []
+        for v in vehicles:
+            sig = signals or [s for s in self.signals(v) if "." not in s]
+            ds = self.load(v, sig, start, end)
+            cols = {}
+            for name, da in ds.data_vars.items():
+                tdim = da.dims[0]
+                da = da.rename({tdim: "time"}) if tdim != "time" else da
+                if da.sizes["time"] == 0:
+                    continue
+                r = da.resample(time=freq)
+                parts = [r.count(), r.min(), r.max(), r.mean(), r.std()]
+                cols[name] = xr.concat(parts, pd.Index(np.array(stats, dtype=object), name="stat"),
+                                       coords="minimal", compat="override").transpose("time", "stat")
+            if cols:
+                per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
+        if not per_vehicle:
+            return xr.Dataset()
+        res = xr.concat(per_vehicle, "vehicle", join="outer", coords="minimal", compat="override")
+        res.attrs["window"] = freq
+        return res
+
+    def export(self, path: str | os.PathLike[str], format: str = "csv", *,
+               vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
+               signals: Iterable[str] | None = None, start: Any = None, end: Any = None) -> str:
+        """One time-aligned table (rows: union of the timestamps of the chosen messages;
+        each signal carried forward from its last sample) with ``vehicle`` and ``time``
+        columns, written as CSV or Parquet, one vehicle-day at a time."""
+        from ._export import export_table
+
+        return export_table(self, path, format, vehicles=vehicles, messages=messages,
+                            signals=signals, start=start, end=end)
+
+    def decode(self, **kw: Any) -> JobReport:
+        """Run the decode job on this store (see :func:`decode_fleet`), then refresh."""
+        rep = decode_fleet(self.store.url, catalog=self.catalog,
+                           storage_options=self.store.storage_options, **kw)
+        self.refresh()
+        return rep
+
+
+def open_fleet(url: str | os.PathLike[str] | None = None, *, storage_options: dict | None = None,
+               catalog: str | os.PathLike[str] | Catalog | None = None,
+               refresh: bool = True) -> Fleet:
+    """Open a fleet store: a local directory (default: the ``store`` setting) or ``s3://``.
+
+    Example
+    -------
+    >>> import tempfile, cantelem_sci as ct
+    >>> ct.open_fleet(tempfile.mkdtemp()).vehicles
+    []
+    """
+    if catalog is not None and not isinstance(catalog, Catalog):
+        catalog = load_catalog(catalog)
+    if url is None:
+        url = catalog.store if catalog is not None else _config.get("store")
+    so = storage_options if storage_options is not None else (
+        catalog.storage_options if catalog is not None else {})
+    store = Store(url, so)
+    if catalog is None:
+        catalog = default_catalog(store.url, so)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return Fleet(store, catalog, refresh=refresh)

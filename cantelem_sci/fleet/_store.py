@@ -1,0 +1,116 @@
+"""A fleet store: a local directory (the embedded default) or ``s3://bucket/prefix``.
+
+Layout (see ``docs/fleet-store.md``)::
+
+    raw/vehicle=<id>/date=<D>/<start>-<seq>.zarr[.manifest.json]    edge logger segments
+    index/vehicle=<id>.json                                          segment index (+ trips)
+    index/trips/vehicle=<id>.json                                    user metadata of trips
+    decoded/vehicle=<id>/date=<D>/<version>.zarr                     one group per message
+    decoded/vehicle=<id>/date=<D>/current.json                       which version is current
+    quarantine/vehicle=<id>.json                                     segments that failed
+
+Everything goes through fsspec, so the same code serves both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import warnings
+from typing import Any
+
+from ..errors import StoreError
+
+
+class Store:
+    """A store root with JSON helpers; ``url`` is a path or an fsspec URL.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> s = Store(tempfile.mkdtemp())
+    >>> s.write_json("index/x.json", {"a": 1}); s.read_json("index/x.json")
+    {'a': 1}
+    """
+
+    def __init__(self, url: str | os.PathLike[str], storage_options: dict | None = None) -> None:
+        import fsspec
+
+        self.url = os.fspath(url).rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        try:
+            self.fs, self.root = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        except (ImportError, ValueError) as err:
+            raise StoreError(f"{self.url}: cannot open the store: {err}") from err
+        protos = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self.local = "file" in protos
+        if self.local:
+            self.root = os.path.abspath(self.root)
+            self.url = self.root
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/{key}" if key else self.root
+
+    def uri(self, key: str) -> str:
+        """Full URL of ``key`` (for xarray / zarr with ``storage_options``)."""
+        if self.local:
+            return self.path(key)
+        proto = self.fs.protocol[0] if isinstance(self.fs.protocol, tuple) else self.fs.protocol
+        return f"{proto}://{self.path(key)}"
+
+    def exists(self, key: str) -> bool:
+        return self.fs.exists(self.path(key))
+
+    def read_json(self, key: str, default: Any = None) -> Any:
+        try:
+            return json.loads(self.fs.cat_file(self.path(key)))
+        except FileNotFoundError:
+            if default is not None:
+                return default
+            raise
+        except ValueError as err:
+            raise StoreError(f"{self.uri(key)}: not valid JSON: {err}") from err
+
+    def write_json(self, key: str, obj: Any) -> None:
+        """Atomic: a temporary file renamed into place (local) or one PUT (object store)."""
+        data = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
+        p = self.path(key)
+        if self.local:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(p), f".tmp-{uuid.uuid4().hex}")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        else:
+            self.fs.pipe_file(p, data)
+
+    def ls(self, key: str) -> list[str]:
+        """Names (not paths) directly under ``key``; empty when absent."""
+        try:
+            entries = self.fs.ls(self.path(key), detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        return sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+
+    def rm(self, key: str, recursive: bool = True) -> None:
+        try:
+            self.fs.rm(self.path(key), recursive=recursive)
+        except FileNotFoundError:
+            pass
+
+    def open_zarr(self, key: str, **kw: Any):
+        import xarray as xr
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr")
+            so = None if self.local else self.storage_options
+            return xr.open_zarr(self.uri(key), consolidated=False, storage_options=so, **kw)
+
+    def to_zarr_kwargs(self) -> dict[str, Any]:
+        return {} if self.local else {"storage_options": self.storage_options}
