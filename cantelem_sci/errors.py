@@ -82,9 +82,13 @@ class UnknownNameError(CantelemError, KeyError):
     def __init__(self, kind: str, name: object, valid: "list[str] | tuple[str, ...]") -> None:
         self.kind = kind
         self.name = name
+        import difflib
+
         self.valid = sorted(map(str, valid))
         shown = ", ".join(self.valid[:50]) + (" ..." if len(self.valid) > 50 else "")
-        super().__init__(f"unknown {kind} {name!r}; valid: {shown or '(none)'}")
+        close = difflib.get_close_matches(str(name), self.valid, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}; valid: {shown or '(none)'}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

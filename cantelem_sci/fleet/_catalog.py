@@ -162,9 +162,11 @@ def _load(spec_key: str, spec: Any):
     return load_dbc(spec)
 
 
-def load_group_dbc(group: DbcGroup):
+def load_group_dbc(group: DbcGroup, sha: str | None = None):
+    """The group's database, cached by the SHA-256 of the DBC contents (so an edited file is
+    read again, in every process)."""
     spec = group.spec()
-    key = repr(spec)
+    key = sha or group_sha(group)
     if isinstance(spec, dict):
         return _load(key, _Frozen(spec))
     return _load(key, tuple(spec))

@@ -50,8 +50,8 @@ def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "cs
             sigs = [f"{m}.{s}" for m in chosen for s in known[m]]
             if signals is not None:
                 want = list(signals)
-                sigs = [s for s in sigs if s.split(".", 1)[1] in want or s in want]
                 fleet._resolve(v, want)  # unknown names -> an error listing the valid ones
+                sigs = [s for w in want for s in sigs if s == w or s.split(".", 1)[1] == w]
             days = sorted({d for d, cur in fleet._days(v)})
             for d in days:
                 d0 = pd.Timestamp(d)

@@ -118,7 +118,7 @@ def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str
     from ..decoder import decode
 
     store = Store(store_url, storage_options)
-    db = load_group_dbc(task.group)
+    db = load_group_dbc(task.group, task.dbc_sha)
     batches, used, bad = [], [], []
     for key, sha in zip(task.keys, task.shas):
         try:

@@ -1,0 +1,175 @@
+"""Queries on a decoded store: load, errors, empty ranges, resample, aggregate, export,
+trips, catalogs (own loader, intake + intake-xarray), the xarray backend, range flags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cantelem_sci as ct
+from cantelem_sci.errors import ConfigError, UnknownNameError
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def fleet(decoded_store):
+    return ct.open_fleet(decoded_store[0])
+
+
+def test_vehicles_coverage_messages(fleet, decoded_store):
+    _, batches, _ = decoded_store
+    assert fleet.vehicles == ["EV0001", "EV0002"]
+    cov = fleet.coverage().set_index("vehicle")
+    for v, b in batches.items():
+        assert cov.loc[v, "frames"] == len(b)
+        assert cov.loc[v, "start"] == pd.Timestamp(int(b.time.min()))
+        assert cov.loc[v, "decoded_days"] == 2
+    assert "VCU_Vehicle" in fleet.messages("EV0001")
+    assert fleet.signals("EV0001")["VehicleSpeed"] == "VCU_Vehicle"
+
+
+def test_unknown_names_list_the_valid_ones(fleet):
+    with pytest.raises(UnknownNameError, match="unknown vehicle 'EV9999'; valid: EV0001, EV0002"):
+        fleet.load("EV9999", "VehicleSpeed")
+    with pytest.raises(UnknownNameError, match="unknown signal of vehicle EV0001 'Speeed' \\(did you mean .*'VehicleSpeed'.*\\?\\); valid: AccelPedal"):
+        fleet.load("EV0001", ["Speeed"])
+    with pytest.raises(UnknownNameError, match="valid: csv, parquet"):
+        fleet.export("/tmp/x.xlsx", "xlsx")
+
+
+def test_time_range_without_data_is_empty_not_an_error(fleet):
+    ds = fleet.load("EV0001", ["VehicleSpeed", "SOC"], "2030-01-01", "2030-01-02")
+    assert all(ds.sizes[d] == 0 for d in ds.dims)
+    assert fleet.load("EV0001", "VehicleSpeed", "2030-01-01", "2030-01-02", max_points=100).sizes["time"] == 0
+    assert fleet.resample("1min", "VehicleSpeed", start="2030-01-01", end="2030-01-01T00:05")["VehicleSpeed_gap"].all()
+
+
+def test_load_slices_time_and_downsamples(fleet, decoded_store):
+    full = fleet.load("EV0001", "VehicleSpeed").load()
+    t = full.time.values
+    part = fleet.load("EV0001", "VehicleSpeed", t[100], t[5000])
+    assert part.time.values[0] == t[100] and part.time.values[-1] == t[5000]
+    small = fleet.load("EV0001", "VehicleSpeed", max_points=400)
+    assert small.sizes["time"] == 400
+    assert small["VehicleSpeed"].max() == full["VehicleSpeed"].max()  # extremes survive
+
+
+def test_gps_track(fleet):
+    g = fleet.gps_track("EV0002", max_points=200)
+    assert 48 < float(g["Latitude"].mean()) < 49.5 and 8.5 < float(g["Longitude"].mean()) < 10
+
+
+def test_resample_is_a_zero_order_hold_with_gap_mask(fleet):
+    r = fleet.resample("1s", ["VehicleSpeed"], max_hold="1s")
+    assert r.sizes["vehicle"] == 2 and r["VehicleSpeed"].dims == ("vehicle", "time")
+    raw = fleet.load("EV0001", "VehicleSpeed").load()
+    s = pd.Series(raw["VehicleSpeed"].values, index=raw.time.values)
+    s = s[~s.index.duplicated(keep="last")]
+    grid = pd.DatetimeIndex(r.time.values)
+    want = s.reindex(grid, method="ffill", tolerance=pd.Timedelta("1s"))
+    got = r["VehicleSpeed"].sel(vehicle="EV0001").values
+    np.testing.assert_array_equal(got, want.values)
+    assert (r["VehicleSpeed_gap"].sel(vehicle="EV0001").values == np.isnan(want.values)).all()
+
+
+def test_aggregate_matches_pandas(fleet):
+    agg = fleet.aggregate("1h", ["VehicleSpeed", "PackVoltage"]).compute()
+    raw = fleet.load("EV0002", "PackVoltage").load()
+    s = pd.Series(raw["PackVoltage"].values, index=raw.time.values).resample("1h")
+    got = agg["PackVoltage"].sel(vehicle="EV0002").dropna("time", how="all")
+    np.testing.assert_allclose(got.sel(stat="mean").values, s.mean().dropna().values)
+    np.testing.assert_allclose(got.sel(stat="std").values, s.std(ddof=0).dropna().values)
+    np.testing.assert_array_equal(got.sel(stat="count").values, s.count()[s.count() > 0].values)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_one_time_aligned_table(fleet, tmp_path, fmt):
+    out = fleet.export(tmp_path / f"x.{fmt}", fmt, vehicles=["EV0001"],
+                       signals=["VehicleSpeed", "SOC"], start="2026-03-01T23:58",
+                       end="2026-03-02T00:01")
+    df = pd.read_csv(out, parse_dates=["time"]) if fmt == "csv" else pd.read_parquet(out)
+    assert list(df.columns) == ["vehicle", "time", "VehicleSpeed", "SOC"]
+    spd = fleet.load("EV0001", "VehicleSpeed", "2026-03-01T23:58", "2026-03-02T00:01")
+    soc = fleet.load("EV0001", "SOC", "2026-03-01T23:58", "2026-03-02T00:01")
+    # rows: the union of both messages' timestamps (the day boundary splits no row)
+    assert len(df) == len(np.union1d(spd.time.values, soc.time.values))
+    assert df["time"].is_monotonic_increasing and (df["vehicle"] == "EV0001").all()
+    # every value is the last sample of its own signal at that time
+    k = len(df) // 2
+    t = np.datetime64(df["time"].iloc[k])
+    last = spd["VehicleSpeed"].sel(time=slice(None, t)).values[-1]
+    assert df["VehicleSpeed"].iloc[k] == pytest.approx(last)
+
+
+def test_trips_and_user_metadata(fleet):
+    trips = fleet.trips("EV0001")
+    segs = fleet.coverage().set_index("vehicle").loc["EV0001", "segments"]
+    assert len(trips) == 1 and trips["segments"].iloc[0] == segs
+    tid = trips["trip_id"].iloc[0]
+    fleet.annotate_trip("EV0001", tid, driver="Ada", notes="test drive")
+    again = fleet.trips("EV0001")
+    assert again["driver"].iloc[0] == "Ada" and again["notes"].iloc[0] == "test drive"
+    with pytest.raises(UnknownNameError, match="valid: EV0001-"):
+        fleet.annotate_trip("EV0001", "nope", driver="x")
+
+
+def test_range_flags_never_drop_values(fleet):
+    ds = fleet.load("EV0001", ["PackCurrent"], flag_range=True).load()
+    info = fleet.signal_info("EV0001", "PackCurrent")
+    assert int(ds["PackCurrent_out_of_range"].sum()) == info["out_of_range_count"]
+    assert ds["PackCurrent"].notnull().sum() == ds.sizes["time"]
+
+
+def test_xarray_backend(decoded_store):
+    path = decoded_store[0]
+    ds = xr.open_dataset(path, engine="cantelem", vehicle="EV0001", signals=["VehicleSpeed"])
+    assert ds["VehicleSpeed"].attrs["units"] == "km/h"
+    tree = xr.open_datatree(path, engine="cantelem", vehicle="EV0002")
+    assert "VCU_Vehicle" in tree.children and tree["VCU_Vehicle"]["VehicleSpeed"].size > 0
+    with pytest.raises(ConfigError, match="give vehicle="):
+        xr.open_dataset(path, engine="cantelem")
+
+
+def test_catalog_with_own_loader_and_with_intake(decoded_store, tmp_path):
+    import shutil
+
+    path = decoded_store[0]
+    shutil.copytree(path, tmp_path / "cantelem-data")
+    cat_dir = tmp_path / "catalogs"
+    cat_dir.mkdir()
+    shutil.copy(ROOT / "catalogs" / "demo.yaml", cat_dir / "demo.yaml")
+    fleet = ct.open_fleet(catalog=cat_dir / "demo.yaml")
+    assert fleet.vehicles == ["EV0001", "EV0002"]
+    assert fleet.catalog.group_for("EV0002").name == "ev"
+    import intake
+
+    cat = intake.open_catalog(str(cat_dir / "demo.yaml"))
+    ds = cat["ev0001_vehicle"].read()
+    assert set(ds.data_vars) >= {"VehicleSpeed", "Odometer"} and ds.sizes["time"] > 0
+
+
+@pytest.mark.parametrize("text, match", [
+    ("metadata: {}\n", "no metadata.cantelem block"),
+    ("metadata: {cantelem: {dbc_groups: []}}\n", "store is missing"),
+    ("metadata: {cantelem: {store: x, dbc_groups: [{name: a}]}}\n", r"dbc_groups\[0\] needs"),
+    ("metadata: [\n", "not valid YAML"),
+])
+def test_bad_catalogs_name_the_file(tmp_path, text, match):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=match) as exc:
+        ct.load_catalog(f)
+    assert str(f) in str(exc.value)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=40))
+def test_any_signal_name_is_found_or_refused_clearly(fleet, name):
+    try:
+        fleet.load("EV0001", [name], "2030-01-01", "2030-01-02")
+    except UnknownNameError as err:
+        assert "valid:" in str(err)
