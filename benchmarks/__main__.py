@@ -2,12 +2,14 @@
 
 import sys
 
-from . import bench_decode, bench_edge, bench_kernels
+from . import bench_decode, bench_edge, bench_fleet, bench_kernels
 
-which = sys.argv[1:] or ["decode", "kernels", "edge"]
+which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet"]
 if "decode" in which:
     bench_decode.main()
 if "kernels" in which:
     bench_kernels.main()
 if "edge" in which:
     bench_edge.main()
+if "fleet" in which:
+    bench_fleet.main()

@@ -1,7 +1,11 @@
 """The ``cantelem`` command line.
 
-``cantelem demo``  simulate a small EV fleet, decode it and print a summary.
+``cantelem demo``  simulate a small EV fleet through the edge logger into the embedded store,
+                   decode it on a local Dask cluster, summarise, serve the dashboard.
+``cantelem decode [--store URL] [--catalog YAML] [--scheduler ADDR]``  the fleet decode job.
 ``cantelem decode LOG --dbc FILE``  decode one log file and print its messages.
+``cantelem dashboard [--store URL] [--port N]``  serve the Voila dashboard.
+``cantelem lab``  JupyterLab on the notebooks.
 """
 
 from __future__ import annotations
@@ -17,46 +21,70 @@ from . import _config
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Simulate a small EV fleet through the edge logger into the embedded store, decode it
+    on a local Dask cluster, summarise; then serve the dashboard (unless ``--no-serve``)."""
     import numpy as np
 
     import cantelem_sci as ct
+    from cantelem_edge import ingest
+
+    from .sim import vehicle_ids
 
     store = os.path.abspath(_config.get("store", args.store))
     os.makedirs(store, exist_ok=True)
-    db = ct.load_dbc(ct.sample_dbc_path())
-    print(f"cantelem demo: {args.vehicles} vehicles x {args.duration:.0f} s, seed {args.seed}")
-    total_frames = 0
-    t_dec = 0.0
-    from .sim import vehicle_ids
-
+    print(f"cantelem demo: {args.vehicles} vehicles x {args.duration:.0f} s, seed {args.seed}, "
+          f"store {store}")
+    start = np.datetime64(args.start, "ns") if args.start else None
+    t0 = time.perf_counter()
     for i, vid in enumerate(vehicle_ids(args.vehicles)):
-        batch = ct.simulate_vehicle(vid, duration_s=args.duration, seed=args.seed, index=i)
-        raw = batch.to_dataset()
-        raw_path = os.path.join(store, "raw", f"vehicle={vid}", "frames.zarr")
-        raw.to_zarr(raw_path, mode="w", zarr_format=3, consolidated=False)
-        t0 = time.perf_counter()
-        tree = ct.decode(raw, db)
-        t_dec += time.perf_counter() - t0
-        out = os.path.join(store, "decoded", f"vehicle={vid}.zarr")
-        tree.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
-        total_frames += len(batch)
-        pack = tree["BMS_PackStatus"].dataset
-        spd = tree["VCU_Vehicle"]["VehicleSpeed"].values
-        soc = pack["SOC"].values
-        print(f"  {vid}: {len(batch):>9,} frames, {len(tree.children)} messages, "
-              f"speed max {np.nanmax(spd):6.1f} km/h, SOC {soc[0]:5.1f}% -> {soc[-1]:5.1f}%, "
-              f"pack {np.nanmin(pack['PackVoltage']):.0f}-{np.nanmax(pack['PackVoltage']):.0f} V")
-    rate = total_frames / t_dec if t_dec else float("nan")
-    print(f"decoded {total_frames:,} frames in {t_dec:.2f} s ({rate / 1e6:.1f} M frames/s, "
-          "first call includes JIT load)")
-    print(f"raw frames:     {os.path.join(store, 'raw')}")
-    print(f"decoded stores: {os.path.join(store, 'decoded')}  (xarray.open_datatree(path, engine='zarr'))")
+        if os.path.isdir(os.path.join(store, "raw", f"vehicle={vid}")):
+            print(f"  {vid}: raw segments already in the store (kept)")
+            continue
+        batch = ct.simulate_vehicle(vid, duration_s=args.duration, seed=args.seed, index=i,
+                                    start=None if start is None else start + np.timedelta64(
+                                        i * 37, "s"))
+        st = ingest(batch, vid, store, segment_seconds=60.0)
+        print(f"  {vid}: {st['frames']['durable']:>9,} frames through the edge logger -> "
+              f"{st['segments']['written']} segments")
+    print(f"edge logger: {time.perf_counter() - t0:.1f} s")
+    rep = ct.decode_fleet(store, workers=args.workers, progress=not args.quiet)
+    print(f"decode job (LocalCluster, {_config.get('workers', args.workers)} workers): {rep}")
+    fleet = ct.open_fleet(store)
+    for v in fleet.vehicles:
+        spd = fleet.load(v, "VehicleSpeed")["VehicleSpeed"]
+        soc = fleet.load(v, "SOC")["SOC"].values
+        trips = fleet.trips(v)
+        print(f"  {v}: {len(trips)} trip(s), speed max {float(spd.max()):6.1f} km/h, "
+              f"SOC {soc[0]:5.1f}% -> {soc[-1]:5.1f}%")
+    print(f"raw segments:  {os.path.join(store, 'raw')}")
+    print(f"decoded:       {os.path.join(store, 'decoded')}  (ct.open_fleet({store!r}))")
+    if args.no_serve:
+        return 0
+    from .viz import serve_dashboard
+
+    return serve_dashboard(store, port=args.port)
+
+
+def _decode_fleet(args: argparse.Namespace) -> int:
+    import cantelem_sci as ct
+
+    rep = ct.decode_fleet(args.store, catalog=args.catalog, scheduler=args.scheduler,
+                          workers=args.workers, vehicles=args.vehicle or None,
+                          progress=not args.quiet)
+    print(rep)
+    for q in rep.quarantined:
+        print(f"quarantined: {q['key']}: {q['error']}", file=sys.stderr)
     return 0
 
 
 def _decode(args: argparse.Namespace) -> int:
     import cantelem_sci as ct
 
+    if args.log is None:
+        return _decode_fleet(args)
+    if not args.dbc:
+        print("cantelem: error: decoding a log file needs --dbc FILE [FILE ...]", file=sys.stderr)
+        return 2
     db = ct.load_dbc(args.dbc)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -78,16 +106,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cantelem", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="simulate, decode and summarise a small EV fleet")
+    d = sub.add_parser("demo", help="simulate a fleet through the edge logger, decode it on "
+                                    "Dask, serve the dashboard")
     d.add_argument("--vehicles", type=int, default=3)
-    d.add_argument("--duration", type=float, default=600.0, help="seconds per vehicle")
+    d.add_argument("--duration", type=float, default=1800.0, help="seconds per vehicle")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--store", default=None, help="output directory (CANTELEM_STORE)")
+    d.add_argument("--start", default=None, help="first frame time (default: the simulator's)")
+    d.add_argument("--store", default=None, help="store directory (CANTELEM_STORE)")
+    d.add_argument("--workers", type=int, default=None, help="LocalCluster workers (CANTELEM_WORKERS)")
+    d.add_argument("--port", type=int, default=8866)
+    d.add_argument("--no-serve", action="store_true", help="stop after decoding")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_demo)
-    e = sub.add_parser("decode", help="decode one log file with a DBC")
-    e.add_argument("log")
-    e.add_argument("--dbc", required=True, nargs="+")
+    e = sub.add_parser("decode", help="decode a fleet store on Dask (incremental), or one log "
+                                      "file with --dbc")
+    e.add_argument("log", nargs="?", default=None, help="a log file (else: the fleet store)")
+    e.add_argument("--dbc", nargs="+", default=None)
     e.add_argument("--out", default=None, help="write the decoded tree to this Zarr path")
+    e.add_argument("--store", default=None, help="fleet store URL (CANTELEM_STORE)")
+    e.add_argument("--catalog", default=None, help="fleet catalog YAML (DBC groups)")
+    e.add_argument("--scheduler", default=None, help="dask scheduler address (CANTELEM_SCHEDULER)")
+    e.add_argument("--workers", type=int, default=None, help="LocalCluster workers (CANTELEM_WORKERS)")
+    e.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_decode)
     args = p.parse_args(argv)
     from .errors import CantelemError

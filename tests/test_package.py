@@ -147,14 +147,17 @@ def test_readme_quick_start_matches_ci():
 
 def test_cli_demo_runs(tmp_path):
     env = dict(os.environ, CANTELEM_STORE=str(tmp_path / "store"))
-    out = subprocess.run([sys.executable, "-m", "cantelem_sci", "demo", "--vehicles", "2",
-                          "--duration", "30"], capture_output=True, text=True, env=env, timeout=300)
+    cmd = [sys.executable, "-m", "cantelem_sci", "demo", "--vehicles", "2", "--duration", "90",
+           "--no-serve", "--quiet"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "EV0002" in out.stdout and (tmp_path / "store" / "decoded" / "vehicle=EV0001.zarr").exists()
-    import xarray as xr
-
-    tree = xr.open_datatree(tmp_path / "store" / "decoded" / "vehicle=EV0001.zarr", engine="zarr")
-    assert "BMS_PackStatus" in tree.children
+    assert "EV0002" in out.stdout and "decoded 2 vehicle-day(s)" in out.stdout
+    fleet = ct.open_fleet(tmp_path / "store")
+    assert fleet.vehicles == ["EV0001", "EV0002"]
+    assert fleet.load("EV0001", "PackVoltage").sizes["time"] > 0
+    # run again: nothing ingested twice, nothing decoded twice
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert "already in the store" in out.stdout and "2 up to date" in out.stdout
 
 
 def test_cli_decode_reports_bad_input(tmp_path):

@@ -25,7 +25,7 @@ def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any
         frames.append(s[~s.index.duplicated(keep="last")])
     if not frames:
         return pd.DataFrame(columns=["vehicle", "time", *sigs])
-    df = pd.concat(frames, axis=1, join="outer").sort_index().ffill().reset_index()
+    df = pd.concat(frames, axis=1, join="outer", sort=True).ffill().reset_index()
     df.insert(0, "vehicle", vehicle)
     return df
 

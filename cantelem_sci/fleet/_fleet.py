@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import OrderedDict
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -39,12 +40,16 @@ class Fleet:
     >>> fleet.load("EV0001", ["VehicleSpeed"], max_points=2000)          # doctest: +SKIP
     """
 
-    def __init__(self, store: Store, catalog: Catalog, refresh: bool = True) -> None:
+    def __init__(self, store: Store, catalog: Catalog, refresh: bool = True,
+                 cache_bytes: int = 1 << 30) -> None:
         self.store = store
         self.catalog = catalog
         self.trip_gap = pd.Timedelta(catalog.trip_gap)
         self._index: dict[str, dict] = {}
         self._days_cache: dict[str, list[tuple[str, dict]]] = {}
+        self._open: dict[tuple[str, str], xr.Dataset] = {}
+        self._arrays: "OrderedDict[tuple[str, str, str], np.ndarray]" = OrderedDict()
+        self.cache_bytes = cache_bytes
         self.refresh(index=refresh)
 
     def __repr__(self) -> str:
@@ -62,6 +67,8 @@ class Fleet:
             self._index = {v: self.store.read_json(index_key(v), default={"vehicle": v, "segments": []})
                            for v in list_vehicles(self.store)}
         self._days_cache = {}
+        self._open = {}
+        self._arrays = OrderedDict()
         return self
 
     @property
@@ -169,9 +176,10 @@ class Fleet:
         return out
 
     # ---- queries -------------------------------------------------------------------------------
-    def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
+    def _day_parts(self, vehicle: str, message: str, start, end) -> list[tuple[str, xr.Dataset]]:
+        """(store key, lazily opened group) of each decoded day of ``message`` in range."""
         t0, t1 = _ts(start), _ts(end)
-        parts = []
+        out = []
         for date, cur in self._days(vehicle):
             if message not in cur["messages"] or not cur["messages"][message]["frames"]:
                 continue
@@ -180,9 +188,45 @@ class Fleet:
                 continue
             if t1 is not None and info["start_ns"] > t1.value:
                 continue
-            ds = self.store.open_zarr(f"{day_key(vehicle, date)}/{cur['version']}.zarr",
-                                      group=message, chunks={})
-            parts.append(ds[sigs])
+            key = f"{day_key(vehicle, date)}/{cur['version']}.zarr"
+            if (key, message) not in self._open:  # opened once: metadata and time index
+                self._open[(key, message)] = self.store.open_zarr(key, group=message, chunks={})
+            out.append((key, self._open[(key, message)]))
+        return out
+
+    def _values(self, key: str, message: str, ds: xr.Dataset, var: str) -> np.ndarray:
+        """A whole variable of one decoded day, in memory (LRU, ``cache_bytes`` in total)."""
+        k = (key, message, var)
+        if k in self._arrays:
+            self._arrays.move_to_end(k)
+            return self._arrays[k]
+        a = np.asarray(ds[var].values)
+        self._arrays[k] = a
+        total = sum(v.nbytes for v in self._arrays.values())
+        while total > self.cache_bytes and len(self._arrays) > 1:
+            _, old = self._arrays.popitem(last=False)
+            total -= old.nbytes
+        return a
+
+    def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
+        """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""
+        t0, t1 = _ts(start), _ts(end)
+        times, vals = [], {s: [] for s in sigs}
+        attrs: dict[str, dict] = {}
+        for key, ds in self._day_parts(vehicle, message, start, end):
+            t = ds.indexes["time"].values.view("int64")
+            i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
+            i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
+            times.append(t[i0:i1])
+            for s in sigs:
+                vals[s].append(self._values(key, message, ds, s)[i0:i1])
+                attrs[s] = dict(ds[s].attrs)
+        t = np.concatenate(times) if times else np.zeros(0, np.int64)
+        return t, {s: (np.concatenate(v) if v else np.zeros(0)) for s, v in vals.items()}, attrs
+
+    def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
+        t0, t1 = _ts(start), _ts(end)
+        parts = [ds[sigs] for _, ds in self._day_parts(vehicle, message, start, end)]
         if not parts:
             return xr.Dataset({s: ("time", np.zeros(0)) for s in sigs},
                               coords={"time": np.zeros(0, "datetime64[ns]")})
@@ -212,6 +256,11 @@ class Fleet:
                 by_msg[m].append(s)
         out = []
         for m, sigs in by_msg.items():
+            if max_points is not None and not flag_range and self._fits(vehicle, m, sigs):
+                ds = self._downsampled(vehicle, m, sigs, start, end, max_points, method, gap)
+                ds.attrs.update({"vehicle": vehicle, "message": m})
+                out.append(ds)
+                continue
             ds = self._message_data(vehicle, m, sigs, start, end)
             if flag_range:
                 for s in sigs:
@@ -232,6 +281,31 @@ class Fleet:
         res = xr.merge(merged, compat="override", combine_attrs="drop")
         res.attrs["vehicle"] = vehicle
         return res
+
+    def _fits(self, vehicle: str, message: str, sigs: list[str]) -> bool:
+        """Whether the whole message fits the in-memory cache (else: out-of-core dask path)."""
+        n = sum(cur["messages"][message]["frames"] for _, cur in self._days(vehicle)
+                if message in cur["messages"])
+        return n * 8 * (len(sigs) + 1) <= self.cache_bytes
+
+    def _downsampled(self, vehicle, message, sigs, start, end, max_points, method, gap):
+        from ..kernels import downsample
+
+        if isinstance(gap, str):
+            gap = pd.Timedelta(gap).to_timedelta64()
+        t, vals, attrs = self._message_arrays(vehicle, message, sigs, start, end)
+        if t.size <= max_points:
+            idx = np.arange(t.size)
+        else:
+            idx = np.unique(np.concatenate([downsample(t, vals[s], max_points, method, gap=gap)
+                                            for s in sigs]))
+        ds = xr.Dataset({s: ("time", vals[s][idx], attrs.get(s, {})) for s in sigs},
+                        coords={"time": t[idx].view("datetime64[ns]")})
+        if gap is not None:
+            from ..accessor._xarray import _with_breaks
+
+            ds = _with_breaks(ds, "time", gap)
+        return ds
 
     def gps_track(self, vehicle: str, start: Any = None, end: Any = None,
                   max_points: int | None = 5000) -> xr.Dataset:

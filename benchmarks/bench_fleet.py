@@ -1,0 +1,138 @@
+"""Fleet data lake: decode-job throughput with 1 and 2 workers, and ``fleet.load`` latency.
+
+1. End to end: raw segments (written by the edge logger) -> decoded store, on a
+   LocalCluster of 1 then 2 worker processes (same data, fresh output each time); frames/s
+   = raw frames / job wall time (cluster start excluded). Target: 2 workers >= 1.7x one.
+2. ``fleet.load`` of one signal over one vehicle-day at 100 Hz (8.64 M points) down to 2,000
+   points, warm (second call), from the local store and from a moto S3 server over HTTP.
+   Target: under 150 ms locally.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def _fleet_raw(path: Path, vehicles: int, duration_s: float) -> int:
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+
+    n = 0
+    for i in range(vehicles):
+        b = ct.simulate_vehicle(f"EV{i + 1:04d}", duration_s=duration_s, seed=3, index=i,
+                                start="2026-04-01T06:00:00")
+        ingest(b, f"EV{i + 1:04d}", str(path), segment_seconds=300.0)
+        n += len(b)
+    return n
+
+
+def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
+    import cantelem_sci as ct
+    from distributed import Client, LocalCluster
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw-store"
+        frames = _fleet_raw(raw, vehicles, duration_s)
+        for workers in (1, 2, 1, 2):
+            dst = Path(tmp) / f"w{workers}"
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(raw, dst)
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                client.run(lambda: __import__("cantelem_sci").decoder.decode)  # warm imports
+                t = time.perf_counter()
+                rep = ct.decode_fleet(str(dst), client=client, progress=False)
+                dt = time.perf_counter() - t
+            assert rep.frames == frames
+            best = out.get(workers)
+            out[workers] = min(best, dt) if best else dt
+    res = {"frames": frames, "s_1": out[1], "s_2": out[2], "fps_1": frames / out[1],
+           "fps_2": frames / out[2], "speedup": out[1] / out[2]}
+    print(f"[fleet] decode job, {vehicles} vehicles x {duration_s / 3600:.0f} h ({frames:,} frames): "
+          f"1 worker {res['fps_1'] / 1e6:.2f} M frames/s, 2 workers {res['fps_2'] / 1e6:.2f} M "
+          f"frames/s, speed-up {res['speedup']:.2f}x")
+    return res
+
+
+def _day_at_100hz(path: Path) -> None:
+    """One vehicle-day of VCU_Vehicle at 100 Hz (8.64 M frames), through edge and decode."""
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+    from cantelem_sci.decoder import encode_signals
+    from cantelem_sci.frames import FrameBatch
+
+    db = ct.load_dbc(ct.sample_dbc_path())
+    msg = db.get_message("VCU_Vehicle")
+    n = 8_640_000
+    t0 = np.datetime64("2026-04-02T00:00:00", "ns").astype(np.int64)
+    rng = np.random.default_rng(5)
+    speed = np.clip(np.cumsum(rng.normal(0, 0.05, n)) % 250, 0, 250)
+    data = encode_signals(msg, {"VehicleSpeed": speed, "Odometer": np.linspace(1000, 1800, n),
+                                "BrakePedal": np.zeros(n), "AccelPedal": np.zeros(n)}, n, width=8)
+    b = FrameBatch.from_arrays(t0 + np.arange(n, dtype=np.int64) * 10_000_000,
+                               np.full(n, msg.frame_id), data, dlc=np.full(n, 8),
+                               channel_names=["can0"], validate=False)
+    ingest(b, "EV0100", str(path), segment_seconds=3600.0, segment_max_frames=400_000,
+           queue_max_frames=2_000_000)
+    ct.decode_fleet(str(path), workers=1, progress=False)
+
+
+def _load_ms(fleet, repeat: int = 7) -> float:
+    fleet.load("EV0100", "VehicleSpeed", max_points=2000)  # cold
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        ds = fleet.load("EV0100", "VehicleSpeed", max_points=2000)
+        best = min(best, time.perf_counter() - t)
+    assert ds.sizes["time"] == 2000
+    return best * 1e3
+
+
+def load_latency() -> dict:
+    import cantelem_sci as ct
+
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "day"
+        _day_at_100hz(store)
+        fleet = ct.open_fleet(store)
+        assert fleet.load("EV0100", "VehicleSpeed").sizes["time"] == 8_640_000
+        res["local_ms"] = _load_ms(fleet)
+        print(f"[fleet] fleet.load 8.64 M points -> 2,000, warm, local store: {res['local_ms']:.0f} ms")
+        try:
+            import sys
+
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.conftest import MotoS3
+        except ImportError:
+            return res
+        server = MotoS3()
+        try:
+            bucket = server.new_bucket()
+            server.fs().put(str(store) + "/", f"{bucket}/fleet/", recursive=True)
+            so = {"key": "testing", "secret": "testing",
+                  "client_kwargs": {"endpoint_url": server.endpoint_url}}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sfleet = ct.open_fleet(f"s3://{bucket}/fleet", storage_options=so, refresh=False)
+                res["s3_ms"] = _load_ms(sfleet, repeat=3)
+            print(f"[fleet] fleet.load 8.64 M points -> 2,000, warm, moto S3 over HTTP: "
+                  f"{res['s3_ms']:.0f} ms")
+        finally:
+            server.stop()
+    return res
+
+
+def main() -> dict:
+    return {"decode": decode_throughput(), "load": load_latency()}
+
+
+if __name__ == "__main__":
+    main()
