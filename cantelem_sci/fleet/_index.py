@@ -9,6 +9,7 @@ so refreshing the same data gives the same bytes.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ def refresh_vehicle(store: Store, vehicle: str, gap_ns: int) -> dict[str, Any]:
     known = {s["key"] for s in idx["segments"]}
     dates = [d for d in store.ls(f"raw/vehicle={vehicle}") if d.startswith("date=")]
     last = max((s["date"] for s in idx["segments"]), default="")
-    changed = False
+    new_keys = []
     for d in dates:
         date = d[len("date="):]
         if date < last:
@@ -53,22 +54,29 @@ def refresh_vehicle(store: Store, vehicle: str, gap_ns: int) -> dict[str, Any]:
             if not name.endswith(".zarr.manifest.json"):
                 continue
             key = f"raw/vehicle={vehicle}/{d}/{name[: -len('.manifest.json')]}"
-            if key in known:
-                continue
-            man = store.read_json(key + ".manifest.json")
-            entry = {"key": key, "date": date, "start_ns": int(man["start_ns"]),
-                     "end_ns": int(man["end_ns"]), "frames": int(man["frame_count"]),
-                     "sha256": man["frames_sha256"], "channels": man.get("channel_names", []),
-                     "bytes": int(man.get("bytes", 0)), "gps": int(man.get("gps_count", 0))}
-            try:
-                t = store.open_zarr(key)["time"].values.astype("datetime64[ns]").view("int64")
-                entry["sessions"] = _sessions(t, gap_ns)
-            except Exception as err:  # a corrupt segment: the decode job quarantines it
-                entry["sessions"] = [[entry["start_ns"], entry["end_ns"]]]
-                entry["unreadable"] = f"{type(err).__name__}: {err}"
-            idx["segments"].append(entry)
-            known.add(key)
-            changed = True
+            if key not in known:
+                new_keys.append((key, date))
+                known.add(key)
+
+    def entry_of(item: tuple[str, str]) -> dict[str, Any]:
+        key, date = item
+        man = store.read_json(key + ".manifest.json")
+        entry = {"key": key, "date": date, "start_ns": int(man["start_ns"]),
+                 "end_ns": int(man["end_ns"]), "frames": int(man["frame_count"]),
+                 "sha256": man["frames_sha256"], "channels": man.get("channel_names", []),
+                 "bytes": int(man.get("bytes", 0)), "gps": int(man.get("gps_count", 0))}
+        try:
+            t = store.open_zarr(key, chunks=None)["time"].values.astype("datetime64[ns]").view("int64")
+            entry["sessions"] = _sessions(t, gap_ns)
+        except Exception as err:  # a corrupt segment: the decode job quarantines it
+            entry["sessions"] = [[entry["start_ns"], entry["end_ns"]]]
+            entry["unreadable"] = f"{type(err).__name__}: {err}"
+        return entry
+
+    # manifests and time columns are read in parallel (I/O and decompression release the GIL)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        idx["segments"] += list(pool.map(entry_of, new_keys))
+    changed = bool(new_keys)
     if changed:
         idx["segments"].sort(key=lambda s: (s["start_ns"], s["key"]))
         store.write_json(index_key(vehicle), idx)

@@ -114,7 +114,18 @@ def _encoding(tree) -> dict[str, dict[str, Any]]:
 
 
 def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
-    """Decode one vehicle-day (runs on a dask worker)."""
+    """Decode one vehicle-day (runs on a dask worker, within that worker's one thread: zarr's
+    codec thread pool is limited to one, so N workers use N cores)."""
+    import zarr
+
+    t0 = time.perf_counter()
+    with zarr.config.set({"threading.max_workers": 1}):
+        out = _decode_day(store_url, storage_options, task)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
     from ..decoder import decode
 
     store = Store(store_url, storage_options)
@@ -122,7 +133,7 @@ def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str
     batches, used, bad = [], [], []
     for key, sha in zip(task.keys, task.shas):
         try:
-            ds = store.open_zarr(key)
+            ds = store.open_zarr(key, chunks=None)  # plain numpy: no dask inside the task
             b = FrameBatch.from_dataset(ds)
             man = store.read_json(key + ".manifest.json")
             if len(b) != int(man["frame_count"]):
