@@ -101,6 +101,18 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from .viz import serve_dashboard
+
+    return serve_dashboard(args.store, port=args.port, preheat=not args.no_preheat)
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .viz import serve_lab
+
+    return serve_lab(args.store, port=args.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cantelem`` command."""
     p = argparse.ArgumentParser(prog="cantelem", description=__doc__,
@@ -130,6 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_decode)
+    g = sub.add_parser("dashboard", help="serve the Voila dashboard on 127.0.0.1")
+    g.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")
+    g.add_argument("--port", type=int, default=8866)
+    g.add_argument("--no-preheat", action="store_true", help="do not pre-heat a kernel")
+    g.set_defaults(func=_dashboard)
+    lab = sub.add_parser("lab", help="JupyterLab on the notebooks")
+    lab.add_argument("--store", default=None)
+    lab.add_argument("--port", type=int, default=8888)
+    lab.set_defaults(func=_lab)
     args = p.parse_args(argv)
     from .errors import CantelemError
 

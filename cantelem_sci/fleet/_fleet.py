@@ -307,6 +307,57 @@ class Fleet:
             ds = _with_breaks(ds, "time", gap)
         return ds
 
+    def recent(self, vehicle: str, signals: Sequence[str] | str, window: Any = "60s") -> xr.Dataset:
+        """The newest ``window`` of ``signals``, decoded on the fly from what the edge logger
+        has made durable but the decode job has not seen yet: its open journal (local spool)
+        and raw segments newer than the decoded days. ``attrs["newest"]`` is the newest
+        frame time. Used by the dashboard's live mode (lag: the logger's flush interval)."""
+        from ..frames import FrameBatch
+
+        if isinstance(signals, str):
+            signals = [signals]
+        self.refresh()
+        batches = []
+        decoded_end = max((m["end_ns"] or 0 for _, cur in self._days(vehicle)
+                           for m in cur["messages"].values()), default=0)
+        for seg in self._index.get(vehicle, {}).get("segments", []):
+            if seg["end_ns"] > decoded_end:
+                batches.append(FrameBatch.from_dataset(self.store.open_zarr(seg["key"], chunks=None)))
+        if self.store.local:
+            from cantelem_edge import read_journal
+
+            spool = os.path.join(self.store.root, ".edge", vehicle)
+            if os.path.isdir(spool):
+                for name in sorted(os.listdir(spool)):
+                    if name.startswith("journal-") and name.endswith(".ctj"):
+                        try:
+                            batches.append(read_journal(os.path.join(spool, name)).frames)
+                        except Exception:  # a journal being rotated away: next tick
+                            continue
+        frames = FrameBatch.concat(batches) if batches else FrameBatch.empty()
+        newest = int(frames.time.max()) if len(frames) else None
+        if newest is None:
+            ds = xr.Dataset()
+            ds.attrs["newest"] = None
+            return ds
+        w = pd.Timedelta(window).value
+        frames = frames.take(np.flatnonzero(frames.time >= newest - w))
+        from ..decoder import decode
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = decode(frames, self.catalog.database(vehicle))
+        out = {}
+        for sig in signals:
+            for name, node in tree.children.items():
+                if sig in node.dataset.data_vars:
+                    da = node.dataset[sig]
+                    out[sig] = da.rename({"time": f"time_{name}"})
+                    break
+        ds = xr.Dataset(out)
+        ds.attrs.update({"vehicle": vehicle, "newest": pd.Timestamp(newest)})
+        return ds
+
     def gps_track(self, vehicle: str, start: Any = None, end: Any = None,
                   max_points: int | None = 5000) -> xr.Dataset:
         """Latitude/longitude of ``vehicle`` (decoded GPS_Position)."""

@@ -1,0 +1,58 @@
+"""``cantelem dashboard`` (Voilà on 127.0.0.1) and ``cantelem lab`` (JupyterLab)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` folder (the dashboard and the analyst notebooks)."""
+    here = Path(__file__).resolve().parents[2] / "notebooks"
+    if not here.is_dir():
+        raise FileNotFoundError(f"{here}: notebooks folder not found (run from a source checkout)")
+    return here
+
+
+def dashboard_notebook() -> Path:
+    return notebooks_dir() / "dashboard.ipynb"
+
+
+def voila_command(store: str, port: int = 8866, preheat: bool = True) -> list[str]:
+    """The Voilà command serving the dashboard (kernels pre-heated)."""
+    cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
+           f"--port={port}", "--Voila.ip=127.0.0.1", "--theme=dark",
+           "--VoilaConfiguration.show_tracebacks=False"]
+    if preheat:
+        cmd += ["--preheat_kernel=True", "--pool_size=1"]
+    return cmd
+
+
+def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = True) -> int:
+    """Serve the dashboard on http://127.0.0.1:<port>/ until interrupted."""
+    from .. import _config
+
+    store = os.path.abspath(_config.get("store", store)) if "://" not in str(store or "") else store
+    env = dict(os.environ, CANTELEM_STORE=str(store))
+    print(f"dashboard: http://127.0.0.1:{port}/  (store {store}; Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(voila_command(str(store), port, preheat), env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def serve_lab(store: str | None = None, port: int = 8888) -> int:
+    """JupyterLab on the notebooks folder."""
+    from .. import _config
+
+    env = dict(os.environ, CANTELEM_STORE=os.path.abspath(_config.get("store", store)))
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks_dir()}",
+           f"--port={port}", "--ServerApp.ip=127.0.0.1", "--no-browser"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,212 @@
+"""The Voilà dashboard in a real browser: Playwright driving Debian's Chromium.
+
+One page session walks through what a user does: load, change vehicle and signals, zoom,
+export CSV, drive the replay scrubber; screenshots go to ``artifacts/screenshots/``. Bad
+input (an empty store) is checked on its own server.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        pytest.skip("Debian's chromium is not installed (./run test installs it with apt-get "
+                    "when it can)")
+    return exe
+
+
+class VoilaServer:
+    def __init__(self, store) -> None:
+        from cantelem_sci.viz._serve import voila_command
+
+        self.port = free_port()
+        env = dict(os.environ, CANTELEM_STORE=str(store))
+        self.proc = subprocess.Popen(voila_command(str(store), self.port), env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        t_end = time.monotonic() + 120
+        while time.monotonic() < t_end:
+            try:
+                urllib.request.urlopen(self.url, timeout=5)
+                return
+            except OSError:
+                assert self.proc.poll() is None, self.proc.stderr.read()
+                time.sleep(0.3)
+        raise TimeoutError("voila did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu",
+                                                          "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(decoded_store):
+    s = VoilaServer(decoded_store[0])
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.goto(server.url, timeout=180_000)
+    pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
+    _settle(pg)
+    yield pg
+    ctx.close()
+
+
+def _settle(pg, seconds: float = 1.5) -> None:
+    pg.wait_for_timeout(int(seconds * 1000))
+
+
+def _text(pg, cls: str) -> str:
+    """Text of a Panel pane (rendered inside its shadow root, which Playwright pierces)."""
+    loc = pg.locator(f".{cls} div")
+    return loc.first.inner_text() if loc.count() else ""
+
+
+def _wait_text(pg, cls: str, pattern: str, timeout: float = 60) -> str:
+    t_end = time.monotonic() + timeout
+    txt = ""
+    while time.monotonic() < t_end:
+        txt = _text(pg, cls)
+        if re.search(pattern, txt):
+            return txt
+        pg.wait_for_timeout(200)
+    raise AssertionError(f"{cls}: {pattern!r} not found in {txt!r}")
+
+
+def _plot_png(pg) -> bytes:
+    return pg.locator(".cantelem-hv").first.screenshot()
+
+
+def test_1_loads_with_plots_and_no_traceback(page):
+    page.screenshot(path=str(SHOTS / "1-loaded.png"), full_page=True)
+    assert page.locator(".cantelem-hv canvas").count() >= 2
+    assert "Traceback" not in page.content()
+    _wait_text(page, "cantelem-status", r"EV0001: 2 signal\(s\)")
+    _wait_text(page, "cantelem-detail", r"samples shown")
+
+
+def test_2_change_vehicle_changes_the_plot(page):
+    before = _plot_png(page)
+    page.locator(".cantelem-vehicle select").first.select_option("EV0002")
+    _wait_text(page, "cantelem-status", r"EV0002: 2 signal\(s\)")
+    _settle(page)
+    assert _plot_png(page) != before
+    page.screenshot(path=str(SHOTS / "2-vehicle-EV0002.png"), full_page=True)
+
+
+def test_3_add_a_signal(page):
+    n = page.locator(".cantelem-hv canvas").count()
+    inp = page.locator(".cantelem-signals input").first
+    inp.click()
+    inp.fill("SOC")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    _wait_text(page, "cantelem-status", r"3 signal\(s\)")
+    _settle(page)
+    assert page.locator(".cantelem-hv canvas").count() > n or "SOC" in _text(page, "cantelem-detail")
+    page.screenshot(path=str(SHOTS / "3-three-signals.png"), full_page=True)
+
+
+def _shown(pg) -> tuple[int, int]:
+    m = re.search(r"(\w+): (\d+) of (\d+) samples shown", _text(pg, "cantelem-detail"))
+    assert m, _text(pg, "cantelem-detail")
+    return int(m.group(2)), int(m.group(3))
+
+
+def test_4_zoom_shows_more_detail(page):
+    shown0, total0 = _shown(page)
+    canvas = page.locator(".cantelem-hv canvas").first
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    for _ in range(3):
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(100)
+    t_end = time.monotonic() + 30
+    while time.monotonic() < t_end and _shown(page)[1] >= total0:
+        page.wait_for_timeout(200)
+    shown1, total1 = _shown(page)
+    assert 0 < total1 < total0  # fewer samples in view ...
+    assert shown1 / total1 > shown0 / total0  # ... and a larger share of them drawn
+    page.screenshot(path=str(SHOTS / "4-zoomed.png"), full_page=True)
+
+
+def test_5_export_csv_of_the_visible_range(page, decoded_store):
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator(".cantelem-csv button").first.click()
+    path = dl.value.path()
+    df = pd.read_csv(path, parse_dates=["time"])
+    shown_signals = re.findall(r"(\w+): \d+ of \d+ samples shown", _text(page, "cantelem-detail"))
+    assert list(df.columns) == ["time", *shown_signals] and len(shown_signals) == 3
+    _, in_view = _shown(page)
+    # every sample of every shown signal in the visible range, on one time axis
+    assert len(df) >= in_view > 0
+    assert df["time"].is_monotonic_increasing
+    import cantelem_sci as ct
+
+    fleet = ct.open_fleet(decoded_store[0])
+    t0, t1 = df["time"].iloc[0], df["time"].iloc[-1]
+    spd = fleet.load("EV0002", "VehicleSpeed", t0, t1)
+    assert df["VehicleSpeed"].notna().sum() >= spd.sizes["time"] - 1
+
+
+def test_6_replay_scrubber_moves(page):
+    before = _text(page, "cantelem-replay")
+    buttons = page.locator(".cantelem-player button")
+    buttons.nth(6).click()  # "play"
+    page.wait_for_timeout(1500)
+    buttons.nth(4).click()  # "pause"
+    after = _wait_text(page, "cantelem-replay", r"replay: \d{4}-")
+    assert after != before
+    page.screenshot(path=str(SHOTS / "6-replay.png"), full_page=True)
+
+
+def test_empty_store_is_reported_on_the_page(browser, tmp_path):
+    s = VoilaServer(tmp_path)
+    try:
+        pg = browser.new_page()
+        pg.goto(s.url, timeout=180_000)
+        pg.wait_for_selector(".cantelem-status", timeout=180_000)
+        _wait_text(pg, "cantelem-status", "No data yet")
+        assert "Traceback" not in pg.content()
+        pg.screenshot(path=str(SHOTS / "empty-store.png"), full_page=True)
+    finally:
+        s.stop()

@@ -1,0 +1,57 @@
+"""The dashboard object itself (no browser): bad input is reported on the page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cantelem_sci as ct
+
+pytestmark = pytest.mark.slow
+
+
+def test_empty_store_says_so(tmp_path):
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(tmp_path))
+    assert "No data yet" in d.status.object and str(tmp_path) in d.status.object
+    d.panel()  # renders without a vehicle
+
+
+def test_range_without_data_and_nan_signal_are_reported(decoded_store):
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    assert d.w_vehicle.options == ["EV0001", "EV0002"]
+    assert "2 signal(s)" in d.status.object
+    # a range inside nothing (before the recording)
+    d.w_start.value = np.datetime64("2026-03-01T10:00:00").astype(object)
+    d.w_end.value = np.datetime64("2026-03-01T11:00:00").astype(object)
+    assert "no data between 2026-03-01 10:00:00 and 2026-03-01 11:00:00" in d.status.object
+    d.w_vehicle.value = "EV0002"
+    assert "EV0002" in d.status.object
+    csv = d._csv().getvalue().splitlines()
+    assert csv[0].startswith("time,") and len(csv) > 100
+
+
+def test_signal_with_only_nan(tmp_path, cluster_client):
+    """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
+    from cantelem_edge import ingest
+    from cantelem_sci.decoder import encode_signals
+    from cantelem_sci.frames import FrameBatch
+    from cantelem_sci.viz import Dashboard
+
+    db = ct.load_dbc(ct.sample_dbc_path())
+    msg = db.get_message("BMS_CellVoltages")
+    n = 500
+    vals = {"CellGroup": np.zeros(n)}
+    vals.update({f"Cell{c:02d}_Voltage": np.full(n, 3.7) for c in range(1, 5)})
+    data = encode_signals(msg, vals, n, width=8)
+    t = np.datetime64("2026-05-01T12:00:00", "ns").astype(np.int64) + np.arange(n) * 10**8
+    b = FrameBatch.from_arrays(t, np.full(n, msg.frame_id), data, dlc=np.full(n, 8))
+    ingest(b, "SOLO1", str(tmp_path))
+    ct.decode_fleet(str(tmp_path), client=cluster_client, progress=False)
+    d = Dashboard(str(tmp_path))
+    assert d.w_vehicle.options == ["SOLO1"]
+    d.w_signals.value = ["Cell05_Voltage"]
+    assert "Cell05_Voltage: only NaN" in d.status.object
