@@ -2,9 +2,9 @@
 
 import sys
 
-from . import bench_decode, bench_edge, bench_fleet, bench_kernels
+from . import bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels
 
-which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet"]
+which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard"]
 if "decode" in which:
     bench_decode.main()
 if "kernels" in which:
@@ -13,3 +13,5 @@ if "edge" in which:
     bench_edge.main()
 if "fleet" in which:
     bench_fleet.main()
+if "dashboard" in which:
+    bench_dashboard.main()
