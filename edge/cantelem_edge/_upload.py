@@ -152,22 +152,25 @@ class Uploader:
             done = theirs.get("frames_sha256") == manifest["frames_sha256"] and \
                 theirs.get("files") == manifest["files"]
         if not done:
+            # one listing instead of a request per file: what is there already, with ETags
+            have = self._listing(base)
             for rel, info in sorted(manifest["files"].items()):
-                src = local / rel
                 dst = f"{base}/{rel}"
-                want = _etag_of(src, info["size"])
-                try:
-                    have = fs.info(dst)
-                except FileNotFoundError:
-                    have = None
-                if have is None or have.get("size") != info["size"] or \
-                        str(have.get("ETag", "")).strip('"') != want:
-                    fs.put_file(str(src), dst, chunksize=CHUNKSIZE)
-                    fs.invalidate_cache(dst)
-                    have = fs.info(dst)
-                    if have.get("size") != info["size"] or str(have.get("ETag", "")).strip('"') != want:
-                        raise UploadError(f"{dst}: uploaded object does not verify (size "
-                                          f"{have.get('size')} vs {info['size']}, ETag)")
+                want = _etag_of(local / rel, info["size"])
+                h = have.get(dst)
+                if h is None or h.get("size") != info["size"] or \
+                        str(h.get("ETag", "")).strip('"') != want:
+                    fs.put_file(str(local / rel), dst, chunksize=CHUNKSIZE)
+            after = self._listing(base)
+            for rel, info in manifest["files"].items():
+                dst = f"{base}/{rel}"
+                h = after.get(dst)
+                want = _etag_of(local / rel, info["size"])
+                if h is None or h.get("size") != info["size"] or \
+                        str(h.get("ETag", "")).strip('"') != want:
+                    raise UploadError(f"{dst}: uploaded object does not verify (size "
+                                      f"{None if h is None else h.get('size')} vs {info['size']}, "
+                                      "or ETag)")
             fs.put_file(str(man_path), remote_man)
             fs.invalidate_cache(remote_man)
             if fs.info(remote_man).get("size") != man_path.stat().st_size:
@@ -177,6 +180,15 @@ class Uploader:
         man_path.unlink()
         shutil.rmtree(local, ignore_errors=True)
         return manifest, times
+
+    def _listing(self, base: str) -> dict[str, dict]:
+        """``{path: info}`` of every object under ``base`` (fresh, not from s3fs' cache)."""
+        self.fs.invalidate_cache(base)
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return {}
+        return {k.rstrip("/"): v for k, v in found.items()}
 
     @property
     def alive(self) -> bool:

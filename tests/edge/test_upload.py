@@ -17,7 +17,7 @@ pytestmark = pytest.mark.s3
 
 def _cfg(tmp_path, server, bucket, **kw):
     return load_config(environ={}, spool=str(tmp_path / "spool"), flush_interval=0.1,
-                       segment_seconds=0.3, s3_url=f"s3://{bucket}/fleet",
+                       segment_seconds=kw.pop("segment_seconds", 1.0), s3_url=f"s3://{bucket}/fleet",
                        s3_endpoint_url=server.endpoint_url, upload_retry_base=0.2,
                        upload_retry_max=1.0, upload_timeout=2.0,
                        sources=kw.pop("sources", ["sim:20x"]), **kw)
@@ -45,7 +45,8 @@ def test_segments_upload_verified_then_deleted_locally(tmp_path, moto_s3, s3_buc
     lg = EdgeLogger(_cfg(tmp_path, moto_s3, s3_bucket, s3_key="AKIATESTKEY", s3_secret="topsecret"))
     lg.start()
     lg.run(duration=1.5)
-    lg.stop(upload_timeout=10)
+    lg.sources[0].stop()
+    lg.stop(upload_timeout=120)
     st = lg.status()
     mans, df = _remote_frames(moto_s3, s3_bucket)
     assert st["frames"]["uploaded"] == st["frames"]["durable"] == len(df) > 0
@@ -59,7 +60,7 @@ def test_segments_upload_verified_then_deleted_locally(tmp_path, moto_s3, s3_buc
 def test_upload_is_idempotent(tmp_path, moto_s3, s3_bucket):
     cfg = _cfg(tmp_path, moto_s3, s3_bucket)
     lg = EdgeLogger(load_config(environ={}, spool=cfg.spool, flush_interval=0.1,
-                                segment_seconds=0.3, sources=["sim:20x"]))  # no S3: local only
+                                segment_seconds=1.0, sources=["sim:20x"]))  # no S3: local only
     lg.start()
     lg.run(duration=0.8)
     lg.stop()
