@@ -13,9 +13,11 @@ class CantelemBackendEntrypoint(BackendEntrypoint):
 
     Example
     -------
-    >>> import xarray as xr                                             # doctest: +SKIP
-    >>> xr.open_dataset("cantelem-data", engine="cantelem", vehicle="EV0001",
-    ...                 signals=["VehicleSpeed"])                      # doctest: +SKIP
+    With a decoded store (``cantelem demo``)::
+
+        import xarray as xr
+        xr.open_dataset("cantelem-data", engine="cantelem", vehicle="EV0001",
+                        signals=["VehicleSpeed"])
     """
 
     description = "Decoded CAN telemetry of a cantelem_sci fleet store (local or s3://)"

@@ -35,9 +35,10 @@ class Fleet:
 
     Example
     -------
-    >>> import cantelem_sci as ct                                        # doctest: +SKIP
-    >>> fleet = ct.open_fleet("cantelem-data")                           # doctest: +SKIP
-    >>> fleet.load("EV0001", ["VehicleSpeed"], max_points=2000)          # doctest: +SKIP
+    >>> import tempfile, cantelem_sci as ct
+    >>> fleet = ct.open_fleet(tempfile.mkdtemp())
+    >>> fleet.vehicles, len(fleet.coverage())
+    ([], 0)
     """
 
     def __init__(self, store: Store, catalog: Catalog, refresh: bool = True,

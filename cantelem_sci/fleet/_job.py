@@ -225,9 +225,9 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
 
     Example
     -------
-    >>> import cantelem_sci as ct                                    # doctest: +SKIP
-    >>> print(ct.decode_fleet("cantelem-data"))                      # doctest: +SKIP
-    decoded 3 vehicle-day(s) (796,482 frames, ...), 0 up to date
+    >>> import tempfile, cantelem_sci as ct
+    >>> print(ct.decode_fleet(tempfile.mkdtemp(), progress=False))   # nothing to decode yet
+    decoded 0 vehicle-day(s) (0 frames, 0.00 M frames/s), 0 up to date
     """
     from .. import _config
     from ._catalog import default_catalog, load_catalog

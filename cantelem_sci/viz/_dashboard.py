@@ -35,8 +35,10 @@ class Dashboard:
 
     Example
     -------
-    >>> from cantelem_sci.viz import Dashboard                      # doctest: +SKIP
-    >>> Dashboard("cantelem-data").panel()                          # doctest: +SKIP
+    In a notebook (or the Voilà page ``cantelem dashboard`` serves)::
+
+        from cantelem_sci.viz import Dashboard
+        Dashboard("cantelem-data").panel()
     """
 
     def __init__(self, store: str | None = None, *, max_points: int = 2000,
