@@ -51,9 +51,14 @@ def main() -> dict:
         print("[dashboard] chromium not installed (apt-get install chromium)")
         return {}
     res = {}
+    import os
+
     with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp) / "store"
-        _store_10m(store)
+        # CANTELEM_BENCH_STORE: reuse a store built by an earlier run (kept there)
+        keep = os.environ.get("CANTELEM_BENCH_STORE")
+        store = Path(keep) if keep else Path(tmp) / "store"
+        if not (store / "decoded").exists():
+            _store_10m(store)
         server = VoilaServer(store)
         try:
             with sync_playwright() as p:

@@ -51,6 +51,10 @@ class Dashboard:
 
         if not getattr(hv.extension, "_loaded", False):
             hv.extension("bokeh", logo=False)  # options registry; notebooks call it themselves
+        from holoviews.plotting.bokeh.callbacks import RangeXYCallback
+
+        # re-downsample sooner after a zoom (HoloViews waits 100 ms for range events to settle)
+        RangeXYCallback.debounce = 20
 
         self.hv, self.pn = hv, pn
         self.max_points = max_points
@@ -91,11 +95,12 @@ class Dashboard:
         self.plots = pn.Column(sizing_mode="stretch_width", css_classes=["cantelem-plots"])
         self.map = pn.Column(width=360, css_classes=["cantelem-map"])
         self.replay_stream = hv.streams.Stream.define("Replay", t=0)()
+        self._silent = False
         self.w_vehicle.param.watch(self._on_vehicle, "value")
         self.w_trip.param.watch(self._on_trip, "value")
         self.w_start.param.watch(self._on_range, "value")
         self.w_end.param.watch(self._on_range, "value")
-        self.w_signals.param.watch(lambda e: self._redraw(), "value")
+        self.w_signals.param.watch(lambda e: None if self._silent else self._redraw(), "value")
         self.w_player.param.watch(self._on_player, "value")
         self.w_live.param.watch(self._on_live, "value")
         if not self.vehicles:
@@ -120,6 +125,7 @@ class Dashboard:
     def _on_vehicle(self, event) -> None:
         v = self.w_vehicle.value
         sigs = sorted(s for s in self.fleet.signals(v) if "." not in s)
+        self._silent = True  # one redraw at the end, not one per widget change
         self.w_signals.options = sigs
         keep = [s for s in self.w_signals.value if s in sigs]
         self.w_signals.value = keep or [s for s in DEFAULT_SIGNALS if s in sigs][:2] or sigs[:1]
@@ -128,7 +134,6 @@ class Dashboard:
         for _, r in trips.iterrows():
             opts[f"{_fmt(r['start'])} ({pd.Timedelta(r['duration']).round('s')})"] = (
                 pd.Timestamp(r["start"]), pd.Timestamp(r["end"]))
-        self._silent = True
         self.w_trip.options = opts
         self.w_trip.value = "all"
         t0, t1 = self._full_span()
@@ -226,7 +231,9 @@ class Dashboard:
                 active_tools=["xwheel_zoom"], height=220, responsive=True,
                 bgcolor="#262626", show_grid=True, xlabel="", default_tools=["pan", "box_zoom", "reset"],
                 backend_opts={"plot.border_fill_color": "#1e1e1e",
-                              "plot.outline_line_color": "#444444"})
+                              "plot.outline_line_color": "#444444",
+                              # BokehJS reports a wheel zoom only after lod_timeout (500 ms)
+                              "plot.lod_timeout": 60, "plot.lod_interval": 60})
         return fn
 
     def _update_stats(self, t0, t1) -> None:
