@@ -17,27 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _store_10m(path: Path) -> None:
-    import cantelem_sci as ct
-    from cantelem_edge import ingest
-    from cantelem_sci.decoder import encode_signals
-    from cantelem_sci.frames import FrameBatch
-
-    db = ct.load_dbc(ct.sample_dbc_path())
-    msg = db.get_message("VCU_Vehicle")
-    n = 10_000_000
-    t0 = np.datetime64("2026-04-02T00:00:00", "ns").astype(np.int64)
-    rng = np.random.default_rng(5)
-    speed = np.abs(np.cumsum(rng.normal(0, 0.05, n))) % 250
-    data = encode_signals(msg, {"VehicleSpeed": speed, "Odometer": np.linspace(1000, 1800, n),
-                                "BrakePedal": np.zeros(n), "AccelPedal": np.zeros(n)}, n, width=8)
-    step = 86_400_000_000_000 // n
-    b = FrameBatch.from_arrays(t0 + np.arange(n, dtype=np.int64) * step, np.full(n, msg.frame_id),
-                               data, dlc=np.full(n, 8), channel_names=["can0"], validate=False)
-    ingest(b, "EV0100", str(path), segment_seconds=3600.0, segment_max_frames=500_000,
-           queue_max_frames=2_000_000)
-    ct.decode_fleet(str(path), workers=1, progress=False)
+from .bench_fleet import vehicle_day_store
 
 
 def main() -> dict:
@@ -58,7 +38,7 @@ def main() -> dict:
         keep = os.environ.get("CANTELEM_BENCH_STORE")
         store = Path(keep) if keep else Path(tmp) / "store"
         if not (store / "decoded").exists():
-            _store_10m(store)
+            vehicle_day_store(store, n=10_000_000, segment_max_frames=500_000)
         server = VoilaServer(store)
         try:
             with sync_playwright() as p:

@@ -69,8 +69,9 @@ def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
     return res
 
 
-def _day_at_100hz(path: Path) -> None:
-    """One vehicle-day of VCU_Vehicle at 100 Hz (8.64 M frames), through edge and decode."""
+def vehicle_day_store(path: Path, n: int = 8_640_000, segment_max_frames: int = 400_000) -> None:
+    """One vehicle-day of VCU_Vehicle with ``n`` frames evenly spread (8.64 M: 100 Hz),
+    written through the edge logger and decoded."""
     import cantelem_sci as ct
     from cantelem_edge import ingest
     from cantelem_sci.decoder import encode_signals
@@ -78,16 +79,15 @@ def _day_at_100hz(path: Path) -> None:
 
     db = ct.load_dbc(ct.sample_dbc_path())
     msg = db.get_message("VCU_Vehicle")
-    n = 8_640_000
     t0 = np.datetime64("2026-04-02T00:00:00", "ns").astype(np.int64)
     rng = np.random.default_rng(5)
-    speed = np.clip(np.cumsum(rng.normal(0, 0.05, n)) % 250, 0, 250)
+    speed = np.abs(np.cumsum(rng.normal(0, 0.05, n))) % 250
     data = encode_signals(msg, {"VehicleSpeed": speed, "Odometer": np.linspace(1000, 1800, n),
                                 "BrakePedal": np.zeros(n), "AccelPedal": np.zeros(n)}, n, width=8)
-    b = FrameBatch.from_arrays(t0 + np.arange(n, dtype=np.int64) * 10_000_000,
-                               np.full(n, msg.frame_id), data, dlc=np.full(n, 8),
-                               channel_names=["can0"], validate=False)
-    ingest(b, "EV0100", str(path), segment_seconds=3600.0, segment_max_frames=400_000,
+    step = 86_400_000_000_000 // n
+    b = FrameBatch.from_arrays(t0 + np.arange(n, dtype=np.int64) * step, np.full(n, msg.frame_id),
+                               data, dlc=np.full(n, 8), channel_names=["can0"], validate=False)
+    ingest(b, "EV0100", str(path), segment_seconds=3600.0, segment_max_frames=segment_max_frames,
            queue_max_frames=2_000_000)
     ct.decode_fleet(str(path), workers=1, progress=False)
 
@@ -109,7 +109,7 @@ def load_latency() -> dict:
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "day"
-        _day_at_100hz(store)
+        vehicle_day_store(store)
         fleet = ct.open_fleet(store)
         assert fleet.load("EV0100", "VehicleSpeed").sizes["time"] == 8_640_000
         res["local_ms"] = _load_ms(fleet)

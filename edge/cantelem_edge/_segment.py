@@ -34,7 +34,7 @@ from cantelem_sci.errors import SpoolError
 from cantelem_sci.frames import FrameBatch
 from cantelem_sci.frames._schema import FIELDS, SCHEMA_NAME, SCHEMA_VERSION
 
-from ._journal import GPS_FLOAT, GPS_INT
+from ._journal import GPS_FLOAT, GPS_INT, _fsync_dir
 
 CHUNK_FRAMES = 1_000_000
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
@@ -70,11 +70,7 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        fd = os.open(dirpath, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(Path(dirpath))
 
 
 def _md5(path: Path) -> str:
@@ -196,14 +192,6 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
         raise SpoolError(f"{final}: cannot write the segment ({err.strerror}); its frames stay "
                          "in the journal and the write is retried") from err
     return manifest
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_temporaries(root: Path) -> list[Path]:

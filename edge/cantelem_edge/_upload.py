@@ -154,9 +154,11 @@ class Uploader:
         if not done:
             # one listing instead of a request per file: what is there already, with ETags
             have = self._listing(base)
+            etags = {rel: _etag_of(local / rel, info["size"])
+                     for rel, info in manifest["files"].items()}
             for rel, info in sorted(manifest["files"].items()):
                 dst = f"{base}/{rel}"
-                want = _etag_of(local / rel, info["size"])
+                want = etags[rel]
                 h = have.get(dst)
                 if h is None or h.get("size") != info["size"] or \
                         str(h.get("ETag", "")).strip('"') != want:
@@ -165,7 +167,7 @@ class Uploader:
             for rel, info in manifest["files"].items():
                 dst = f"{base}/{rel}"
                 h = after.get(dst)
-                want = _etag_of(local / rel, info["size"])
+                want = etags[rel]
                 if h is None or h.get("size") != info["size"] or \
                         str(h.get("ETag", "")).strip('"') != want:
                     raise UploadError(f"{dst}: uploaded object does not verify (size "
