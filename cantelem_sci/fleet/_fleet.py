@@ -269,8 +269,6 @@ class Fleet:
                     if lo is not None and hi is not None:
                         ds[f"{s}_out_of_range"] = (ds[s] < lo) | (ds[s] > hi)
             if max_points is not None and ds.sizes["time"] > max_points:
-                if gap is None and ds.sizes["time"]:
-                    gap = None
                 ds = ds.cantelem.downsample(max_points, method, gap=gap, variables=sigs)
             elif max_points is not None:
                 ds = ds.load()
