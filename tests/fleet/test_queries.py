@@ -173,3 +173,23 @@ def test_any_signal_name_is_found_or_refused_clearly(fleet, name):
         fleet.load("EV0001", [name], "2030-01-01", "2030-01-02")
     except UnknownNameError as err:
         assert "valid:" in str(err)
+
+
+def test_recent_follows_the_edge_logger_within_two_seconds(tmp_path):
+    """Live mode: frames made durable by a running logger are visible at once, undecoded."""
+    import time
+
+    from cantelem_edge import EdgeLogger, load_config
+
+    lg = EdgeLogger(load_config(environ={}, vehicle="EV0007", spool=str(tmp_path),
+                                flush_interval=0.25, segment_seconds=60, sources=["sim:EV0007"]))
+    lg.start()
+    try:
+        lg.run(duration=3.0)  # real time: the frames are stamped with the wall clock
+        fleet = ct.open_fleet(tmp_path)
+        rec = fleet.recent("EV0007", ["VehicleSpeed", "SOC"], window="10s")
+        lag = (pd.Timestamp.utcnow().tz_convert(None) - rec.attrs["newest"]).total_seconds()
+        assert lag < 2.0, lag
+        assert rec["VehicleSpeed"].size > 10 and rec["SOC"].size > 10
+    finally:
+        lg.stop()
