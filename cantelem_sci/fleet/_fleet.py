@@ -315,7 +315,11 @@ class Fleet:
 
         if isinstance(signals, str):
             signals = [signals]
-        self.refresh()
+        # only this vehicle's index and decoded days: the array caches stay (called every second)
+        from ._index import refresh_vehicle
+
+        self._index[vehicle] = refresh_vehicle(self.store, vehicle, self.trip_gap.value)
+        self._days_cache.pop(vehicle, None)
         batches = []
         decoded_end = max((m["end_ns"] or 0 for _, cur in self._days(vehicle)
                            for m in cur["messages"].values()), default=0)
