@@ -16,8 +16,10 @@ pytestmark = pytest.mark.s3
 
 
 def _cfg(tmp_path, server, bucket, **kw):
+    # the simulator runs at 20x and segments rotate on data time: 5 s segments make about
+    # 4 per wall second, a backlog to test without hundreds of uploads to drain
     return load_config(environ={}, spool=str(tmp_path / "spool"), flush_interval=0.1,
-                       segment_seconds=kw.pop("segment_seconds", 1.0), s3_url=f"s3://{bucket}/fleet",
+                       segment_seconds=kw.pop("segment_seconds", 5.0), s3_url=f"s3://{bucket}/fleet",
                        s3_endpoint_url=server.endpoint_url, upload_retry_base=0.2,
                        upload_retry_max=1.0, upload_timeout=2.0,
                        sources=kw.pop("sources", ["sim:20x"]), **kw)
@@ -60,7 +62,7 @@ def test_segments_upload_verified_then_deleted_locally(tmp_path, moto_s3, s3_buc
 def test_upload_is_idempotent(tmp_path, moto_s3, s3_bucket):
     cfg = _cfg(tmp_path, moto_s3, s3_bucket)
     lg = EdgeLogger(load_config(environ={}, spool=cfg.spool, flush_interval=0.1,
-                                segment_seconds=1.0, sources=["sim:20x"]))  # no S3: local only
+                                segment_seconds=5.0, sources=["sim:20x"]))  # no S3: local only
     lg.start()
     lg.run(duration=0.8)
     lg.stop()
@@ -80,7 +82,7 @@ def test_upload_is_idempotent(tmp_path, moto_s3, s3_bucket):
     for m in up.pending():
         up.upload(m)
     assert sorted(moto_s3.fs().find(f"{s3_bucket}/fleet")) == first
-    assert len([p for p in first if p.endswith(".manifest.json")]) == len(local)
+    assert len([p for p in first if p.endswith(".manifest.json")]) == len(local) >= 2
 
 
 def test_server_down_then_back_nothing_lost_no_duplicates(tmp_path):
@@ -104,6 +106,7 @@ def test_server_down_then_back_nothing_lost_no_duplicates(tmp_path):
         lg.sources[0].stop()
         while lg.uploader.pending() and time.monotonic() < t_end:
             lg.run(duration=0.3)
+            time.sleep(0.1)  # the source has stopped: run() returns at once
         lg.stop(upload_timeout=15)
         st = lg.status()
         mans, df = _remote_frames(server, bucket)
