@@ -69,8 +69,7 @@ def _bin_partials(y, start: int, stop: int, n_bins: int):
     imax = np.full(n_bins, -1, np.int64)
     vmin = np.full(n_bins, np.inf)
     vmax = np.full(n_bins, -np.inf)
-    nan0 = np.zeros(n_bins, bool)
-    for (b0, b1), (pimin, pvmin, pimax, pvmax, pnan) in zip(ranges, parts):
+    for (b0, b1), (pimin, pvmin, pimax, pvmax) in zip(ranges, parts):
         sl = slice(b0, b1)
         m = (pimin >= 0) & (pvmin < vmin[sl])
         imin[sl] = np.where(m, pimin, imin[sl])
@@ -78,12 +77,11 @@ def _bin_partials(y, start: int, stop: int, n_bins: int):
         m = (pimax >= 0) & (pvmax > vmax[sl])
         imax[sl] = np.where(m, pimax, imax[sl])
         vmax[sl] = np.where(m, pvmax, vmax[sl])
-        nan0[sl] |= pnan == 1
     s = edges[:-1]
     nonempty = edges[1:] > s
-    # as the in-memory kernel: a bin starting on NaN keeps its start; no candidate -> start
-    imin = np.where(nan0 | (imin < 0), s, imin)
-    imax = np.where(nan0 | (imax < 0), s, imax)
+    # as the in-memory kernel: NaN is ignored; a bin without a candidate keeps its start
+    imin = np.where(imin < 0, s, imin)
+    imax = np.where(imax < 0, s, imax)
     return s, edges[1:], imin, imax, nonempty
 
 

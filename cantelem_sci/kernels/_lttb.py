@@ -57,9 +57,18 @@ def _check_increasing(xi, parallel=False) -> None:
 
 @njit(cache=True, nogil=True)
 def _first_decrease(x):
-    for i in range(x.shape[0] - 1):
-        if x[i + 1] < x[i]:
-            return i
+    return _first_decrease_in(x, 0, x.shape[0] - 1)
+
+
+@njit(cache=True, nogil=True)
+def _first_decrease_in(x, s, e):
+    """First i in [s, e) with ``x[i + 1] < x[i]``, or -1 (a vectorised test per block)."""
+    for bs in range(s, e, 4096):
+        be = min(bs + 4096, e)
+        if _any_decrease(x[bs:be], x[bs + 1:be + 1]):
+            for i in range(bs, be):
+                if x[i + 1] < x[i]:
+                    return i
     return -1
 
 
@@ -134,24 +143,137 @@ def _lttb_select(x, y, n_out, every, mx, my, par, xint):
     return out, bad
 
 
+#: Points per block of the parallel LTTB's block summaries (see :func:`_bucket_scan`).
+BLOCK = 64
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _bucket_means(x, y, n_out, every, xint):
-    """LTTB's next-bucket means (see :func:`_bucket_mean`), buckets in parallel."""
+def _bucket_scan(x, y, n_out, every, xint, block):
+    """One parallel pass over every bucket ``b`` of LTTB (``0 .. n_out - 2``; the last one
+    is the clipped "next bucket" of the last selection): its means (as :func:`_bucket_mean`,
+    the same sums in the same order), whether x decreases in it, and the smallest and
+    largest y (NaN ignored) of each block of ``block`` points counted from its start."""
     n = x.shape[0]
-    nb = n_out - 2
+    nb = n_out - 1
+    nblk = (int(np.ceil(every)) + 1 + block - 1) // block + 1
     mx = np.empty(nb)
     my = np.empty(nb)
     bad = np.zeros(nb, np.bool_)
-    for i in prange(nb):
-        s = int(np.floor((i + 1) * every)) + 1
-        e = int(np.floor((i + 2) * every)) + 1
+    lo = np.full((nb, nblk), np.inf)
+    hi = np.full((nb, nblk), -np.inf)
+    x0 = x[0]
+    for b in prange(nb):
+        s = int(np.floor(b * every)) + 1
+        e = int(np.floor((b + 1) * every)) + 1
         if e > n:
             e = n
-        ax, ay, dm = _bucket_mean(x, y, s, e, xint, x[0])
-        mx[i] = ax
-        my[i] = ay
-        bad[i] = dm < 0
-    return mx, my, bad
+        if e <= s:
+            mx[b] = np.nan
+            my[b] = np.nan
+            continue
+        xs = x[s]
+        cnt = e - s
+        ay = 0.0
+        ax = 0.0
+        ai = xs - xs
+        dm = x[s] - x[s - 1]
+        exact = xint and (x[e - 1] - xs) < _INT_SUM_LIMIT // cnt
+        k = 0
+        for bs in range(s, e, block):
+            be = min(bs + block, e)
+            vlo = np.inf
+            vhi = -np.inf
+            for j in range(bs, be):
+                v = y[j]
+                ay += v
+                if exact:
+                    ai += x[j] - xs
+                else:
+                    ax += np.float64(x[j] - x0)
+                dm = min(dm, x[j] - x[j - 1])
+                if v < vlo:
+                    vlo = v
+                if v > vhi:
+                    vhi = v
+            lo[b, k] = vlo
+            hi[b, k] = vhi
+            k += 1
+        if exact:
+            mx[b] = np.float64(xs - x0) + np.float64(ai) / cnt
+        else:
+            mx[b] = ax / cnt
+        my[b] = ay / cnt
+        bad[b] = dm < 0
+    return mx, my, bad, lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _lttb_select_blocks(x, y, n_out, every, mx, my, lo, hi, block):
+    """Sequential pass of LTTB that skips the blocks which cannot hold the bucket's pick.
+
+    The doubled triangle area of point j is ``|dax * y_j + day * x_j + c|``, linear in
+    ``(x_j, y_j)`` inside the absolute value, so over a block it is at most its value at the
+    corners of the block's box ``[x_first, x_last] x [lo, hi]``. A block whose bound (with a
+    margin far above rounding) is below the best area found so far cannot hold the first
+    point of largest area, and is skipped; the others are scanned with the original's
+    arithmetic. The block with the largest bound is scanned first, then the rest in order;
+    ties keep the smallest index, so the pick is the original's."""
+    n = x.shape[0]
+    out = np.empty(n_out, np.int64)
+    x0 = x[0]
+    a = 0
+    out[0] = 0
+    nblk = lo.shape[1]
+    bound = np.empty(nblk)
+    for i in range(n_out - 2):
+        ax = mx[i + 1]
+        ay = my[i + 1]
+        r0 = int(np.floor(i * every)) + 1
+        r1 = int(np.floor((i + 1) * every)) + 1
+        pax = np.float64(x[a] - x0)
+        pay = y[a]
+        dax = pax - ax
+        day = ay - pay
+        k = 0
+        top = 0
+        for bs in range(r0, r1, block):
+            be = min(bs + block, r1)
+            ylo = lo[i, k]
+            yhi = hi[i, k]
+            if ylo > yhi:  # only NaN: no point of it can win
+                bound[k] = -np.inf
+            else:
+                xa = pax - np.float64(x[bs] - x0)
+                xb = pax - np.float64(x[be - 1] - x0)
+                ua = dax * (ylo - pay)
+                ub = dax * (yhi - pay)
+                va = xa * day
+                vb = xb * day
+                m = max(abs(ua - va), abs(ua - vb), abs(ub - va), abs(ub - vb))
+                scale = max(abs(ua), abs(ub)) + max(abs(va), abs(vb))
+                bound[k] = m + 1e-9 * scale + 1e-300
+                if not bound[k] <= bound[top]:  # NaN bounds are scanned first
+                    top = k
+            k += 1
+        best = -1.0
+        nxt = r0
+        for t in range(-1, k):
+            if t == top:
+                continue
+            kk = top if t < 0 else t
+            if bound[kk] < best:
+                continue
+            bs = r0 + kk * block
+            be = min(bs + block, r1)
+            for j in range(bs, be):
+                area = abs(dax * (y[j] - pay) - (pax - np.float64(x[j] - x0)) * day)
+                if area > best or (area == best and j < nxt):
+                    best = area
+                    nxt = j
+        out[i + 1] = nxt
+        a = nxt
+    out[n_out - 1] = n - 1
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -204,13 +326,13 @@ def _use_parallel(parallel, n) -> bool:
 PARALLEL_MIN = 200_000
 
 
-def _lttb_kernel(x, y, n_out, parallel=False):
+def _lttb_kernel(x, y, n_out, parallel=False, block=BLOCK):
     n = x.shape[0]
     every = (n - 2) / (n_out - 2)
     xint = x.dtype.kind == "i"
     if parallel:
-        mx, my, bads = _bucket_means(x, y, n_out, every, xint)
-        out, _ = _lttb_select(x, y, n_out, every, mx, my, True, xint)
+        mx, my, bads, lo, hi = _bucket_scan(x, y, n_out, every, xint, block)
+        out = _lttb_select_blocks(x, y, n_out, every, mx, my, lo, hi, block)
         bad = bads.any()
     else:
         out, bad = _lttb_select(x, y, n_out, every, _EMPTY, _EMPTY, False, xint)
@@ -239,28 +361,127 @@ def lttb(x, y, n_out: int, *, parallel: bool | None = None) -> np.ndarray:
     return _lttb_kernel(xf, yf, n_out, _use_parallel(parallel, n))
 
 
-def _minmax_body(y, start, stop, n_bins):
+@njit(cache=True, nogil=True, inline="always")
+def _order_key(bits):
+    """The float64 whose bits are ``bits`` as an int64 of the same order (-0.0 < +0.0;
+    NaN with the sign bit below -inf, without it above +inf). Integer min/max vectorise."""
+    return bits ^ ((bits >> 63) & 0x7FFFFFFFFFFFFFFF)
+
+
+_KEY_PINF = 0x7FF0000000000000  # key of +inf (its own bits)
+_KEY_NINF = -0x7FF0000000000001  # key of -inf
+_KEY_ZERO = -1  # key of -0.0; +0.0 has key 0
+
+
+@njit(cache=True, nogil=True)
+def _key_minmax(bits):
+    """Smallest and largest order key of a contiguous block (a loop LLVM vectorises)."""
+    lo = _order_key(bits[0])
+    hi = lo
+    for j in range(bits.shape[0]):
+        k = _order_key(bits[j])
+        lo = min(lo, k)
+        hi = max(hi, k)
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
+def _any_decrease(a, b):
+    """Whether ``b[j] < a[j]`` anywhere (contiguous slices: a vectorised loop)."""
+    d = False
+    for j in range(a.shape[0]):
+        d |= b[j] < a[j]
+    return d
+
+
+@njit(cache=True, nogil=True)
+def _minmax_scalar(y, s, e):
+    """First index of the min and of the max of y[s:e] by float comparisons; NaN is
+    ignored, and a bin of NaN only gives its first index for both."""
+    j0 = s
+    while j0 < e - 1 and np.isnan(y[j0]):
+        j0 += 1
+    imin = j0
+    imax = j0
+    vmin = y[j0]
+    vmax = y[j0]
+    if np.isnan(vmin):
+        return s, s
+    for j in range(j0 + 1, e):
+        v = y[j]
+        if v < vmin:
+            vmin = v
+            imin = j
+        elif v > vmax:
+            vmax = v
+            imax = j
+    return imin, imax
+
+
+@njit(cache=True, nogil=True)
+def _first_key(bits, y, s, e, key):
+    """First j in [s, e) whose value equals the value of order key ``key`` as floats."""
+    if key == _KEY_ZERO or key == 0:  # -0.0 == +0.0: the first zero of either sign
+        for j in range(s, e):
+            if y[j] == 0.0:
+                return j
+    for j in range(s, e):
+        if _order_key(bits[j]) == key:
+            return j
+    return e - 1
+
+
+#: Points per block of the MinMax kernel (the vectorised unit).
+MINMAX_BLOCK = 1024
+
+
+def _minmax_body(x, y, bits, start, stop, n_bins, check, blk):
     """Index of the min and of the max of y in each of n_bins equal index bins of
-    [start, stop), in index order; -1 where a bin holds one point or none."""
+    [start, stop), in index order; -1 where a bin holds one point or none. With ``check``,
+    also whether x decreases at a step ``x[j - 1] -> x[j]`` for j in [max(start, 1), stop),
+    in the same pass.
+
+    Each bin is scanned by blocks with vectorised integer min/max of the values' order keys
+    (``bits`` is y viewed as int64); the first index is then found in the one block where
+    the extreme first appears. A bin holding NaN falls back to the float loop, and a zero
+    extreme is looked up by float equality, so the picks are those of :func:`_minmax_scalar`.
+    """
     out = np.full(2 * n_bins, -1, np.int64)
+    dec = np.zeros(n_bins if check else 0, np.bool_)
     span = stop - start
     for b in prange(n_bins):
         s = start + (b * span) // n_bins
         e = start + ((b + 1) * span) // n_bins
         if e <= s:
             continue
-        imin = s
-        imax = s
-        vmin = y[s]
-        vmax = y[s]
-        for j in range(s + 1, e):
-            v = y[j]
-            if v < vmin:
-                vmin = v
-                imin = j
-            elif v > vmax:
-                vmax = v
-                imax = j
+        if check:
+            c = max(s, 1)
+            dec[b] = c < e and _any_decrease(x[c - 1:e - 1], x[c:e])
+        kmin = _order_key(bits[s])
+        kmax = kmin
+        bmin = s
+        bmax = s
+        for bs in range(s, e, blk):
+            be = min(bs + blk, e)
+            lo, hi = _key_minmax(bits[bs:be])
+            if lo < kmin:
+                kmin = lo
+                bmin = bs
+            if hi > kmax:
+                kmax = hi
+                bmax = bs
+        if kmax > _KEY_PINF or kmin < _KEY_NINF:  # NaN in the bin
+            imin, imax = _minmax_scalar(y, s, e)
+        else:
+            # a zero extreme may first appear with the other sign, in an earlier block
+            if kmin == 0 or kmin == _KEY_ZERO:
+                imin = _first_key(bits, y, s, e, kmin)
+            else:
+                imin = _first_key(bits, y, bmin, min(bmin + blk, e), kmin)
+            if kmax == 0 or kmax == _KEY_ZERO:
+                imax = _first_key(bits, y, s, e, kmax)
+            else:
+                imax = _first_key(bits, y, bmax, min(bmax + blk, e), kmax)
         if imin < imax:
             out[2 * b] = imin
             out[2 * b + 1] = imax
@@ -269,7 +490,7 @@ def _minmax_body(y, start, stop, n_bins):
             out[2 * b + 1] = imin
         else:
             out[2 * b] = imin
-    return out
+    return out, dec
 
 
 # one body, two compilations; the cached wrappers keep the two apart in numba's cache
@@ -278,19 +499,25 @@ _minmax_body_p = njit(nogil=True, parallel=True)(_minmax_body)
 
 
 @njit(cache=True, nogil=True)
-def _minmax_serial(y, start, stop, n_bins):
-    return _minmax_body_s(y, start, stop, n_bins)
+def _minmax_serial(x, y, bits, start, stop, n_bins, check, blk):
+    return _minmax_body_s(x, y, bits, start, stop, n_bins, check, blk)
 
 
 @njit(cache=True, nogil=True)
-def _minmax_parallel(y, start, stop, n_bins):
-    return _minmax_body_p(y, start, stop, n_bins)
+def _minmax_parallel(x, y, bits, start, stop, n_bins, check, blk):
+    return _minmax_body_p(x, y, bits, start, stop, n_bins, check, blk)
 
 
-def _minmax_kernel(y, start, stop, n_bins, parallel=False):
-    """Sorted indices of each bin's min and max (see :func:`_minmax_body`)."""
+def _minmax_kernel(y, start, stop, n_bins, parallel=False, x=None, block=MINMAX_BLOCK):
+    """Sorted indices of each bin's min and max (see :func:`_minmax_body`). Given ``x``,
+    every step of x from ``start`` on to the end of the series is checked as well (a
+    decrease raises ``ValueError`` naming the first one)."""
     fn = _minmax_parallel if parallel else _minmax_serial
-    out = fn(y, start, stop, n_bins)
+    check = x is not None
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    out, dec = fn(x if check else y, y, y.view(np.int64), start, stop, n_bins, check, block)
+    if check and (dec.any() or any(x[j] < x[j - 1] for j in range(max(stop, 1), len(x)))):
+        _check_increasing(x)
     return out[out >= 0]
 
 
@@ -302,10 +529,7 @@ def _first_decrease_parallel(x):
     for p in prange(parts):
         s = (p * (n - 1)) // parts
         e = ((p + 1) * (n - 1)) // parts
-        for i in range(s, e):
-            if x[i + 1] < x[i]:
-                found[p] = i
-                break
+        found[p] = _first_decrease_in(x, s, e)
     for p in range(parts):
         if found[p] >= 0:
             return found[p]
@@ -322,13 +546,7 @@ def _m4_kernel(y, n_bins):
         e = ((b + 1) * n) // n_bins
         if e <= s:
             continue
-        imin = s
-        imax = s
-        for j in range(s + 1, e):
-            if y[j] < y[imin]:
-                imin = j
-            elif y[j] > y[imax]:
-                imax = j
+        imin, imax = _minmax_scalar(y, s, e)
         c0 = s
         c3 = e - 1
         lo = imin if imin < imax else imax
@@ -351,10 +569,10 @@ def minmax(x, y, n_out: int, *, parallel: bool | None = None) -> np.ndarray:
     """
     xf, yf, n, n_out = _prepare(x, y, n_out, check=False)
     par = _use_parallel(parallel, n)
-    _check_increasing(xf, par)
     if n_out >= n or n_out < 3:
+        _check_increasing(xf, par)
         return np.arange(n, dtype=np.int64)
-    mid = _minmax_kernel(yf, 1, n - 1, max((n_out - 2) // 2, 1), par)
+    mid = _minmax_kernel(yf, 1, n - 1, max((n_out - 2) // 2, 1), par, x=xf)
     return np.concatenate([[0], mid, [n - 1]]).astype(np.int64)
 
 
@@ -389,8 +607,7 @@ def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = Non
     par = _use_parallel(parallel, n)
     if n_out >= n or n_out < 3 or n_out * ratio >= n:
         return lttb(xf, yf, n_out, parallel=par)
-    _check_increasing(xf, par)
-    mid = _minmax_kernel(yf, 1, n - 1, max(n_out * ratio // 2, 1), par)
+    mid = _minmax_kernel(yf, 1, n - 1, max(n_out * ratio // 2, 1), par, x=xf)
     idx = np.concatenate([np.zeros(1, np.int64), mid, np.array([n - 1], np.int64)])
     return lttb_on_subset(xf[idx], yf[idx], idx, n_out)
 
@@ -408,22 +625,19 @@ def lttb_on_subset(sx, sy, idx, n_out: int) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def _block_minmax(yb, off, edges, b0, b1):
     """Partial bins ``b0 .. b1`` of a block holding points ``off ..`` of a series: first
-    index and value of the min and of the max (index -1 when none), and for a bin starting in
-    the block whether its first value is NaN (-1: starts elsewhere). Combined over blocks in
-    order (strict comparisons, so earlier blocks win ties) they give :func:`_minmax_body`."""
+    index and value of the min and of the max, NaN ignored (index -1 when none). Combined over
+    blocks in order (strict comparisons, so earlier blocks win ties; a bin without any
+    candidate takes its first index) they give :func:`_minmax_body`."""
     nb = b1 - b0
     imin = np.full(nb, -1, np.int64)
     imax = np.full(nb, -1, np.int64)
     vmin = np.full(nb, np.inf)
     vmax = np.full(nb, -np.inf)
-    nan0 = np.full(nb, -1, np.int64)
     end = off + yb.shape[0]
     for k in range(nb):
         b = b0 + k
         s = max(edges[b], off)
         e = min(edges[b + 1], end)
-        if edges[b] >= off and edges[b] < end:
-            nan0[k] = 1 if np.isnan(yb[edges[b] - off]) else 0
         for j in range(s, e):
             v = yb[j - off]
             if v < vmin[k]:
@@ -432,4 +646,4 @@ def _block_minmax(yb, off, edges, b0, b1):
             if v > vmax[k]:
                 vmax[k] = v
                 imax[k] = j
-    return imin, vmin, imax, vmax, nan0
+    return imin, vmin, imax, vmax

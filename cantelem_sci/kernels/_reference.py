@@ -61,8 +61,30 @@ def minmax_buckets_reference(y, start, stop, n_bins):
         if e <= s:
             continue
         seg = y[s:e]
-        imin, imax = s + int(np.argmin(seg)), s + int(np.argmax(seg))
+        ok = np.flatnonzero(~np.isnan(seg))
+        if ok.size == 0:  # NaN is ignored; a bin of NaN only keeps its first index
+            imin = imax = s
+        else:  # (not nanargmin: it would take a NaN tied with an infinity)
+            v = seg[ok]
+            imin, imax = s + int(ok[np.argmin(v)]), s + int(ok[np.argmax(v)])
         out.extend(sorted({imin, imax}))
+    return np.array(out, dtype=np.int64)
+
+
+def m4_reference(y, n_bins):
+    """First, min, max and last index of ``n_bins`` equal index bins (NaN ignored), each
+    index once."""
+    y = np.asarray(y, dtype=np.float64)
+    n = y.shape[0]
+    out: list[int] = []
+    for b in range(n_bins):
+        s, e = (b * n) // n_bins, ((b + 1) * n) // n_bins
+        if e <= s:
+            continue
+        mm = minmax_buckets_reference(y, s, e, 1).tolist()
+        for c in [s, *mm, e - 1]:
+            if not out or out[-1] != c:
+                out.append(c)
     return np.array(out, dtype=np.int64)
 
 

@@ -61,6 +61,62 @@ def test_parallel_and_serial_agree(xy, n_out):
         assert fn(x, y, n_out, parallel=True).tolist() == fn(x, y, n_out, parallel=False).tolist()
 
 
+rough = st.integers(3, 600).flatmap(lambda n: st.tuples(
+    # few distinct values (ties), repeated x, NaN and infinities: the block bound's edge cases
+    hnp.arrays(np.int64, n, elements=st.integers(0, 50)).map(np.sort),
+    hnp.arrays(np.float64, n, elements=st.one_of(
+        st.integers(-3, 3).map(float), st.floats(-1e300, 1e300),
+        st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324])),
+    ),
+))
+
+
+@given(rough, st.integers(3, 60), st.integers(1, 9), st.booleans())
+def test_block_pruned_lttb_accords_with_reference(xy, n_out, block, as_float):
+    """The parallel kernel skips blocks by a bound; with tiny blocks every skip is tested."""
+    from cantelem_sci.kernels._lttb import _lttb_kernel
+
+    x, y = xy
+    if as_float:
+        x = x.astype(np.float64) * 0.1
+    if n_out >= len(x):
+        return
+    got = _lttb_kernel(x, y, n_out, parallel=True, block=block)
+    assert got.tolist() == lttb_reference(x, y, n_out).tolist()
+
+
+def test_block_pruned_lttb_on_a_long_random_walk():
+    from cantelem_sci.kernels._lttb import _lttb_kernel
+
+    rng = np.random.default_rng(7)
+    n = 300_000
+    x = np.arange(n, dtype=np.int64) * 10_000_000 + 1_700_000_000 * 10**9
+    y = np.cumsum(rng.normal(size=n)) + 5 * np.sin(np.arange(n) / 3000) + rng.normal(size=n)
+    y[rng.integers(0, n, 300)] = np.nan
+    for n_out in (3, 100, 2000):
+        want = _lttb_kernel(x, y, n_out, parallel=False)
+        for block in (1, 7, 64, 4096):
+            assert _lttb_kernel(x, y, n_out, parallel=True, block=block).tolist() == want.tolist()
+    assert want.tolist() == lttb_reference(x, y, 2000).tolist()
+
+
+@given(rough, st.integers(1, 60), st.integers(1, 9), st.booleans())
+def test_minmax_blocks_accord_with_reference(xy, n_bins, block, parallel):
+    """Vectorised blocks of order keys, then the first index: ties, signed zeros, NaN, inf."""
+    _, y = xy
+    got = _minmax_kernel(y, 1, len(y) - 1, n_bins, parallel, block=block)
+    assert got.tolist() == minmax_buckets_reference(y, 1, len(y) - 1, n_bins).tolist()
+
+
+@given(rough, st.integers(4, 200))
+def test_m4_accords_with_reference(xy, n_out):
+    from cantelem_sci.kernels._reference import m4_reference
+
+    x, y = xy
+    want = np.arange(len(y)) if n_out >= len(y) else m4_reference(y, n_out // 4)
+    assert m4(x, y, n_out).tolist() == want.tolist()
+
+
 @given(series, st.integers(1, 60))
 def test_minmax_buckets_accord(xy, n_bins):
     _, y = xy
@@ -103,12 +159,28 @@ def test_bad_input_is_named():
         minmax_lttb(np.arange(100), np.zeros(100), 10, ratio=0)
 
 
+@given(st.integers(4, 3000), st.data(), st.booleans())
+def test_a_decrease_anywhere_is_named_by_every_downsampler(n, data, parallel):
+    """The check is fused into the kernels' passes: each step of x, first and last included."""
+    j = data.draw(st.integers(1, n - 1))
+    n_out = data.draw(st.integers(3, n - 1))
+    x = np.arange(n, dtype=np.int64) * 10
+    x[j] = x[j - 1] - 1
+    first = int(np.flatnonzero(np.diff(x) < 0)[0])
+    y = np.sin(np.arange(n) / 7.0)
+    for fn in (lttb, minmax, minmax_lttb):
+        with pytest.raises(ValueError, match=rf"x\[{first + 1}\] < x\[{first}\]"):
+            fn(x, y, n_out, parallel=parallel)
+    with pytest.raises(ValueError, match=rf"x\[{first + 1}\] < x\[{first}\]"):
+        m4(x, y, max(n_out, 4))
+
+
 def test_second_process_loads_the_jit_cache():
     import subprocess
     import sys
 
     code = ("import numpy as np; from cantelem_sci.kernels import lttb, minmax_lttb;"
-            "from cantelem_sci.kernels._lttb import _lttb_select, _bucket_means;"
+            "from cantelem_sci.kernels._lttb import _lttb_select, _bucket_scan as _bucket_means;"
             "x = np.arange(300_000); y = np.sin(x / 1e3);"
             "lttb(x, y, 100, parallel=True); lttb(x, y, 100, parallel=False);"
             "print(sum(_lttb_select.stats.cache_hits.values()), sum(_bucket_means.stats.cache_hits.values()),"
