@@ -168,8 +168,10 @@ def downsample_dask(x, y, n_out: int, method: str = "minmax_lttb", *, ratio: int
         y = y.rechunk(x.chunks)
     x = _as_x_dask(x)
     n = x.shape[0]
-    small = 4 if method == "m4" else 3
-    if n_out >= n or n_out < small or (method == "minmax_lttb" and n_out * ratio >= n):
+    if method == "m4" and n_out == 3 and n > 3:  # no room for a bucket, as in memory
+        _check_increasing(x)
+        return np.array([0, n - 1], dtype=np.int64)
+    if n_out >= n or n_out < 3 or (method == "minmax_lttb" and n_out * ratio >= n):
         if method != "lttb" and method != "minmax_lttb" or n_out >= n or n_out < 3:
             _check_increasing(x)
             return np.arange(n, dtype=np.int64)
@@ -180,7 +182,8 @@ def downsample_dask(x, y, n_out: int, method: str = "minmax_lttb", *, ratio: int
     if method == "m4":
         return _m4_indices(y, n_out // 4)
     if method == "minmax":
-        mid = _minmax_indices(y, 1, n - 1, max((n_out - 2) // 2, 1))
+        n_bins = (n_out - 2) // 2  # none with n_out == 3, as the in-memory kernel
+        mid = _minmax_indices(y, 1, n - 1, n_bins) if n_bins else np.empty(0, np.int64)
         return np.concatenate([[0], mid, [n - 1]]).astype(np.int64)
     if ratio < 1:
         raise ValueError(f"ratio must be >= 1, got {ratio}")

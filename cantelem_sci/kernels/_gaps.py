@@ -136,12 +136,24 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
         kw = {} if method in ("m4", "step") else {"parallel": parallel}
         return fn(xf, yf, n_out, **kw) if n else np.arange(0, dtype=np.int64)
     lengths = stops - starts
-    budget = max(n_out - nans.shape[0], 0)
+    # every segment keeps its ends (the markers too); what the budget has left is shared in
+    # proportion to the points beyond the ends, so the total stays within n_out when it can
+    ends = np.minimum(lengths, 2)
+    spare = max(n_out - nans.shape[0] - int(ends.sum()), 0)
+    extra = lengths - ends
+    total = int(extra.sum())
+    share = np.zeros_like(extra)
+    if total:
+        spare = min(spare, total)
+        q = spare * extra  # largest remainders: the whole spare is given out
+        share = q // total
+        left = spare - int(share.sum())
+        if left:
+            share[np.argsort(-(q % total), kind="stable")[:left]] += 1
     parts = [nans]
-    total = int(lengths.sum())
     small = 4 if method == "m4" else 3  # below this a kernel returns every point
-    for s, e, ln in zip(starts.tolist(), stops.tolist(), lengths.tolist()):
-        k = max(min(ln, 2), int(budget * ln // total)) if total else ln
+    for s, e, ln, k in zip(starts.tolist(), stops.tolist(), lengths.tolist(),
+                           (ends + share).tolist()):
         if k >= ln:
             parts.append(np.arange(s, e, dtype=np.int64))
         elif k < small:

@@ -117,6 +117,15 @@ def test_m4_accords_with_reference(xy, n_out):
     assert m4(x, y, n_out).tolist() == want.tolist()
 
 
+@given(rough, st.integers(3, 6) | st.integers(3, 700),
+       st.sampled_from([lttb, minmax, m4, minmax_lttb]))
+def test_every_method_keeps_within_its_budget(xy, n_out, fn):
+    x, y = xy
+    idx = fn(x, y, n_out)
+    assert len(idx) == len(x) if n_out >= len(x) else len(idx) <= n_out
+    assert np.all(np.diff(idx) > 0)
+
+
 @given(series, st.integers(1, 60))
 def test_minmax_buckets_accord(xy, n_bins):
     _, y = xy
