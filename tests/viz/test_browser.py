@@ -44,8 +44,11 @@ class VoilaServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         t_end = time.monotonic() + 120
         while time.monotonic() < t_end:
-            try:
-                urllib.request.urlopen(self.url, timeout=5)
+            try:  # any answer (404) says the server is up; a GET of the page itself would
+                # take the pre-heated kernel from the first visitor
+                urllib.request.urlopen(self.url + "cantelem-probe", timeout=5)
+                return
+            except urllib.error.HTTPError:
                 return
             except OSError:
                 assert self.proc.poll() is None, self.proc.stderr.read()
