@@ -101,10 +101,10 @@ _INT_SUM_LIMIT = 2**62
 
 
 @njit(cache=True, nogil=True)
-def _lttb_select(x, y, n_out, every, mx, my, par, xint):
-    """Sequential pass of LTTB. With ``par`` the next-bucket means come from ``mx, my``
-    (computed by :func:`_bucket_means`), otherwise they are computed here.
-    Returns the indices and whether x decreases somewhere after index ``floor(every)``."""
+def _lttb_select(x, y, n_out, every, xint):
+    """Serial LTTB, the original loop: the next bucket's means, then the current bucket's
+    largest triangle. Returns the indices and whether x decreases somewhere after index
+    ``floor(every)``."""
     n = x.shape[0]
     out = np.empty(n_out, np.int64)
     x0 = x[0]
@@ -112,17 +112,13 @@ def _lttb_select(x, y, n_out, every, mx, my, par, xint):
     out[0] = 0
     bad = False
     for i in range(n_out - 2):
-        if par:
-            ax = mx[i]
-            ay = my[i]
-        else:
-            s = int(np.floor((i + 1) * every)) + 1
-            e = int(np.floor((i + 2) * every)) + 1
-            if e > n:
-                e = n
-            ax, ay, dm = _bucket_mean(x, y, s, e, xint, x[0])
-            if dm < 0:
-                bad = True
+        s = int(np.floor((i + 1) * every)) + 1
+        e = int(np.floor((i + 2) * every)) + 1
+        if e > n:
+            e = n
+        ax, ay, dm = _bucket_mean(x, y, s, e, xint, x[0])
+        if dm < 0:
+            bad = True
         r0 = int(np.floor(i * every)) + 1
         r1 = int(np.floor((i + 1) * every)) + 1
         pax = np.float64(x[a] - x0)
@@ -343,14 +339,12 @@ def _lttb_kernel(x, y, n_out, parallel=False, block=None):
         out = _lttb_select_blocks(x, y, n_out, every, mx, my, lo, hi, block)
         bad = bads.any()
     else:
-        out, bad = _lttb_select(x, y, n_out, every, _EMPTY, _EMPTY, False, xint)
+        out, bad = _lttb_select(x, y, n_out, every, xint)
     # the means cover the steps from index floor(every) on; the first bucket is checked here
     if bad or _first_decrease(x[: int(every) + 2]) >= 0:
         _check_increasing(x)
     return out
 
-
-_EMPTY = np.empty(0)
 
 
 def lttb(x, y, n_out: int, *, parallel: bool | None = None) -> np.ndarray:
