@@ -21,6 +21,51 @@ KIND_F32 = 1
 KIND_F64 = 2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _find(keys, vals, lo, hi, key):
+    """``vals[i]`` where ``keys[i] == key`` in the sorted ``keys[lo:hi]``, else -1."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return vals[lo] if lo < end and keys[lo] == key else -1
+
+
+@njit(cache=True, nogil=True)
+def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
+                 keys, vals, bounds, std, result, j1939_hit):
+    """Message index of each frame (-1: none). Slot ``t`` owns the sorted keys
+    ``keys[bounds[2t]:bounds[2t + 1]]`` (id | extended bit 31) and its J1939 keys (PGN part
+    of the id | bit 31) ``keys[bounds[2t + 1]:bounds[2t + 2]]``. A frame tries the slot of its
+    channel (exact id, then J1939), then the any-channel slot ``any_slot`` the same way.
+    Standard (11-bit) ids are looked up directly in ``std[t, id]`` (the same entries)."""
+    ext_bit = np.int64(1) << 31
+    for f in range(arbitration_id.shape[0]):
+        if not usable[f]:
+            continue
+        key = np.int64(arbitration_id[f]) | (ext_bit if is_extended[f] else 0)
+        c = np.int64(channel[f])
+        first = slot_of_channel[c] if 0 <= c < slot_of_channel.shape[0] else -1
+        for t in (first, any_slot):
+            if t < 0:
+                continue
+            hi = bounds[2 * t + 1]
+            if key < 2048:
+                m = std[t, key]
+            else:
+                m = _find(keys, vals, bounds[2 * t], hi, key)
+            if m < 0 and is_extended[f]:
+                m = _find(keys, vals, hi, bounds[2 * t + 2], (key & 0x3FFFF00) | ext_bit)
+                if m >= 0:
+                    j1939_hit[f] = True
+            if m >= 0:
+                result[f] = m
+                break
+
+
 @njit(cache=True, nogil=True)
 def group_by_message(msg_of_frame, n_messages):
     """Counting sort of frames by message index (O(n)); -1 (unmatched) is left out.

@@ -17,6 +17,7 @@ from ._kernels import (
     KIND_F32,
     KIND_F64,
     KIND_INT,
+    match_frames,
 )
 
 J1939_MASK = 0x3FFFF00
@@ -149,8 +150,6 @@ class Layout:
               usable: np.ndarray, channel_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Message index of each frame (-1: none) and the J1939 flag of the match."""
         n = arbitration_id.shape[0]
-        key = arbitration_id.astype(np.int64) | (is_extended.astype(np.int64) << 31)
-        result = np.full(n, -1, np.int64)
         tables: dict[Any, dict[int, int]] = {}
         j1939: dict[Any, dict[int, int]] = {}
         dup: list[str] = []
@@ -172,29 +171,33 @@ class Layout:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
                           f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=3)
 
-        def lookup(tab: dict[int, int], keys: np.ndarray) -> np.ndarray:
-            if not tab:
-                return np.full(keys.shape[0], -1, np.int64)
-            ks = np.fromiter(tab.keys(), np.int64, len(tab))
-            vs = np.fromiter(tab.values(), np.int64, len(tab))
-            o = np.argsort(ks)
-            ks, vs = ks[o], vs[o]
-            i = np.searchsorted(ks, keys)
-            i[i >= ks.shape[0]] = 0
-            return np.where(ks[i] == keys, vs[i], -1)
-
+        # one sorted key table per channel (then the any-channel one), each followed by its
+        # J1939 table; a frame tries its channel's tables, then the any-channel ones
+        slots = sorted(c for c in tables if c is not None) + [None]
+        bounds = np.zeros(2 * len(slots) + 1, np.int64)
+        keys_l: list[np.ndarray] = []
+        vals_l: list[np.ndarray] = []
+        for t, ch in enumerate(slots):
+            for k, tab in enumerate((tables.get(ch, {}), j1939.get(ch, {}))):
+                ks = np.fromiter(tab.keys(), np.int64, len(tab))
+                vs = np.fromiter(tab.values(), np.int64, len(tab))
+                o = np.argsort(ks)
+                keys_l.append(ks[o])
+                vals_l.append(vs[o])
+                bounds[2 * t + k + 1] = bounds[2 * t + k] + len(tab)
+        std = np.full((len(slots), 2048), -1, np.int64)  # direct table of 11-bit ids
+        for t, ch in enumerate(slots):
+            for k, m in tables.get(ch, {}).items():
+                if k < 2048:
+                    std[t, k] = m
+        slot_of_channel = np.full(256, -1, np.int64)
+        for t, ch in enumerate(slots[:-1]):
+            if 0 <= ch < 256:
+                slot_of_channel[ch] = t
+        result = np.full(n, -1, np.int64)
         j1939_hit = np.zeros(n, bool)
-        for ch in sorted((c for c in tables if c is not None)) + [None]:
-            sel = usable & (result < 0) & ((channel == ch) if ch is not None else True)
-            idx = np.flatnonzero(sel)
-            if idx.size == 0:
-                continue
-            result[idx] = lookup(tables.get(ch, {}), key[idx])
-            if ch in j1939:
-                rest = idx[(result[idx] < 0) & is_extended[idx]]
-                if rest.size:
-                    got = lookup(j1939[ch], (key[rest] & J1939_MASK) | EXT_BIT)
-                    result[rest] = got
-                    j1939_hit[rest] = got >= 0
+        match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel,
+                     len(slots) - 1, np.concatenate(keys_l), np.concatenate(vals_l), bounds,
+                     std, result, j1939_hit)
         return result, j1939_hit
 
