@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 import cantelem_sci as ct
 from cantelem_sci.errors import DecodeError, FrameFormatError, UnknownFramesWarning
@@ -185,3 +186,59 @@ def test_fd_message_64_bytes(tmp_path):
     for s in ("Last", "Cross", "BeWide"):
         assert float(tree["FD"][s][0]) == float(want[s])
     assert np.isnan(tree["FD"]["Last"][1]) and np.isfinite(tree["FD"]["Cross"][1])
+
+
+@given(st.data())
+def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
+    """The numba matcher against the rule written plainly: a frame tries its channel's table
+    (exact id, then the J1939 PGN for extended ids), then the any-channel table."""
+    from cantelem_sci.decoder._kernels import match_frames
+
+    ext = 1 << 31
+    pgn = st.integers(0, 0x1FFFFFFF).map(lambda i: (i & 0x3FFFF00) | ext)
+    ident = st.one_of(st.integers(0, 2047), st.integers(0, 0x1FFFFFFF).map(lambda i: i | ext))
+    n_slots = data.draw(st.integers(1, 4))
+    tables = [data.draw(st.dictionaries(ident, st.integers(0, 50), max_size=12))
+              for _ in range(n_slots)]
+    j1939 = [data.draw(st.dictionaries(pgn, st.integers(0, 50), max_size=4))
+             for _ in range(n_slots)]
+    chans = data.draw(st.lists(st.integers(0, 5), min_size=n_slots - 1, max_size=n_slots - 1,
+                               unique=True))
+    slot_of_channel = np.full(256, -1, np.int64)
+    for t, c in enumerate(chans):
+        slot_of_channel[c] = t
+    keys, vals, bounds = [], [], [0]
+    std = np.full((n_slots, 2048), -1, np.int64)
+    for t in range(n_slots):
+        for tab in (tables[t], j1939[t]):
+            for k in sorted(tab):
+                keys.append(k)
+                vals.append(tab[k])
+            bounds.append(len(keys))
+        for k, m in tables[t].items():
+            if k < 2048:
+                std[t, k] = m
+    known = [k for t in tables for k in t] + [0x18FEF100]
+    n = data.draw(st.integers(0, 60))
+    key = np.array(data.draw(st.lists(st.one_of(st.sampled_from(known), ident),
+                                      min_size=n, max_size=n)), dtype=np.int64)
+    channel = np.array(data.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), np.uint8)
+    usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+    result = np.full(n, -1, np.int64)
+    hit = np.zeros(n, bool)
+    match_frames((key & 0x1FFFFFFF).astype(np.uint32), key >= ext, channel, usable,
+                 slot_of_channel, n_slots - 1, np.array(keys, np.int64), np.array(vals, np.int64),
+                 np.array(bounds, np.int64), std, result, hit)
+    for f in range(n):
+        want, want_hit = -1, False
+        if usable[f]:
+            order = [chans.index(channel[f])] if channel[f] in chans else []
+            for t in order + [n_slots - 1]:
+                m = tables[t].get(int(key[f]), -1)
+                if m < 0 and key[f] >= ext:
+                    m = j1939[t].get((int(key[f]) & 0x3FFFF00) | ext, -1)
+                    want_hit = m >= 0
+                if m >= 0:
+                    break
+            want = m
+        assert (result[f], hit[f]) == (want, want_hit), f
