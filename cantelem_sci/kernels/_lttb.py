@@ -100,6 +100,13 @@ def _bucket_mean(x, y, s, e, xint, x0):
 _INT_SUM_LIMIT = 2**62
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(i, every):
+    """Index range ``[start, stop)`` of LTTB bucket ``i`` (the original's rule; the last
+    "next bucket" is clipped to the series by the caller)."""
+    return int(np.floor(i * every)) + 1, int(np.floor((i + 1) * every)) + 1
+
+
 @njit(cache=True, nogil=True)
 def _lttb_select(x, y, n_out, every, xint):
     """Serial LTTB, the original loop: the next bucket's means, then the current bucket's
@@ -112,15 +119,13 @@ def _lttb_select(x, y, n_out, every, xint):
     out[0] = 0
     bad = False
     for i in range(n_out - 2):
-        s = int(np.floor((i + 1) * every)) + 1
-        e = int(np.floor((i + 2) * every)) + 1
+        s, e = _bucket(i + 1, every)
         if e > n:
             e = n
         ax, ay, dm = _bucket_mean(x, y, s, e, xint, x[0])
         if dm < 0:
             bad = True
-        r0 = int(np.floor(i * every)) + 1
-        r1 = int(np.floor((i + 1) * every)) + 1
+        r0, r1 = _bucket(i, every)
         pax = np.float64(x[a] - x0)
         pay = y[a]
         dax = pax - ax
@@ -166,8 +171,7 @@ def _bucket_scan(x, y, n_out, every, xint, block):
     hi = np.full((nb, nblk), -np.inf)
     x0 = x[0]
     for b in prange(nb):
-        s = int(np.floor(b * every)) + 1
-        e = int(np.floor((b + 1) * every)) + 1
+        s, e = _bucket(b, every)
         if e > n:
             e = n
         if e <= s:
@@ -231,8 +235,7 @@ def _lttb_select_blocks(x, y, n_out, every, mx, my, lo, hi, block):
     for i in range(n_out - 2):
         ax = mx[i + 1]
         ay = my[i + 1]
-        r0 = int(np.floor(i * every)) + 1
-        r1 = int(np.floor((i + 1) * every)) + 1
+        r0, r1 = _bucket(i, every)
         pax = np.float64(x[a] - x0)
         pay = y[a]
         dax = pax - ax
@@ -290,8 +293,7 @@ def _lttb_stream(xb, yb, off, n, n_out, every, x0, xint, i, pax, pay, out):
     end = off + xb.shape[0]
     bad = False
     while i < n_out - 2:
-        s = int(np.floor((i + 1) * every)) + 1
-        e = int(np.floor((i + 2) * every)) + 1
+        s, e = _bucket(i + 1, every)
         if e > n:
             e = n
         if e > end:
@@ -299,8 +301,7 @@ def _lttb_stream(xb, yb, off, n, n_out, every, x0, xint, i, pax, pay, out):
         ax, ay, dm = _bucket_mean(xb, yb, s - off, e - off, xint, x0)
         if dm < 0:
             bad = True
-        r0 = int(np.floor(i * every)) + 1
-        r1 = int(np.floor((i + 1) * every)) + 1
+        r0, r1 = _bucket(i, every)
         dax = pax - ax
         day = ay - pay
         best = -1.0
@@ -601,8 +602,14 @@ def m4(x, y, n_out: int) -> np.ndarray:
     return _m4_kernel(yf, n_out // 4)
 
 
-def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = None) -> np.ndarray:
+def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = None,
+                assume_sorted: bool = False) -> np.ndarray:
     """MinMax preselection (``n_out * ratio`` points) followed by LTTB on the selection.
+
+    x is checked to be non-decreasing in the same pass as the preselection, which reads all of
+    x as well as y; ``assume_sorted=True`` skips that for an x known to be sorted (a pandas
+    or xarray index that says ``is_monotonic_increasing``, a store sorted on write): only y
+    is read then, as tsdownsample does; an unsorted x is then not reliably reported.
 
     Example
     -------
@@ -617,7 +624,8 @@ def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = Non
     par = _use_parallel(parallel, n)
     if n_out >= n or n_out < 3 or n_out * ratio >= n:
         return lttb(xf, yf, n_out, parallel=par)
-    mid = _minmax_kernel(yf, 1, n - 1, max(n_out * ratio // 2, 1), par, x=xf)
+    mid = _minmax_kernel(yf, 1, n - 1, max(n_out * ratio // 2, 1), par,
+                         x=None if assume_sorted else xf)
     idx = np.concatenate([np.zeros(1, np.int64), mid, np.array([n - 1], np.int64)])
     return lttb_on_subset(xf[idx], yf[idx], idx, n_out)
 

@@ -184,6 +184,14 @@ def test_a_decrease_anywhere_is_named_by_every_downsampler(n, data, parallel):
         m4(x, y, max(n_out, 4))
 
 
+@given(series, st.integers(3, 100), st.booleans())
+def test_minmax_lttb_assume_sorted_reads_only_y(xy, n_out, parallel):
+    x, y = xy
+    want = minmax_lttb(x, y, n_out, parallel=parallel)
+    assert minmax_lttb(x, y, n_out, parallel=parallel, assume_sorted=True).tolist() == \
+        want.tolist()
+
+
 def test_second_process_loads_the_jit_cache():
     import subprocess
     import sys
