@@ -20,6 +20,10 @@ KIND_INT = 0
 KIND_F32 = 1
 KIND_F64 = 2
 
+#: Bit 31 marks an extended (29-bit) id in a match key; J1939 matches on the PGN part.
+EXT_BIT = 1 << 31
+J1939_MASK = 0x3FFFF00
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _find(keys, vals, lo, hi, key):
@@ -42,7 +46,7 @@ def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, 
     of the id | bit 31) ``keys[bounds[2t + 1]:bounds[2t + 2]]``. A frame tries the slot of its
     channel (exact id, then J1939), then the any-channel slot ``any_slot`` the same way.
     Standard (11-bit) ids are looked up directly in ``std[t, id]`` (the same entries)."""
-    ext_bit = np.int64(1) << 31
+    ext_bit = np.int64(EXT_BIT)
     for f in range(arbitration_id.shape[0]):
         if not usable[f]:
             continue
@@ -58,7 +62,7 @@ def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, 
             else:
                 m = _find(keys, vals, bounds[2 * t], hi, key)
             if m < 0 and is_extended[f]:
-                m = _find(keys, vals, hi, bounds[2 * t + 2], (key & 0x3FFFF00) | ext_bit)
+                m = _find(keys, vals, hi, bounds[2 * t + 2], (key & J1939_MASK) | ext_bit)
                 if m >= 0:
                     j1939_hit[f] = True
             if m >= 0:

@@ -16,12 +16,12 @@ from ._kernels import (
     CONV_LINEAR,
     KIND_F32,
     KIND_F64,
+    EXT_BIT,
+    J1939_MASK,
     KIND_INT,
     match_frames,
 )
 
-J1939_MASK = 0x3FFFF00
-EXT_BIT = 1 << 31
 
 
 @dataclass
@@ -149,7 +149,23 @@ class Layout:
     def match(self, arbitration_id: np.ndarray, is_extended: np.ndarray, channel: np.ndarray,
               usable: np.ndarray, channel_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Message index of each frame (-1: none) and the J1939 flag of the match."""
+        dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
+        if dup:
+            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
+                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=3)
         n = arbitration_id.shape[0]
+        result = np.full(n, -1, np.int64)
+        j1939_hit = np.zeros(n, bool)
+        match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
+                     *packed, result, j1939_hit)
+        return result, j1939_hit
+
+    def _match_tables(self, channel_names: tuple[str, ...]) -> tuple[Any, ...]:
+        """The matcher's tables for these channel names (built once per names, then cached):
+        one slot per channel a DBC is bound to, then the any-channel slot."""
+        cache = self.__dict__.setdefault("_match_cache", {})
+        if channel_names in cache:
+            return cache[channel_names]
         tables: dict[Any, dict[int, int]] = {}
         j1939: dict[Any, dict[int, int]] = {}
         dup: list[str] = []
@@ -158,7 +174,7 @@ class Layout:
             if isinstance(ch, str):
                 if ch not in channel_names:
                     continue
-                ch = list(channel_names).index(ch)
+                ch = channel_names.index(ch)
             k = int(info.message.frame_id) | (EXT_BIT if info.message.is_extended_frame else 0)
             tab = tables.setdefault(ch, {})
             if k in tab:
@@ -167,37 +183,35 @@ class Layout:
             tab[k] = info.index
             if info.j1939:
                 j1939.setdefault(ch, {}).setdefault((k & J1939_MASK) | EXT_BIT, info.index)
-        if dup:
-            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
-                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=3)
-
-        # one sorted key table per channel (then the any-channel one), each followed by its
-        # J1939 table; a frame tries its channel's tables, then the any-channel ones
         slots = sorted(c for c in tables if c is not None) + [None]
-        bounds = np.zeros(2 * len(slots) + 1, np.int64)
-        keys_l: list[np.ndarray] = []
-        vals_l: list[np.ndarray] = []
-        for t, ch in enumerate(slots):
-            for k, tab in enumerate((tables.get(ch, {}), j1939.get(ch, {}))):
-                ks = np.fromiter(tab.keys(), np.int64, len(tab))
-                vs = np.fromiter(tab.values(), np.int64, len(tab))
-                o = np.argsort(ks)
-                keys_l.append(ks[o])
-                vals_l.append(vs[o])
-                bounds[2 * t + k + 1] = bounds[2 * t + k] + len(tab)
-        std = np.full((len(slots), 2048), -1, np.int64)  # direct table of 11-bit ids
-        for t, ch in enumerate(slots):
-            for k, m in tables.get(ch, {}).items():
-                if k < 2048:
-                    std[t, k] = m
         slot_of_channel = np.full(256, -1, np.int64)
         for t, ch in enumerate(slots[:-1]):
             if 0 <= ch < 256:
                 slot_of_channel[ch] = t
-        result = np.full(n, -1, np.int64)
-        j1939_hit = np.zeros(n, bool)
-        match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel,
-                     len(slots) - 1, np.concatenate(keys_l), np.concatenate(vals_l), bounds,
-                     std, result, j1939_hit)
-        return result, j1939_hit
+        packed = pack_match_tables([tables.get(c, {}) for c in slots],
+                                   [j1939.get(c, {}) for c in slots])
+        cache[channel_names] = (dup, slot_of_channel, len(slots) - 1, packed)
+        return cache[channel_names]
+
+
+def pack_match_tables(tables: Sequence[dict[int, int]], j1939: Sequence[dict[int, int]]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat inputs of :func:`match_frames` for slots ``t`` with ``{key: message}`` tables
+    (key: id | bit 31 when extended) and J1939 tables (key: PGN part of the id | bit 31):
+    ``keys, vals, bounds, std`` (sorted keys per slot and table, and a direct 11-bit table).
+    """
+    bounds = np.zeros(2 * len(tables) + 1, np.int64)
+    std = np.full((len(tables), 2048), -1, np.int64)
+    keys: list[int] = []
+    vals: list[int] = []
+    for t, pair in enumerate(zip(tables, j1939)):
+        for k, tab in enumerate(pair):
+            for key in sorted(tab):
+                keys.append(key)
+                vals.append(tab[key])
+            bounds[2 * t + k + 1] = len(keys)
+        for key, m in tables[t].items():
+            if key < 2048:
+                std[t, key] = m
+    return np.array(keys, np.int64), np.array(vals, np.int64), bounds, std
 

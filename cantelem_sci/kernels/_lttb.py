@@ -338,11 +338,12 @@ def _lttb_kernel(x, y, n_out, parallel=False, block=None):
         block = block or _lttb_block(every)
         mx, my, bads, lo, hi = _bucket_scan(x, y, n_out, every, xint, block)
         out = _lttb_select_blocks(x, y, n_out, every, mx, my, lo, hi, block)
-        bad = bads.any()
+        bad = bads.any()  # the scan covers every bucket, the first one included
     else:
         out, bad = _lttb_select(x, y, n_out, every, xint)
-    # the means cover the steps from index floor(every) on; the first bucket is checked here
-    if bad or _first_decrease(x[: int(every) + 2]) >= 0:
+        # its means cover the steps from index floor(every) on; the first bucket is checked here
+        bad = bad or _first_decrease(x[: int(every) + 2]) >= 0
+    if bad:
         _check_increasing(x)
     return out
 

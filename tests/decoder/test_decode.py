@@ -193,6 +193,7 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     """The numba matcher against the rule written plainly: a frame tries its channel's table
     (exact id, then the J1939 PGN for extended ids), then the any-channel table."""
     from cantelem_sci.decoder._kernels import match_frames
+    from cantelem_sci.decoder._layout import pack_match_tables
 
     ext = 1 << 31
     pgn = st.integers(0, 0x1FFFFFFF).map(lambda i: (i & 0x3FFFF00) | ext)
@@ -207,17 +208,6 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     slot_of_channel = np.full(256, -1, np.int64)
     for t, c in enumerate(chans):
         slot_of_channel[c] = t
-    keys, vals, bounds = [], [], [0]
-    std = np.full((n_slots, 2048), -1, np.int64)
-    for t in range(n_slots):
-        for tab in (tables[t], j1939[t]):
-            for k in sorted(tab):
-                keys.append(k)
-                vals.append(tab[k])
-            bounds.append(len(keys))
-        for k, m in tables[t].items():
-            if k < 2048:
-                std[t, k] = m
     known = [k for t in tables for k in t] + [0x18FEF100]
     n = data.draw(st.integers(0, 60))
     key = np.array(data.draw(st.lists(st.one_of(st.sampled_from(known), ident),
@@ -227,8 +217,7 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     result = np.full(n, -1, np.int64)
     hit = np.zeros(n, bool)
     match_frames((key & 0x1FFFFFFF).astype(np.uint32), key >= ext, channel, usable,
-                 slot_of_channel, n_slots - 1, np.array(keys, np.int64), np.array(vals, np.int64),
-                 np.array(bounds, np.int64), std, result, hit)
+                 slot_of_channel, n_slots - 1, *pack_match_tables(tables, j1939), result, hit)
     for f in range(n):
         want, want_hit = -1, False
         if usable[f]:
