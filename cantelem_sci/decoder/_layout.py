@@ -80,6 +80,105 @@ def _ordered_signals(msg: Any) -> list[Any]:
     return out
 
 
+@dataclass
+class GroupInfo:
+    """Multiplexed signals selected by the same multiplexer values (compact form)."""
+
+    index: int
+    message: int
+    parent: int  # global index of the multiplexer signal
+    ids: tuple[int, ...]
+    members: list[int]  # global signal indices, kernel order
+
+
+class MuxGroups:
+    """Flat tables of the multiplexer groups of a layout, for :mod:`._columns`.
+
+    A group is keyed by (multiplexer signal, set of selecting values); its rows are the
+    frames whose multiplexer value is one of them. Groups of nested multiplexers come after
+    the group holding their multiplexer (kernel order puts parents first)."""
+
+    def __init__(self, lay: "Layout") -> None:
+        parent = lay.sig["parent"]
+        n_sig = parent.shape[0]
+        self.info: list[GroupInfo] = []
+        self.sig_group = np.full(n_sig, -1, np.int64)
+        self.is_mux = np.zeros(n_sig, np.bool_)
+        mux_sig: list[int] = []
+        msg_mux0, msg_mux1, lk0, lk1, g0, g1, mgroups = [], [], [], [], [], [], []
+        keys: list[int] = []
+        grps: list[int] = []
+        for info in lay.messages:
+            by_key: dict[tuple[int, tuple[int, ...]], GroupInfo] = {}
+            for j, s in enumerate(info.signals):
+                gi = info.sig0 + j
+                par = int(parent[gi])
+                if par < 0:
+                    continue
+                ids = tuple(sorted({int(v) for v in (s.multiplexer_ids or [])}))
+                g = by_key.get((par, ids))
+                if g is None:
+                    g = by_key[(par, ids)] = GroupInfo(len(self.info), info.index, par, ids, [])
+                    self.info.append(g)
+                g.members.append(gi)
+                self.sig_group[gi] = g.index
+                self.is_mux[par] = True
+            msg_mux0.append(len(mux_sig))
+            for p in sorted({g.parent for g in by_key.values()}):
+                mux_sig.append(p)
+                g0.append(len(mgroups))
+                mgroups.extend(g.index for g in by_key.values() if g.parent == p)
+                g1.append(len(mgroups))
+                lk0.append(len(keys))
+                entries = sorted((v, g.index) for g in by_key.values() if g.parent == p
+                                 for v in g.ids)
+                keys.extend(v for v, _ in entries)
+                grps.extend(g for _, g in entries)
+                lk1.append(len(keys))
+            msg_mux1.append(len(mux_sig))
+        i64 = np.int64
+        self.msg_mux0, self.msg_mux1 = np.array(msg_mux0, i64), np.array(msg_mux1, i64)
+        self.mux_sig, self.mux_lk0, self.mux_lk1 = (np.array(mux_sig, i64), np.array(lk0, i64),
+                                                    np.array(lk1, i64))
+        self.lk_keys, self.lk_grp = np.array(keys, i64), np.array(grps, i64)
+        self.mux_g0, self.mux_g1 = np.array(g0, i64), np.array(g1, i64)
+        self.mux_groups = np.array(mgroups, i64)
+        self.grp_msg = np.array([g.message for g in self.info], i64)
+        self.grp_parent = np.array([g.parent for g in self.info], i64)
+        self.grp_ids = np.array([v for g in self.info for v in g.ids], i64)
+        self.grp_ids1 = np.cumsum([len(g.ids) for g in self.info], dtype=i64)
+        self.grp_ids0 = self.grp_ids1 - np.array([len(g.ids) for g in self.info], i64)
+        self.grp_members = np.array([s for g in self.info for s in g.members], i64)
+        self.grp_mem1 = np.cumsum([len(g.members) for g in self.info], dtype=i64)
+        self.grp_mem0 = self.grp_mem1 - np.array([len(g.members) for g in self.info], i64)
+
+
+def _signal_attrs(sig: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"units": sig.unit or ""}
+    if sig.minimum is not None:
+        attrs["minimum"] = float(sig.minimum)
+    if sig.maximum is not None:
+        attrs["maximum"] = float(sig.maximum)
+    if sig.choices:
+        attrs["choices"] = {str(int(k)): str(v) for k, v in sig.choices.items()}
+    if sig.is_multiplexer:
+        attrs["multiplexer"] = "multiplexer"
+    if sig.multiplexer_signal is not None:
+        attrs["multiplexer"] = attrs.get("multiplexer", "") + ("+" if "multiplexer" in attrs else "") + "multiplexed"
+        attrs["multiplexer_signal"] = sig.multiplexer_signal
+        attrs["multiplexer_ids"] = [int(v) for v in sig.multiplexer_ids or []]
+    comment = sig.comment
+    if comment:
+        attrs["comment"] = str(comment)
+    attrs["scale"] = float(sig.scale)
+    attrs["offset"] = float(sig.offset)
+    attrs["length_bits"] = int(sig.length)
+    attrs["byte_order"] = sig.byte_order
+    attrs["is_signed"] = bool(sig.is_signed)
+    attrs["is_float"] = bool(sig.is_float)
+    return attrs
+
+
 class Layout:
     """Flat arrays describing every message and signal of a database."""
 
@@ -145,20 +244,64 @@ class Layout:
         self.msg_len = np.asarray([m.message.length for m in self.messages], np.int64)
         self.msg_sig0 = np.asarray([m.sig0 for m in self.messages], np.int64)
         self.msg_sig1 = np.asarray([m.sig1 for m in self.messages], np.int64)
+        lo = np.full(len(cols["pos"]), np.nan)
+        hi = np.full(len(cols["pos"]), np.nan)
+        for info in self.messages:
+            for j, s in enumerate(info.signals):
+                if s.minimum is not None and s.maximum is not None and s.minimum < s.maximum:
+                    lo[info.sig0 + j], hi[info.sig0 + j] = float(s.minimum), float(s.maximum)
+        self.sig["lo"], self.sig["hi"] = lo, hi
+        self.groups = MuxGroups(self)
+
+    def signal_attrs(self, s: int) -> dict[str, Any]:
+        """The attrs of signal ``s`` (global index) in a decoded node: a fresh copy each call
+        of attrs computed once per layout."""
+        cache = self.__dict__.setdefault("_sig_attrs", {})
+        if s not in cache:
+            m = int(np.searchsorted(self.msg_sig1, s, side="right"))
+            info = self.messages[m]
+            cache[s] = _signal_attrs(info.signals[s - info.sig0])
+        return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
+                for k, v in cache[s].items()}
+
+    def message_attrs(self, m: int) -> dict[str, Any]:
+        """The attrs of message ``m``'s node (a fresh copy each call)."""
+        info = self.messages[m]
+        msg = info.message
+        return {
+            "message": msg.name,
+            "frame_id": f"{msg.frame_id:#x}",
+            "is_extended": int(bool(msg.is_extended_frame)),
+            "is_fd": int(bool(msg.is_fd)),
+            "length": int(msg.length),
+            "j1939": int(info.j1939),
+            "senders": list(msg.senders or []),
+            "comment": str(msg.comment or ""),
+            "dbc_file": info.file.path.rsplit("/", 1)[-1],
+            "dbc_sha256": info.file.sha256,
+        }
 
     def match(self, arbitration_id: np.ndarray, is_extended: np.ndarray, channel: np.ndarray,
               usable: np.ndarray, channel_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Message index of each frame (-1: none) and the J1939 flag of the match."""
-        dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
-        if dup:
-            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
-                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=3)
         n = arbitration_id.shape[0]
         result = np.full(n, -1, np.int64)
         j1939_hit = np.zeros(n, bool)
+        self.match_into(arbitration_id, is_extended, channel, usable, channel_names, result,
+                        j1939_hit)
+        return result, j1939_hit
+
+    def match_into(self, arbitration_id: np.ndarray, is_extended: np.ndarray,
+                   channel: np.ndarray, usable: np.ndarray, channel_names: Sequence[str],
+                   result: np.ndarray, j1939_hit: np.ndarray) -> None:
+        """:meth:`match` into given buffers (``result`` filled with -1 beforehand)."""
+        dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
+        if dup:
+            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
+                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=4)
+        j1939_hit[:] = False
         match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
                      *packed, result, j1939_hit)
-        return result, j1939_hit
 
     def _match_tables(self, channel_names: tuple[str, ...]) -> tuple[Any, ...]:
         """The matcher's tables for these channel names (built once per names, then cached):

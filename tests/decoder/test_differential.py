@@ -19,6 +19,7 @@ import cantelem_sci as ct
 from cantelem_sci.decoder._kernels import extract_reference
 from cantelem_sci.decoder._layout import Layout, _position
 from tests.conftest import corpus_files
+from tests.decoder.compact_check import assert_compact_matches_dense
 
 DBCS = (corpus_files("opendbc", "*.dbc") + corpus_files("cantools-dbc", "*.dbc")
         + corpus_files("cantools-dbc", "*.DBC") + corpus_files("real-capture", "*/*.dbc"))
@@ -174,3 +175,8 @@ def test_decode_matches_cantools(path):
                 f"{path.name}: message {msg.name} ({msg.frame_id:#x}) signal {sig.name}: "
                 f"payload {p.hex()} -> ours {ours!r}, cantools {want!r}")
     assert checked + fallback > 0
+    # the compact multiplexed form holds the same values without the unselected rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compact = ct.decode(raw, db, multiplexed="compact")
+    assert_compact_matches_dense(tree, compact, path.name) > 0

@@ -1,0 +1,380 @@
+"""numba kernels of the classic-CAN fast path: frames to message-ordered 64-bit words, then
+signals column by column, and multiplexed signals in compact form.
+
+Small module-level functions on arrays, ``cache=True``. Their references are the generic
+kernel :func:`._kernels.decode_grouped` (same values, tested on every corpus DBC) and
+:func:`compact_from_dense` (the compact form written plainly from the dense one).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._kernels import CONV_IDENTITY, CONV_INTEGER, KIND_INT, NAN, _convert, _scratch
+
+_M8 = np.uint64(0x00FF00FF00FF00FF)
+_M16 = np.uint64(0x0000FFFF0000FFFF)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bswap(x):
+    x = ((x & _M8) << np.uint64(8)) | ((x >> np.uint64(8)) & _M8)
+    x = ((x & _M16) << np.uint64(16)) | ((x >> np.uint64(16)) & _M16)
+    return (x << np.uint64(32)) | (x >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True)
+def scatter8(msg_of_frame, counts, offsets, words, dlc, time, channel, arbitration_id,
+             rows, row_dlc, out_time, out_channel, out_sa):
+    """Counting-sort scatter of frames into message order (frames of message ``m`` at
+    ``offsets[m]:offsets[m + 1]``, in their original order): the payload as one
+    little-endian 64-bit word, the dlc, time, channel and the low id byte (the J1939
+    source address). One sequential read of every input."""
+    fill = offsets[:-1].copy()
+    for f in range(msg_of_frame.shape[0]):
+        m = msg_of_frame[f]
+        if m >= 0:
+            j = fill[m]
+            fill[m] = j + 1
+            rows[j] = words[f]
+            row_dlc[j] = dlc[f]
+            out_time[j] = time[f]
+            out_channel[j] = channel[f]
+            out_sa[j] = arbitration_id[f] & 0xFF
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _need_bytes(pos, ln, mlen):
+    """Bytes a frame must carry for the signal to be present (9: never, the message is
+    shorter than the signal)."""
+    nb = (pos + ln + 7) >> 3
+    return nb if nb <= mlen and nb <= 8 else 9
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _field(r, isbe, lsh, rsh, sgn):
+    """The raw field of one 64-bit payload word, sign-extended when signed (as int64 bits)."""
+    if isbe:
+        r = _bswap(r)
+    if sgn:
+        return np.uint64(np.int64(r << lsh) >> rsh)
+    return (r << lsh) >> rsh
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _shifts(pos, ln, isbe):
+    sh = 64 - pos - ln if isbe else pos
+    return np.uint64(64 - sh - ln), np.uint64(64 - ln)
+
+
+@njit(cache=True, nogil=True)
+def _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv, sc, of, sci, ofi, nb,
+                lo, hi, out, col):
+    """One integer signal over the rows of its message; returns the out-of-range count."""
+    bad = 0
+    for i in range(cnt):
+        r = rows[b0 + i]
+        if isbe:
+            r = _bswap(r)
+        if sgn:
+            iv = np.int64(r << lsh) >> rsh
+            if cv == CONV_IDENTITY:
+                v = np.float64(iv)
+            elif cv == CONV_INTEGER:
+                v = np.float64(iv * sci + ofi)
+            else:
+                v = np.float64(iv) * sc + of
+        else:
+            u = (r << lsh) >> rsh
+            if cv == CONV_IDENTITY:
+                v = np.float64(u)
+            elif cv == CONV_INTEGER:
+                v = np.float64(np.int64(u) * sci + ofi)
+            else:
+                v = np.float64(u) * sc + of
+        v = v if row_dlc[b0 + i] >= nb else NAN
+        out[col + i] = v
+        bad += (v < lo) | (v > hi)
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, length, be,
+                    signed, kind, conv, scale, offset, scale_i, offset_i, parent, mux0, mux1,
+                    mux_vals, lo, hi, col_base, children, out, out_of_range):
+    """Every signal of every message, column by column, from message-ordered 64-bit words.
+
+    ``out[col_base[s] + i]`` receives signal ``s`` of the i-th frame of its message: the
+    value cantools gives with ``scaling=True``, NaN where the signal is absent (frame too
+    short, multiplexer not selecting it). With ``children=False`` multiplexed signals
+    (``parent[s] >= 0``) are left to :func:`decode_groups8`. ``out_of_range[s]`` counts
+    values outside ``[lo[s], hi[s]]`` (NaN bounds: never).
+    """
+    u32, f32, u64, f64 = _scratch()
+    for m in range(msg_sig0.shape[0]):
+        b0 = offsets[m]
+        cnt = offsets[m + 1] - b0
+        if cnt == 0:
+            continue
+        mlen = msg_len[m]
+        for s in range(msg_sig0[m], msg_sig1[m]):
+            par = parent[s]
+            if par >= 0 and not children:
+                continue
+            ln = length[s]
+            isbe = be[s]
+            lsh, rsh = _shifts(pos[s], ln, isbe)
+            nb = _need_bytes(pos[s], ln, mlen)
+            col = col_base[s]
+            sgn = signed[s]
+            kd = kind[s]
+            cv = conv[s]
+            slo = lo[s]
+            shi = hi[s]
+            if par < 0 and kd == KIND_INT:
+                out_of_range[s] += _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv,
+                                               scale[s], offset[s], scale_i[s], offset_i[s],
+                                               nb, slo, shi, out, col)
+                continue
+            pcol = col_base[par] if par >= 0 else 0
+            single = par >= 0 and mux1[s] - mux0[s] == 1
+            want = mux_vals[mux0[s]] if single else 0
+            bad = 0
+            for i in range(cnt):
+                v = NAN
+                hit = row_dlc[b0 + i] >= nb
+                if hit and par >= 0:
+                    pv = out[pcol + i]
+                    hit = False
+                    if pv == pv:
+                        mv = np.int64(pv)
+                        if single:
+                            hit = mv == want
+                        else:
+                            for k in range(mux0[s], mux1[s]):
+                                if mux_vals[k] == mv:
+                                    hit = True
+                                    break
+                if hit:
+                    raw = _field(rows[b0 + i], isbe, lsh, rsh, False)
+                    v = _convert(raw, ln, sgn, kd, cv, scale[s], offset[s], scale_i[s],
+                                 offset_i[s], u32, f32, u64, f64)
+                out[col + i] = v
+                bad += (v < slo) | (v > shi)
+            out_of_range[s] += bad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lookup(keys, lo, hi, key):
+    """First index of ``key`` in the sorted ``keys[lo:hi]`` (``hi`` when absent)."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < end and keys[lo] == key else end
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _value(word, dl, s, mlen, pos, length, be, signed, kind, conv, scale, offset, scale_i,
+           offset_i, u32, f32, u64, f64):
+    """Signal ``s`` of one payload word (NaN when the frame is too short)."""
+    ln = length[s]
+    if dl < _need_bytes(pos[s], ln, mlen):
+        return NAN
+    lsh, rsh = _shifts(pos[s], ln, be[s])
+    raw = _field(word, be[s], lsh, rsh, False)
+    return _convert(raw, ln, signed[s], kind[s], conv[s], scale[s], offset[s], scale_i[s],
+                    offset_i[s], u32, f32, u64, f64)
+
+
+@njit(cache=True, nogil=True)
+def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_sig, mux_lk0,
+                     mux_lk1, lk_keys, lk_grp, mux_g0, mux_g1, mux_groups, sig_group, pos,
+                     length, be, signed, kind, conv, scale, offset, scale_i, offset_i,
+                     col_base, values, n_groups):
+    """The rows (indices within their message) of every multiplexer group, in order.
+
+    A multiplexer's domain is every row of its message (top-level multiplexer, value read
+    from ``values``) or the rows of its own group (nested, value decoded here); each row
+    goes to every group its value selects. Returns ``(grp_row_base, grp_count, grp_rows)``:
+    group ``g``'s rows are ``grp_rows[grp_row_base[g]:grp_row_base[g] + grp_count[g]]``.
+    A nested multiplexer comes after the one selecting its group, so its domain is known.
+    """
+    u32, f32, u64, f64 = _scratch()
+    grp_row_base = np.zeros(n_groups, np.int64)
+    grp_count = np.zeros(n_groups, np.int64)
+    fill = np.zeros(n_groups, np.int64)
+    grp_rows = np.empty(1024, np.int64)
+    used = 0
+    for m in range(msg_mux0.shape[0]):
+        b0 = offsets[m]
+        mlen = msg_len[m]
+        for k in range(msg_mux0[m], msg_mux1[m]):
+            p = mux_sig[k]
+            pg = sig_group[p]
+            dn = grp_count[pg] if pg >= 0 else offsets[m + 1] - b0
+            d0 = grp_row_base[pg] if pg >= 0 else 0
+            l0 = mux_lk0[k]
+            l1 = mux_lk1[k]
+            for phase in range(2):
+                for j in range(dn):
+                    i = grp_rows[d0 + j] if pg >= 0 else j
+                    if pg < 0:
+                        pv = values[col_base[p] + i]
+                    else:
+                        pv = _value(rows[b0 + i], row_dlc[b0 + i], p, mlen, pos, length, be,
+                                    signed, kind, conv, scale, offset, scale_i, offset_i,
+                                    u32, f32, u64, f64)
+                    if pv != pv:
+                        continue
+                    key = np.int64(pv)
+                    e = _lookup(lk_keys, l0, l1, key)
+                    while e < l1 and lk_keys[e] == key:
+                        g = lk_grp[e]
+                        e += 1
+                        if phase == 0:
+                            grp_count[g] += 1
+                        else:
+                            grp_rows[fill[g]] = i
+                            fill[g] += 1
+                if phase == 0:
+                    need = 0
+                    for g in mux_groups[mux_g0[k]:mux_g1[k]]:
+                        grp_row_base[g] = used + need
+                        fill[g] = used + need
+                        need += grp_count[g]
+                    if used + need > grp_rows.shape[0]:
+                        bigger = np.empty(2 * (used + need), np.int64)
+                        bigger[:used] = grp_rows[:used]
+                        grp_rows = bigger
+                    used += need
+    return grp_row_base, grp_count, grp_rows[:used]
+
+
+@njit(cache=True, nogil=True)
+def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1, grp_members,
+                   grp_row_base, grp_count, grp_rows, pos, length, be, signed, kind, conv,
+                   scale, offset, scale_i, offset_i, lo, hi, gcol_base, row_time, row_channel,
+                   row_sa, gvalues, grp_time, grp_channel, grp_sa, out_of_range):
+    """Members of every group, column by column over the group's rows (see
+    :func:`partition_groups`): member ``s`` at ``gvalues[gcol_base[s] + q]``, the group's
+    time, channel and source address at ``grp_row_base[g] + q``."""
+    u32, f32, u64, f64 = _scratch()
+    for g in range(grp_msg.shape[0]):
+        m = grp_msg[g]
+        b0 = offsets[m]
+        mlen = msg_len[m]
+        r0 = grp_row_base[g]
+        cnt = grp_count[g]
+        for q in range(cnt):
+            i = b0 + grp_rows[r0 + q]
+            grp_time[r0 + q] = row_time[i]
+            grp_channel[r0 + q] = row_channel[i]
+            grp_sa[r0 + q] = row_sa[i]
+        for j in range(grp_mem0[g], grp_mem1[g]):
+            s = grp_members[j]
+            col = gcol_base[s]
+            ln = length[s]
+            isbe = be[s]
+            nb = _need_bytes(pos[s], ln, mlen)
+            lsh, rsh = _shifts(pos[s], ln, isbe)
+            sgn = signed[s]
+            kd = kind[s]
+            cv = conv[s]
+            sc = scale[s]
+            of = offset[s]
+            sci = scale_i[s]
+            ofi = offset_i[s]
+            slo = lo[s]
+            shi = hi[s]
+            bad = 0
+            for q in range(cnt):
+                i = b0 + grp_rows[r0 + q]
+                v = NAN
+                if row_dlc[i] >= nb:
+                    raw = _field(rows[i], isbe, lsh, rsh, False)
+                    v = _convert(raw, ln, sgn, kd, cv, sc, of, sci, ofi, u32, f32, u64, f64)
+                gvalues[col + q] = v
+                bad += (v < slo) | (v > shi)
+            out_of_range[s] += bad
+
+
+@njit(cache=True, nogil=True)
+def compact_from_dense(values, col_base, offsets, grp_msg, grp_parent, grp_ids0, grp_ids1,
+                       grp_ids, grp_mem0, grp_mem1, grp_members, gcol_size, row_time,
+                       row_channel, row_sa):
+    """The compact form from dense columns, written plainly: group ``g`` takes the rows of
+    its message whose parent multiplexer value (dense, NaN when absent) is one of its ids.
+    Used for CAN FD payloads and as the reference of :func:`partition_groups` and
+    :func:`decode_groups8`. Returns ``(grp_row_base, grp_count, gcol_base, gvalues,
+    grp_time, grp_channel, grp_sa)`` laid out as theirs (``gcol_size`` is only a shape)."""
+    n_g = grp_msg.shape[0]
+    sel = []
+    for g in range(n_g):
+        m = grp_msg[g]
+        b0 = offsets[m]
+        pcol = col_base[grp_parent[g]]
+        keep = np.zeros(offsets[m + 1] - b0, np.bool_)
+        for i in range(keep.shape[0]):
+            pv = values[pcol + i]
+            if pv == pv:
+                for k in range(grp_ids0[g], grp_ids1[g]):
+                    if grp_ids[k] == np.int64(pv):
+                        keep[i] = True
+        sel.append(np.flatnonzero(keep))
+    grp_count = np.zeros(n_g, np.int64)
+    grp_row_base = np.zeros(n_g, np.int64)
+    total = 0
+    for g in range(n_g):
+        grp_row_base[g] = total
+        grp_count[g] = sel[g].shape[0]
+        total += grp_count[g]
+    gcol_base = np.zeros(gcol_size, np.int64)
+    vtotal = 0
+    for g in range(n_g):
+        for j in range(grp_mem0[g], grp_mem1[g]):
+            gcol_base[grp_members[j]] = vtotal
+            vtotal += grp_count[g]
+    gvalues = np.empty(vtotal, np.float64)
+    grp_time = np.empty(total, np.int64)
+    grp_channel = np.empty(total, np.uint8)
+    grp_sa = np.empty(total, np.uint8)
+    for g in range(n_g):
+        b0 = offsets[grp_msg[g]]
+        for q in range(grp_count[g]):
+            i = sel[g][q]
+            r = grp_row_base[g] + q
+            grp_time[r] = row_time[b0 + i]
+            grp_channel[r] = row_channel[b0 + i]
+            grp_sa[r] = row_sa[b0 + i]
+            for j in range(grp_mem0[g], grp_mem1[g]):
+                s = grp_members[j]
+                gvalues[gcol_base[s] + q] = values[col_base[s] + i]
+    return grp_row_base, grp_count, gcol_base, gvalues, grp_time, grp_channel, grp_sa
+
+
+@njit(cache=True, nogil=True)
+def count_messages(msg_of_frame, n_messages):
+    """Frames per message index (-1, unmatched, is left out)."""
+    counts = np.zeros(n_messages, np.int64)
+    for f in range(msg_of_frame.shape[0]):
+        m = msg_of_frame[f]
+        if m >= 0:
+            counts[m] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def count_out_of_range(values, col_base, rows_of_sig, lo, hi, out_of_range):
+    """``out_of_range[s]`` += values of signal ``s`` outside ``[lo[s], hi[s]]``."""
+    for s in range(col_base.shape[0]):
+        c = col_base[s]
+        bad = 0
+        for i in range(rows_of_sig[s]):
+            v = values[c + i]
+            bad += (v < lo[s]) | (v > hi[s])
+        out_of_range[s] += bad
