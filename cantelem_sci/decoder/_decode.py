@@ -13,7 +13,6 @@ from ..frames import FrameBatch
 from ._dbc import Database
 from ._columns import (
     compact_from_dense,
-    count_messages,
     count_out_of_range,
     decode_columns8,
     decode_groups8,
@@ -81,9 +80,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     msg_of_frame = _scratch_buffer("msg", n, np.int64)
     msg_of_frame.fill(-1)
     hit = _scratch_buffer("j1939", n, np.bool_)
-    lay.match_into(batch.arbitration_id, batch.is_extended, batch.channel, usable,
-                   batch.channel_names, msg_of_frame, hit)
-    counts = count_messages(msg_of_frame, max(n_msg, 1))[:n_msg]
+    counts = lay.match_into(batch.arbitration_id, batch.is_extended, batch.channel, usable,
+                            batch.channel_names, msg_of_frame, hit)
     offsets = np.zeros(n_msg + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
@@ -133,12 +131,16 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         "unknown": usable & (msg_of_frame < 0), "usable": usable}
     if compact:
         if fast:
+            muxed = counts[grp.msg_mux1 > grp.msg_mux0]
+            most = int(muxed.max()) if muxed.size else 0
             grp_row_base, grp_count, grp_rows = partition_groups(
                 rows, row_dlc, offsets, lay.msg_len, grp.msg_mux0, grp.msg_mux1, grp.mux_sig,
-                grp.mux_lk0, grp.mux_lk1, grp.lk_keys, grp.lk_grp, grp.mux_g0, grp.mux_g1,
+                grp.mux_lk0, grp.mux_lk1, grp.lk_keys, grp.lk_grp, grp.mux_dir0,
+                grp.mux_dir1, grp.lk_direct, grp.mux_g0, grp.mux_g1,
                 grp.mux_groups, grp.sig_group, s["pos"], s["length"], s["be"], s["signed"],
                 s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"],
-                col_base, values, len(grp.info))
+                col_base, values, len(grp.info),
+                _scratch_buffer("first", most, np.int64), _scratch_buffer("grows", int(muxed.sum()), np.int64))
             member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0)
                            if len(grp.info) else np.zeros(n_sig, np.int64))
             gcol_base = np.zeros(n_sig, np.int64)

@@ -40,12 +40,13 @@ def _find(keys, vals, lo, hi, key):
 
 @njit(cache=True, nogil=True)
 def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
-                 keys, vals, bounds, std, result, j1939_hit):
+                 keys, vals, bounds, std, result, j1939_hit, counts):
     """Message index of each frame (-1: none). Slot ``t`` owns the sorted keys
     ``keys[bounds[2t]:bounds[2t + 1]]`` (id | extended bit 31) and its J1939 keys (PGN part
     of the id | bit 31) ``keys[bounds[2t + 1]:bounds[2t + 2]]``. A frame tries the slot of its
     channel (exact id, then J1939), then the any-channel slot ``any_slot`` the same way.
-    Standard (11-bit) ids are looked up directly in ``std[t, id]`` (the same entries)."""
+    Standard (11-bit) ids are looked up directly in ``std[t, id]`` (the same entries).
+    ``counts[m]`` is incremented for every frame matched to message ``m``."""
     ext_bit = np.int64(EXT_BIT)
     for f in range(arbitration_id.shape[0]):
         if not usable[f]:
@@ -67,6 +68,7 @@ def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, 
                     j1939_hit[f] = True
             if m >= 0:
                 result[f] = m
+                counts[m] += 1
                 break
 
 

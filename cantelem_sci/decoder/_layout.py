@@ -80,6 +80,10 @@ def _ordered_signals(msg: Any) -> list[Any]:
     return out
 
 
+#: Multiplexers whose selecting values are all below this use a direct lookup table.
+DIRECT_KEYS = 4096
+
+
 @dataclass
 class GroupInfo:
     """Multiplexed signals selected by the same multiplexer values (compact form)."""
@@ -106,6 +110,9 @@ class MuxGroups:
         self.is_mux = np.zeros(n_sig, np.bool_)
         mux_sig: list[int] = []
         msg_mux0, msg_mux1, lk0, lk1, g0, g1, mgroups = [], [], [], [], [], [], []
+        dir0: list[int] = []
+        dir1: list[int] = []
+        direct: list[int] = []
         keys: list[int] = []
         grps: list[int] = []
         for info in lay.messages:
@@ -135,6 +142,18 @@ class MuxGroups:
                 keys.extend(v for v, _ in entries)
                 grps.extend(g for _, g in entries)
                 lk1.append(len(keys))
+                # direct table key -> first entry for small keys (binary search otherwise)
+                dir0.append(len(direct))
+                top = max((v for v, _ in entries), default=-1)
+                if 0 <= min((v for v, _ in entries), default=0) and top < DIRECT_KEYS:
+                    tab = [-1] * (top + 1)
+                    for e in range(lk0[-1], lk1[-1]):
+                        if tab[keys[e]] < 0:
+                            tab[keys[e]] = e
+                    direct.extend(tab)
+                    dir1.append(len(direct))
+                else:
+                    dir1.append(-1)
             msg_mux1.append(len(mux_sig))
         i64 = np.int64
         self.msg_mux0, self.msg_mux1 = np.array(msg_mux0, i64), np.array(msg_mux1, i64)
@@ -142,6 +161,8 @@ class MuxGroups:
                                                     np.array(lk1, i64))
         self.lk_keys, self.lk_grp = np.array(keys, i64), np.array(grps, i64)
         self.mux_g0, self.mux_g1 = np.array(g0, i64), np.array(g1, i64)
+        self.mux_dir0, self.mux_dir1 = np.array(dir0, i64), np.array(dir1, i64)
+        self.lk_direct = np.array(direct, i64)
         self.mux_groups = np.array(mgroups, i64)
         self.grp_msg = np.array([g.message for g in self.info], i64)
         self.grp_parent = np.array([g.parent for g in self.info], i64)
@@ -293,15 +314,18 @@ class Layout:
 
     def match_into(self, arbitration_id: np.ndarray, is_extended: np.ndarray,
                    channel: np.ndarray, usable: np.ndarray, channel_names: Sequence[str],
-                   result: np.ndarray, j1939_hit: np.ndarray) -> None:
-        """:meth:`match` into given buffers (``result`` filled with -1 beforehand)."""
+                   result: np.ndarray, j1939_hit: np.ndarray) -> np.ndarray:
+        """:meth:`match` into given buffers (``result`` filled with -1 beforehand); returns
+        the frame count of each message."""
         dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         if dup:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
                           f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=4)
         j1939_hit[:] = False
+        counts = np.zeros(max(len(self.messages), 1), np.int64)
         match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
-                     *packed, result, j1939_hit)
+                     *packed, result, j1939_hit, counts)
+        return counts[:len(self.messages)]
 
     def _match_tables(self, channel_names: tuple[str, ...]) -> tuple[Any, ...]:
         """The matcher's tables for these channel names (built once per names, then cached):

@@ -216,8 +216,12 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
     result = np.full(n, -1, np.int64)
     hit = np.zeros(n, bool)
+    n_msg = max([m for t in tables for m in t.values()] + [m for t in j1939 for m in t.values()]
+                + [0]) + 1
+    counts = np.zeros(n_msg, np.int64)
     match_frames((key & 0x1FFFFFFF).astype(np.uint32), key >= ext, channel, usable,
-                 slot_of_channel, n_slots - 1, *pack_match_tables(tables, j1939), result, hit)
+                 slot_of_channel, n_slots - 1, *pack_match_tables(tables, j1939), result, hit,
+                 counts)
     for f in range(n):
         want, want_hit = -1, False
         if usable[f]:
@@ -231,3 +235,4 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
                     break
             want = m
         assert (result[f], hit[f]) == (want, want_hit), f
+    np.testing.assert_array_equal(counts, np.bincount(result[result >= 0], minlength=n_msg))
