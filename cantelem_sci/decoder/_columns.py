@@ -26,11 +26,11 @@ def _bswap(x):
 
 @njit(cache=True, nogil=True)
 def scatter8(msg_of_frame, counts, offsets, words, dlc, time, channel, arbitration_id,
-             rows, row_dlc, out_time, out_channel, out_sa):
+             rows, row_dlc, out_time, out_channel, out_sa, with_channel, with_sa):
     """Counting-sort scatter of frames into message order (frames of message ``m`` at
     ``offsets[m]:offsets[m + 1]``, in their original order): the payload as one
-    little-endian 64-bit word, the dlc, time, channel and the low id byte (the J1939
-    source address). One sequential read of every input."""
+    little-endian 64-bit word, the dlc, time, and, when asked, the channel and the low id
+    byte (the J1939 source address). One sequential read of every input."""
     fill = offsets[:-1].astype(np.uint64)
     for f in range(msg_of_frame.shape[0]):
         m = msg_of_frame[f]
@@ -40,8 +40,10 @@ def scatter8(msg_of_frame, counts, offsets, words, dlc, time, channel, arbitrati
             rows[j] = words[f]
             row_dlc[j] = dlc[f]
             out_time[j] = time[f]
-            out_channel[j] = channel[f]
-            out_sa[j] = arbitration_id[f] & 0xFF
+            if with_channel:
+                out_channel[j] = channel[f]
+            if with_sa:
+                out_sa[j] = arbitration_id[f] & 0xFF
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -99,15 +99,18 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     values = np.empty(int(sizes.sum()), np.float64)
     out_of_range = np.zeros(n_sig, np.int64)
     row_time = np.empty(total, np.int64)
-    row_channel = np.empty(total, np.uint8)
-    row_sa = np.empty(total, np.uint8)
+    # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
+    with_channel = bool(batch.channel.any())
+    with_sa = lay.any_j1939
+    row_channel = np.empty(total, np.uint8) if with_channel or not fast else np.zeros(total, np.uint8)
+    row_sa = np.empty(total, np.uint8) if with_sa or not fast else np.zeros(total, np.uint8)
     t64 = batch.time.view(np.int64)
     if fast:
         rows = _scratch_buffer("rows", total, np.uint64)
         row_dlc = _scratch_buffer("dlc", total, np.uint8)
         scatter8(msg_of_frame, counts, offsets, batch.data.view(np.uint64).reshape(-1),
                  batch.dlc, t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
-                 row_channel, row_sa)
+                 row_channel, row_sa, with_channel, with_sa)
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                         s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["parent"],

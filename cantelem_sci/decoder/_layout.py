@@ -273,6 +273,7 @@ class Layout:
                     lo[info.sig0 + j], hi[info.sig0 + j] = float(s.minimum), float(s.maximum)
         self.sig["lo"], self.sig["hi"] = lo, hi
         self.groups = MuxGroups(self)
+        self.any_j1939 = any(m.j1939 for m in self.messages)
 
     def signal_attrs(self, s: int) -> dict[str, Any]:
         """The attrs of signal ``s`` (global index) in a decoded node: a fresh copy each call
