@@ -27,11 +27,18 @@ def _dim(obj, dim):
     return dim
 
 
+def _sorted(obj, dim) -> bool:
+    """Whether ``dim``'s index says it is non-decreasing (pandas caches the answer), so the
+    kernels can skip checking x."""
+    index = obj.indexes.get(dim)
+    return bool(index is not None and index.is_monotonic_increasing)
+
+
 def _is_dask(a) -> bool:
     return type(a).__module__.startswith("dask")
 
 
-def _indices(x, data, n_out, method, gap) -> np.ndarray:
+def _indices(x, data, n_out, method, gap, assume_sorted: bool = False) -> np.ndarray:
     if method not in METHODS:
         raise UnknownNameError("downsampling method", method, METHODS)
     if _is_dask(data) and gap is None and method in DASK_METHODS:
@@ -40,7 +47,8 @@ def _indices(x, data, n_out, method, gap) -> np.ndarray:
         if not bool(da.isnan(data).any().compute()):
             xd = da.from_array(np.asarray(x), chunks=(data.chunks[0],))
             return downsample_dask(xd, data, n_out, method)
-    return downsample(np.asarray(x), np.asarray(data, dtype=np.float64), n_out, method, gap=gap)
+    return downsample(np.asarray(x), np.asarray(data, dtype=np.float64), n_out, method, gap=gap,
+                      assume_sorted=assume_sorted)
 
 
 def _with_breaks(obj, dim, gap):
@@ -112,7 +120,7 @@ class CantelemDataArrayAccessor(_Base):
             raise ValueError(f"downsample needs a 1-D DataArray, got dims {list(da.dims)}")
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
-        idx = _indices(da[dim].values, da.data, n_out, method, gap)
+        idx = _indices(da[dim].values, da.data, n_out, method, gap, _sorted(da, dim))
         return _with_breaks(da.isel({dim: idx}), dim, gap)
 
     def stats(self, freq="1h", *, dim=None, max_gap=None, quantiles=(), origin=None) -> xr.Dataset:
@@ -181,7 +189,8 @@ class CantelemDatasetAccessor(_Base):
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
         x = ds[dim].values
-        sel = [_indices(x, ds[n].data, n_out, method, gap) for n in self._vars(dim, variables)]
+        srt = _sorted(ds, dim)
+        sel = [_indices(x, ds[n].data, n_out, method, gap, srt) for n in self._vars(dim, variables)]
         idx = np.unique(np.concatenate(sel)) if sel else np.arange(ds.sizes[dim])
         return _with_breaks(ds.isel({dim: idx}), dim, gap)
 

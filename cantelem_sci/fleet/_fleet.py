@@ -214,16 +214,22 @@ class Fleet:
         t0, t1 = _ts(start), _ts(end)
         times, vals = [], {s: [] for s in sigs}
         attrs: dict[str, dict] = {}
+        ordered = True
         for key, ds in self._day_parts(vehicle, message, start, end):
-            t = ds.indexes["time"].values.view("int64")
+            index = ds.indexes["time"]
+            ordered = ordered and index.is_monotonic_increasing  # cached by pandas
+            t = index.values.view("int64")
             i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
             i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
             times.append(t[i0:i1])
             for s in sigs:
                 vals[s].append(self._values(key, message, ds, s)[i0:i1])
                 attrs[s] = dict(ds[s].attrs)
+        ordered = ordered and all(a[-1] <= b[0] for a, b in zip(times, times[1:])
+                                  if a.size and b.size)
         t = np.concatenate(times) if times else np.zeros(0, np.int64)
-        return t, {s: (np.concatenate(v) if v else np.zeros(0)) for s, v in vals.items()}, attrs
+        return (t, {s: (np.concatenate(v) if v else np.zeros(0)) for s, v in vals.items()},
+                attrs, ordered)
 
     def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
         t0, t1 = _ts(start), _ts(end)
@@ -292,11 +298,12 @@ class Fleet:
 
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
-        t, vals, attrs = self._message_arrays(vehicle, message, sigs, start, end)
+        t, vals, attrs, ordered = self._message_arrays(vehicle, message, sigs, start, end)
         if t.size <= max_points:
             idx = np.arange(t.size)
         else:
-            idx = np.unique(np.concatenate([downsample(t, vals[s], max_points, method, gap=gap)
+            idx = np.unique(np.concatenate([downsample(t, vals[s], max_points, method, gap=gap,
+                                                       assume_sorted=ordered)
                                             for s in sigs]))
         ds = xr.Dataset({s: ("time", vals[s][idx], attrs.get(s, {})) for s in sigs},
                         coords={"time": t[idx].view("datetime64[ns]")})

@@ -94,7 +94,7 @@ _FUNCS = {"lttb": lttb, "minmax_lttb": minmax_lttb, "m4": m4, "minmax": minmax, 
 
 
 def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
-               parallel: bool | None = None) -> np.ndarray:
+               parallel: bool | None = None, assume_sorted: bool = False) -> np.ndarray:
     """Downsample keeping breaks: NaN runs and steps of ``x`` longer than ``gap``.
 
     Parameters
@@ -108,6 +108,10 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
     gap : int, float, numpy.timedelta64 or None
         A step of ``x`` longer than this is a break (ns for datetime ``x``); ``None``: only
         NaN breaks.
+    assume_sorted : bool
+        ``x`` is known to be non-decreasing (e.g. a pandas index that says
+        ``is_monotonic_increasing``): ``minmax_lttb`` then skips its check of x and reads
+        only y (see :func:`minmax_lttb`).
 
     Returns
     -------
@@ -132,8 +136,9 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
         if not gap > 0:
             raise ValueError(f"gap must be positive, got {gap}")
     starts, stops, nans = _segments(xf, yf, 0.0 if gap is None else gap, gap is not None)
+    sorted_kw = {"assume_sorted": True} if assume_sorted and method == "minmax_lttb" else {}
     if nans.shape[0] == 0 and starts.shape[0] <= 1:
-        kw = {} if method in ("m4", "step") else {"parallel": parallel}
+        kw = {} if method in ("m4", "step") else {"parallel": parallel, **sorted_kw}
         return fn(xf, yf, n_out, **kw) if n else np.arange(0, dtype=np.int64)
     lengths = stops - starts
     # every segment keeps its ends (the markers too); what the budget has left is shared in
@@ -159,7 +164,7 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
         elif k < small:
             parts.append(np.array([s, e - 1], dtype=np.int64))
         else:
-            kw = {} if method in ("m4", "step") else {"parallel": False}
+            kw = {} if method in ("m4", "step") else {"parallel": False, **sorted_kw}
             parts.append(s + fn(xf[s:e], yf[s:e], k, **kw))
     return np.unique(np.concatenate(parts)).astype(np.int64)
 

@@ -241,7 +241,7 @@ class Dashboard:
         rows = []
         for sig in self.w_signals.value:
             msg, s = self.fleet._resolve(v, [sig])[0]
-            _, vals, _ = self.fleet._message_arrays(v, msg, [s], t0, t1)
+            _, vals, _, _ = self.fleet._message_arrays(v, msg, [s], t0, t1)
             x = vals[s]
             ok = x[~np.isnan(x)]
             rows.append({"signal": sig, "count": int(ok.size),
@@ -335,7 +335,7 @@ class Dashboard:
         frames = []
         for sig in self.w_signals.value:
             msg, s = self.fleet._resolve(v, [sig])[0]
-            t, vals, _ = self.fleet._message_arrays(v, msg, [s], t0, t1)
+            t, vals, _, _ = self.fleet._message_arrays(v, msg, [s], t0, t1)
             ser = pd.Series(vals[s], index=pd.DatetimeIndex(t.view("datetime64[ns]"), name="time"),
                             name=sig)
             frames.append(ser[~ser.index.duplicated(keep="last")])

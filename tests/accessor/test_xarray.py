@@ -71,3 +71,20 @@ def test_stats_hourly_against_pandas():
     np.testing.assert_allclose(lazy["mean"].values, got["mean"].values)
     ds = xr.Dataset({"a": da}).cantelem.stats("1h")
     assert ds["a"].sel(stat="max").values.tolist() == got["max"].values.tolist()
+
+
+def test_sorted_index_is_trusted_and_unsorted_is_not():
+    import xarray as xr
+
+    from cantelem_sci.accessor._xarray import _sorted
+
+    t = np.arange(5000).astype("datetime64[s]").astype("datetime64[ns]")
+    da = xr.DataArray(np.sin(np.arange(5000) / 50.0), coords={"time": t}, dims="time")
+    assert _sorted(da, "time")
+    shuffled = da.isel(time=np.r_[1:5000, 0])
+    assert not _sorted(shuffled, "time")
+    # the fast path keeps what the checked path keeps
+    from cantelem_sci.kernels import downsample
+
+    idx = downsample(t, da.values, 200, "minmax_lttb")
+    np.testing.assert_array_equal(da.cantelem.downsample(200)["time"].values, t[idx])

@@ -78,3 +78,13 @@ def test_breaks_positions_and_bad_method():
         downsample(np.arange(5), np.zeros(5), 3, "nope")
     with pytest.raises(ValueError, match="gap must be positive"):
         downsample(np.arange(5), np.zeros(5), 3, gap=0)
+
+
+@given(gappy_series(), gaps, st.integers(3, 120))
+def test_assume_sorted_changes_nothing_on_sorted_x(xy, gap, n_out):
+    """Trusting a sorted x (what the accessor and Fleet.load do when the time index says it
+    is monotonic) selects exactly what checking it selects."""
+    x, y = xy
+    want = downsample(x, y, n_out, "minmax_lttb", gap=gap)
+    got = downsample(x, y, n_out, "minmax_lttb", gap=gap, assume_sorted=True)
+    np.testing.assert_array_equal(got, want)
