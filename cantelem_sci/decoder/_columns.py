@@ -375,8 +375,9 @@ def compact_from_dense(values, col_base, offsets, grp_msg, grp_parent, grp_ids0,
     """The compact form from dense columns, written plainly: group ``g`` takes the rows of
     its message whose parent multiplexer value (dense, NaN when absent) is one of its ids.
     Used for CAN FD payloads and as the reference of :func:`partition_groups` and
-    :func:`decode_groups8`. Returns ``(grp_row_base, grp_count, gcol_base, gvalues,
-    grp_time, grp_channel, grp_sa)`` laid out as theirs (``gcol_size`` is only a shape)."""
+    :func:`decode_groups8`. Returns ``(grp_row_base, grp_count, grp_rows, gcol_base,
+    gvalues, grp_time, grp_channel, grp_sa)`` laid out as theirs (``gcol_size`` is only a
+    shape)."""
     n_g = grp_msg.shape[0]
     sel = []
     for g in range(n_g):
@@ -419,7 +420,10 @@ def compact_from_dense(values, col_base, offsets, grp_msg, grp_parent, grp_ids0,
             for j in range(grp_mem0[g], grp_mem1[g]):
                 s = grp_members[j]
                 gvalues[gcol_base[s] + q] = values[col_base[s] + i]
-    return grp_row_base, grp_count, gcol_base, gvalues, grp_time, grp_channel, grp_sa
+    grp_rows = np.empty(total, np.int64)
+    for g in range(n_g):
+        grp_rows[grp_row_base[g]:grp_row_base[g] + grp_count[g]] = sel[g]
+    return grp_row_base, grp_count, grp_rows, gcol_base, gvalues, grp_time, grp_channel, grp_sa
 
 
 @njit(cache=True, nogil=True)

@@ -64,8 +64,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     message at ``col_base[s] + i``); ``out_of_range`` per signal; the ``unknown`` and
     ``usable`` frame masks. With ``multiplexed="compact"`` multiplexed signals are not in
     ``values`` but in groups (:class:`~._layout.MuxGroups`): ``group_count``, per group
-    row ``group_time``, ``group_channel``, ``group_source_address`` (row ``q`` of group
-    ``g`` at ``group_row_base[g] + q``) and ``group_values`` (member ``s`` at
+    row ``group_rows`` (the row within the message), ``group_time``, ``group_channel``,
+    ``group_source_address`` (row ``q`` of group ``g`` at ``group_row_base[g] + q``) and
+    ``group_values`` (member ``s`` at
     ``group_col_base[s] + q``).
     """
     if not isinstance(db, Database):
@@ -160,12 +161,13 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                            s["hi"], gcol_base, row_time, row_channel, row_sa, gvalues,
                            grp_time, grp_channel, grp_sa, out_of_range)
         else:
-            (grp_row_base, grp_count, gcol_base, gvalues, grp_time, grp_channel,
+            (grp_row_base, grp_count, grp_rows, gcol_base, gvalues, grp_time, grp_channel,
              grp_sa) = compact_from_dense(
                 values, col_base, offsets, grp.grp_msg, grp.grp_parent, grp.grp_ids0,
                 grp.grp_ids1, grp.grp_ids, grp.grp_mem0, grp.grp_mem1, grp.grp_members, n_sig,
                 row_time, row_channel, row_sa)
-        res.update(group_count=grp_count, group_row_base=grp_row_base, group_time=grp_time,
+        res.update(group_count=grp_count, group_row_base=grp_row_base,
+                   group_rows=grp_rows.copy() if fast else grp_rows, group_time=grp_time,
                    group_channel=grp_channel, group_source_address=grp_sa,
                    group_values=gvalues, group_col_base=gcol_base)
     return res
@@ -199,7 +201,8 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
         numbers; values without a label stay numbers.
     multiplexed
         ``"dense"`` (default): multiplexed signals are variables of their message's node,
-        NaN in frames whose multiplexer does not select them. ``"compact"``: they are
+        NaN in frames whose multiplexer does not select them (built from the compact form
+        when a column is first read, then cached). ``"compact"``: they are
         grouped by the multiplexer values that select them, each group a node beside its
         message's (``"BMS_CellVoltages[CellGroup=3]"``; a nested multiplexer's groups add
         their own brackets) with its own ``time`` axis holding only the frames that select
@@ -228,8 +231,13 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
     """
     import xarray as xr
 
+    from ._lazy import ExpandedColumn, lazy_variable
+
     batch = raw if isinstance(raw, FrameBatch) else FrameBatch.from_dataset(raw)
-    res = decode_arrays(batch, db, multiplexed=multiplexed)
+    if multiplexed not in MULTIPLEXED:
+        raise DecodeError(f"multiplexed={multiplexed!r}: expected one of {', '.join(MULTIPLEXED)}")
+    # both forms decode the compact way; the dense one expands multiplexed columns lazily
+    res = decode_arrays(batch, db, multiplexed="compact")
     lay: Layout = res["layout"]
     offsets, counts, values = res["offsets"], res["counts"], res["values"]
     times = res["time"].view("datetime64[ns]")
@@ -237,17 +245,30 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
     channel_names = list(batch.channel_names)
     compact = multiplexed == "compact"
 
+    grp = lay.groups
+
     def variables(sigs: list[tuple[int, Any]], cols: np.ndarray, base: np.ndarray, cnt: int,
                   taken: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for s, sig in sigs:
-            col = cols[base[s]:base[s] + cnt]
             attrs = lay.signal_attrs(s)
             if "minimum" in attrs and "maximum" in attrs and attrs["minimum"] < attrs["maximum"]:
                 attrs["out_of_range_count"] = int(oor[s])
+            name = sig.name if sig.name not in taken else f"{sig.name}_signal"
+            g = int(grp.sig_group[s])
+            if cols is values and g >= 0:  # dense form of a multiplexed signal
+                r0, gc = res["group_row_base"][g], int(res["group_count"][g])
+                gb = res["group_col_base"][s]
+                lazy = ExpandedColumn(res["group_values"][gb:gb + gc],
+                                      res["group_rows"][r0:r0 + gc], cnt)
+                if not (decode_choices and sig.choices):
+                    out[name] = lazy_variable(lazy, attrs)
+                    continue
+                col = lazy.dense()
+            else:
+                col = cols[base[s]:base[s] + cnt]
             if decode_choices and sig.choices:
                 col = _labels(col, sig.choices)
-            name = sig.name if sig.name not in taken else f"{sig.name}_signal"
             out[name] = xr.Variable("time", col, attrs=attrs)
         return out
 
