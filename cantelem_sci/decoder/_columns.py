@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._kernels import CONV_IDENTITY, CONV_INTEGER, KIND_INT, NAN, _convert, _scratch
+from ._kernels import CONV_IDENTITY, CONV_INTEGER, KIND_INT, NAN, _convert, _lookup, _scratch
 
 _M8 = np.uint64(0x00FF00FF00FF00FF)
 _M16 = np.uint64(0x0000FFFF0000FFFF)
@@ -70,12 +70,19 @@ def _shifts(pos, ln, isbe):
     return np.uint64(64 - sh - ln), np.uint64(64 - ln)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _column_loop(rows, row_dlc, b0, cnt, isbe, sgn, lsh, rsh, sc, of, nb, lo, hi, out, col):
-    """The hot loop, free of branches so LLVM vectorises it (specialised by the caller on
-    the loop-invariant ``isbe`` and ``sgn``). It runs on slices: indexing with an offset
-    (``rows[b0 + i]``) makes numba check for negative indices and the loop stays scalar,
-    about ten times slower."""
+@njit(cache=True, nogil=True)
+def _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv, sc, of, sci, ofi, nb,
+                lo, hi, out, col):
+    """One integer signal over ``cnt`` contiguous rows; returns the out-of-range count.
+
+    The branches are loop-invariant, so LLVM unswitches and vectorises the loop. It runs on
+    slices: indexing with an offset (``rows[b0 + i]``) makes numba check for negative
+    indices and the loop stays scalar, about ten times slower. An identity conversion is
+    ``x * 1.0 + 0.0``: the same float64 (never -0.0)."""
+    if cv == CONV_IDENTITY:
+        sc = 1.0
+        of = 0.0
+    integer = cv == CONV_INTEGER
     r_ = rows[b0:b0 + cnt]
     d_ = row_dlc[b0:b0 + cnt]
     o_ = out[col:col + cnt]
@@ -85,51 +92,15 @@ def _column_loop(rows, row_dlc, b0, cnt, isbe, sgn, lsh, rsh, sc, of, nb, lo, hi
         if isbe:
             r = _bswap(r)
         if sgn:
-            x = np.float64(np.int64(r << lsh) >> rsh) * sc + of
+            iv = np.int64(r << lsh) >> rsh
+            x = np.float64(iv * sci + ofi) if integer else np.float64(iv) * sc + of
         else:
-            x = np.float64((r << lsh) >> rsh) * sc + of
+            u = (r << lsh) >> rsh
+            x = np.float64(np.int64(u) * sci + ofi) if integer else np.float64(u) * sc + of
         v = x if d_[i] >= nb else NAN
         o_[i] = v
         bad += np.int64(v < lo) + np.int64(v > hi)
     return bad
-
-
-@njit(cache=True, nogil=True)
-def _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv, sc, of, sci, ofi, nb,
-                lo, hi, out, col):
-    """One integer signal over ``cnt`` contiguous rows; returns the out-of-range count.
-    An identity conversion is ``x * 1.0 + 0.0``: the same float64 (never -0.0)."""
-    if cv == CONV_INTEGER:
-        r_ = rows[b0:b0 + cnt]
-        d_ = row_dlc[b0:b0 + cnt]
-        o_ = out[col:col + cnt]
-        bad = 0
-        for i in range(cnt):
-            r = r_[i]
-            if isbe:
-                r = _bswap(r)
-            if sgn:
-                x = np.float64((np.int64(r << lsh) >> rsh) * sci + ofi)
-            else:
-                x = np.float64(np.int64((r << lsh) >> rsh) * sci + ofi)
-            v = x if d_[i] >= nb else NAN
-            o_[i] = v
-            bad += np.int64(v < lo) + np.int64(v > hi)
-        return bad
-    if cv == CONV_IDENTITY:
-        sc = 1.0
-        of = 0.0
-    if isbe:
-        if sgn:
-            return _column_loop(rows, row_dlc, b0, cnt, True, True, lsh, rsh, sc, of, nb, lo,
-                                hi, out, col)
-        return _column_loop(rows, row_dlc, b0, cnt, True, False, lsh, rsh, sc, of, nb, lo, hi,
-                            out, col)
-    if sgn:
-        return _column_loop(rows, row_dlc, b0, cnt, False, True, lsh, rsh, sc, of, nb, lo, hi,
-                            out, col)
-    return _column_loop(rows, row_dlc, b0, cnt, False, False, lsh, rsh, sc, of, nb, lo, hi,
-                        out, col)
 
 
 @njit(cache=True, nogil=True)
@@ -196,19 +167,6 @@ def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, le
                 out[col + i] = v
                 bad += (v < slo) | (v > shi)
             out_of_range[s] += bad
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _lookup(keys, lo, hi, key):
-    """First index of ``key`` in the sorted ``keys[lo:hi]`` (``hi`` when absent)."""
-    end = hi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo if lo < end and keys[lo] == key else end
 
 
 @njit(cache=True, nogil=True, inline="always")

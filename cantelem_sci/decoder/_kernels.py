@@ -26,8 +26,8 @@ J1939_MASK = 0x3FFFF00
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _find(keys, vals, lo, hi, key):
-    """``vals[i]`` where ``keys[i] == key`` in the sorted ``keys[lo:hi]``, else -1."""
+def _lookup(keys, lo, hi, key):
+    """First index of ``key`` in the sorted ``keys[lo:hi]`` (``hi`` when absent)."""
     end = hi
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -35,7 +35,14 @@ def _find(keys, vals, lo, hi, key):
             lo = mid + 1
         else:
             hi = mid
-    return vals[lo] if lo < end and keys[lo] == key else -1
+    return lo if lo < end and keys[lo] == key else end
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _find(keys, vals, lo, hi, key):
+    """``vals[i]`` where ``keys[i] == key`` in the sorted ``keys[lo:hi]``, else -1."""
+    i = _lookup(keys, lo, hi, key)
+    return vals[i] if i < hi else -1
 
 
 @njit(cache=True, nogil=True)
