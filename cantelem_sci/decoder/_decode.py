@@ -90,10 +90,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     n_sig = s["pos"].shape[0]
     nrows_of_sig = np.repeat(counts, lay.msg_sig1 - lay.msg_sig0)
     grp = lay.groups
-    dense_sig = (s["parent"] < 0) if compact else np.ones(n_sig, bool)
     fast = batch.data.shape[1] == 8
-    # column bases: dense signals in ``values`` (all of them on the generic path)
-    in_values = dense_sig if fast else np.ones(n_sig, bool)
+    # column bases in ``values``: every signal, except multiplexed ones on the compact fast path
+    in_values = (s["parent"] < 0) if compact and fast else np.ones(n_sig, bool)
     sizes = np.where(in_values, nrows_of_sig, 0)
     col_base = np.zeros(n_sig, np.int64)
     np.cumsum(sizes[:-1], out=col_base[1:])
@@ -143,8 +142,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                 grp.mux_dir1, grp.lk_direct, grp.mux_g0, grp.mux_g1,
                 grp.mux_groups, grp.sig_group, s["pos"], s["length"], s["be"], s["signed"],
                 s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"],
-                col_base, values, len(grp.info),
-                _scratch_buffer("first", most, np.int64), _scratch_buffer("grows", int(muxed.sum()), np.int64))
+                col_base, values, len(grp.info), _scratch_buffer("first", most, np.int64),
+                _scratch_buffer("grows", int(muxed.sum()), np.int64))
             member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0)
                            if len(grp.info) else np.zeros(n_sig, np.int64))
             gcol_base = np.zeros(n_sig, np.int64)

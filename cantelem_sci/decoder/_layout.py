@@ -303,21 +303,12 @@ class Layout:
             "dbc_sha256": info.file.sha256,
         }
 
-    def match(self, arbitration_id: np.ndarray, is_extended: np.ndarray, channel: np.ndarray,
-              usable: np.ndarray, channel_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Message index of each frame (-1: none) and the J1939 flag of the match."""
-        n = arbitration_id.shape[0]
-        result = np.full(n, -1, np.int64)
-        j1939_hit = np.zeros(n, bool)
-        self.match_into(arbitration_id, is_extended, channel, usable, channel_names, result,
-                        j1939_hit)
-        return result, j1939_hit
-
     def match_into(self, arbitration_id: np.ndarray, is_extended: np.ndarray,
                    channel: np.ndarray, usable: np.ndarray, channel_names: Sequence[str],
                    result: np.ndarray, j1939_hit: np.ndarray) -> np.ndarray:
-        """:meth:`match` into given buffers (``result`` filled with -1 beforehand); returns
-        the frame count of each message."""
+        """Message index of each frame into ``result`` (filled with -1 beforehand; -1: no
+        message) and the J1939 flag of the match into ``j1939_hit``; returns the frame count
+        of each message."""
         dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         if dup:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
