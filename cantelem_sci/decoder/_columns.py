@@ -55,12 +55,11 @@ def _need_bytes(pos, ln, mlen):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _field(r, isbe, lsh, rsh, sgn):
-    """The raw field of one 64-bit payload word, sign-extended when signed (as int64 bits)."""
+def _field(r, isbe, lsh, rsh):
+    """The raw (unsigned) field of one 64-bit payload word; :func:`._kernels._convert` signs
+    it."""
     if isbe:
         r = _bswap(r)
-    if sgn:
-        return np.uint64(np.int64(r << lsh) >> rsh)
     return (r << lsh) >> rsh
 
 
@@ -161,7 +160,7 @@ def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, le
                                     hit = True
                                     break
                 if hit:
-                    raw = _field(rows[b0 + i], isbe, lsh, rsh, False)
+                    raw = _field(rows[b0 + i], isbe, lsh, rsh)
                     v = _convert(raw, ln, sgn, kd, cv, scale[s], offset[s], scale_i[s],
                                  offset_i[s], u32, f32, u64, f64)
                 out[col + i] = v
@@ -177,7 +176,7 @@ def _value(word, dl, s, mlen, pos, length, be, signed, kind, conv, scale, offset
     if dl < _need_bytes(pos[s], ln, mlen):
         return NAN
     lsh, rsh = _shifts(pos[s], ln, be[s])
-    raw = _field(word, be[s], lsh, rsh, False)
+    raw = _field(word, be[s], lsh, rsh)
     return _convert(raw, ln, signed[s], kind[s], conv[s], scale[s], offset[s], scale_i[s],
                     offset_i[s], u32, f32, u64, f64)
 
@@ -316,11 +315,8 @@ def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1,
                 continue
             bad = 0
             for q in range(cnt):
-                v = NAN
-                if dls[q] >= nb:
-                    raw = _field(words[q], isbe, lsh, rsh, False)
-                    v = _convert(raw, ln, signed[s], kind[s], conv[s], scale[s], offset[s],
-                                 scale_i[s], offset_i[s], u32, f32, u64, f64)
+                v = _value(words[q], dls[q], s, mlen, pos, length, be, signed, kind, conv,
+                           scale, offset, scale_i, offset_i, u32, f32, u64, f64)
                 gvalues[col + q] = v
                 bad += (v < lo[s]) | (v > hi[s])
             out_of_range[s] += bad
