@@ -9,12 +9,39 @@ kernel :func:`._kernels.decode_grouped` (same values, tested on every corpus DBC
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ._kernels import CONV_IDENTITY, CONV_INTEGER, KIND_INT, NAN, _convert, _lookup, _scratch
 
 _M8 = np.uint64(0x00FF00FF00FF00FF)
 _M16 = np.uint64(0x0000FFFF0000FFFF)
+
+
+@intrinsic
+def _bits_as_f64(typingctx, x):
+    """The float64 whose IEEE bits are the uint64 ``x`` (a register move, no memory)."""
+    sig = types.float64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+_TWO52_BITS = np.uint64(0x4330000000000000)  # the bits of 2.0**52
+_BIAS = np.int64(1 << 51)
+_TWO52_PLUS_BIAS = 6755399441055744.0  # 2.0**52 + 2.0**51
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _small_int_to_f64(iv):
+    """``float64(iv)`` for ``-2**51 <= iv < 2**51``, exactly, in a way that vectorises: the
+    biased value becomes the mantissa of 2**52, and subtracting the bias and 2**52 is exact.
+    x86 before AVX-512 has no vector int64 -> float64 conversion, so LLVM keeps
+    ``np.float64(iv)`` scalar; this is about twice as fast there."""
+    return _bits_as_f64(np.uint64(iv + _BIAS) | _TWO52_BITS) - _TWO52_PLUS_BIAS
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -25,25 +52,79 @@ def _bswap(x):
 
 
 @njit(cache=True, nogil=True)
-def scatter8(msg_of_frame, counts, offsets, words, dlc, time, channel, arbitration_id,
-             rows, row_dlc, out_time, out_channel, out_sa, with_channel, with_sa):
+def classify_groups(msg_of_frame, words, dlc, msg_len, msg_fast, fast_dir0, fast_dir1,
+                    fast_grp, pos, length, be, signed, kind, conv, scale, offset, scale_i,
+                    offset_i, grp_of_frame, grp_count):
+    """The multiplexer group of each frame of a message with one top-level multiplexer
+    whose values each select one group (``msg_fast[m]``: that multiplexer, else -1):
+    ``grp_of_frame[f]`` (-1: none; written for those frames only) and ``grp_count[g]``
+    incremented. The value is the one :func:`partition_groups` reads (NaN when the frame is
+    too short), looked up in the direct table ``fast_grp[fast_dir0[m]:fast_dir1[m]]``."""
+    u32, f32, u64, f64 = _scratch()
+    for f in range(msg_of_frame.shape[0]):
+        m = msg_of_frame[f]
+        if m < 0:
+            continue
+        p = msg_fast[m]
+        if p < 0:
+            continue
+        pv = _value(words[f], dlc[f], p, msg_len[m], pos, length, be, signed, kind, conv,
+                    scale, offset, scale_i, offset_i, u32, f32, u64, f64)
+        g = -1
+        if pv == pv:
+            key = np.int64(pv)
+            t0 = fast_dir0[m]
+            if 0 <= key < fast_dir1[m] - t0:
+                g = fast_grp[np.uint64(t0 + key)]
+        grp_of_frame[f] = g
+        if g >= 0:
+            grp_count[g] += 1
+
+
+@njit(cache=True, nogil=True)
+def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows, row_dlc,
+             out_time, out_channel, out_sa, with_channel, with_sa, msg_fast, grp_of_frame,
+             grp_row_base, grp_words, grp_dlc, grp_time, grp_channel, grp_sa, grp_rows):
     """Counting-sort scatter of frames into message order (frames of message ``m`` at
     ``offsets[m]:offsets[m + 1]``, in their original order): the payload as one
     little-endian 64-bit word, the dlc, time, and, when asked, the channel and the low id
-    byte (the J1939 source address). One sequential read of every input."""
+    byte (the J1939 source address). One sequential read of every input.
+
+    A frame of a message with ``msg_fast[m] >= 0`` whose group ``grp_of_frame[f]`` is
+    ``g >= 0`` (:func:`classify_groups`) is also written to its group, in order from
+    ``grp_row_base[g]``, with its row within the message (``grp_rows``): the compact form's
+    partition and gathers done in the same pass."""
     fill = offsets[:-1].astype(np.uint64)
+    gfill = grp_row_base.astype(np.uint64)
     for f in range(msg_of_frame.shape[0]):
         m = msg_of_frame[f]
-        if m >= 0:
-            j = fill[m]  # unsigned: numba checks signed indices for wraparound (slow)
-            fill[m] = j + np.uint64(1)
-            rows[j] = words[f]
-            row_dlc[j] = dlc[f]
-            out_time[j] = time[f]
-            if with_channel:
-                out_channel[j] = channel[f]
-            if with_sa:
-                out_sa[j] = arbitration_id[f] & 0xFF
+        if m < 0:
+            continue
+        j = fill[m]  # unsigned: numba checks signed indices for wraparound (slow)
+        fill[m] = j + np.uint64(1)
+        w = words[f]
+        d = dlc[f]
+        t = time[f]
+        rows[j] = w
+        row_dlc[j] = d
+        out_time[j] = t
+        if with_channel:
+            out_channel[j] = channel[f]
+        if with_sa:
+            out_sa[j] = arbitration_id[f] & 0xFF
+        if msg_fast[m] >= 0:
+            g = grp_of_frame[f]
+            if g >= 0:
+                q = gfill[g]
+                gfill[g] = q + np.uint64(1)
+                grp_words[q] = w
+                grp_dlc[q] = d
+                grp_time[q] = t
+                grp_rows[q] = np.int64(j) - offsets[m]
+                if with_channel:
+                    grp_channel[q] = channel[f]
+                if with_sa:
+                    grp_sa[q] = arbitration_id[f] & 0xFF
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -71,13 +152,15 @@ def _shifts(pos, ln, isbe):
 
 @njit(cache=True, nogil=True)
 def _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv, sc, of, sci, ofi, nb,
-                lo, hi, out, col):
+                lo, hi, small, out, col):
     """One integer signal over ``cnt`` contiguous rows; returns the out-of-range count.
 
     The branches are loop-invariant, so LLVM unswitches and vectorises the loop. It runs on
     slices: indexing with an offset (``rows[b0 + i]``) makes numba check for negative
     indices and the loop stays scalar, about ten times slower. An identity conversion is
-    ``x * 1.0 + 0.0``: the same float64 (never -0.0)."""
+    ``x * 1.0 + 0.0``: the same float64 (never -0.0). ``small``: the integer (after an
+    integer conversion) always lies in ``[-2**51, 2**51)`` (:func:`small_integer`), so it
+    converts to float64 through :func:`_small_int_to_f64`."""
     if cv == CONV_IDENTITY:
         sc = 1.0
         of = 0.0
@@ -90,7 +173,13 @@ def _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv, sc, of, sci, of
         r = r_[i]
         if isbe:
             r = _bswap(r)
-        if sgn:
+        if small:
+            iv = np.int64(r << lsh) >> rsh if sgn else np.int64((r << lsh) >> rsh)
+            if integer:
+                x = _small_int_to_f64(iv * sci + ofi)
+            else:
+                x = _small_int_to_f64(iv) * sc + of
+        elif sgn:
             iv = np.int64(r << lsh) >> rsh
             x = np.float64(iv * sci + ofi) if integer else np.float64(iv) * sc + of
         else:
@@ -102,10 +191,19 @@ def _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv, sc, of, sci, of
     return bad
 
 
+def small_integer(length: int, signed: bool, conv: int, scale_i: int, offset_i: int) -> bool:
+    """Whether an integer signal's value (after an integer conversion) always lies in
+    ``[-2**51, 2**51)``, the range :func:`_small_int_to_f64` converts exactly."""
+    top = 1 << (length - 1 if signed else length)  # |raw| <= top
+    if conv == CONV_INTEGER:
+        return top * abs(scale_i) + abs(offset_i) < 1 << 51
+    return top <= 1 << 51
+
+
 @njit(cache=True, nogil=True)
 def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, length, be,
-                    signed, kind, conv, scale, offset, scale_i, offset_i, parent, mux0, mux1,
-                    mux_vals, lo, hi, col_base, children, out, out_of_range):
+                    signed, kind, conv, scale, offset, scale_i, offset_i, small, parent, mux0,
+                    mux1, mux_vals, lo, hi, col_base, children, out, out_of_range):
     """Every signal of every message, column by column, from message-ordered 64-bit words.
 
     ``out[col_base[s] + i]`` receives signal ``s`` of the i-th frame of its message: the
@@ -138,7 +236,7 @@ def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, le
             if par < 0 and kd == KIND_INT:
                 out_of_range[s] += _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv,
                                                scale[s], offset[s], scale_i[s], offset_i[s],
-                                               nb, slo, shi, out, col)
+                                               nb, slo, shi, small[s], out, col)
                 continue
             pcol = col_base[par] if par >= 0 else 0
             single = par >= 0 and mux1[s] - mux0[s] == 1
@@ -185,24 +283,23 @@ def _value(word, dl, s, mlen, pos, length, be, signed, kind, conv, scale, offset
 def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_sig, mux_lk0,
                      mux_lk1, lk_keys, lk_grp, mux_dir0, mux_dir1, lk_direct, mux_g0, mux_g1,
                      mux_groups, sig_group, pos, length, be, signed, kind, conv, scale, offset,
-                     scale_i, offset_i, col_base, values, n_groups, first, grp_rows):
+                     scale_i, offset_i, col_base, values, grp_row_base, grp_count, used, first,
+                     grp_rows):
     """The rows (indices within their message) of every multiplexer group, in order.
 
     A multiplexer's domain is every row of its message (top-level multiplexer, value read
     from ``values``) or the rows of its own group (nested, value decoded here); each row
     goes to every group its value selects (entries ``lk_keys[e] == value`` of the
-    multiplexer's sorted range, found through ``lk_direct`` for small values). Returns
-    ``(grp_row_base, grp_count, grp_rows)``: group ``g``'s rows are
-    ``grp_rows[grp_row_base[g]:grp_row_base[g] + grp_count[g]]``. A nested multiplexer comes
-    after the one selecting its group, so its domain is known. ``first`` (scratch, at least
-    the rows of the largest multiplexed message) and ``grp_rows`` (grown when too small)
-    are buffers the caller may reuse.
+    multiplexer's sorted range, found through ``lk_direct`` for small values). Fills
+    ``grp_row_base`` and ``grp_count`` (zero for these groups on entry) so that group
+    ``g``'s rows are ``grp_rows[grp_row_base[g]:grp_row_base[g] + grp_count[g]]``, from
+    ``used`` on (rows before it belong to the groups :func:`scatter8` wrote); returns
+    ``(grp_rows, used)``. A nested multiplexer comes after the one selecting its group, so
+    its domain is known. ``first`` (scratch, at least the rows of the largest multiplexed
+    message) and ``grp_rows`` (grown when too small) are buffers the caller may reuse.
     """
     u32, f32, u64, f64 = _scratch()
-    grp_row_base = np.zeros(n_groups, np.int64)
-    grp_count = np.zeros(n_groups, np.int64)
-    fill = np.zeros(n_groups, np.int64)
-    used = 0
+    fill = np.zeros(grp_count.shape[0], np.int64)
     for m in range(msg_mux0.shape[0]):
         b0 = offsets[m]
         mlen = msg_len[m]
@@ -261,46 +358,46 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
                     fill[g] += 1
                     e += 1
             used += need
-    return grp_row_base, grp_count, grp_rows[:used]
+    return grp_rows, used
 
 
 @njit(cache=True, nogil=True)
 def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1, grp_members,
-                   grp_row_base, grp_count, grp_rows, pos, length, be, signed, kind, conv,
-                   scale, offset, scale_i, offset_i, lo, hi, gcol_base, row_time, row_channel,
-                   row_sa, gvalues, grp_time, grp_channel, grp_sa, out_of_range):
+                   grp_row_base, grp_count, grp_rows, gathered, pos, length, be, signed, kind,
+                   conv, scale, offset, scale_i, offset_i, small, lo, hi, gcol_base, row_time,
+                   row_channel, row_sa, gvalues, grp_words, grp_dlc, grp_time, grp_channel,
+                   grp_sa, out_of_range):
     """Members of every group, column by column over the group's rows (see
     :func:`partition_groups`): member ``s`` at ``gvalues[gcol_base[s] + q]``, the group's
-    time, channel and source address at ``grp_row_base[g] + q``. Each group's payload words
-    are gathered once, then every member is a contiguous loop."""
+    payload words, dlc, time, channel and source address at ``grp_row_base[g] + q``. Groups
+    not ``gathered`` by :func:`scatter8` are gathered here first; then every member is a
+    contiguous loop."""
     u32, f32, u64, f64 = _scratch()
-    most = 0
-    for g in range(grp_msg.shape[0]):
-        most = max(most, grp_count[g])
-    words = np.empty(most, np.uint64)
-    dls = np.empty(most, np.uint8)
     for g in range(grp_msg.shape[0]):
         m = grp_msg[g]
         b0 = offsets[m]
         mlen = msg_len[m]
         r0 = grp_row_base[g]
         cnt = grp_count[g]
-        sel = grp_rows[r0:r0 + cnt]
-        m_rows = rows[b0:]
-        m_dlc = row_dlc[b0:]
-        m_time = row_time[b0:]
-        m_chan = row_channel[b0:]
-        m_sa = row_sa[b0:]
-        g_time = grp_time[r0:r0 + cnt]
-        g_chan = grp_channel[r0:r0 + cnt]
-        g_sa = grp_sa[r0:r0 + cnt]
-        for q in range(cnt):
-            i = np.uint64(sel[q])
-            words[q] = m_rows[i]
-            dls[q] = m_dlc[i]
-            g_time[q] = m_time[i]
-            g_chan[q] = m_chan[i]
-            g_sa[q] = m_sa[i]
+        words = grp_words[r0:r0 + cnt]
+        dls = grp_dlc[r0:r0 + cnt]
+        if not gathered[g]:
+            sel = grp_rows[r0:r0 + cnt]
+            m_rows = rows[b0:]
+            m_dlc = row_dlc[b0:]
+            m_time = row_time[b0:]
+            m_chan = row_channel[b0:]
+            m_sa = row_sa[b0:]
+            g_time = grp_time[r0:r0 + cnt]
+            g_chan = grp_channel[r0:r0 + cnt]
+            g_sa = grp_sa[r0:r0 + cnt]
+            for q in range(cnt):
+                i = np.uint64(sel[q])
+                words[q] = m_rows[i]
+                dls[q] = m_dlc[i]
+                g_time[q] = m_time[i]
+                g_chan[q] = m_chan[i]
+                g_sa[q] = m_sa[i]
         for j in range(grp_mem0[g], grp_mem1[g]):
             s = grp_members[j]
             col = gcol_base[s]
@@ -311,7 +408,8 @@ def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1,
             if kind[s] == KIND_INT:
                 out_of_range[s] += _column_int(words, dls, 0, cnt, isbe, lsh, rsh, signed[s],
                                                conv[s], scale[s], offset[s], scale_i[s],
-                                               offset_i[s], nb, lo[s], hi[s], gvalues, col)
+                                               offset_i[s], nb, lo[s], hi[s], small[s],
+                                               gvalues, col)
                 continue
             bad = 0
             for q in range(cnt):

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DbcLeniencyWarning
+from ._columns import small_integer
 from ._dbc import Database, DbcFile
 from ._kernels import (
     CONV_IDENTITY,
@@ -172,6 +173,39 @@ class MuxGroups:
         self.grp_members = np.array([s for g in self.info for s in g.members], i64)
         self.grp_mem1 = np.cumsum([len(g.members) for g in self.info], dtype=i64)
         self.grp_mem0 = self.grp_mem1 - np.array([len(g.members) for g in self.info], i64)
+        self._fast_tables(lay, direct)
+
+    def _fast_tables(self, lay: "Layout", direct: list[int]) -> None:
+        """Messages whose frames :func:`._columns.scatter8` writes to their group directly:
+        one top-level integer multiplexer whose values (small, non-negative) each select one
+        group. ``msg_fast[m]`` is that multiplexer (else -1); ``fast_grp[fast_dir0[m] + v]``
+        the group value ``v`` selects (-1: none). The other messages' multiplexers keep
+        :func:`._columns.partition_groups` (``msg_mux1_slow``)."""
+        n_msg = len(lay.messages)
+        self.msg_fast = np.full(n_msg, -1, np.int64)
+        self.fast_dir0 = np.zeros(n_msg, np.int64)
+        self.fast_dir1 = np.zeros(n_msg, np.int64)
+        self.msg_mux1_slow = self.msg_mux1.copy()
+        self.grp_fast = np.zeros(len(self.info), np.bool_)
+        table: list[int] = []
+        for m in range(n_msg):
+            k0, k1 = int(self.msg_mux0[m]), int(self.msg_mux1[m])
+            if k1 - k0 != 1:
+                continue
+            p, l0, l1 = int(self.mux_sig[k0]), int(self.mux_lk0[k0]), int(self.mux_lk1[k0])
+            keys = self.lk_keys[l0:l1]
+            if (self.sig_group[p] >= 0 or lay.sig["kind"][p] != KIND_INT
+                    or self.mux_dir1[k0] < 0 or len(set(keys.tolist())) != keys.shape[0]):
+                continue
+            self.msg_fast[m] = p
+            self.msg_mux1_slow[m] = k0
+            self.fast_dir0[m] = len(table)
+            table.extend(int(self.lk_grp[e]) if e >= 0 else -1
+                         for e in direct[int(self.mux_dir0[k0]):int(self.mux_dir1[k0])])
+            self.fast_dir1[m] = len(table)
+            for g in self.mux_groups[self.mux_g0[k0]:self.mux_g1[k0]]:
+                self.grp_fast[g] = True
+        self.fast_grp = np.array(table, np.int64)
 
 
 def _signal_attrs(sig: Any) -> dict[str, Any]:
@@ -272,6 +306,12 @@ class Layout:
                 if s.minimum is not None and s.maximum is not None and s.minimum < s.maximum:
                     lo[info.sig0 + j], hi[info.sig0 + j] = float(s.minimum), float(s.maximum)
         self.sig["lo"], self.sig["hi"] = lo, hi
+        self.sig["small"] = np.array([
+            k == KIND_INT and small_integer(int(ln), bool(sg), int(cv), int(si), int(oi))
+            for k, ln, sg, cv, si, oi in zip(self.sig["kind"], self.sig["length"],
+                                             self.sig["signed"], self.sig["conv"],
+                                             self.sig["scale_i"], self.sig["offset_i"])],
+            np.bool_).reshape(-1)
         self.groups = MuxGroups(self)
         self.any_j1939 = any(m.j1939 for m in self.messages)
 
@@ -306,14 +346,12 @@ class Layout:
     def match_into(self, arbitration_id: np.ndarray, is_extended: np.ndarray,
                    channel: np.ndarray, usable: np.ndarray, channel_names: Sequence[str],
                    result: np.ndarray, j1939_hit: np.ndarray) -> np.ndarray:
-        """Message index of each frame into ``result`` (filled with -1 beforehand; -1: no
-        message) and the J1939 flag of the match into ``j1939_hit``; returns the frame count
-        of each message."""
+        """Message index of each frame into ``result`` (-1: no message) and the J1939 flag
+        of the match into ``j1939_hit``; returns the frame count of each message."""
         dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         if dup:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
                           f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=4)
-        j1939_hit[:] = False
         counts = np.zeros(max(len(self.messages), 1), np.int64)
         match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
                      *packed, result, j1939_hit, counts)
