@@ -313,10 +313,10 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
         return out
 
     def coords(t: np.ndarray, ch: np.ndarray, sa: np.ndarray, j1939: bool) -> dict[str, Any]:
-        c: dict[str, Any] = {"time": ("time", t), "channel": ("time", ch, {
-            "channel_names": channel_names})}
+        c: dict[str, Any] = {"time": t, "channel": xr.Variable("time", ch, {
+            "channel_names": list(channel_names)})}
         if j1939:
-            c["source_address"] = ("time", sa)
+            c["source_address"] = xr.Variable("time", sa)
         return c
 
     children: dict[str, xr.Dataset] = {}
@@ -329,8 +329,8 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
                    info.j1939)
         sigs = [(info.sig0 + j, sig) for j, sig in enumerate(info.signals)
                 if not compact or lay.sig["parent"][info.sig0 + j] < 0]
-        ds = xr.Dataset(variables(sigs, values, res["col_base"], cnt, set(c)), coords=c,
-                        attrs=lay.message_attrs(info.index))
+        ds = node_dataset(variables(sigs, values, res["col_base"], cnt, set(c)), c,
+                          lay.message_attrs(info.index))
         children[info.node] = ds
     if compact:
         grp = lay.groups
@@ -349,9 +349,9 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
                        res["group_channel"][r0:r0 + cnt],
                        res["group_source_address"][r0:r0 + cnt], info.j1939)
             sigs = [(s, info.signals[s - info.sig0]) for s in g.members]
-            children[path[g.index]] = xr.Dataset(
+            children[path[g.index]] = node_dataset(
                 variables(sigs, res["group_values"], res["group_col_base"], cnt, set(c)),
-                coords=c, attrs={"multiplexer_signal": parent_sig.name,
+                c, {"multiplexer_signal": parent_sig.name,
                                  "multiplexer_ids": list(g.ids), "message": info.message.name})
     unknown = res["unknown"]
     n_unknown = int(unknown.sum())
@@ -377,4 +377,40 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
         warnings.warn(f"{n_unknown} of {len(batch)} frames have {len(uniq)} ids that no DBC "
                       f"describes: {summary}{' ...' if len(uniq) > 8 else ''} "
                       "(see tree.attrs['unknown_ids'])", UnknownFramesWarning, stacklevel=2)
-    return xr.DataTree.from_dict({"/": xr.Dataset(attrs=root_attrs), **children})
+    tree = xr.DataTree(dataset=xr.Dataset(attrs=root_attrs))
+    # the setter attaches the nodes as they are; DataTree(children=...) and
+    # DataTree.from_dict copy every node first (a third of the time of a compact decode)
+    tree.children = {k: xr.DataTree(dataset=v) for k, v in children.items()}
+    return tree
+
+
+def node_dataset(variables: dict[str, Any], coords: dict[str, Any],
+                 attrs: dict[str, Any]) -> "xr.Dataset":
+    """The Dataset of one decoded node: ``variables`` (``xarray.Variable`` on ``time``) and
+    ``coords`` (``"time"``: a datetime64[ns] array, indexed; the others Variables).
+
+    The same Dataset as ``xr.Dataset(variables, coords=coords, attrs=attrs)`` (tested), built
+    without xarray's merge and alignment of its inputs, which are known to agree here: that
+    took about 1 ms a node, more than decoding a node's frames.
+
+    Example
+    -------
+    >>> import numpy as np, xarray as xr
+    >>> t = np.array([0, 10], "datetime64[ns]")
+    >>> ds = node_dataset({"v": xr.Variable("time", [1.0, 2.0])}, {"time": t}, {"a": 1})
+    >>> ds.identical(xr.Dataset({"v": ("time", [1.0, 2.0])}, coords={"time": t}, attrs={"a": 1}))
+    True
+    """
+    import pandas as pd
+    import xarray as xr
+
+    time = coords["time"]
+    try:
+        index = xr.indexes.PandasIndex(pd.DatetimeIndex(time, copy=False), "time")
+        every = dict(variables)
+        every.update(index.create_variables())
+        every.update((k, v) for k, v in coords.items() if k != "time")
+        return xr.Dataset._construct_direct(every, set(coords), {"time": time.shape[0]},
+                                            attrs, {"time": index})
+    except (AttributeError, TypeError):  # pragma: no cover - a future xarray without it
+        return xr.Dataset(variables, coords=coords, attrs=attrs)

@@ -118,6 +118,32 @@ def test_sample_tree_contract(sample_db, sample_batch):
     assert float(tree["MCU_Power"]["InverterEfficiency"].min()) > 0.85  # IEEE float32
 
 
+@pytest.mark.parametrize("multiplexed", ["dense", "compact"])
+def test_nodes_identical_to_xarrays_own_construction(sample_db, sample_batch, multiplexed):
+    """decode builds each node without xarray's merge (node_dataset) and attaches the nodes
+    without copying them: the tree must be what the public constructors give."""
+    import xarray as xr
+
+    tree = ct.decode(sample_batch, sample_db, multiplexed=multiplexed, decode_choices=True)
+    assert len(tree.children) > 5
+    for name, node in tree.children.items():
+        ds = node.to_dataset()
+        ref = xr.Dataset({k: v.variable for k, v in ds.data_vars.items()},
+                         coords={"time": ds["time"].values,
+                                 **{k: ds[k].variable for k in ds.coords if k != "time"}},
+                         attrs=ds.attrs)
+        xr.testing.assert_identical(ds, ref)
+        assert list(ds.variables) == list(ref.variables), name
+        assert isinstance(ds.indexes["time"], __import__("pandas").DatetimeIndex)
+    rebuilt = xr.DataTree.from_dict({"/": tree.to_dataset(), **{k: v.to_dataset()
+                                                                for k, v in tree.children.items()}})
+    xr.testing.assert_identical(tree, rebuilt)
+    # the nodes are independent: changing one leaves another decode's untouched
+    again = ct.decode(sample_batch, sample_db, multiplexed=multiplexed)
+    tree["BMS_PackStatus"].attrs["message"] = "changed"
+    assert again["BMS_PackStatus"].attrs["message"] == "BMS_PackStatus"
+
+
 def test_choices_as_labels(sample_db, sample_batch):
     tree = ct.decode(sample_batch, sample_db, decode_choices=True)
     states = set(tree["BMS_PackStatus"]["BMS_State"].values.tolist())
