@@ -52,79 +52,25 @@ def _bswap(x):
 
 
 @njit(cache=True, nogil=True)
-def classify_groups(msg_of_frame, words, dlc, msg_len, msg_fast, fast_dir0, fast_dir1,
-                    fast_grp, pos, length, be, signed, kind, conv, scale, offset, scale_i,
-                    offset_i, grp_of_frame, grp_count):
-    """The multiplexer group of each frame of a message with one top-level multiplexer
-    whose values each select one group (``msg_fast[m]``: that multiplexer, else -1):
-    ``grp_of_frame[f]`` (-1: none; written for those frames only) and ``grp_count[g]``
-    incremented. The value is the one :func:`partition_groups` reads (NaN when the frame is
-    too short), looked up in the direct table ``fast_grp[fast_dir0[m]:fast_dir1[m]]``."""
-    u32, f32, u64, f64 = _scratch()
-    for f in range(msg_of_frame.shape[0]):
-        m = msg_of_frame[f]
-        if m < 0:
-            continue
-        p = msg_fast[m]
-        if p < 0:
-            continue
-        pv = _value(words[f], dlc[f], p, msg_len[m], pos, length, be, signed, kind, conv,
-                    scale, offset, scale_i, offset_i, u32, f32, u64, f64)
-        g = -1
-        if pv == pv:
-            key = np.int64(pv)
-            t0 = fast_dir0[m]
-            if 0 <= key < fast_dir1[m] - t0:
-                g = fast_grp[np.uint64(t0 + key)]
-        grp_of_frame[f] = g
-        if g >= 0:
-            grp_count[g] += 1
-
-
-@njit(cache=True, nogil=True)
 def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows, row_dlc,
-             out_time, out_channel, out_sa, with_channel, with_sa, msg_fast, grp_of_frame,
-             grp_row_base, grp_words, grp_dlc, grp_time, grp_channel, grp_sa, grp_rows):
+             out_time, out_channel, out_sa, with_channel, with_sa):
     """Counting-sort scatter of frames into message order (frames of message ``m`` at
     ``offsets[m]:offsets[m + 1]``, in their original order): the payload as one
     little-endian 64-bit word, the dlc, time, and, when asked, the channel and the low id
-    byte (the J1939 source address). One sequential read of every input.
-
-    A frame of a message with ``msg_fast[m] >= 0`` whose group ``grp_of_frame[f]`` is
-    ``g >= 0`` (:func:`classify_groups`) is also written to its group, in order from
-    ``grp_row_base[g]``, with its row within the message (``grp_rows``): the compact form's
-    partition and gathers done in the same pass."""
+    byte (the J1939 source address). One sequential read of every input."""
     fill = offsets[:-1].astype(np.uint64)
-    gfill = grp_row_base.astype(np.uint64)
     for f in range(msg_of_frame.shape[0]):
         m = msg_of_frame[f]
-        if m < 0:
-            continue
-        j = fill[m]  # unsigned: numba checks signed indices for wraparound (slow)
-        fill[m] = j + np.uint64(1)
-        w = words[f]
-        d = dlc[f]
-        t = time[f]
-        rows[j] = w
-        row_dlc[j] = d
-        out_time[j] = t
-        if with_channel:
-            out_channel[j] = channel[f]
-        if with_sa:
-            out_sa[j] = arbitration_id[f] & 0xFF
-        if msg_fast[m] >= 0:
-            g = grp_of_frame[f]
-            if g >= 0:
-                q = gfill[g]
-                gfill[g] = q + np.uint64(1)
-                grp_words[q] = w
-                grp_dlc[q] = d
-                grp_time[q] = t
-                grp_rows[q] = np.int64(j) - offsets[m]
-                if with_channel:
-                    grp_channel[q] = channel[f]
-                if with_sa:
-                    grp_sa[q] = arbitration_id[f] & 0xFF
+        if m >= 0:
+            j = fill[m]  # unsigned: numba checks signed indices for wraparound (slow)
+            fill[m] = j + np.uint64(1)
+            rows[j] = words[f]
+            row_dlc[j] = dlc[f]
+            out_time[j] = time[f]
+            if with_channel:
+                out_channel[j] = channel[f]
+            if with_sa:
+                out_sa[j] = arbitration_id[f] & 0xFF
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -280,6 +226,60 @@ def _value(word, dl, s, mlen, pos, length, be, signed, kind, conv, scale, offset
 
 
 @njit(cache=True, nogil=True)
+def _simple_groups(values, col_base, offsets, msg_fast, fast_dir0, fast_dir1, fast_grp, m,
+                   fill, grp_count, grp_rows):
+    """The rows of message ``m`` by the group their multiplexer value selects (NaN, negative
+    and large values select none): counted into ``grp_count`` when ``fill`` is empty, else
+    written to ``grp_rows`` from ``fill[g]``."""
+    p = msg_fast[m]
+    cnt = offsets[m + 1] - offsets[m]
+    col = values[col_base[p]:col_base[p] + cnt]
+    t0 = fast_dir0[m]
+    tn = fast_dir1[m] - t0
+    tab = fast_grp[t0:t0 + tn]
+    counting = fill.shape[0] == 0
+    for i in range(cnt):
+        pv = col[i]
+        if pv == pv:
+            key = np.int64(pv)
+            if 0 <= key < tn:
+                g = tab[np.uint64(key)]
+                if g >= 0:
+                    if counting:
+                        grp_count[g] += 1
+                    else:
+                        q = fill[g]
+                        fill[g] = q + np.uint64(1)
+                        grp_rows[q] = i
+
+
+@njit(cache=True, nogil=True)
+def partition_simple(values, col_base, offsets, msg_fast, fast_dir0, fast_dir1, fast_grp,
+                     grp_count, grp_row_base, grp_rows):
+    """The rows of the groups of simple multiplexers (``msg_fast[m]``: the one top-level
+    multiplexer of message ``m`` whose values each select one group, else -1): a counting
+    sort of the message's rows by the group of their multiplexer value, read from
+    ``values``. Fills ``grp_count`` and ``grp_row_base`` of these groups (placed first, in
+    group order) and ``grp_rows``; returns the rows used. :func:`partition_groups` does the
+    same for any multiplexer through a search per row; it is the reference."""
+    none = np.zeros(0, np.uint64)
+    for m in range(msg_fast.shape[0]):
+        if msg_fast[m] >= 0:
+            _simple_groups(values, col_base, offsets, msg_fast, fast_dir0, fast_dir1,
+                           fast_grp, m, none, grp_count, grp_rows)
+    used = 0
+    for g in range(grp_count.shape[0]):
+        grp_row_base[g] = used
+        used += grp_count[g]
+    fill = grp_row_base.astype(np.uint64)
+    for m in range(msg_fast.shape[0]):
+        if msg_fast[m] >= 0:
+            _simple_groups(values, col_base, offsets, msg_fast, fast_dir0, fast_dir1,
+                           fast_grp, m, fill, grp_count, grp_rows)
+    return used
+
+
+@njit(cache=True, nogil=True)
 def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_sig, mux_lk0,
                      mux_lk1, lk_keys, lk_grp, mux_dir0, mux_dir1, lk_direct, mux_g0, mux_g1,
                      mux_groups, sig_group, pos, length, be, signed, kind, conv, scale, offset,
@@ -363,41 +363,41 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
 
 @njit(cache=True, nogil=True)
 def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1, grp_members,
-                   grp_row_base, grp_count, grp_rows, gathered, pos, length, be, signed, kind,
-                   conv, scale, offset, scale_i, offset_i, small, lo, hi, gcol_base, row_time,
-                   row_channel, row_sa, gvalues, grp_words, grp_dlc, grp_time, grp_channel,
-                   grp_sa, out_of_range):
+                   grp_row_base, grp_count, grp_rows, pos, length, be, signed, kind, conv,
+                   scale, offset, scale_i, offset_i, small, lo, hi, gcol_base, row_time,
+                   row_channel, row_sa, gvalues, grp_time, grp_channel, grp_sa, out_of_range):
     """Members of every group, column by column over the group's rows (see
     :func:`partition_groups`): member ``s`` at ``gvalues[gcol_base[s] + q]``, the group's
-    payload words, dlc, time, channel and source address at ``grp_row_base[g] + q``. Groups
-    not ``gathered`` by :func:`scatter8` are gathered here first; then every member is a
-    contiguous loop."""
+    time, channel and source address at ``grp_row_base[g] + q``. Each group's payload words
+    are gathered once, then every member is a contiguous loop."""
     u32, f32, u64, f64 = _scratch()
+    most = 0
+    for g in range(grp_msg.shape[0]):
+        most = max(most, grp_count[g])
+    words = np.empty(most, np.uint64)
+    dls = np.empty(most, np.uint8)
     for g in range(grp_msg.shape[0]):
         m = grp_msg[g]
         b0 = offsets[m]
         mlen = msg_len[m]
         r0 = grp_row_base[g]
         cnt = grp_count[g]
-        words = grp_words[r0:r0 + cnt]
-        dls = grp_dlc[r0:r0 + cnt]
-        if not gathered[g]:
-            sel = grp_rows[r0:r0 + cnt]
-            m_rows = rows[b0:]
-            m_dlc = row_dlc[b0:]
-            m_time = row_time[b0:]
-            m_chan = row_channel[b0:]
-            m_sa = row_sa[b0:]
-            g_time = grp_time[r0:r0 + cnt]
-            g_chan = grp_channel[r0:r0 + cnt]
-            g_sa = grp_sa[r0:r0 + cnt]
-            for q in range(cnt):
-                i = np.uint64(sel[q])
-                words[q] = m_rows[i]
-                dls[q] = m_dlc[i]
-                g_time[q] = m_time[i]
-                g_chan[q] = m_chan[i]
-                g_sa[q] = m_sa[i]
+        sel = grp_rows[r0:r0 + cnt]
+        m_rows = rows[b0:]
+        m_dlc = row_dlc[b0:]
+        m_time = row_time[b0:]
+        m_chan = row_channel[b0:]
+        m_sa = row_sa[b0:]
+        g_time = grp_time[r0:r0 + cnt]
+        g_chan = grp_channel[r0:r0 + cnt]
+        g_sa = grp_sa[r0:r0 + cnt]
+        for q in range(cnt):
+            i = np.uint64(sel[q])
+            words[q] = m_rows[i]
+            dls[q] = m_dlc[i]
+            g_time[q] = m_time[i]
+            g_chan[q] = m_chan[i]
+            g_sa[q] = m_sa[i]
         for j in range(grp_mem0[g], grp_mem1[g]):
             s = grp_members[j]
             col = gcol_base[s]

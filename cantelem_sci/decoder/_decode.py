@@ -12,12 +12,12 @@ from ..errors import DecodeError, UnknownFramesWarning
 from ..frames import FrameBatch
 from ._dbc import Database
 from ._columns import (
-    classify_groups,
     compact_from_dense,
     count_out_of_range,
     decode_columns8,
     decode_groups8,
     partition_groups,
+    partition_simple,
     scatter8,
 )
 from ._kernels import decode_grouped, group_by_message
@@ -112,77 +112,19 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         "col_base": col_base, "out_of_range": out_of_range,
         "unknown": usable & (msg_of_frame < 0), "usable": usable}
     if fast:
-        words = batch.data.view(np.uint64).reshape(-1)
-        # groups of single-multiplexer messages: classified now, written by the scatter
-        grp_count = np.zeros(n_grp, np.int64)
-        scatter_groups = compact and bool((counts[grp.msg_fast >= 0]).any())
-        msg_fast = grp.msg_fast if scatter_groups else _NO_FAST[:n_msg] if n_msg <= len(
-            _NO_FAST) else np.full(n_msg, -1, np.int64)
-        grp_of_frame = _scratch_buffer("grp", n, np.int32)
-        if scatter_groups:
-            classify_groups(msg_of_frame, words, batch.dlc, lay.msg_len, grp.msg_fast,
-                            grp.fast_dir0, grp.fast_dir1, grp.fast_grp, s["pos"], s["length"],
-                            s["be"], s["signed"], s["kind"], s["conv"], s["scale"],
-                            s["offset"], s["scale_i"], s["offset_i"], grp_of_frame, grp_count)
-        grp_row_base = np.zeros(n_grp, np.int64)
-        if n_grp:
-            np.cumsum(grp_count[:-1], out=grp_row_base[1:])
-        used = n_fast = int(grp_count.sum())
-        if compact:  # rows of every multiplexed message: enough for every group's rows
-            muxed = counts[grp.msg_mux1 > grp.msg_mux0]
-            room = max(int(muxed.sum()), used)
-        else:
-            room = 0
-        g_rows = _scratch_buffer("grows", room, np.int64)
-        g_words = _scratch_buffer("gwords", room, np.uint64)
-        g_dlc = _scratch_buffer("gdlc", room, np.uint8)
-        g_time = np.empty(room, np.int64)
-        g_chan = np.empty(room, np.uint8) if with_channel else np.zeros(room, np.uint8)
-        g_sa = np.empty(room, np.uint8) if with_sa else np.zeros(room, np.uint8)
         rows = _scratch_buffer("rows", total, np.uint64)
         row_dlc = _scratch_buffer("dlc", total, np.uint8)
-        scatter8(msg_of_frame, offsets, words, batch.dlc, t64, batch.channel,
-                 batch.arbitration_id, rows, row_dlc, row_time, row_channel, row_sa,
-                 with_channel, with_sa, msg_fast, grp_of_frame, grp_row_base, g_words, g_dlc,
-                 g_time, g_chan, g_sa, g_rows)
+        scatter8(msg_of_frame, offsets, batch.data.view(np.uint64).reshape(-1), batch.dlc,
+                 t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
+                 row_channel, row_sa, with_channel, with_sa)
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                         s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
                         s["parent"], s["mux0"], s["mux1"], lay.mux_vals, s["lo"], s["hi"],
                         col_base, not compact, values, out_of_range)
         if compact:
-            most = int(muxed.max()) if muxed.size else 0
-            msg_mux1 = grp.msg_mux1_slow if scatter_groups else grp.msg_mux1
-            g_rows, used = partition_groups(
-                rows, row_dlc, offsets, lay.msg_len, grp.msg_mux0, msg_mux1, grp.mux_sig,
-                grp.mux_lk0, grp.mux_lk1, grp.lk_keys, grp.lk_grp, grp.mux_dir0,
-                grp.mux_dir1, grp.lk_direct, grp.mux_g0, grp.mux_g1,
-                grp.mux_groups, grp.sig_group, s["pos"], s["length"], s["be"], s["signed"],
-                s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"],
-                col_base, values, grp_row_base, grp_count, used,
-                _scratch_buffer("first", most, np.int64), g_rows)
-            if used > room:  # rows selected by several groups: room for every selection
-                g_words, g_dlc, g_time, g_chan, g_sa = (
-                    np.concatenate([a[:n_fast], np.zeros(used - n_fast, a.dtype)])
-                    for a in (g_words, g_dlc, g_time, g_chan, g_sa))
-            member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0)
-                           if n_grp else np.zeros(n_sig, np.int64))
-            gcol_base = np.zeros(n_sig, np.int64)
-            np.cumsum(member_rows[:-1], out=gcol_base[1:])
-            gvalues = np.empty(int(member_rows.sum()), np.float64)
-            gathered = grp.grp_fast if scatter_groups else _NO_FAST_G[:n_grp] if n_grp <= len(
-                _NO_FAST_G) else np.zeros(n_grp, np.bool_)
-            decode_groups8(rows, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
-                           grp.grp_mem1, grp.grp_members, grp_row_base, grp_count, g_rows,
-                           gathered, s["pos"], s["length"], s["be"], s["signed"], s["kind"],
-                           s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"],
-                           s["small"], s["lo"], s["hi"], gcol_base, row_time, row_channel,
-                           row_sa, gvalues, g_words, g_dlc, g_time, g_chan, g_sa,
-                           out_of_range)
-            res.update(group_count=grp_count, group_row_base=grp_row_base,
-                       group_rows=g_rows[:used].copy(), group_time=g_time[:used],
-                       group_channel=g_chan[:used], group_source_address=g_sa[:used],
-                       group_values=gvalues, group_col_base=gcol_base)
+            res.update(_groups8(lay, counts, offsets, col_base, values, out_of_range, rows,
+                                row_dlc, row_time, row_channel, row_sa))
         return res
     if n_msg and total:
         _, _, order = group_by_message(msg_of_frame, n_msg)
@@ -208,9 +150,49 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     return res
 
 
-#: ``msg_fast`` and ``gathered`` when no group is written by the scatter
-_NO_FAST = np.full(4096, -1, np.int64)
-_NO_FAST_G = np.zeros(4096, np.bool_)
+def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.ndarray,
+             values: np.ndarray, out_of_range: np.ndarray, rows: np.ndarray,
+             row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
+             row_sa: np.ndarray) -> dict[str, Any]:
+    """The multiplexer groups of 8-byte frames in message order (compact form): the rows of
+    each group (simple multiplexers by a direct table, the others by
+    :func:`partition_groups`), then each group gathered and decoded. Returns the
+    ``group_*`` entries of :func:`decode_arrays`."""
+    s = lay.sig
+    grp = lay.groups
+    n_grp, n_sig = len(grp.info), s["pos"].shape[0]
+    grp_count = np.zeros(n_grp, np.int64)
+    grp_row_base = np.zeros(n_grp, np.int64)
+    muxed = counts[grp.msg_mux1 > grp.msg_mux0]
+    grp_rows = _scratch_buffer("grows", int(muxed.sum()), np.int64)
+    used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
+                            grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows)
+    slow = counts[grp.msg_mux1_slow > grp.msg_mux0]
+    if slow.any():
+        grp_rows, used = partition_groups(
+            rows, row_dlc, offsets, lay.msg_len, grp.msg_mux0, grp.msg_mux1_slow, grp.mux_sig,
+            grp.mux_lk0, grp.mux_lk1, grp.lk_keys, grp.lk_grp, grp.mux_dir0, grp.mux_dir1,
+            grp.lk_direct, grp.mux_g0, grp.mux_g1, grp.mux_groups, grp.sig_group, s["pos"],
+            s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"], s["offset"],
+            s["scale_i"], s["offset_i"], col_base, values, grp_row_base, grp_count, used,
+            _scratch_buffer("first", int(slow.max()), np.int64), grp_rows)
+    member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0) if n_grp
+                   else np.zeros(n_sig, np.int64))
+    gcol_base = np.zeros(n_sig, np.int64)
+    np.cumsum(member_rows[:-1], out=gcol_base[1:])
+    gvalues = np.empty(int(member_rows.sum()), np.float64)
+    grp_time, grp_channel, grp_sa = (np.empty(used, np.int64), np.empty(used, np.uint8),
+                                     np.empty(used, np.uint8))
+    decode_groups8(rows, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
+                   grp.grp_mem1, grp.grp_members, grp_row_base, grp_count, grp_rows, s["pos"],
+                   s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"],
+                   s["offset"], s["scale_i"], s["offset_i"], s["small"], s["lo"], s["hi"],
+                   gcol_base, row_time, row_channel, row_sa, gvalues, grp_time, grp_channel,
+                   grp_sa, out_of_range)
+    return dict(group_count=grp_count, group_row_base=grp_row_base,
+                group_rows=grp_rows[:used].copy(), group_time=grp_time,
+                group_channel=grp_channel, group_source_address=grp_sa,
+                group_values=gvalues, group_col_base=gcol_base)
 
 
 def _labels(values: np.ndarray, choices: dict[Any, Any]) -> np.ndarray:

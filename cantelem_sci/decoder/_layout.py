@@ -176,17 +176,17 @@ class MuxGroups:
         self._fast_tables(lay, direct)
 
     def _fast_tables(self, lay: "Layout", direct: list[int]) -> None:
-        """Messages whose frames :func:`._columns.scatter8` writes to their group directly:
-        one top-level integer multiplexer whose values (small, non-negative) each select one
-        group. ``msg_fast[m]`` is that multiplexer (else -1); ``fast_grp[fast_dir0[m] + v]``
-        the group value ``v`` selects (-1: none). The other messages' multiplexers keep
-        :func:`._columns.partition_groups` (``msg_mux1_slow``)."""
+        """Messages whose rows :func:`._columns.partition_simple` sorts into groups by a
+        direct table: one top-level integer multiplexer whose values (small, non-negative)
+        each select one group. ``msg_fast[m]`` is that multiplexer (else -1);
+        ``fast_grp[fast_dir0[m] + v]`` the group value ``v`` selects (-1: none). The other
+        messages' multiplexers keep :func:`._columns.partition_groups`
+        (``msg_mux1_slow``)."""
         n_msg = len(lay.messages)
         self.msg_fast = np.full(n_msg, -1, np.int64)
         self.fast_dir0 = np.zeros(n_msg, np.int64)
         self.fast_dir1 = np.zeros(n_msg, np.int64)
         self.msg_mux1_slow = self.msg_mux1.copy()
-        self.grp_fast = np.zeros(len(self.info), np.bool_)
         table: list[int] = []
         for m in range(n_msg):
             k0, k1 = int(self.msg_mux0[m]), int(self.msg_mux1[m])
@@ -203,8 +203,6 @@ class MuxGroups:
             table.extend(int(self.lk_grp[e]) if e >= 0 else -1
                          for e in direct[int(self.mux_dir0[k0]):int(self.mux_dir1[k0])])
             self.fast_dir1[m] = len(table)
-            for g in self.mux_groups[self.mux_g0[k0]:self.mux_g1[k0]]:
-                self.grp_fast[g] = True
         self.fast_grp = np.array(table, np.int64)
 
 
