@@ -48,47 +48,35 @@ def _find(keys, vals, lo, hi, key):
 @njit(cache=True, nogil=True)
 def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
                  keys, vals, bounds, std, result, j1939_hit, counts):
-    """Message index of each frame into ``result`` (-1: none; every entry is written). Slot
-    ``t`` owns the sorted keys ``keys[bounds[2t]:bounds[2t + 1]]`` (id | extended bit 31) and
-    its J1939 keys (PGN part of the id | bit 31) ``keys[bounds[2t + 1]:bounds[2t + 2]]``. A
-    frame tries the slot of its channel (exact id, then J1939), then the any-channel slot
-    ``any_slot`` the same way. Standard (11-bit) ids are looked up directly in ``std[t, id]``
-    (the same entries). ``counts[m]`` is incremented for every frame matched to message
-    ``m``; ``j1939_hit[f]`` tells a match by PGN.
-
-    Counts go to four banks (by frame index) summed at the end: consecutive frames of one
-    message would otherwise wait on each other's increment (store-to-load forwarding)."""
+    """Message index of each frame (-1: none). Slot ``t`` owns the sorted keys
+    ``keys[bounds[2t]:bounds[2t + 1]]`` (id | extended bit 31) and its J1939 keys (PGN part
+    of the id | bit 31) ``keys[bounds[2t + 1]:bounds[2t + 2]]``. A frame tries the slot of its
+    channel (exact id, then J1939), then the any-channel slot ``any_slot`` the same way.
+    Standard (11-bit) ids are looked up directly in ``std[t, id]`` (the same entries).
+    ``counts[m]`` is incremented for every frame matched to message ``m``."""
     ext_bit = np.int64(EXT_BIT)
-    n_slot = slot_of_channel.shape[0]
-    banks = np.zeros((4, counts.shape[0]), np.int64)
     for f in range(arbitration_id.shape[0]):
-        m = -1
-        hit = False
-        if usable[f]:
-            key = np.int64(arbitration_id[f]) | (ext_bit if is_extended[f] else 0)
-            c = np.int64(channel[f])
-            t = slot_of_channel[c] if c < n_slot else -1
+        if not usable[f]:
+            continue
+        key = np.int64(arbitration_id[f]) | (ext_bit if is_extended[f] else 0)
+        c = np.int64(channel[f])
+        first = slot_of_channel[c] if 0 <= c < slot_of_channel.shape[0] else -1
+        for t in (first, any_slot):
             if t < 0:
-                t = any_slot
-            while True:
-                hi = bounds[2 * t + 1]
-                if key < 2048:
-                    m = std[t, key]
-                else:
-                    m = _find(keys, vals, bounds[2 * t], hi, key)
-                    if m < 0 and key >= ext_bit:
-                        m = _find(keys, vals, hi, bounds[2 * t + 2], (key & J1939_MASK) | ext_bit)
-                        hit = m >= 0
-                if m >= 0 or t == any_slot:
-                    break
-                t = any_slot
-        result[f] = m
-        j1939_hit[f] = hit
-        if m >= 0:
-            banks[f & 3, m] += 1
-    for k in range(4):
-        for m in range(counts.shape[0]):
-            counts[m] += banks[k, m]
+                continue
+            hi = bounds[2 * t + 1]
+            if key < 2048:
+                m = std[t, key]
+            else:
+                m = _find(keys, vals, bounds[2 * t], hi, key)
+            if m < 0 and is_extended[f]:
+                m = _find(keys, vals, hi, bounds[2 * t + 2], (key & J1939_MASK) | ext_bit)
+                if m >= 0:
+                    j1939_hit[f] = True
+            if m >= 0:
+                result[f] = m
+                counts[m] += 1
+                break
 
 
 @njit(cache=True, nogil=True)

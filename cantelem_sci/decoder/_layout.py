@@ -346,6 +346,8 @@ class Layout:
                    result: np.ndarray, j1939_hit: np.ndarray) -> np.ndarray:
         """Message index of each frame into ``result`` (-1: no message) and the J1939 flag
         of the match into ``j1939_hit``; returns the frame count of each message."""
+        result.fill(-1)  # (the matcher is fastest writing matched frames only)
+        j1939_hit[:] = False
         dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         if dup:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
