@@ -148,15 +148,15 @@ def small_integer(length: int, signed: bool, conv: int, scale_i: int, offset_i: 
 
 @njit(cache=True, nogil=True)
 def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, length, be,
-                    signed, kind, conv, scale, offset, scale_i, offset_i, small, parent, mux0,
-                    mux1, mux_vals, lo, hi, col_base, children, out, out_of_range):
-    """Every signal of every message, column by column, from message-ordered 64-bit words.
+                    signed, kind, conv, scale, offset, scale_i, offset_i, small, parent, lo, hi,
+                    col_base, out, out_of_range):
+    """Every signal that no multiplexer selects (``parent[s] < 0``, multiplexers included) of
+    every message, column by column, from message-ordered 64-bit words.
 
     ``out[col_base[s] + i]`` receives signal ``s`` of the i-th frame of its message: the
-    value cantools gives with ``scaling=True``, NaN where the signal is absent (frame too
-    short, multiplexer not selecting it). With ``children=False`` multiplexed signals
-    (``parent[s] >= 0``) are left to :func:`decode_groups8`. ``out_of_range[s]`` counts
-    values outside ``[lo[s], hi[s]]`` (NaN bounds: never).
+    value cantools gives with ``scaling=True``, NaN where the frame is too short.
+    ``out_of_range[s]`` counts values outside ``[lo[s], hi[s]]`` (NaN bounds: never).
+    Multiplexed signals are decoded by group (:func:`decode_groups8`).
     """
     u32, f32, u64, f64 = _scratch()
     for m in range(msg_sig0.shape[0]):
@@ -166,50 +166,22 @@ def decode_columns8(rows, row_dlc, offsets, msg_len, msg_sig0, msg_sig1, pos, le
             continue
         mlen = msg_len[m]
         for s in range(msg_sig0[m], msg_sig1[m]):
-            par = parent[s]
-            if par >= 0 and not children:
+            if parent[s] >= 0:
                 continue
             ln = length[s]
             isbe = be[s]
-            lsh, rsh = _shifts(pos[s], ln, isbe)
             nb = _need_bytes(pos[s], ln, mlen)
             col = col_base[s]
-            sgn = signed[s]
-            kd = kind[s]
-            cv = conv[s]
-            slo = lo[s]
-            shi = hi[s]
-            if par < 0 and kd == KIND_INT:
-                out_of_range[s] += _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh, sgn, cv,
-                                               scale[s], offset[s], scale_i[s], offset_i[s],
-                                               nb, slo, shi, small[s], out, col)
+            if kind[s] == KIND_INT:
+                lsh, rsh = _shifts(pos[s], ln, isbe)
+                out_of_range[s] += _column_int(rows, row_dlc, b0, cnt, isbe, lsh, rsh,
+                                               signed[s], conv[s], scale[s], offset[s],
+                                               scale_i[s], offset_i[s], nb, lo[s], hi[s],
+                                               small[s], out, col)
                 continue
-            pcol = col_base[par] if par >= 0 else 0
-            single = par >= 0 and mux1[s] - mux0[s] == 1
-            want = mux_vals[mux0[s]] if single else 0
-            bad = 0
-            for i in range(cnt):
-                v = NAN
-                hit = row_dlc[b0 + i] >= nb
-                if hit and par >= 0:
-                    pv = out[pcol + i]
-                    hit = False
-                    if pv == pv:
-                        mv = np.int64(pv)
-                        if single:
-                            hit = mv == want
-                        else:
-                            for k in range(mux0[s], mux1[s]):
-                                if mux_vals[k] == mv:
-                                    hit = True
-                                    break
-                if hit:
-                    raw = _field(rows[b0 + i], isbe, lsh, rsh)
-                    v = _convert(raw, ln, sgn, kd, cv, scale[s], offset[s], scale_i[s],
-                                 offset_i[s], u32, f32, u64, f64)
-                out[col + i] = v
-                bad += (v < slo) | (v > shi)
-            out_of_range[s] += bad
+            out_of_range[s] += _column_any(rows, row_dlc, b0, cnt, s, mlen, pos, length, be,
+                                           signed, kind, conv, scale, offset, scale_i, offset_i,
+                                           lo, hi, out, col, u32, f32, u64, f64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -223,6 +195,20 @@ def _value(word, dl, s, mlen, pos, length, be, signed, kind, conv, scale, offset
     raw = _field(word, be[s], lsh, rsh)
     return _convert(raw, ln, signed[s], kind[s], conv[s], scale[s], offset[s], scale_i[s],
                     offset_i[s], u32, f32, u64, f64)
+
+
+@njit(cache=True, nogil=True)
+def _column_any(rows, row_dlc, b0, cnt, s, mlen, pos, length, be, signed, kind, conv, scale,
+                offset, scale_i, offset_i, lo, hi, out, col, u32, f32, u64, f64):
+    """Signal ``s`` of any kind (IEEE floats too) over ``cnt`` rows, value by value through
+    :func:`_value`; returns the out-of-range count."""
+    bad = 0
+    for i in range(cnt):
+        v = _value(rows[b0 + i], row_dlc[b0 + i], s, mlen, pos, length, be, signed, kind, conv,
+                   scale, offset, scale_i, offset_i, u32, f32, u64, f64)
+        out[col + i] = v
+        bad += (v < lo[s]) | (v > hi[s])
+    return bad
 
 
 @njit(cache=True, nogil=True)
@@ -411,13 +397,31 @@ def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1,
                                                offset_i[s], nb, lo[s], hi[s], small[s],
                                                gvalues, col)
                 continue
-            bad = 0
+            out_of_range[s] += _column_any(words, dls, 0, cnt, s, mlen, pos, length, be,
+                                           signed, kind, conv, scale, offset, scale_i, offset_i,
+                                           lo, hi, gvalues, col, u32, f32, u64, f64)
+
+
+@njit(cache=True, nogil=True)
+def expand_groups(values, col_base, offsets, grp_msg, grp_mem0, grp_mem1, grp_members,
+                  grp_row_base, grp_count, grp_rows, gvalues, gcol_base):
+    """The dense form of every multiplexed signal from its group: column
+    ``values[col_base[s]:...]`` (one row per frame of the message) NaN, except the group's
+    rows, which take the group's values. Every multiplexed signal is the member of one
+    group, so each column is written once."""
+    for g in range(grp_msg.shape[0]):
+        m = grp_msg[g]
+        n = offsets[m + 1] - offsets[m]
+        r0 = grp_row_base[g]
+        cnt = grp_count[g]
+        sel = grp_rows[r0:r0 + cnt]
+        for j in range(grp_mem0[g], grp_mem1[g]):
+            s = grp_members[j]
+            out = values[col_base[s]:col_base[s] + n]
+            out[:] = NAN
+            src = gvalues[gcol_base[s]:gcol_base[s] + cnt]
             for q in range(cnt):
-                v = _value(words[q], dls[q], s, mlen, pos, length, be, signed, kind, conv,
-                           scale, offset, scale_i, offset_i, u32, f32, u64, f64)
-                gvalues[col + q] = v
-                bad += (v < lo[s]) | (v > hi[s])
-            out_of_range[s] += bad
+                out[np.uint64(sel[q])] = src[q]
 
 
 @njit(cache=True, nogil=True)

@@ -16,6 +16,7 @@ from ._columns import (
     count_out_of_range,
     decode_columns8,
     decode_groups8,
+    expand_groups,
     partition_groups,
     partition_simple,
     scatter8,
@@ -120,11 +121,17 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                         s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
-                        s["parent"], s["mux0"], s["mux1"], lay.mux_vals, s["lo"], s["hi"],
-                        col_base, not compact, values, out_of_range)
+                        s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
+        groups = _groups8(lay, counts, offsets, col_base, values, out_of_range, rows, row_dlc,
+                          row_time, row_channel, row_sa)
         if compact:
-            res.update(_groups8(lay, counts, offsets, col_base, values, out_of_range, rows,
-                                row_dlc, row_time, row_channel, row_sa))
+            res.update(groups)
+        else:  # each multiplexed column: NaN, and its group's values at the group's rows
+            grp = lay.groups
+            expand_groups(values, col_base, offsets, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
+                          grp.grp_members, groups["group_row_base"], groups["group_count"],
+                          groups["group_rows"], groups["group_values"],
+                          groups["group_col_base"])
         return res
     if n_msg and total:
         _, _, order = group_by_message(msg_of_frame, n_msg)

@@ -148,12 +148,20 @@ def test_dense_multiplexed_columns_are_lazy_and_equal_the_eager_arrays(sample_db
 
     from cantelem_sci.decoder import decode_arrays
     from cantelem_sci.decoder._lazy import ExpandedColumn
+    from cantelem_sci.frames import FrameBatch
 
     tree = ct.decode(sample_batch, sample_db)
     node = tree["BMS_CellVoltages"].dataset
     var = node["Cell13_Voltage"].variable
     assert not isinstance(var._data, np.ndarray)  # not built yet
-    eager = decode_arrays(sample_batch, sample_db)  # the dense kernel, all columns eager
+    # the generic kernel (64-byte rows), every column eager: independent of the compact form
+    # that both the 8-byte dense arrays and the lazy columns are built from
+    wide = FrameBatch.from_dataset(sample_batch.to_dataset())
+    wide.data = np.concatenate([wide.data, np.zeros((len(wide), 56), np.uint8)], axis=1)
+    eager = decode_arrays(wide, sample_db)
+    narrow = decode_arrays(sample_batch, sample_db)
+    np.testing.assert_array_equal(narrow["values"], eager["values"])
+    np.testing.assert_array_equal(narrow["out_of_range"], eager["out_of_range"])
     lay = eager["layout"]
     info = next(m for m in lay.messages if m.node == "BMS_CellVoltages")
     cnt = int(eager["counts"][info.index])
