@@ -347,57 +347,85 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
     return grp_rows, used
 
 
+#: Rows of a message gathered into its groups at a time (about 150 KiB of its columns, so
+#: they stay in the L2 cache while every group takes its rows from them).
+GATHER_BLOCK = 8192
+
+
 @njit(cache=True, nogil=True)
-def decode_groups8(rows, row_dlc, offsets, msg_len, grp_msg, grp_mem0, grp_mem1, grp_members,
-                   grp_row_base, grp_count, grp_rows, pos, length, be, signed, kind, conv,
-                   scale, offset, scale_i, offset_i, small, lo, hi, gcol_base, row_time,
-                   row_channel, row_sa, gvalues, grp_time, grp_channel, grp_sa, out_of_range):
-    """Members of every group, column by column over the group's rows (see
-    :func:`partition_groups`): member ``s`` at ``gvalues[gcol_base[s] + q]``, the group's
-    time, channel and source address at ``grp_row_base[g] + q``. Each group's payload words
-    are gathered once, then every member is a contiguous loop."""
-    u32, f32, u64, f64 = _scratch()
-    most = 0
-    for g in range(grp_msg.shape[0]):
-        most = max(most, grp_count[g])
-    words = np.empty(most, np.uint64)
-    dls = np.empty(most, np.uint8)
-    for g in range(grp_msg.shape[0]):
-        m = grp_msg[g]
+def gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_rows,
+                  row_time, row_channel, row_sa, with_channel, with_sa, words, dls, grp_time,
+                  grp_channel, grp_sa):
+    """The rows of every group (see :func:`partition_groups`; ascending within a group)
+    copied from the message-ordered columns: payload word and dlc to ``words`` / ``dls``,
+    time, and when asked channel and source address, to ``grp_*``, all at
+    ``grp_row_base[g] + q``.
+
+    A group's rows are spread over its whole message, so gathering group after group would
+    read each message once per group (24 times for the sample battery message). The rows
+    are taken block by block instead: each block of a message, read once, serves all its
+    groups."""
+    n_grp = grp_msg.shape[0]
+    cur = np.zeros(n_grp, np.int64)
+    g0 = 0
+    while g0 < n_grp:  # the groups of one message are consecutive
+        m = grp_msg[g0]
+        g1 = g0 + 1
+        while g1 < n_grp and grp_msg[g1] == m:
+            g1 += 1
         b0 = offsets[m]
-        mlen = msg_len[m]
+        n = offsets[m + 1] - b0
+        m_rows = rows[b0:b0 + n]
+        m_dlc = row_dlc[b0:b0 + n]
+        m_time = row_time[b0:b0 + n]
+        m_chan = row_channel[b0:b0 + n]
+        m_sa = row_sa[b0:b0 + n]
+        for i1 in range(GATHER_BLOCK, n + GATHER_BLOCK, GATHER_BLOCK):
+            for g in range(g0, g1):
+                r0 = grp_row_base[g]
+                sel = grp_rows[r0:r0 + grp_count[g]]
+                q = cur[g]
+                while q < sel.shape[0] and sel[q] < i1:
+                    i = np.uint64(sel[q])
+                    k = np.uint64(r0 + q)
+                    words[k] = m_rows[i]
+                    dls[k] = m_dlc[i]
+                    grp_time[k] = m_time[i]
+                    if with_channel:
+                        grp_channel[k] = m_chan[i]
+                    if with_sa:
+                        grp_sa[k] = m_sa[i]
+                    q += 1
+                cur[g] = q
+        g0 = g1
+
+
+@njit(cache=True, nogil=True)
+def decode_groups8(words, dls, msg_len, grp_msg, grp_mem0, grp_mem1, grp_members,
+                   grp_row_base, grp_count, pos, length, be, signed, kind, conv, scale, offset,
+                   scale_i, offset_i, small, lo, hi, gcol_base, gvalues, out_of_range):
+    """Members of every group, column by column over the group's gathered payload words
+    (:func:`gather_groups`): member ``s`` at ``gvalues[gcol_base[s] + q]``, every member a
+    contiguous loop."""
+    u32, f32, u64, f64 = _scratch()
+    for g in range(grp_msg.shape[0]):
+        mlen = msg_len[grp_msg[g]]
         r0 = grp_row_base[g]
         cnt = grp_count[g]
-        sel = grp_rows[r0:r0 + cnt]
-        m_rows = rows[b0:]
-        m_dlc = row_dlc[b0:]
-        m_time = row_time[b0:]
-        m_chan = row_channel[b0:]
-        m_sa = row_sa[b0:]
-        g_time = grp_time[r0:r0 + cnt]
-        g_chan = grp_channel[r0:r0 + cnt]
-        g_sa = grp_sa[r0:r0 + cnt]
-        for q in range(cnt):
-            i = np.uint64(sel[q])
-            words[q] = m_rows[i]
-            dls[q] = m_dlc[i]
-            g_time[q] = m_time[i]
-            g_chan[q] = m_chan[i]
-            g_sa[q] = m_sa[i]
         for j in range(grp_mem0[g], grp_mem1[g]):
             s = grp_members[j]
             col = gcol_base[s]
             ln = length[s]
             isbe = be[s]
             nb = _need_bytes(pos[s], ln, mlen)
-            lsh, rsh = _shifts(pos[s], ln, isbe)
             if kind[s] == KIND_INT:
-                out_of_range[s] += _column_int(words, dls, 0, cnt, isbe, lsh, rsh, signed[s],
+                lsh, rsh = _shifts(pos[s], ln, isbe)
+                out_of_range[s] += _column_int(words, dls, r0, cnt, isbe, lsh, rsh, signed[s],
                                                conv[s], scale[s], offset[s], scale_i[s],
                                                offset_i[s], nb, lo[s], hi[s], small[s],
                                                gvalues, col)
                 continue
-            out_of_range[s] += _column_any(words, dls, 0, cnt, s, mlen, pos, length, be,
+            out_of_range[s] += _column_any(words, dls, r0, cnt, s, mlen, pos, length, be,
                                            signed, kind, conv, scale, offset, scale_i, offset_i,
                                            lo, hi, gvalues, col, u32, f32, u64, f64)
 

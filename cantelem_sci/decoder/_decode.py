@@ -17,6 +17,7 @@ from ._columns import (
     decode_columns8,
     decode_groups8,
     expand_groups,
+    gather_groups,
     partition_groups,
     partition_simple,
     scatter8,
@@ -123,7 +124,7 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
                         s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
         groups = _groups8(lay, counts, offsets, col_base, values, out_of_range, rows, row_dlc,
-                          row_time, row_channel, row_sa)
+                          row_time, row_channel, row_sa, with_channel, with_sa)
         if compact:
             res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
@@ -160,7 +161,7 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
 def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.ndarray,
              values: np.ndarray, out_of_range: np.ndarray, rows: np.ndarray,
              row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
-             row_sa: np.ndarray) -> dict[str, Any]:
+             row_sa: np.ndarray, with_channel: bool, with_sa: bool) -> dict[str, Any]:
     """The multiplexer groups of 8-byte frames in message order (compact form): the rows of
     each group (simple multiplexers by a direct table, the others by
     :func:`partition_groups`), then each group gathered and decoded. Returns the
@@ -188,14 +189,20 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
     gcol_base = np.zeros(n_sig, np.int64)
     np.cumsum(member_rows[:-1], out=gcol_base[1:])
     gvalues = np.empty(int(member_rows.sum()), np.float64)
-    grp_time, grp_channel, grp_sa = (np.empty(used, np.int64), np.empty(used, np.uint8),
-                                     np.empty(used, np.uint8))
-    decode_groups8(rows, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
-                   grp.grp_mem1, grp.grp_members, grp_row_base, grp_count, grp_rows, s["pos"],
-                   s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"],
-                   s["offset"], s["scale_i"], s["offset_i"], s["small"], s["lo"], s["hi"],
-                   gcol_base, row_time, row_channel, row_sa, gvalues, grp_time, grp_channel,
-                   grp_sa, out_of_range)
+    grp_time = np.empty(used, np.int64)
+    # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
+    grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
+    grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
+    words = _scratch_buffer("gwords", used, np.uint64)
+    dls = _scratch_buffer("gdlc", used, np.uint8)
+    gather_groups(rows, row_dlc, offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows,
+                  row_time, row_channel, row_sa, with_channel, with_sa, words, dls, grp_time,
+                  grp_channel, grp_sa)
+    decode_groups8(words, dls, lay.msg_len, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
+                   grp.grp_members, grp_row_base, grp_count, s["pos"], s["length"], s["be"],
+                   s["signed"], s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
+                   s["offset_i"], s["small"], s["lo"], s["hi"], gcol_base, gvalues,
+                   out_of_range)
     return dict(group_count=grp_count, group_row_base=grp_row_base,
                 group_rows=grp_rows[:used].copy(), group_time=grp_time,
                 group_channel=grp_channel, group_source_address=grp_sa,
