@@ -112,19 +112,23 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         "layout": lay, "multiplexed": multiplexed, "offsets": offsets, "counts": counts,
         "time": row_time, "channel": row_channel, "source_address": row_sa, "values": values,
         "col_base": col_base, "out_of_range": out_of_range,
-        "unknown": usable & (msg_of_frame < 0), "usable": usable}
+        "unknown": _unknown(usable, msg_of_frame, total), "usable": usable}
     if fast:
         rows = _scratch_buffer("rows", total, np.uint64)
         row_dlc = _scratch_buffer("dlc", total, np.uint8)
+        # every frame full (8 bytes): the dlc column is a fill, not a scatter
+        with_dlc = not bool((batch.dlc >= 8).all())
+        if not with_dlc:
+            row_dlc.fill(8)
         scatter8(msg_of_frame, offsets, batch.data.view(np.uint64).reshape(-1), batch.dlc,
                  t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
-                 row_channel, row_sa, with_channel, with_sa)
+                 row_channel, row_sa, with_dlc, with_channel, with_sa)
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                         s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
                         s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
         groups = _groups8(lay, counts, offsets, col_base, values, out_of_range, rows, row_dlc,
-                          row_time, row_channel, row_sa, with_channel, with_sa)
+                          row_time, row_channel, row_sa, with_dlc, with_channel, with_sa)
         if compact:
             res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
@@ -158,10 +162,18 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     return res
 
 
+def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, matched: int) -> np.ndarray:
+    """Usable frames that no message matched (zeros, lazily mapped, when there are none)."""
+    if int(np.count_nonzero(usable)) == matched:
+        return np.zeros(usable.shape[0], np.bool_)
+    return usable & (msg_of_frame < 0)
+
+
 def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.ndarray,
              values: np.ndarray, out_of_range: np.ndarray, rows: np.ndarray,
              row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
-             row_sa: np.ndarray, with_channel: bool, with_sa: bool) -> dict[str, Any]:
+             row_sa: np.ndarray, with_dlc: bool, with_channel: bool,
+             with_sa: bool) -> dict[str, Any]:
     """The multiplexer groups of 8-byte frames in message order (compact form): the rows of
     each group (simple multiplexers by a direct table, the others by
     :func:`partition_groups`), then each group gathered and decoded. Returns the
@@ -172,7 +184,7 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
     grp_count = np.zeros(n_grp, np.int64)
     grp_row_base = np.zeros(n_grp, np.int64)
     muxed = counts[grp.msg_mux1 > grp.msg_mux0]
-    grp_rows = _scratch_buffer("grows", int(muxed.sum()), np.int64)
+    grp_rows = np.empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
     used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
                             grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows)
     slow = counts[grp.msg_mux1_slow > grp.msg_mux0]
@@ -195,16 +207,18 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
     grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
     words = _scratch_buffer("gwords", used, np.uint64)
     dls = _scratch_buffer("gdlc", used, np.uint8)
+    if not with_dlc:
+        dls.fill(8)
     gather_groups(rows, row_dlc, offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows,
-                  row_time, row_channel, row_sa, with_channel, with_sa, words, dls, grp_time,
-                  grp_channel, grp_sa)
+                  row_time, row_channel, row_sa, with_dlc, with_channel, with_sa, words, dls,
+                  grp_time, grp_channel, grp_sa)
     decode_groups8(words, dls, lay.msg_len, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
                    grp.grp_members, grp_row_base, grp_count, s["pos"], s["length"], s["be"],
                    s["signed"], s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
                    s["offset_i"], s["small"], s["lo"], s["hi"], gcol_base, gvalues,
                    out_of_range)
     return dict(group_count=grp_count, group_row_base=grp_row_base,
-                group_rows=grp_rows[:used].copy(), group_time=grp_time,
+                group_rows=grp_rows[:used], group_time=grp_time,
                 group_channel=grp_channel, group_source_address=grp_sa,
                 group_values=gvalues, group_col_base=gcol_base)
 

@@ -165,12 +165,12 @@ def test_gather_groups_block_by_block_equals_a_plain_gather(data):
     try:  # a small block, so that several blocks of every message are exercised
         _columns.GATHER_BLOCK = 7
         gather_groups.py_func(rows, dlc, offsets, np.array(grp_msg, np.int64), grp_row_base,
-                              grp_count, grp_rows, time, chan, sa, True, True, *out)
+                              grp_count, grp_rows, time, chan, sa, True, True, True, *out)
     finally:
         _columns.GATHER_BLOCK = old_block
     compiled = [np.empty(used, t) for t in (np.uint64, np.uint8, np.int64, np.uint8, np.uint8)]
     gather_groups(rows, dlc, offsets, np.array(grp_msg, np.int64), grp_row_base, grp_count,
-                  grp_rows, time, chan, sa, True, True, *compiled)
+                  grp_rows, time, chan, sa, True, True, True, *compiled)
     for g, m in enumerate(grp_msg):
         at = offsets[m] + sels[g]
         sl = slice(grp_row_base[g], grp_row_base[g] + grp_count[g])
