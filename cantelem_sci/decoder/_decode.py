@@ -92,7 +92,6 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     n_sig = s["pos"].shape[0]
     nrows_of_sig = np.repeat(counts, lay.msg_sig1 - lay.msg_sig0)
     grp = lay.groups
-    n_grp = len(grp.info)
     fast = batch.data.shape[1] == 8
     # column bases in ``values``: every signal, except multiplexed ones on the compact fast path
     in_values = (s["parent"] < 0) if compact and fast else np.ones(n_sig, bool)
@@ -132,7 +131,6 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         if compact:
             res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
-            grp = lay.groups
             expand_groups(values, col_base, offsets, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
                           grp.grp_members, groups["group_row_base"], groups["group_count"],
                           groups["group_rows"], groups["group_values"],

@@ -309,7 +309,7 @@ class Layout:
             for k, ln, sg, cv, si, oi in zip(self.sig["kind"], self.sig["length"],
                                              self.sig["signed"], self.sig["conv"],
                                              self.sig["scale_i"], self.sig["offset_i"])],
-            np.bool_).reshape(-1)
+            np.bool_)
         self.groups = MuxGroups(self)
         self.any_j1939 = any(m.j1939 for m in self.messages)
 
