@@ -194,8 +194,7 @@ class EdgeLogger:
             if now >= self._next_flush:
                 self.flush()
                 self._next_flush = now + self.cfg.flush_interval
-            if now - self._last_status >= self.cfg.status_interval:
-                self._write_status()
+            self._status_if_due()
             self._stop.wait(min(tick, max(0.0, self._next_flush - time.monotonic())))
 
     def request_stop(self) -> None:
@@ -263,6 +262,8 @@ class EdgeLogger:
                     rotated += self._flush_journal(times)
                     times = []
                     self._rotate()
+                    # a backlog can span many segments: keep the status fresh meanwhile
+                    self._status_if_due()
                     b = b.take(slice(k, None))
             else:
                 self.journal.append_gps(obj)
@@ -441,6 +442,10 @@ class EdgeLogger:
                             for s in self.sources],
                 "errors": list(c.errors),
             }
+
+    def _status_if_due(self) -> None:
+        if time.monotonic() - self._last_status >= self.cfg.status_interval:
+            self._write_status()
 
     def _write_status(self) -> None:
         try:
