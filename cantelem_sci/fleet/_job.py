@@ -20,6 +20,8 @@ in the day's ``current.json``, and skipped; the rest of the day decodes.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -153,10 +155,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
     dkey = day_key(task.vehicle, task.date)
     out = f"{dkey}/{task.version}.zarr"
     store.rm(out)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning)
-        tree.to_zarr(store.uri(out), mode="w", zarr_format=3, consolidated=False,
-                     encoding=_encoding(tree), **store.to_zarr_kwargs())
+    _write_tree(tree, store, out)
     messages: dict[str, Any] = {}
     for name, node in tree.children.items():
         ds = node.dataset
@@ -179,6 +178,25 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
             store.rm(f"{dkey}/{name}")
     return {"vehicle": task.vehicle, "date": task.date, "version": task.version,
             "frames": len(frames), "quarantined": bad}
+
+
+def _write_tree(tree: Any, store: Store, key: str) -> None:
+    """Write a decoded tree to ``key``. On an object store it is written to a local temporary
+    folder first and then uploaded file by file: zarr writing in place lists and probes the
+    store around every array (about four requests per object), an upload is one PUT each,
+    sent concurrently. Readers never see the folder before ``current.json`` names it."""
+    def write(target: str, kwargs: dict[str, Any]) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning)
+            tree.to_zarr(target, mode="w", zarr_format=3, consolidated=False,
+                         encoding=_encoding(tree), **kwargs)
+
+    if store.local:
+        write(store.uri(key), {})
+        return
+    with tempfile.TemporaryDirectory(prefix="cantelem-decoded-") as tmp:
+        write(os.path.join(tmp, "day.zarr"), {})
+        store.put_dir(os.path.join(tmp, "day.zarr"), key)
 
 
 def _plain(v: Any) -> Any:

@@ -104,6 +104,14 @@ class Store:
         except FileNotFoundError:
             pass
 
+    def put_dir(self, local_dir: str | os.PathLike[str], key: str) -> None:
+        """Upload the files under ``local_dir`` to ``key`` (one PUT each, concurrently)."""
+        src = os.fspath(local_dir).rstrip("/") + "/"  # the contents, not the folder itself
+        try:
+            self.fs.put(src, self.path(key) + "/", recursive=True)
+        except OSError as err:
+            raise StoreError(f"{self.uri(key)}: cannot upload {local_dir}: {err}") from err
+
     def open_zarr(self, key: str, **kw: Any):
         import xarray as xr
 
