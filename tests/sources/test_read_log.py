@@ -23,26 +23,45 @@ LOGS = [p for p in corpus_files("python-can-logs", "*.*") if p.suffix != ".txt"]
 
 
 def _assert_equal_to_pycan(ds, messages, label):
+    """Frame by frame against python-can (the fields compared as whole columns; a mismatch
+    names the first frame that differs and the field)."""
     n = ds.sizes["frame"]
     assert n == len(messages), f"{label}: {n} frames, python-can {len(messages)}"
+    if n == 0:
+        return
     names = ds.attrs["channel_names"]
+    got = {k: ds[k].values for k in ("is_error", "arbitration_id", "is_extended", "dlc",
+                                     "is_remote", "is_fd", "is_rx", "channel", "data")}
     t = ds["time"].values.astype("datetime64[ns]").astype(np.int64)
+    ts = np.array([m.timestamp for m in messages], np.float64)
+    bad = np.flatnonzero(~(np.abs(t / 1e9 - ts) < 1e-6))
+    assert not bad.size, f"{label} frame {bad[0]}: time {t[bad[0]]} ns, python-can {ts[bad[0]]}"
+    err = np.array([m.is_error_frame for m in messages], bool)
+    want = {
+        "is_error": err,
+        "arbitration_id": np.array([m.arbitration_id for m in messages], np.int64),
+        "is_extended": np.array([m.is_extended_id for m in messages], bool),
+        "dlc": np.array([m.dlc for m in messages], np.int64),
+        "is_remote": np.array([m.is_remote_frame for m in messages], bool),
+        "is_fd": np.array([m.is_fd for m in messages], bool),
+        "is_rx": np.array([m.is_rx for m in messages], bool),
+        "channel": np.array(["unknown" if m.channel is None else str(m.channel)
+                             for m in messages], object),
+    }
+    got_channel = np.asarray(names, object)[got["channel"].astype(np.intp)]
+    for k, w in want.items():
+        g = got_channel if k == "channel" else got[k].astype(w.dtype)
+        diff = g != w
+        if k != "is_error":  # python-can keeps neither id nor channel of error frames
+            diff &= ~err
+        bad = np.flatnonzero(diff)
+        assert not bad.size, f"{label} frame {bad[0]}: {k} {g[bad[0]]!r}, python-can {w[bad[0]]!r}"
+    data = got["data"]
     for i, m in enumerate(messages):
-        where = f"{label} frame {i}"
-        assert abs(t[i] / 1e9 - m.timestamp) < 1e-6, where
-        data = bytes(m.data or b"")
-        assert bytes(ds["data"].values[i, :len(data)]) == data, where
-        assert bool(ds["is_error"][i]) == m.is_error_frame, where
-        if m.is_error_frame:  # python-can keeps neither id nor channel of error frames
-            continue
-        assert int(ds["arbitration_id"][i]) == m.arbitration_id, where
-        assert bool(ds["is_extended"][i]) == m.is_extended_id, where
-        assert int(ds["dlc"][i]) == m.dlc, where
-        assert bool(ds["is_remote"][i]) == m.is_remote_frame, where
-        assert bool(ds["is_fd"][i]) == m.is_fd, where
-        assert bool(ds["is_rx"][i]) == m.is_rx, where
-        want = "unknown" if m.channel is None else str(m.channel)
-        assert names[int(ds["channel"][i])] == want, where
+        d = bytes(m.data or b"")
+        if data[i, :len(d)].tobytes() != d:
+            raise AssertionError(f"{label} frame {i}: data {data[i, :len(d)].tobytes().hex()}, "
+                                 f"python-can {d.hex()}")
 
 
 @pytest.mark.corpus
