@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "corpus": "../shared/corpus",
     "workers": 2,
     "scheduler": None,  # None: start a LocalCluster
+    # idle decoder output memory kept for reuse, bytes (cantelem_sci.decoder._memory)
+    "decode_pool_bytes": 256 << 20,
 }
 
 

@@ -24,6 +24,7 @@ from ._columns import (
 )
 from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
+from ._memory import empty as _empty
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -46,11 +47,11 @@ _scratch_local = threading.local()
 
 def _scratch_buffer(name: str, n: int, dtype: Any) -> np.ndarray:
     if n > RETAIN_FRAMES:
-        return np.empty(n, dtype)
+        return _empty(n, dtype)
     bufs = _scratch_local.__dict__.setdefault("bufs", {})
     buf = bufs.get(name)
     if buf is None or buf.shape[0] < n:
-        buf = bufs[name] = np.empty(max(n, 1024), dtype)
+        buf = bufs[name] = _empty(max(n, 1024), dtype)
     return buf[:n]
 
 
@@ -98,9 +99,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     sizes = np.where(in_values, nrows_of_sig, 0)
     col_base = np.zeros(n_sig, np.int64)
     np.cumsum(sizes[:-1], out=col_base[1:])
-    values = np.empty(int(sizes.sum()), np.float64)
+    values = _empty(int(sizes.sum()), np.float64)
     out_of_range = np.zeros(n_sig, np.int64)
-    row_time = np.empty(total, np.int64)
+    row_time = _empty(total, np.int64)
     # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
     with_channel = bool(batch.channel.any())
     with_sa = lay.any_j1939
@@ -182,7 +183,7 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
     grp_count = np.zeros(n_grp, np.int64)
     grp_row_base = np.zeros(n_grp, np.int64)
     muxed = counts[grp.msg_mux1 > grp.msg_mux0]
-    grp_rows = np.empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
+    grp_rows = _empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
     used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
                             grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows)
     slow = counts[grp.msg_mux1_slow > grp.msg_mux0]
@@ -198,8 +199,8 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
                    else np.zeros(n_sig, np.int64))
     gcol_base = np.zeros(n_sig, np.int64)
     np.cumsum(member_rows[:-1], out=gcol_base[1:])
-    gvalues = np.empty(int(member_rows.sum()), np.float64)
-    grp_time = np.empty(used, np.int64)
+    gvalues = _empty(int(member_rows.sum()), np.float64)
+    grp_time = _empty(used, np.int64)
     # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
     grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
     grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)

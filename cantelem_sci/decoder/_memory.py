@@ -1,0 +1,105 @@
+"""Output memory of the decoder: large arrays in huge pages, recycled once they are dead.
+
+A decode writes tens of megabytes of fresh columns. Fresh memory costs the kernel a page
+fault and a zeroing per page: with 4 KiB pages (what glibc hands out when it reuses its own
+heap) that was half of a decode's time on the development machine, and scattered writes
+into 4 KiB pages also miss the TLB more. So arrays of at least :data:`MIN_BYTES` are carved
+from anonymous mappings advised for transparent huge pages (``MADV_HUGEPAGE``), aligned to
+2 MiB. When the last array of a mapping is garbage collected, the mapping goes back to a
+pool and the next decode reuses it without any fault. The pool keeps at most
+``decode_pool_bytes`` idle (configuration key, default 256 MiB; ``CANTELEM_DECODE_POOL_BYTES``
+in the environment; read once, at the first large array; 0 returns every mapping to the
+system at once). Like every ``numpy.empty``, the arrays are not
+initialised. Where huge pages or ``madvise`` are not available, the mappings are plain.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .. import _config
+
+#: Arrays smaller than this come from ``numpy.empty``.
+MIN_BYTES = 1 << 20
+HUGE_PAGE = 2 << 20
+
+_lock = threading.Lock()
+_idle: list[mmap.mmap] = []
+_stats = {"mapped": 0, "reused": 0}
+_limit: int | None = None
+_MMAP_ANON = hasattr(mmap, "MAP_ANONYMOUS") and hasattr(mmap, "MAP_PRIVATE")
+
+
+def _round(n: int) -> int:
+    return -(-n // HUGE_PAGE) * HUGE_PAGE
+
+
+def _take(nbytes: int) -> mmap.mmap:
+    """An idle mapping of at least ``nbytes`` (and not more than twice that), or a new one."""
+    need = _round(nbytes) + HUGE_PAGE  # room to align the start to a huge page
+    with _lock:
+        best = None
+        for i, mm in enumerate(_idle):
+            if need <= len(mm) <= 2 * need and (best is None or len(mm) < len(_idle[best])):
+                best = i
+        if best is not None:
+            _stats["reused"] += 1
+            return _idle.pop(best)
+        _stats["mapped"] += 1
+    mm = mmap.mmap(-1, need, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            mm.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:  # pragma: no cover - kernels without transparent huge pages
+            pass
+    return mm
+
+
+def _pool_limit() -> int:
+    """``decode_pool_bytes``, read from the configuration once per process."""
+    global _limit
+    if _limit is None:
+        _limit = int(_config.get("decode_pool_bytes"))
+    return _limit
+
+
+def _give_back(mm: mmap.mmap, limit: int) -> None:
+    """Keep ``mm`` for reuse; the oldest idle mappings go when the pool is over ``limit``."""
+    with _lock:
+        if len(mm) > limit:
+            return
+        _idle.append(mm)
+        while sum(len(m) for m in _idle) > limit:
+            _idle.pop(0)  # unmapped once no one refers to it
+
+
+def empty(n: int, dtype: Any) -> np.ndarray:
+    """An uninitialised 1-D array, in huge pages and pooled when large (see the module).
+
+    Example
+    -------
+    >>> a = empty(1 << 18, np.float64)
+    >>> a.shape, a.dtype, a.ctypes.data % 64
+    ((262144,), dtype('float64'), 0)
+    """
+    dt = np.dtype(dtype)
+    nbytes = int(n) * dt.itemsize
+    if nbytes < MIN_BYTES or not _MMAP_ANON:
+        return np.empty(n, dt)
+    mm = _take(nbytes)
+    base = np.frombuffer(mm, np.uint8)
+    off = (-base.ctypes.data) % HUGE_PAGE
+    # the arrays handed out are views of ``base``: when the last one dies, so does ``base``
+    weakref.finalize(base, _give_back, mm, _pool_limit())
+    return base[off:off + nbytes].view(dt)
+
+
+def pool_stats() -> dict[str, int]:
+    """Mappings made and reused so far, and the bytes idle in the pool (for tests)."""
+    with _lock:
+        return {**_stats, "idle_bytes": sum(len(m) for m in _idle)}
