@@ -52,6 +52,24 @@ def _bswap(x):
 
 
 @njit(cache=True, nogil=True)
+def frame_flags(is_remote, is_error, dlc, channel, usable):
+    """One pass over the per-frame flags (the bool arrays viewed as uint8, so the loop
+    vectorises): ``usable`` (neither remote nor error) into ``usable``; returns (usable
+    frames, every dlc at least 8, any channel other than 0)."""
+    n_usable = 0
+    short = np.uint8(0)
+    chan = np.uint8(0)
+    one = np.uint8(1)
+    for f in range(usable.shape[0]):
+        u = one ^ ((is_remote[f] | is_error[f]) & one)
+        usable[f] = u
+        n_usable += u
+        short |= np.uint8(dlc[f] < 8)
+        chan |= channel[f]
+    return n_usable, short == 0, chan != 0
+
+
+@njit(cache=True, nogil=True)
 def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows, row_dlc,
              out_time, out_channel, out_sa, with_dlc, with_channel, with_sa):
     """Counting-sort scatter of frames into message order (frames of message ``m`` at

@@ -16,6 +16,7 @@ from ._columns import (
     count_out_of_range,
     decode_columns8,
     decode_groups8,
+    frame_flags,
     expand_groups,
     gather_groups,
     partition_groups,
@@ -81,7 +82,10 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     lay = _layout(db)
     n = len(batch)
     n_msg = len(lay.messages)
-    usable = ~(batch.is_remote | batch.is_error)
+    usable = np.empty(n, np.bool_)  # returned
+    n_usable, all_full, with_channel = frame_flags(
+        batch.is_remote.view(np.uint8), batch.is_error.view(np.uint8), batch.dlc, batch.channel,
+        usable.view(np.uint8))
     msg_of_frame = _scratch_buffer("msg", n, np.int32)
     hit = _scratch_buffer("j1939", n, np.bool_)
     counts = lay.match_into(batch.arbitration_id, batch.is_extended, batch.channel, usable,
@@ -103,7 +107,6 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     out_of_range = np.zeros(n_sig, np.int64)
     row_time = _empty(total, np.int64)
     # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
-    with_channel = bool(batch.channel.any())
     with_sa = lay.any_j1939
     row_channel = np.empty(total, np.uint8) if with_channel or not fast else np.zeros(total, np.uint8)
     row_sa = np.empty(total, np.uint8) if with_sa or not fast else np.zeros(total, np.uint8)
@@ -112,12 +115,12 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         "layout": lay, "multiplexed": multiplexed, "offsets": offsets, "counts": counts,
         "time": row_time, "channel": row_channel, "source_address": row_sa, "values": values,
         "col_base": col_base, "out_of_range": out_of_range,
-        "unknown": _unknown(usable, msg_of_frame, total), "usable": usable}
+        "unknown": _unknown(usable, msg_of_frame, n_usable, total), "usable": usable}
     if fast:
         rows = _scratch_buffer("rows", total, np.uint64)
         row_dlc = _scratch_buffer("dlc", total, np.uint8)
         # every frame full (8 bytes): the dlc column is a fill, not a scatter
-        with_dlc = not bool((batch.dlc >= 8).all())
+        with_dlc = not all_full
         if not with_dlc:
             row_dlc.fill(8)
         scatter8(msg_of_frame, offsets, batch.data.view(np.uint64).reshape(-1), batch.dlc,
@@ -161,9 +164,10 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     return res
 
 
-def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, matched: int) -> np.ndarray:
+def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, n_usable: int,
+             matched: int) -> np.ndarray:
     """Usable frames that no message matched (zeros, lazily mapped, when there are none)."""
-    if int(np.count_nonzero(usable)) == matched:
+    if n_usable == matched:
         return np.zeros(usable.shape[0], np.bool_)
     return usable & (msg_of_frame < 0)
 

@@ -1,5 +1,5 @@
 """The classic-CAN column kernels against their plain references: the exact int64 -> float64
-conversion, the two conversions of one integer column, the simple-multiplexer partition
+conversion, the per-frame flags, the two conversions of one integer column, the simple-multiplexer partition
 against the general one, and the block-wise group gather against a plain gather."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from cantelem_sci.decoder._columns import (
     _column_int,
     _shifts,
     _small_int_to_f64,
+    frame_flags,
     gather_groups,
     partition_groups,
     partition_simple,
@@ -185,3 +186,19 @@ def test_gather_groups_block_by_block_equals_a_plain_gather(data):
         for got in (out, compiled):
             for col, src in zip(got, (rows, dlc, time, chan, sa)):
                 np.testing.assert_array_equal(col[sl], src[at])
+
+
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 64), st.integers(0, 255)),
+                max_size=300))
+def test_frame_flags_equal_numpy(frames):
+    """Usable mask, usable count, 'every dlc at least 8' and 'any channel' against numpy."""
+    remote = np.array([f[0] for f in frames], np.bool_)
+    error = np.array([f[1] for f in frames], np.bool_)
+    dlc = np.array([f[2] for f in frames], np.uint8)
+    channel = np.array([f[3] for f in frames], np.uint8)
+    usable = np.empty(len(frames), np.bool_)
+    n, full, chan = frame_flags(remote.view(np.uint8), error.view(np.uint8), dlc, channel,
+                                usable.view(np.uint8))
+    want = ~(remote | error)
+    assert (usable == want).all() and n == int(want.sum())
+    assert full == bool((dlc >= 8).all()) and chan == bool(channel.any())
