@@ -80,6 +80,49 @@ def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, 
 
 
 @njit(cache=True, nogil=True)
+def match_frames_any(arbitration_id, is_extended, usable, keys, vals, bounds, std0, result,
+                     j1939_hit, counts):
+    """:func:`match_frames` when every DBC applies to any channel (one slot, ``std0`` its
+    direct 11-bit table), writing ``result`` for every frame (no prefill needed).
+
+    Two passes: the first matches standard ids through the direct table and marks the
+    others (extended ids, or ids above 0x7FF without the extended flag) -2; the second,
+    only when some were marked, searches them in the sorted keys. The first loop is
+    short enough for LLVM to keep tight: 1.6 ms against 3.4 for :func:`match_frames` on
+    the sample's 758 k frames."""
+    n_deferred = 0
+    for f in range(arbitration_id.shape[0]):
+        key = np.int64(arbitration_id[f])
+        if key < 2048 and not is_extended[f]:
+            m = std0[key] if usable[f] else -1
+            result[f] = m
+            if m >= 0:
+                counts[m] += 1
+        else:
+            u = usable[f]
+            result[f] = -2 if u else -1
+            n_deferred += u
+    if n_deferred == 0:
+        return
+    ext_bit = np.int64(EXT_BIT)
+    hi = bounds[1]
+    end = bounds[2]
+    for f in range(arbitration_id.shape[0]):
+        if result[f] != -2:
+            continue
+        ext = is_extended[f]
+        key = np.int64(arbitration_id[f]) | (ext_bit if ext else 0)
+        m = _find(keys, vals, 0, hi, key)
+        if m < 0 and ext:
+            m = _find(keys, vals, hi, end, (key & J1939_MASK) | ext_bit)
+            if m >= 0:
+                j1939_hit[f] = True
+        result[f] = m
+        if m >= 0:
+            counts[m] += 1
+
+
+@njit(cache=True, nogil=True)
 def group_by_message(msg_of_frame, n_messages):
     """Counting sort of frames by message index (O(n)); -1 (unmatched) is left out.
 

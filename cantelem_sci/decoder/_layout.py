@@ -21,6 +21,7 @@ from ._kernels import (
     J1939_MASK,
     KIND_INT,
     match_frames,
+    match_frames_any,
 )
 
 
@@ -346,15 +347,20 @@ class Layout:
                    result: np.ndarray, j1939_hit: np.ndarray) -> np.ndarray:
         """Message index of each frame into ``result`` (-1: no message) and the J1939 flag
         of the match into ``j1939_hit``; returns the frame count of each message."""
-        result.fill(-1)  # (the matcher is fastest writing matched frames only)
         j1939_hit[:] = False
         dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         if dup:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
                           f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=4)
         counts = np.zeros(max(len(self.messages), 1), np.int64)
-        match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
-                     *packed, result, j1939_hit, counts)
+        if any_slot == 0:  # every DBC for any channel: one slot
+            keys, vals, bounds, std = packed
+            match_frames_any(arbitration_id, is_extended, usable, keys, vals, bounds, std[0],
+                             result, j1939_hit, counts)
+        else:
+            result.fill(-1)  # (the general matcher is fastest writing matched frames only)
+            match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel,
+                         any_slot, *packed, result, j1939_hit, counts)
         return counts[:len(self.messages)]
 
     def _match_tables(self, channel_names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cantelem_sci as ct
@@ -214,6 +214,37 @@ def test_fd_message_64_bytes(tmp_path):
     assert np.isnan(tree["FD"]["Last"][1]) and np.isfinite(tree["FD"]["Cross"][1])
 
 
+@settings(max_examples=150)
+@given(st.data())
+def test_one_slot_matcher_equals_the_general_one(data):
+    """With every DBC for any channel, the two-pass matcher gives the general matcher's
+    messages, J1939 flags and counts, over a result array that is not prefilled."""
+    from cantelem_sci.decoder._kernels import match_frames, match_frames_any
+    from cantelem_sci.decoder._layout import pack_match_tables
+
+    ext = 1 << 31
+    pgn = st.integers(0, 0x1FFFFFFF).map(lambda i: (i & 0x3FFFF00) | ext)
+    ident = st.one_of(st.integers(0, 2047), st.integers(0, 0x1FFFFFFF).map(lambda i: i | ext),
+                      st.integers(2048, 0x1FFFFFFF))  # the last: above 0x7FF, not extended
+    table = data.draw(st.dictionaries(ident, st.integers(0, 20), min_size=1, max_size=12))
+    j1939 = data.draw(st.dictionaries(pgn, st.integers(0, 20), max_size=4))
+    known = list(table) + [(p & ~0xFF) | 0x17 for p in j1939]
+    n = data.draw(st.integers(0, 80))
+    key = np.array(data.draw(st.lists(st.one_of(st.sampled_from(known), ident),
+                                      min_size=n, max_size=n)), dtype=np.int64)
+    usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+    arb, is_ext = (key & 0x1FFFFFFF).astype(np.uint32), key >= ext
+    keys, vals, bounds, std = pack_match_tables([table], [j1939])
+    want, want_hit, want_counts = np.full(n, -1, np.int32), np.zeros(n, bool), np.zeros(21, np.int64)
+    match_frames(arb, is_ext, np.zeros(n, np.uint8), usable, np.full(256, -1, np.int64), 0,
+                 keys, vals, bounds, std, want, want_hit, want_counts)
+    got, hit, counts = np.full(n, 77, np.int32), np.zeros(n, bool), np.zeros(21, np.int64)
+    match_frames_any(arb, is_ext, usable, keys, vals, bounds, std[0], got, hit, counts)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(hit, want_hit)
+    np.testing.assert_array_equal(counts, want_counts)
+
+
 @given(st.data())
 def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     """The numba matcher against the rule written plainly: a frame tries its channel's table
@@ -236,7 +267,8 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
         slot_of_channel[c] = t
     known = [k for t in tables for k in t] + [0x18FEF100]
     n = data.draw(st.integers(0, 60))
-    key = np.array(data.draw(st.lists(st.one_of(st.sampled_from(known), ident),
+    wide_std = st.integers(2048, 0x1FFFFFFF)  # an id above 0x7FF without the extended flag
+    key = np.array(data.draw(st.lists(st.one_of(st.sampled_from(known), ident, wide_std),
                                       min_size=n, max_size=n)), dtype=np.int64)
     channel = np.array(data.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), np.uint8)
     usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
@@ -262,3 +294,4 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
             want = m
         assert (result[f], hit[f]) == (want, want_hit), f
     np.testing.assert_array_equal(counts, np.bincount(result[result >= 0], minlength=n_msg))
+
