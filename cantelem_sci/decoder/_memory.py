@@ -9,8 +9,9 @@ from anonymous mappings advised for transparent huge pages (``MADV_HUGEPAGE``), 
 pool and the next decode reuses it without any fault. The pool keeps at most
 ``decode_pool_bytes`` idle (configuration key, default 256 MiB; ``CANTELEM_DECODE_POOL_BYTES``
 in the environment; read once, at the first large array; 0 returns every mapping to the
-system at once). Like every ``numpy.empty``, the arrays are not
-initialised. Where huge pages or ``madvise`` are not available, the mappings are plain.
+system at once). Like every ``numpy.empty``, the arrays are not initialised. Where huge
+pages or ``madvise`` are not available, the mappings are plain; where anonymous mappings are
+not, arrays come from ``numpy.empty``.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def _pool_limit() -> int:
     return _limit
 
 
-def _give_back(mm: mmap.mmap, limit: int) -> None:
-    """Keep ``mm`` for reuse; the oldest idle mappings go when the pool is over ``limit``."""
+def _give_back(mm: mmap.mmap) -> None:
+    """Keep ``mm`` for reuse; the oldest idle mappings go when the pool is over its limit."""
+    limit = _pool_limit()
     with _lock:
         if len(mm) > limit:
             return
@@ -95,7 +97,7 @@ def empty(n: int, dtype: Any) -> np.ndarray:
     base = np.frombuffer(mm, np.uint8)
     off = (-base.ctypes.data) % HUGE_PAGE
     # the arrays handed out are views of ``base``: when the last one dies, so does ``base``
-    weakref.finalize(base, _give_back, mm, _pool_limit())
+    weakref.finalize(base, _give_back, mm)
     return base[off:off + nbytes].view(dt)
 
 

@@ -185,17 +185,17 @@ def _write_tree(tree: Any, store: Store, key: str) -> None:
     folder first and then uploaded file by file: zarr writing in place lists and probes the
     store around every array (about four requests per object), an upload is one PUT each,
     sent concurrently. Readers never see the folder before ``current.json`` names it."""
-    def write(target: str, kwargs: dict[str, Any]) -> None:
+    def write(target: str) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning)
             tree.to_zarr(target, mode="w", zarr_format=3, consolidated=False,
-                         encoding=_encoding(tree), **kwargs)
+                         encoding=_encoding(tree))
 
     if store.local:
-        write(store.uri(key), {})
+        write(store.uri(key))
         return
     with tempfile.TemporaryDirectory(prefix="cantelem-decoded-") as tmp:
-        write(os.path.join(tmp, "day.zarr"), {})
+        write(os.path.join(tmp, "day.zarr"))
         store.put_dir(os.path.join(tmp, "day.zarr"), key)
 
 

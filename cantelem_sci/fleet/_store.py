@@ -120,5 +120,3 @@ class Store:
             so = None if self.local else self.storage_options
             return xr.open_zarr(self.uri(key), consolidated=False, storage_options=so, **kw)
 
-    def to_zarr_kwargs(self) -> dict[str, Any]:
-        return {} if self.local else {"storage_options": self.storage_options}
