@@ -56,8 +56,7 @@ def test_live_arrays_never_overlap_and_keep_their_contents(ops):
     live: list[tuple[np.ndarray, int]] = []
     for k, (free, n) in enumerate(ops):
         if free and live:
-            live.pop(k % len(live))
-            gc.collect()
+            live.pop(k % len(live))  # freed at once (reference counting): back to the pool
         a = empty(n, np.int64)
         a[:] = k
         live.append((a, k))
