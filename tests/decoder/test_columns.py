@@ -1,6 +1,7 @@
 """The classic-CAN column kernels against their plain references: the exact int64 -> float64
-conversion, the per-frame flags, the two conversions of one integer column, the simple-multiplexer partition
-against the general one, and the block-wise group gather against a plain gather."""
+conversion, the per-frame flags, the two conversions of one integer column, the
+simple-multiplexer partition against the general one, and the block-wise group gather
+against a plain gather."""
 
 from __future__ import annotations
 

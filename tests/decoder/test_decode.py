@@ -235,7 +235,8 @@ def test_one_slot_matcher_equals_the_general_one(data):
     usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
     arb, is_ext = (key & 0x1FFFFFFF).astype(np.uint32), key >= ext
     keys, vals, bounds, std = pack_match_tables([table], [j1939])
-    want, want_hit, want_counts = np.full(n, -1, np.int32), np.zeros(n, bool), np.zeros(21, np.int64)
+    want, want_hit = np.full(n, -1, np.int32), np.zeros(n, bool)
+    want_counts = np.zeros(21, np.int64)
     match_frames(arb, is_ext, np.zeros(n, np.uint8), usable, np.full(256, -1, np.int64), 0,
                  keys, vals, bounds, std, want, want_hit, want_counts)
     got, hit, counts = np.full(n, 77, np.int32), np.zeros(n, bool), np.zeros(21, np.int64)
@@ -294,4 +295,3 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
             want = m
         assert (result[f], hit[f]) == (want, want_hit), f
     np.testing.assert_array_equal(counts, np.bincount(result[result >= 0], minlength=n_msg))
-
