@@ -120,8 +120,9 @@ def test_partition_simple_equals_partition_groups(data):
     z = np.zeros(1, np.int64)
     count_a, base_a = np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64)
     rows_a = np.empty(n, np.int64)
+    gid = np.empty(n, data.draw(st.sampled_from([np.int16, np.int64])))  # both used
     used_a = partition_simple(values, col_base, offsets, z, z, np.array([fast_grp.shape[0]]),
-                              fast_grp, count_a, base_a, rows_a)
+                              fast_grp, count_a, base_a, rows_a, gid)
     count_b, base_b = np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64)
     sig = {k: np.zeros(1, t) for k, t in [("pos", np.int64), ("length", np.int64),
                                           ("be", np.bool_), ("signed", np.bool_),
