@@ -405,6 +405,33 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
     return tree
 
 
+def release_tree(tree: "xr.DataTree") -> None:
+    """Detach every node of ``tree`` from its parent, so that its memory goes back as soon as
+    nothing else refers to it, not at the next full garbage collection.
+
+    A DataTree is a reference cycle (each child refers to its parent), so a dropped tree
+    lives until Python's cyclic collector runs; a decoded tree that lived through a few
+    collections waits for a full one, which may come many decodes later. A job decoding
+    one batch after another then holds every dead tree's columns in the meantime, and
+    every decode pays for fresh memory instead of reusing the last one's (measured: a
+    decode of the sample half hour 32-34 ms against 23-28 ms). The nodes stay valid: a node
+    or dataset still referred to keeps its data, only without its parent.
+
+    Example
+    -------
+    >>> import cantelem_sci as ct
+    >>> from cantelem_sci.decoder import release_tree
+    >>> tree = ct.decode(ct.simulate_vehicle(duration_s=1, seed=1), ct.load_dbc(ct.sample_dbc_path()))
+    >>> pack = tree["BMS_PackStatus"].dataset
+    >>> release_tree(tree)
+    >>> len(tree.children), pack.sizes["time"] > 0
+    (0, True)
+    """
+    for child in list(tree.children.values()):
+        release_tree(child)
+    tree.children = {}
+
+
 def node_dataset(variables: dict[str, Any], coords: dict[str, Any],
                  attrs: dict[str, Any]) -> "xr.Dataset":
     """The Dataset of one decoded node: ``variables`` (``xarray.Variable`` on ``time``) and

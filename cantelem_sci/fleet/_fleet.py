@@ -352,7 +352,7 @@ class Fleet:
             return ds
         w = pd.Timedelta(window).value
         frames = frames.take(np.flatnonzero(frames.time >= newest - w))
-        from ..decoder import decode
+        from ..decoder import decode, release_tree
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -364,6 +364,7 @@ class Fleet:
                     da = node.dataset[sig]
                     out[sig] = da.rename({"time": f"time_{name}"})
                     break
+        release_tree(tree)  # the live view decodes every tick: the rest is freed now
         ds = xr.Dataset(out)
         ds.attrs.update({"vehicle": vehicle, "newest": pd.Timestamp(newest)})
         return ds

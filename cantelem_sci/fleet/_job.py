@@ -128,7 +128,7 @@ def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str
 
 
 def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
-    from ..decoder import decode
+    from ..decoder import decode, release_tree
 
     store = Store(store_url, storage_options)
     db = load_group_dbc(task.group, task.dbc_sha)
@@ -172,6 +172,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
                "vehicle": task.vehicle, "date": task.date, "source_segments": used,
                "quarantined": bad, "frames": len(frames), "messages": messages,
                "format": DECODED_FORMAT}
+    release_tree(tree)  # a worker decodes day after day: free this one's columns now
     store.write_json(f"{dkey}/current.json", current)
     for name in store.ls(dkey):
         if name.endswith(".zarr") and name != f"{task.version}.zarr":

@@ -63,3 +63,34 @@ def test_live_arrays_never_overlap_and_keep_their_contents(ops):
         spans = sorted(_span(x) for x, _ in live)
         assert all(s1[1] <= s2[0] for s1, s2 in zip(spans, spans[1:]))
         assert all((x == v).all() for x, v in live)
+
+
+def test_a_released_tree_returns_its_memory_without_a_garbage_collection():
+    """A DataTree is a reference cycle: dropped, it waits for the cyclic collector. After
+    ``release_tree`` its columns go back to the pool as soon as it is dropped, and a node the
+    caller kept still holds its data."""
+    import cantelem_sci as ct
+    from cantelem_sci.decoder import release_tree
+
+    db = ct.load_dbc(ct.sample_dbc_path())
+    batch = ct.simulate_vehicle(duration_s=240, seed=3)
+    gc.collect()
+    gc.disable()
+    try:
+        kept = ct.decode(batch, db)  # dropped without release: its memory stays taken
+        del kept
+        mapped = pool_stats()["mapped"] + pool_stats()["reused"]
+        tree = ct.decode(batch, db)
+        taken = pool_stats()["mapped"] + pool_stats()["reused"] - mapped
+        assert taken > 0  # four minutes of the sample vehicle: pooled arrays
+        pack = tree["BMS_PackStatus"].dataset
+        voltage = pack["PackVoltage"].values.copy()
+        idle = pool_stats()["idle_bytes"]
+        release_tree(tree)
+        del tree
+        assert pool_stats()["idle_bytes"] > idle  # returned at once, no collection ran
+        np.testing.assert_array_equal(pack["PackVoltage"].values, voltage)
+        assert len(ct.decode(batch, db).children) > 0
+    finally:
+        gc.enable()
+        gc.collect()
