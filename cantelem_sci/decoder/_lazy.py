@@ -49,4 +49,4 @@ def lazy_variable(col: ExpandedColumn, attrs: dict[str, Any]) -> Any:
     import xarray as xr
 
     data = indexing.MemoryCachedArray(indexing.LazilyIndexedArray(col))
-    return xr.Variable("time", data, attrs=attrs)
+    return xr.Variable("time", data, attrs=attrs, fastpath=True)

@@ -120,15 +120,16 @@ def test_sample_tree_contract(sample_db, sample_batch):
 
 @pytest.mark.parametrize("multiplexed", ["dense", "compact"])
 def test_nodes_identical_to_xarrays_own_construction(sample_db, sample_batch, multiplexed):
-    """decode builds each node without xarray's merge (node_dataset) and attaches the nodes
-    without copying them: the tree must be what the public constructors give."""
+    """decode builds each node without xarray's merge (node_dataset), its columns with
+    ``fastpath`` and attaches the nodes without copying them: the tree must be what the
+    public constructors give."""
     import xarray as xr
 
     tree = ct.decode(sample_batch, sample_db, multiplexed=multiplexed, decode_choices=True)
     assert len(tree.children) > 5
     for name, node in tree.children.items():
         ds = node.to_dataset()
-        ref = xr.Dataset({k: v.variable for k, v in ds.data_vars.items()},
+        ref = xr.Dataset({k: ("time", v.values, dict(v.attrs)) for k, v in ds.data_vars.items()},
                          coords={"time": ds["time"].values,
                                  **{k: ds[k].variable for k in ds.coords if k != "time"}},
                          attrs=ds.attrs)
