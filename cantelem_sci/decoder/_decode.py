@@ -26,6 +26,7 @@ from ._columns import (
 from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
 from ._memory import empty as _empty
+from ._tree import attach_children, node_dataset
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -402,78 +403,5 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
     tree = xr.DataTree(dataset=xr.Dataset(attrs=root_attrs))
     # the setter attaches the nodes as they are; DataTree(children=...) and
     # DataTree.from_dict copy every node first (a third of the time of a compact decode)
-    tree.children = {k: _node(v) for k, v in children.items()}
+    attach_children(tree, children)
     return tree
-
-
-def _node(ds: "xr.Dataset") -> "xr.DataTree":
-    """``xr.DataTree(dataset=ds)`` without its shallow copy of every variable of ``ds`` (a
-    Dataset made here, referred to by nothing else); the same tree (tested)."""
-    import xarray as xr
-
-    try:
-        node = xr.DataTree()
-        node._set_node_data(ds)
-        return node
-    except (AttributeError, TypeError):  # pragma: no cover - a future xarray without it
-        return xr.DataTree(dataset=ds)
-
-
-def release_tree(tree: "xr.DataTree") -> None:
-    """Detach every node of ``tree`` from its parent, so that its memory goes back as soon as
-    nothing else refers to it, not at the next full garbage collection.
-
-    A DataTree is a reference cycle (each child refers to its parent), so a dropped tree
-    lives until Python's cyclic collector runs; a decoded tree that lived through a few
-    collections waits for a full one, which may come many decodes later. A job decoding
-    one batch after another then holds every dead tree's columns in the meantime, and
-    every decode pays for fresh memory instead of reusing the last one's (measured: a
-    decode of the sample half hour 32-34 ms against 23-28 ms). The nodes stay valid: a node
-    or dataset still referred to keeps its data, only without its parent.
-
-    Example
-    -------
-    >>> import cantelem_sci as ct
-    >>> from cantelem_sci.decoder import release_tree
-    >>> db = ct.load_dbc(ct.sample_dbc_path())
-    >>> tree = ct.decode(ct.simulate_vehicle(duration_s=1, seed=1), db)
-    >>> pack = tree["BMS_PackStatus"].dataset
-    >>> release_tree(tree)
-    >>> len(tree.children), pack.sizes["time"] > 0
-    (0, True)
-    """
-    for child in list(tree.children.values()):
-        release_tree(child)
-    tree.children = {}
-
-
-def node_dataset(variables: dict[str, Any], coords: dict[str, Any],
-                 attrs: dict[str, Any]) -> "xr.Dataset":
-    """The Dataset of one decoded node: ``variables`` (``xarray.Variable`` on ``time``) and
-    ``coords`` (``"time"``: a datetime64[ns] array, indexed; the others Variables).
-
-    The same Dataset as ``xr.Dataset(variables, coords=coords, attrs=attrs)`` (tested), built
-    without xarray's merge and alignment of its inputs, which are known to agree here: that
-    took about 1 ms a node, more than decoding a node's frames.
-
-    Example
-    -------
-    >>> import numpy as np, xarray as xr
-    >>> t = np.array([0, 10], "datetime64[ns]")
-    >>> ds = node_dataset({"v": xr.Variable("time", [1.0, 2.0])}, {"time": t}, {"a": 1})
-    >>> ds.identical(xr.Dataset({"v": ("time", [1.0, 2.0])}, coords={"time": t}, attrs={"a": 1}))
-    True
-    """
-    import pandas as pd
-    import xarray as xr
-
-    time = coords["time"]
-    try:
-        index = xr.indexes.PandasIndex(pd.DatetimeIndex(time, copy=False), "time")
-        every = dict(variables)
-        every.update(index.create_variables())
-        every.update((k, v) for k, v in coords.items() if k != "time")
-        return xr.Dataset._construct_direct(every, set(coords), {"time": time.shape[0]},
-                                            attrs, {"time": index})
-    except (AttributeError, TypeError):  # pragma: no cover - a future xarray without it
-        return xr.Dataset(variables, coords=coords, attrs=attrs)

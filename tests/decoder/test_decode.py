@@ -118,6 +118,24 @@ def test_sample_tree_contract(sample_db, sample_batch):
     assert float(tree["MCU_Power"]["InverterEfficiency"].min()) > 0.85  # IEEE float32
 
 
+def test_direct_tree_construction_is_used_and_equals_the_public_one(sample_db, sample_batch,
+                                                                    monkeypatch):
+    """The nodes are attached directly on this xarray (else decoding is slower, silently),
+    and the fallback, xarray's own construction, gives an identical tree."""
+    import xarray as xr
+
+    from cantelem_sci.decoder import _tree
+
+    assert _tree._direct_is_identical()
+    direct = ct.decode(sample_batch, sample_db, multiplexed="compact")
+    monkeypatch.setattr(_tree, "_direct_is_identical", lambda: False)
+    public = ct.decode(sample_batch, sample_db, multiplexed="compact")
+    xr.testing.assert_identical(direct, public)
+    assert list(direct.children) == list(public.children)
+    for name, node in direct.children.items():
+        assert node.parent is direct and node.name == name and node.path == f"/{name}"
+
+
 @pytest.mark.parametrize("multiplexed", ["dense", "compact"])
 def test_nodes_identical_to_xarrays_own_construction(sample_db, sample_batch, multiplexed):
     """decode builds each node without xarray's merge (node_dataset), its columns with

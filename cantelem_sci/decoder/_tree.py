@@ -1,0 +1,143 @@
+"""Building decoded DataTrees fast, and freeing them early.
+
+A decode of the sample half hour makes 8 nodes (dense) or 32 (compact). Built with xarray's
+public constructors, the tree took as long as the decoding: every Dataset is merged and
+aligned, ``DataTree(dataset=...)`` copies it, and attaching a child checks its alignment
+with the parent. The inputs here are known to agree, so the nodes are built directly; a
+check at first use compares the direct construction with the public one and falls back
+to the public one if a future xarray makes them differ.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray as xr
+
+
+def node_dataset(variables: dict[str, Any], coords: dict[str, Any],
+                 attrs: dict[str, Any]) -> "xr.Dataset":
+    """The Dataset of one decoded node: ``variables`` (``xarray.Variable`` on ``time``) and
+    ``coords`` (``"time"``: a datetime64[ns] array, indexed; the others Variables).
+
+    The same Dataset as ``xr.Dataset(variables, coords=coords, attrs=attrs)`` (tested), built
+    without xarray's merge and alignment of its inputs, which are known to agree here: that
+    took about 1 ms a node, more than decoding a node's frames.
+
+    Example
+    -------
+    >>> import numpy as np, xarray as xr
+    >>> t = np.array([0, 10], "datetime64[ns]")
+    >>> ds = node_dataset({"v": xr.Variable("time", [1.0, 2.0])}, {"time": t}, {"a": 1})
+    >>> ds.identical(xr.Dataset({"v": ("time", [1.0, 2.0])}, coords={"time": t}, attrs={"a": 1}))
+    True
+    """
+    import pandas as pd
+    import xarray as xr
+
+    time = coords["time"]
+    try:
+        index = xr.indexes.PandasIndex(pd.DatetimeIndex(time, copy=False), "time")
+        every = dict(variables)
+        every.update(index.create_variables())
+        every.update((k, v) for k, v in coords.items() if k != "time")
+        return xr.Dataset._construct_direct(every, set(coords), {"time": time.shape[0]},
+                                            attrs, {"time": index})
+    except (AttributeError, TypeError):  # pragma: no cover - a future xarray without it
+        return xr.Dataset(variables, coords=coords, attrs=attrs)
+
+
+def attach_children(tree: "xr.DataTree", datasets: dict[str, "xr.Dataset"]) -> None:
+    """Attach one child per Dataset to ``tree`` (a root without variables or coordinates),
+    the datasets used as they are: made by the caller and referred to by nothing else.
+
+    The same tree as ``tree.children = {k: xr.DataTree(dataset=v) ...}`` (checked once per
+    process by :func:`_direct_is_identical`, and tested), without the copy of every
+    variable and the alignment check of every child against the empty root: about 0.3 ms
+    a node.
+    """
+    import xarray as xr
+
+    if not _direct_is_identical() or tree.dataset.variables or tree.children:
+        tree.children = {k: xr.DataTree(dataset=v) for k, v in datasets.items()}
+        return
+    for name, ds in datasets.items():
+        if "/" in name or name in tree._children:  # the public path raises the error
+            tree.children = {**tree.children, name: xr.DataTree(dataset=ds)}
+            continue
+        tree._children[name] = _direct_node(ds, tree, name)
+
+
+def _direct_node(ds: "xr.Dataset", parent: "xr.DataTree", name: str) -> "xr.DataTree":
+    import xarray as xr
+
+    node = xr.DataTree.__new__(xr.DataTree)
+    node._set_node_data(ds)
+    node._children = {}
+    node._name = name
+    node._parent = parent
+    return node
+
+
+@functools.cache
+def _direct_is_identical() -> bool:
+    """Whether :func:`_direct_node` makes what xarray's own construction makes: an identical
+    tree, nodes with the same attributes set, the same parents and names."""
+    import numpy as np
+    import xarray as xr
+
+    def datasets() -> dict[str, xr.Dataset]:
+        t = np.array([0, 10], "datetime64[ns]")
+        return {name: xr.Dataset({"v": ("time", np.array([1.0, 2.0]), {"units": "V"})},
+                                 coords={"time": t, "channel": ("time", np.zeros(2, np.uint8))},
+                                 attrs={"message": name}) for name in ("A", "B[m=1]")}
+
+    def state(node: xr.DataTree) -> set[str]:
+        slots = {s for c in type(node).__mro__ for s in getattr(c, "__slots__", ())}
+        return {s for s in slots if hasattr(node, s)} | set(getattr(node, "__dict__", {}))
+
+    try:
+        public = xr.DataTree(dataset=xr.Dataset(attrs={"r": 1}))
+        public.children = {k: xr.DataTree(dataset=v) for k, v in datasets().items()}
+        direct = xr.DataTree(dataset=xr.Dataset(attrs={"r": 1}))
+        for name, ds in datasets().items():
+            direct._children[name] = _direct_node(ds, direct, name)
+        xr.testing.assert_identical(public, direct)
+        for name in ("A", "B[m=1]"):
+            a, b = public[name], direct[name]
+            if (state(a) != state(b) or b.parent is not direct or b.name != name
+                    or b.path != a.path or dict(b.children)):
+                return False
+        return list(direct.children) == list(public.children)
+    except Exception:  # pragma: no cover - any change in xarray's internals
+        return False
+
+
+def release_tree(tree: "xr.DataTree") -> None:
+    """Detach every node of ``tree`` from its parent, so that its memory goes back as soon as
+    nothing else refers to it, not at the next full garbage collection.
+
+    A DataTree is a reference cycle (each child refers to its parent), so a dropped tree
+    lives until Python's cyclic collector runs; a decoded tree that lived through a few
+    collections waits for a full one, which may come many decodes later. A job decoding
+    one batch after another then holds every dead tree's columns in the meantime, and
+    every decode pays for fresh memory instead of reusing the last one's (measured: a
+    decode of the sample half hour 32-34 ms against 23-28 ms). The nodes stay valid: a node
+    or dataset still referred to keeps its data, only without its parent.
+
+    Example
+    -------
+    >>> import cantelem_sci as ct
+    >>> from cantelem_sci.decoder import release_tree
+    >>> db = ct.load_dbc(ct.sample_dbc_path())
+    >>> tree = ct.decode(ct.simulate_vehicle(duration_s=1, seed=1), db)
+    >>> pack = tree["BMS_PackStatus"].dataset
+    >>> release_tree(tree)
+    >>> len(tree.children), pack.sizes["time"] > 0
+    (0, True)
+    """
+    for child in list(tree.children.values()):
+        release_tree(child)
+    tree.children = {}
