@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +34,12 @@ from cantelem_sci.frames import FrameBatch
 from cantelem_sci.frames._schema import FIELDS, SCHEMA_NAME, SCHEMA_VERSION
 
 from ._journal import GPS_FLOAT, GPS_INT, _fsync_dir
+from ._zarr3 import write_array, write_group
 
 CHUNK_FRAMES = 1_000_000
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
+GPS_UNITS = {"latitude": "deg", "longitude": "deg", "altitude": "m", "speed": "km/h",
+             "course": "deg", "hdop": "1"}
 
 
 def segment_key(vehicle: str, start_ns: int, seq: int) -> str:
@@ -81,61 +83,33 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _codecs(level: int):
-    from zarr.codecs import ZstdCodec
-
-    return (ZstdCodec(level=level),)
-
-
 def _write_arrays(path: Path, batch: FrameBatch, gps: dict[str, np.ndarray] | None,
                   attrs: dict[str, Any], level: int) -> None:
-    import zarr
-
-    with warnings.catch_warnings():
-        # numcodecs.delta is outside the Zarr v3 core spec; zarr-python and xarray read it
-        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr")
-        try:
-            from zarr.codecs.numcodecs import Delta  # zarr >= 3.1.3
-        except ImportError:  # pragma: no cover - older zarr
-            from numcodecs.zarr3 import Delta
-
-        g = zarr.open_group(zarr.storage.LocalStore(path), mode="w", zarr_format=3,
-                            attributes=attrs)
-        n = len(batch)
-        chunk = max(1, min(n, CHUNK_FRAMES))
-        width = batch.data.shape[1]
-        if width == 64 and not batch.is_fd.any() and (batch.dlc <= 8).all():
-            width = 8
-        t = g.create_array("time", shape=(n,), dtype="int64", chunks=(chunk,),
-                           filters=[Delta(dtype="int64")], compressors=_codecs(level),
-                           dimension_names=["frame"], attributes=TIME_ATTRS, fill_value=0)
-        t[...] = batch.time
-        for k in FIELDS:
-            v = getattr(batch, k)
-            a = g.create_array(k, shape=(n,), dtype=v.dtype, chunks=(chunk,),
-                               compressors=_codecs(level), dimension_names=["frame"],
-                               attributes={"coordinates": "time"}, fill_value=0)
-            a[...] = v
-        d = g.create_array("data", shape=(n, width), dtype="uint8", chunks=(chunk, width),
-                           compressors=_codecs(level), dimension_names=["frame", "byte"],
-                           attributes={"coordinates": "time"}, fill_value=0)
-        d[...] = batch.data[:, :width]
-        if gps is not None and len(gps["time"]):
-            gg = g.create_group("gps", attributes={"schema": "cantelem.gps", "schema_version": 1})
-            m = len(gps["time"])
-            a = gg.create_array("time", shape=(m,), dtype="int64", chunks=(m,),
-                                compressors=_codecs(level), dimension_names=["fix"],
-                                attributes=TIME_ATTRS, fill_value=0)
-            a[...] = gps["time"]
-            units = {"latitude": "deg", "longitude": "deg", "altitude": "m", "speed": "km/h",
-                     "course": "deg", "hdop": "1"}
-            for k in GPS_FLOAT + GPS_INT:
-                v = np.asarray(gps[k])
-                a = gg.create_array(k, shape=(m,), dtype=v.dtype, chunks=(m,),
-                                    compressors=_codecs(level), dimension_names=["fix"],
-                                    attributes={"coordinates": "time", "units": units.get(k, "1")},
-                                    fill_value=0)
-                a[...] = v
+    """The segment's Zarr v3 group at ``path`` (see :mod:`._zarr3`; the same files as
+    zarr-python writes, tested byte for byte, in a tenth of the time)."""
+    write_group(path, attrs)
+    n = len(batch)
+    chunk = max(1, min(n, CHUNK_FRAMES))
+    width = batch.data.shape[1]
+    if width == 64 and not batch.is_fd.any() and (batch.dlc <= 8).all():
+        width = 8
+    write_array(path / "time", np.asarray(batch.time, np.int64), chunks=(chunk,), level=level,
+                delta=True, attributes=TIME_ATTRS, dimension_names=["frame"])
+    for k in FIELDS:
+        write_array(path / k, getattr(batch, k), chunks=(chunk,), level=level,
+                    attributes={"coordinates": "time"}, dimension_names=["frame"])
+    write_array(path / "data", batch.data[:, :width], chunks=(chunk, width), level=level,
+                attributes={"coordinates": "time"}, dimension_names=["frame", "byte"])
+    if gps is not None and len(gps["time"]):
+        gp = path / "gps"
+        write_group(gp, {"schema": "cantelem.gps", "schema_version": 1})
+        m = len(gps["time"])
+        write_array(gp / "time", np.asarray(gps["time"]), chunks=(m,), level=level,
+                    attributes=TIME_ATTRS, dimension_names=["fix"])
+        for k in GPS_FLOAT + GPS_INT:
+            write_array(gp / k, np.asarray(gps[k]), chunks=(m,), level=level,
+                        attributes={"coordinates": "time", "units": GPS_UNITS.get(k, "1")},
+                        dimension_names=["fix"])
 
 
 def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.ndarray] | None,

@@ -1,0 +1,110 @@
+"""The few Zarr v3 files of a segment, written directly.
+
+zarr-python spends about 4 ms creating and 2.5 ms writing each array of a segment (its
+synchronous API runs every call through an event loop, with metadata validation, codec
+pipeline setup and store probes), about 60 ms for the nine arrays of a segment of any size.
+A segment is a handful of small regular arrays written once, so this module writes the
+files the Zarr v3 specification defines for them: ``zarr.json`` per group and array, and
+one file per chunk (chunk key encoding ``default`` with ``/``), each chunk encoded by
+``numcodecs.delta`` (optional), ``bytes`` (little endian) and ``zstd`` through numcodecs,
+as zarr-python's codecs do. Like zarr-python, chunks holding only the fill value are not
+written, and an edge chunk is padded to the full chunk shape with the fill value.
+
+The output is tested byte for byte against zarr-python writing the same arrays (every
+``zarr.json`` equal as JSON, every chunk file equal), and read back with zarr and xarray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_DATA_TYPES = {np.dtype(t): t for t in ("bool", "int8", "int16", "int32", "int64", "uint8",
+                                         "uint16", "uint32", "uint64", "float32", "float64")}
+
+
+def _fill_json(dtype: np.dtype, fill: Any) -> Any:
+    if dtype.kind == "b":
+        return bool(fill)
+    if dtype.kind == "f":
+        return float(fill)
+    return int(fill)
+
+
+def write_group(path: Path, attributes: dict[str, Any]) -> None:
+    """A group's ``zarr.json`` in the directory ``path`` (made if missing)."""
+    os.makedirs(path, exist_ok=True)
+    _write_json(Path(path) / "zarr.json", {"attributes": attributes, "zarr_format": 3,
+                                           "node_type": "group"})
+
+
+def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], level: int,
+                delta: bool = False, attributes: dict[str, Any] | None = None,
+                dimension_names: list[str] | None = None, fill_value: Any = 0) -> None:
+    """One array in the directory ``path``: its ``zarr.json`` and its chunks.
+
+    Example
+    -------
+    >>> import tempfile, zarr
+    >>> d = Path(tempfile.mkdtemp()) / "a"
+    >>> write_array(d, np.arange(5, dtype="int64"), chunks=(4,), level=3, delta=True)
+    >>> zarr.open_array(str(d), mode="r")[:].tolist()
+    [0, 1, 2, 3, 4]
+    """
+    from numcodecs import Delta, Zstd
+
+    values = np.asarray(values)
+    dtype = values.dtype
+    if dtype not in _DATA_TYPES:
+        raise TypeError(f"{path}: dtype {dtype} is not supported by the segment writer; "
+                        f"expected one of {', '.join(sorted(_DATA_TYPES.values()))}")
+    if len(chunks) != values.ndim:
+        raise ValueError(f"{path}: chunks {chunks} do not match the {values.ndim} dimensions")
+    codecs: list[dict[str, Any]] = []
+    if delta:
+        codecs.append({"name": "numcodecs.delta", "configuration": {"dtype": _DATA_TYPES[dtype]}})
+    codecs.append({"name": "bytes", "configuration": {"endian": "little"}}
+                  if dtype.itemsize > 1 else {"name": "bytes"})
+    codecs.append({"name": "zstd", "configuration": {"level": level, "checksum": False}})
+    meta = {
+        "shape": list(values.shape), "data_type": _DATA_TYPES[dtype],
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+        "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+        "fill_value": _fill_json(dtype, fill_value), "codecs": codecs,
+        "attributes": attributes or {},
+    }
+    if dimension_names is not None:
+        meta["dimension_names"] = list(dimension_names)
+    meta.update(zarr_format=3, node_type="array", storage_transformers=[])
+    os.makedirs(path, exist_ok=True)
+    _write_json(Path(path) / "zarr.json", meta)
+    zstd = Zstd(level=level, checksum=False)
+    little = dtype.newbyteorder("<")
+    fill = np.asarray(fill_value, dtype)
+    grid = [-(-s // c) if s else 0 for s, c in zip(values.shape, chunks)]
+    for index in np.ndindex(*grid):
+        sel = tuple(slice(i * c, min((i + 1) * c, s))
+                    for i, c, s in zip(index, chunks, values.shape))
+        block = values[sel]
+        if not (block != fill).any():
+            continue  # only the fill value: not written (zarr-python's default)
+        if block.shape != tuple(chunks):
+            full = np.full(chunks, fill, dtype)
+            full[tuple(slice(0, n) for n in block.shape)] = block
+            block = full
+        raw = np.ascontiguousarray(block, little)
+        if delta:
+            raw = np.frombuffer(Delta(dtype=little).encode(raw), little)
+        key = Path(path, "c", *map(str, index))
+        os.makedirs(key.parent, exist_ok=True)
+        with open(key, "wb") as fh:
+            fh.write(zstd.encode(raw.tobytes()))
+
+
+def _write_json(path: Path, obj: dict[str, Any]) -> None:
+    with open(path, "w") as fh:
+        fh.write(json.dumps(obj, indent=2))

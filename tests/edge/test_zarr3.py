@@ -1,0 +1,146 @@
+"""The direct Zarr v3 segment writer against zarr-python writing the same arrays: the same
+files, every ``zarr.json`` equal as JSON and every chunk equal byte for byte."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cantelem_edge import _segment
+from cantelem_edge._zarr3 import write_array
+from cantelem_sci.frames import FrameBatch
+from tests.strategies import frame_arrays
+
+
+def _zarr_python_write(path: Path, batch: FrameBatch, gps, attrs, level: int) -> None:
+    """The segment writer of the fourth to sixth sessions, through zarr-python: the
+    reference."""
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    def codecs():
+        return (ZstdCodec(level=level),)
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Numcodecs codecs are not in the Zarr")
+        try:
+            from zarr.codecs.numcodecs import Delta
+        except ImportError:  # pragma: no cover - older zarr
+            from numcodecs.zarr3 import Delta
+        g = zarr.open_group(zarr.storage.LocalStore(path), mode="w", zarr_format=3,
+                            attributes=attrs)
+        n = len(batch)
+        chunk = max(1, min(n, _segment.CHUNK_FRAMES))
+        width = batch.data.shape[1]
+        if width == 64 and not batch.is_fd.any() and (batch.dlc <= 8).all():
+            width = 8
+        t = g.create_array("time", shape=(n,), dtype="int64", chunks=(chunk,),
+                           filters=[Delta(dtype="int64")], compressors=codecs(),
+                           dimension_names=["frame"], attributes=_segment.TIME_ATTRS,
+                           fill_value=0)
+        t[...] = batch.time
+        for k in _segment.FIELDS:
+            v = getattr(batch, k)
+            a = g.create_array(k, shape=(n,), dtype=v.dtype, chunks=(chunk,),
+                               compressors=codecs(), dimension_names=["frame"],
+                               attributes={"coordinates": "time"}, fill_value=0)
+            a[...] = v
+        d = g.create_array("data", shape=(n, width), dtype="uint8", chunks=(chunk, width),
+                           compressors=codecs(), dimension_names=["frame", "byte"],
+                           attributes={"coordinates": "time"}, fill_value=0)
+        d[...] = batch.data[:, :width]
+        if gps is not None and len(gps["time"]):
+            gg = g.create_group("gps", attributes={"schema": "cantelem.gps", "schema_version": 1})
+            m = len(gps["time"])
+            a = gg.create_array("time", shape=(m,), dtype="int64", chunks=(m,),
+                                compressors=codecs(), dimension_names=["fix"],
+                                attributes=_segment.TIME_ATTRS, fill_value=0)
+            a[...] = gps["time"]
+            for k in _segment.GPS_FLOAT + _segment.GPS_INT:
+                v = np.asarray(gps[k])
+                a = gg.create_array(k, shape=(m,), dtype=v.dtype, chunks=(m,),
+                                    compressors=codecs(), dimension_names=["fix"],
+                                    attributes={"coordinates": "time",
+                                                "units": _segment.GPS_UNITS.get(k, "1")},
+                                    fill_value=0)
+                a[...] = v
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for f in names:
+            p = Path(dirpath) / f
+            out[str(p.relative_to(root))] = p.read_bytes()
+    return out
+
+
+def _assert_same_files(ours: Path, ref: Path) -> None:
+    a, b = _files(ours), _files(ref)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        if name.endswith("zarr.json"):
+            assert json.loads(a[name]) == json.loads(b[name]), name
+        else:
+            assert a[name] == b[name], name
+
+
+@st.composite
+def _gps(draw):
+    m = draw(st.integers(0, 6))
+    f = st.floats(-1e3, 1e3, allow_nan=False)
+    out = {"time": np.sort(np.array(draw(st.lists(st.integers(0, 2**62), min_size=m,
+                                                     max_size=m)), np.int64))}
+    for k in _segment.GPS_FLOAT:
+        out[k] = np.array(draw(st.lists(f, min_size=m, max_size=m)), np.float64)
+    for k in _segment.GPS_INT:
+        out[k] = np.array(draw(st.lists(st.integers(0, 255), min_size=m, max_size=m)), np.uint8)
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(frame_arrays(max_frames=40), st.integers(1, 16), st.booleans(), st.integers(1, 9),
+       st.one_of(st.none(), _gps()))
+def test_segment_files_equal_zarr_pythons(tmp_path_factory, fa, chunk_frames, zeros, level,
+                                          gps):
+    """Any frames, FD or not, with chunks small enough for several chunks and a padded
+    edge chunk, all-zero columns (chunks of the fill value are not written) and GPS."""
+    b = FrameBatch.from_arrays(**fa)
+    if zeros and len(b):
+        b.arbitration_id[:] = 0
+        b.data[: len(b) // 2] = 0
+    root = tmp_path_factory.mktemp("seg")
+    attrs = {"schema": "cantelem.raw-frames", "frame_count": len(b), "a": [1, "x"]}
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(_segment, "CHUNK_FRAMES", chunk_frames)
+        _segment._write_arrays(root / "ours", b, gps, attrs, level)
+        _zarr_python_write(root / "ref", b, gps, attrs, level)
+    finally:
+        mp.undo()
+    _assert_same_files(root / "ours", root / "ref")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint16", "int32", "uint64", "float32",
+                                   "float64"])
+def test_every_data_type_reads_back(tmp_path, dtype):
+    import zarr
+
+    v = (np.arange(11) % 3).astype(dtype)
+    write_array(tmp_path / "a", v, chunks=(4,), level=3, dimension_names=["x"])
+    back = zarr.open_array(str(tmp_path / "a"), mode="r")
+    assert back.dtype == np.dtype(dtype) and back[:].tolist() == v.tolist()
+
+
+def test_unsupported_input_is_named(tmp_path):
+    with pytest.raises(TypeError, match="dtype <U1 is not supported"):
+        write_array(tmp_path / "s", np.array(["a"]), chunks=(1,), level=1)
+    with pytest.raises(ValueError, match="do not match the 2 dimensions"):
+        write_array(tmp_path / "t", np.zeros((2, 2)), chunks=(1,), level=1)
