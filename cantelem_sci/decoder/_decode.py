@@ -27,6 +27,8 @@ from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
 from ._memory import empty as _empty
 from ._tree import attach_children, node_dataset
+from ._wide import BLOCK, ROW, Windows, decode_columns64, decode_groups64, gather_rows
+from ._wide import scatter64, windows
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -99,8 +101,14 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     nrows_of_sig = np.repeat(counts, lay.msg_sig1 - lay.msg_sig0)
     grp = lay.groups
     fast = batch.data.shape[1] == 8
-    # column bases in ``values``: every signal, except multiplexed ones on the compact fast path
-    in_values = (s["parent"] < 0) if compact and fast else np.ones(n_sig, bool)
+    # CAN FD payloads: the column path through byte windows, unless a signal fits none or a
+    # message that occurs has a multiplexer that is not simple (then the generic path)
+    wide = (not fast and batch.data.shape[1] == ROW and _windows(lay).ok
+            and not counts[grp.msg_mux1_slow > grp.msg_mux0].any())
+    columnar = fast or wide
+    # column bases in ``values``: every signal, except multiplexed ones on the compact column
+    # paths
+    in_values = (s["parent"] < 0) if compact and columnar else np.ones(n_sig, bool)
     sizes = np.where(in_values, nrows_of_sig, 0)
     col_base = np.zeros(n_sig, np.int64)
     np.cumsum(sizes[:-1], out=col_base[1:])
@@ -109,8 +117,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     row_time = _empty(total, np.int64)
     # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
     with_sa = lay.any_j1939
-    row_channel = np.empty(total, np.uint8) if with_channel or not fast else np.zeros(total, np.uint8)
-    row_sa = np.empty(total, np.uint8) if with_sa or not fast else np.zeros(total, np.uint8)
+    row_channel = (np.empty(total, np.uint8) if with_channel or not columnar
+                   else np.zeros(total, np.uint8))
+    row_sa = np.empty(total, np.uint8) if with_sa or not columnar else np.zeros(total, np.uint8)
     t64 = batch.time.view(np.int64)
     res: dict[str, Any] = {
         "layout": lay, "multiplexed": multiplexed, "offsets": offsets, "counts": counts,
@@ -136,6 +145,29 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         if compact:
             res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
+            expand_groups(values, col_base, offsets, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
+                          grp.grp_members, groups["group_row_base"], groups["group_count"],
+                          groups["group_rows"], groups["group_values"],
+                          groups["group_col_base"])
+        return res
+    if wide:
+        win = _windows(lay)
+        rows64 = _scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
+        row_dlc = _scratch_buffer("dlc", total, np.uint8)
+        scatter64(msg_of_frame, offsets, lay.msg_len, batch.data.view(np.uint64), batch.dlc, t64,
+                  batch.channel, batch.arbitration_id, rows64, row_dlc, row_time, row_channel,
+                  row_sa, True, with_channel, with_sa)
+        cols = _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)
+        decode_columns64(rows64, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
+                         win.win, win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"],
+                         s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
+                         s["offset_i"], s["small"], s["parent"], s["lo"], s["hi"], col_base,
+                         values, out_of_range, cols, _scratch_buffer("wwords", BLOCK, np.uint64))
+        groups = _groups64(lay, win, counts, offsets, col_base, values, out_of_range, rows64,
+                           row_dlc, row_time, row_channel, row_sa, with_channel, with_sa)
+        if compact:
+            res.update(groups)
+        else:
             expand_groups(values, col_base, offsets, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
                           grp.grp_members, groups["group_row_base"], groups["group_count"],
                           groups["group_rows"], groups["group_values"],
@@ -229,6 +261,58 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
                    s["signed"], s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
                    s["offset_i"], s["small"], s["lo"], s["hi"], gcol_base, gvalues,
                    out_of_range)
+    return dict(group_count=grp_count, group_row_base=grp_row_base,
+                group_rows=grp_rows[:used], group_time=grp_time,
+                group_channel=grp_channel, group_source_address=grp_sa,
+                group_values=gvalues, group_col_base=gcol_base)
+
+
+def _windows(lay: Layout) -> Windows:
+    """The FD byte windows of the layout's signals (computed once per layout)."""
+    w = getattr(lay, "_cantelem_windows", None)
+    if w is None:
+        s = lay.sig
+        w = windows(s["pos"], s["length"], s["be"],
+                    np.repeat(lay.msg_len, lay.msg_sig1 - lay.msg_sig0))
+        lay._cantelem_windows = w  # type: ignore[attr-defined]
+    return w
+
+
+def _groups64(lay: Layout, win: Windows, counts: np.ndarray, offsets: np.ndarray,
+              col_base: np.ndarray, values: np.ndarray, out_of_range: np.ndarray,
+              rows64: np.ndarray, row_dlc: np.ndarray, row_time: np.ndarray,
+              row_channel: np.ndarray, row_sa: np.ndarray, with_channel: bool,
+              with_sa: bool) -> dict[str, Any]:
+    """:func:`_groups8` for 64-byte rows (simple multiplexers only): the same partition, then
+    each member read through its window from the group's rows."""
+    s = lay.sig
+    grp = lay.groups
+    n_grp, n_sig = len(grp.info), s["pos"].shape[0]
+    grp_count = np.zeros(n_grp, np.int64)
+    grp_row_base = np.zeros(n_grp, np.int64)
+    muxed = counts[grp.msg_mux1 > grp.msg_mux0]
+    grp_rows = _empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
+    used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
+                            grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
+                            _gid_buffer(row_dlc.shape[0], n_grp))
+    member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0) if n_grp
+                   else np.zeros(n_sig, np.int64))
+    gcol_base = np.zeros(n_sig, np.int64)
+    np.cumsum(member_rows[:-1], out=gcol_base[1:])
+    gvalues = _empty(int(member_rows.sum()), np.float64)
+    grp_time = _empty(used, np.int64)
+    grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
+    grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
+    gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time, row_channel,
+                row_sa, with_channel, with_sa, grp_time, grp_channel, grp_sa)
+    decode_groups64(rows64, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
+                    grp.grp_mem1, grp.grp_members, grp_row_base, grp_count, grp_rows, win.win,
+                    win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"], s["kind"],
+                    s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
+                    s["lo"], s["hi"], gcol_base, gvalues, out_of_range,
+                    _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK),
+                    _scratch_buffer("wdlc", BLOCK, np.uint8),
+                    _scratch_buffer("wwords", BLOCK, np.uint64))
     return dict(group_count=grp_count, group_row_base=grp_row_base,
                 group_rows=grp_rows[:used], group_time=grp_time,
                 group_channel=grp_channel, group_source_address=grp_sa,
