@@ -121,7 +121,88 @@ def _main(duration_s: float) -> dict:
         print(f"  cantools decode_message: {r['cantools_fps'] / 1e6:7.3f} M frames/s "
               f"(rounds: {spread})")
     print(f"  first-use cost (DBC load + JIT from cache or compile): {jit:.2f} s")
+    fd = _fd(cantools, ct, decode_arrays)
+    if fd:
+        results["CAN FD"] = fd
     return results
+
+
+#: A real CAN FD DBC of the shared corpus (88 messages up to 64 bytes, 761 signals).
+FD_DBC = ("opendbc", "hyundai_canfd_generated.dbc")
+
+
+def _fd(cantools, ct, decode_arrays, n: int = 300_000) -> dict:
+    """CAN FD: random payloads for every message of :data:`FD_DBC`, the column path (byte
+    windows) against the generic path and cantools, alternating rounds as above. Skipped,
+    with the reason, when the corpus is absent."""
+    import os
+    import warnings
+    from pathlib import Path
+
+    from cantelem_sci.decoder import _decode
+    from cantelem_sci.decoder._wide import Windows
+    from cantelem_sci.frames import FrameBatch
+
+    corpus = Path(os.environ.get("CANTELEM_CORPUS",
+                                 Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+    path = corpus.joinpath(*FD_DBC)
+    if not path.exists():
+        print(f"[decode] CAN FD: skipped, {path} is absent (set CANTELEM_CORPUS)")
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        db = ct.load_dbc(path)
+        cdb = cantools.database.load_file(str(path), strict=False)
+    msgs = [m.message for m in _decode._layout(db).messages]
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(msgs), n)
+    ids = np.array([msgs[i].frame_id for i in pick], np.uint32)
+    dlc = np.array([msgs[i].length for i in pick], np.uint8)
+    data = rng.integers(0, 256, (n, 64), dtype=np.uint8)
+    b = FrameBatch.from_arrays(np.arange(n, dtype=np.int64) * 1000, ids, data, dlc=dlc,
+                               is_extended=np.array([msgs[i].is_extended_frame for i in pick]),
+                               is_fd=dlc > 8)
+    k = 20_000
+    payloads = [bytes(data[i, :dlc[i]]) for i in range(k)]
+    id_list = ids[:k].tolist()
+
+    def ref():
+        dm = cdb.decode_message
+        for i, p in zip(id_list, payloads):
+            dm(i, p, decode_choices=False)
+
+    real = _decode._windows
+
+    def generic():
+        w = real(_decode._layout(db))
+        _decode._windows = lambda lay: Windows(w.win, w.lsh, w.rsh, w.nb, False)
+        try:
+            decode_arrays(b, db, multiplexed="compact")
+        finally:
+            _decode._windows = real
+
+    ours = {"column path": lambda: decode_arrays(b, db, multiplexed="compact"),
+            "generic path": generic}
+    for fn in ours.values():
+        fn()  # JIT
+    t_ref: list[float] = []
+    t_ours: dict[str, list[float]] = {key: [] for key in ours}
+    for _ in range(ROUNDS):
+        t_ref.append(min(_time(ref) for _ in range(REPEATS)) * n / k)
+        for key, fn in ours.items():
+            t_ours[key].append(min(_time(fn) for _ in range(REPEATS)))
+    best_ref = min(t_ref)
+    print(f"[decode] CAN FD, {path.name}: {n:,} random frames of its {len(msgs)} messages, "
+          f"decode_arrays compact")
+    r: dict = {"frames": n, "cantools_fps": n / best_ref}
+    for key, ts in t_ours.items():
+        best = min(ts)
+        paired = float(np.median([tr / to for tr, to in zip(t_ref, ts)]))
+        r[key] = {"fps": n / best, "ratio": best_ref / best, "ratio_paired": paired}
+        print(f"  {key:12s}: {n / best / 1e6:7.2f} M frames/s, {best_ref / best:5.0f}x cantools "
+              f"best/best, paired {paired:4.0f}x")
+    print(f"  cantools decode_message: {n / best_ref / 1e6:7.3f} M frames/s")
+    return r
 
 
 if __name__ == "__main__":
