@@ -309,7 +309,7 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
     multiplexer's sorted range, found through ``lk_direct`` for small values). Fills
     ``grp_row_base`` and ``grp_count`` (zero for these groups on entry) so that group
     ``g``'s rows are ``grp_rows[grp_row_base[g]:grp_row_base[g] + grp_count[g]]``, from
-    ``used`` on (rows before it belong to the groups :func:`scatter8` wrote); returns
+    ``used`` on (rows before it belong to the groups :func:`partition_simple` placed); returns
     ``(grp_rows, used)``. A nested multiplexer comes after the one selecting its group, so
     its domain is known. ``first`` (scratch, at least the rows of the largest multiplexed
     message) and ``grp_rows`` (grown when too small) are buffers the caller may reuse.

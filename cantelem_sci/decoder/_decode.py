@@ -485,7 +485,7 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
                       f"describes: {summary}{' ...' if len(uniq) > 8 else ''} "
                       "(see tree.attrs['unknown_ids'])", UnknownFramesWarning, stacklevel=2)
     tree = xr.DataTree(dataset=xr.Dataset(attrs=root_attrs))
-    # the setter attaches the nodes as they are; DataTree(children=...) and
-    # DataTree.from_dict copy every node first (a third of the time of a compact decode)
+    # the nodes as they are: DataTree(children=...) and DataTree.from_dict copy every node
+    # first, and attaching checks each against the (empty) root
     attach_children(tree, children)
     return tree

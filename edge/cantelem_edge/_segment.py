@@ -104,7 +104,7 @@ def _write_arrays(path: Path, batch: FrameBatch, gps: dict[str, np.ndarray] | No
         gp = path / "gps"
         write_group(gp, {"schema": "cantelem.gps", "schema_version": 1})
         m = len(gps["time"])
-        write_array(gp / "time", np.asarray(gps["time"]), chunks=(m,), level=level,
+        write_array(gp / "time", np.asarray(gps["time"], np.int64), chunks=(m,), level=level,
                     attributes=TIME_ATTRS, dimension_names=["fix"])
         for k in GPS_FLOAT + GPS_INT:
             write_array(gp / k, np.asarray(gps[k]), chunks=(m,), level=level,
