@@ -121,6 +121,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                    else np.zeros(total, np.uint8))
     row_sa = np.empty(total, np.uint8) if with_sa or not columnar else np.zeros(total, np.uint8)
     t64 = batch.time.view(np.int64)
+    # payload rows as 64-bit words: a batch made field by field may hold a strided or
+    # Fortran-ordered data array (copied then; a no-op for the usual C-ordered one)
+    data = np.ascontiguousarray(batch.data)
     res: dict[str, Any] = {
         "layout": lay, "multiplexed": multiplexed, "offsets": offsets, "counts": counts,
         "time": row_time, "channel": row_channel, "source_address": row_sa, "values": values,
@@ -133,7 +136,7 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         with_dlc = not all_full
         if not with_dlc:
             row_dlc.fill(8)
-        scatter8(msg_of_frame, offsets, batch.data.view(np.uint64).reshape(-1), batch.dlc,
+        scatter8(msg_of_frame, offsets, data.view(np.uint64).reshape(-1), batch.dlc,
                  t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
                  row_channel, row_sa, with_dlc, with_channel, with_sa)
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
@@ -154,7 +157,7 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         win = _windows(lay)
         rows64 = _scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
         row_dlc = _scratch_buffer("dlc", total, np.uint8)
-        scatter64(msg_of_frame, offsets, lay.msg_len, batch.data.view(np.uint64), batch.dlc, t64,
+        scatter64(msg_of_frame, offsets, lay.msg_len, data.view(np.uint64), batch.dlc, t64,
                   batch.channel, batch.arbitration_id, rows64, row_dlc, row_time, row_channel,
                   row_sa, True, with_channel, with_sa)
         cols = _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)

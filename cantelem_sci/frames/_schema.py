@@ -138,6 +138,7 @@ class FrameBatch:
                 raise FrameFormatError(f"data: at most 64 bytes per frame, got {d.shape[1]}")
             width = 8 if d.shape[1] <= 8 else 64
             d = np.concatenate([d, np.zeros((n, width - d.shape[1]), np.uint8)], axis=1)
+        d = np.ascontiguousarray(d)  # rows of bytes, as the decoder reads them (no-op if so)
         aid = np.asarray(arbitration_id)
         if aid.shape != (n,):
             raise FrameFormatError(f"arbitration_id: expected shape ({n},), got {aid.shape}")
