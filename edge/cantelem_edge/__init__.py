@@ -1,6 +1,6 @@
 """cantelem-edge: the in-vehicle logger (python-can capture to crash-safe Zarr segments,
-offline spool, S3 upload). Light: numpy, python-can, zarr, pynmea2, s3fs; no dask, xarray or
-plotting.
+offline spool, S3 upload). Light: numpy, python-can, numcodecs, pynmea2, s3fs; no zarr-python, dask,
+xarray or plotting.
 
 Example
 -------

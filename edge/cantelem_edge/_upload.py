@@ -25,6 +25,7 @@ import numpy as np
 from cantelem_sci.errors import UploadError
 
 from ._config import EdgeConfig
+from ._zarr3 import read_array
 
 log = logging.getLogger("cantelem_edge")
 CHUNKSIZE = 50 * 2**20  # s3fs' multipart part size used for put_file
@@ -200,8 +201,6 @@ class Uploader:
 def _segment_times(local: Path) -> Any:
     """Frame times of a local segment (for capture -> uploaded latency)."""
     try:
-        import zarr
-
-        return np.asarray(zarr.open_array(local / "time", mode="r")[...])
+        return read_array(local / "time")
     except Exception:  # latency is best effort; the upload itself is verified
         return np.zeros(0, np.int64)

@@ -159,10 +159,11 @@ def test_bad_config_file_exits_2_naming_the_file(tmp_path):
 
 
 def test_runs_with_dask_xarray_and_plotting_blocked(tmp_path):
+    """... and zarr-python: the logger writes (and reads back) its segments itself."""
     code = (
         "import sys\n"
         "for m in ('xarray', 'dask', 'distributed', 'holoviews', 'hvplot', 'panel', 'bokeh',"
-        " 'datashader', 'pandas', 'matplotlib'):\n"
+        " 'datashader', 'pandas', 'matplotlib', 'zarr'):\n"
         "    sys.modules[m] = None  # any import of them fails\n"
         "from cantelem_edge.cli import main\n"
         f"raise SystemExit(main(['run', '--spool', {str(tmp_path)!r}, '--source', 'sim:fast',"

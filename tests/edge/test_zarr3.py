@@ -126,6 +126,13 @@ def test_segment_files_equal_zarr_pythons(tmp_path_factory, fa, chunk_frames, ze
     finally:
         mp.undo()
     _assert_same_files(root / "ours", root / "ref")
+    from cantelem_edge._zarr3 import read_array
+
+    np.testing.assert_array_equal(read_array(root / "ours" / "time"), b.time)
+    for k in _segment.FIELDS:
+        np.testing.assert_array_equal(read_array(root / "ours" / k), getattr(b, k))
+    data = read_array(root / "ours" / "data")  # two dimensions
+    np.testing.assert_array_equal(data, b.data[:, :data.shape[1]])
 
 
 @pytest.mark.parametrize("dtype", ["bool", "int8", "uint16", "int32", "uint64", "float32",
@@ -144,3 +151,37 @@ def test_unsupported_input_is_named(tmp_path):
         write_array(tmp_path / "s", np.array(["a"]), chunks=(1,), level=1)
     with pytest.raises(ValueError, match="do not match the 2 dimensions"):
         write_array(tmp_path / "t", np.zeros((2, 2)), chunks=(1,), level=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 30), st.integers(1, 12), st.booleans(),
+       st.sampled_from(["int64", "uint32", "uint8", "bool", "float64"]), st.integers(0, 2**32))
+def test_read_array_equals_zarr_pythons_read(tmp_path_factory, n, chunk, delta, dtype, seed):
+    """The uploader's reader against zarr-python on what the writer wrote: several chunks, a
+    padded edge chunk, chunks of the fill value left out, delta or not."""
+    import zarr
+
+    from cantelem_edge._zarr3 import read_array
+
+    rng = np.random.default_rng(seed)
+    v = (rng.integers(-5, 5, n) * (rng.random(n) < 0.5)).astype(dtype)
+    if dtype in ("uint32", "uint8", "bool"):
+        v = np.abs(v).astype(dtype)
+    d = tmp_path_factory.mktemp("arr") / "a"
+    write_array(d, v, chunks=(chunk,), level=1, delta=delta and dtype == "int64")
+    got = read_array(d)
+    assert got.dtype == v.dtype
+    np.testing.assert_array_equal(got, v)
+    np.testing.assert_array_equal(got, zarr.open_array(str(d), mode="r")[...])
+
+
+def test_read_array_refuses_other_arrays(tmp_path):
+    import zarr
+
+    from cantelem_edge._zarr3 import read_array
+
+    a = zarr.create_array(str(tmp_path / "g"), shape=(4,), dtype="int32", chunks=(2,),
+                          compressors=None)
+    a[...] = 1
+    with pytest.raises(ValueError, match="not an array as the segment writer writes them"):
+        read_array(tmp_path / "g")
