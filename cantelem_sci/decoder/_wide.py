@@ -2,18 +2,19 @@
 
 The classic path (:mod:`._columns`) sorts each frame's payload, one 64-bit word, into
 message order and decodes every signal as a loop over a contiguous column of words. Here
-each frame's 64 bytes are sorted into message order, and every signal is read through a
-*window*: the 8 bytes from byte ``o`` of each row, where ``o`` is chosen so that the
-signal lies inside them (any signal of up to 57 bits does; a byte-aligned one of up to 64
-too). A window over all rows is one strided ``uint64`` view of the row buffer (stride 64
-bytes, unaligned when ``o`` is not a multiple of 8), and the signal's position is taken
+each frame's payload words (as many as its message holds) are sorted into message order,
+and every signal is read through a *window*: the 8 bytes from byte ``o`` of its row,
+``o`` chosen so that the signal lies inside them (any signal spanning at most 8 bytes:
+every signal of up to 57 bits, and byte-aligned ones of up to 64). Its position is taken
 relative to byte ``o``, in both byte orders (little endian: from the least significant
-bit of byte ``o``; big endian: from the most significant one). So the classic column
-kernel decodes FD signals unchanged, and the multiplexer groups use the same partition.
+bit of byte ``o``; big endian: from the most significant one), so the classic column
+kernel decodes it unchanged. Rows are taken in blocks of :data:`BLOCK`, turned into word
+columns once for all the message's signals; a window is then a column, or two
+neighbouring columns shifted together. Simple multiplexers use the same partition as on
+classic frames, their members read the same way from the group's rows.
 
-A layout with a signal that fits no window (longer than 57 bits and not byte-aligned),
-and messages with a multiplexer that is not simple, keep the generic path
-(:func:`._kernels.decode_grouped`).
+A layout with a signal that fits no window, and messages with a multiplexer that is not
+simple, keep the generic path (:func:`._kernels.decode_grouped`).
 """
 
 from __future__ import annotations
