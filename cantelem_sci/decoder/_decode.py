@@ -215,6 +215,51 @@ def _gid_buffer(n: int, n_grp: int) -> np.ndarray:
             else _scratch_buffer("gid64", n, np.int64))
 
 
+def _simple_partition(lay: Layout, counts: np.ndarray, offsets: np.ndarray,
+                      col_base: np.ndarray, values: np.ndarray, n_rows: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The rows of the simple multiplexers' groups (:func:`partition_simple`): returns
+    ``(grp_count, grp_row_base, grp_rows, used)``."""
+    grp = lay.groups
+    n_grp = len(grp.info)
+    grp_count = np.zeros(n_grp, np.int64)
+    grp_row_base = np.zeros(n_grp, np.int64)
+    muxed = counts[grp.msg_mux1 > grp.msg_mux0]
+    grp_rows = _empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
+    used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
+                            grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
+                            _gid_buffer(n_rows, n_grp))
+    return grp_count, grp_row_base, grp_rows, used
+
+
+def _group_outputs(lay: Layout, grp_count: np.ndarray, used: int, with_channel: bool,
+                   with_sa: bool) -> tuple[np.ndarray, ...]:
+    """The group columns to fill: ``(gcol_base, gvalues, grp_time, grp_channel, grp_sa)``
+    (member ``s`` of group row ``q`` at ``gvalues[gcol_base[s] + q]``)."""
+    grp = lay.groups
+    n_sig = lay.sig["pos"].shape[0]
+    member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0) if len(grp.info)
+                   else np.zeros(n_sig, np.int64))
+    gcol_base = np.zeros(n_sig, np.int64)
+    np.cumsum(member_rows[:-1], out=gcol_base[1:])
+    gvalues = _empty(int(member_rows.sum()), np.float64)
+    grp_time = _empty(used, np.int64)
+    # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
+    grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
+    grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
+    return gcol_base, gvalues, grp_time, grp_channel, grp_sa
+
+
+def _group_result(grp_count: np.ndarray, grp_row_base: np.ndarray, grp_rows: np.ndarray,
+                  used: int, outputs: tuple[np.ndarray, ...]) -> dict[str, Any]:
+    """The ``group_*`` entries of :func:`decode_arrays`."""
+    gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
+    return dict(group_count=grp_count, group_row_base=grp_row_base,
+                group_rows=grp_rows[:used], group_time=grp_time,
+                group_channel=grp_channel, group_source_address=grp_sa,
+                group_values=gvalues, group_col_base=gcol_base)
+
+
 def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.ndarray,
              values: np.ndarray, out_of_range: np.ndarray, rows: np.ndarray,
              row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
@@ -226,14 +271,8 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
     ``group_*`` entries of :func:`decode_arrays`."""
     s = lay.sig
     grp = lay.groups
-    n_grp, n_sig = len(grp.info), s["pos"].shape[0]
-    grp_count = np.zeros(n_grp, np.int64)
-    grp_row_base = np.zeros(n_grp, np.int64)
-    muxed = counts[grp.msg_mux1 > grp.msg_mux0]
-    grp_rows = _empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
-    used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
-                            grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
-                            _gid_buffer(rows.shape[0], n_grp))
+    grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, counts, offsets, col_base,
+                                                                values, rows.shape[0])
     slow = counts[grp.msg_mux1_slow > grp.msg_mux0]
     if slow.any():
         grp_rows, used = partition_groups(
@@ -243,15 +282,8 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
             s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"], s["offset"],
             s["scale_i"], s["offset_i"], col_base, values, grp_row_base, grp_count, used,
             _scratch_buffer("first", int(slow.max()), np.int64), grp_rows)
-    member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0) if n_grp
-                   else np.zeros(n_sig, np.int64))
-    gcol_base = np.zeros(n_sig, np.int64)
-    np.cumsum(member_rows[:-1], out=gcol_base[1:])
-    gvalues = _empty(int(member_rows.sum()), np.float64)
-    grp_time = _empty(used, np.int64)
-    # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
-    grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
-    grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
+    outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
+    gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     words = _scratch_buffer("gwords", used, np.uint64)
     dls = _scratch_buffer("gdlc", used, np.uint8)
     if not with_dlc:
@@ -264,10 +296,7 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
                    s["signed"], s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
                    s["offset_i"], s["small"], s["lo"], s["hi"], gcol_base, gvalues,
                    out_of_range)
-    return dict(group_count=grp_count, group_row_base=grp_row_base,
-                group_rows=grp_rows[:used], group_time=grp_time,
-                group_channel=grp_channel, group_source_address=grp_sa,
-                group_values=gvalues, group_col_base=gcol_base)
+    return _group_result(grp_count, grp_row_base, grp_rows, used, outputs)
 
 
 def _windows(lay: Layout) -> Windows:
@@ -290,22 +319,10 @@ def _groups64(lay: Layout, win: Windows, counts: np.ndarray, offsets: np.ndarray
     each member read through its window from the group's rows."""
     s = lay.sig
     grp = lay.groups
-    n_grp, n_sig = len(grp.info), s["pos"].shape[0]
-    grp_count = np.zeros(n_grp, np.int64)
-    grp_row_base = np.zeros(n_grp, np.int64)
-    muxed = counts[grp.msg_mux1 > grp.msg_mux0]
-    grp_rows = _empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
-    used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
-                            grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
-                            _gid_buffer(row_dlc.shape[0], n_grp))
-    member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0) if n_grp
-                   else np.zeros(n_sig, np.int64))
-    gcol_base = np.zeros(n_sig, np.int64)
-    np.cumsum(member_rows[:-1], out=gcol_base[1:])
-    gvalues = _empty(int(member_rows.sum()), np.float64)
-    grp_time = _empty(used, np.int64)
-    grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
-    grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
+    grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, counts, offsets, col_base,
+                                                                values, row_dlc.shape[0])
+    outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
+    gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time, row_channel,
                 row_sa, with_channel, with_sa, grp_time, grp_channel, grp_sa)
     decode_groups64(rows64, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
@@ -316,10 +333,7 @@ def _groups64(lay: Layout, win: Windows, counts: np.ndarray, offsets: np.ndarray
                     _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK),
                     _scratch_buffer("wdlc", BLOCK, np.uint8),
                     _scratch_buffer("wwords", BLOCK, np.uint64))
-    return dict(group_count=grp_count, group_row_base=grp_row_base,
-                group_rows=grp_rows[:used], group_time=grp_time,
-                group_channel=grp_channel, group_source_address=grp_sa,
-                group_values=gvalues, group_col_base=gcol_base)
+    return _group_result(grp_count, grp_row_base, grp_rows, used, outputs)
 
 
 def _labels(values: np.ndarray, choices: dict[Any, Any]) -> np.ndarray:

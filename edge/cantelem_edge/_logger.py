@@ -73,6 +73,7 @@ class EdgeLogger:
         self.spool_bytes = 0
         self._segment_bytes = 0
         self.deleted_not_uploaded = 0
+        self.recovered_segments = 0  # made at start from the journals a crash left
         self.state = "new"
         self.first_seq: int | None = None
         self.seq: int | None = None
@@ -151,6 +152,7 @@ class EdgeLogger:
         """Prepare the spool, recover, open the sources, start uploader and sources."""
         self._prepare_spool()
         recovered = self.recover()
+        self.recovered_segments = len(recovered)
         if recovered:
             log.info("recovered %d segment(s) from journals: %s", len(recovered), recovered)
         self.spool_bytes = self._measure_spool()
@@ -430,7 +432,9 @@ class EdgeLogger:
                 "seq": {"first": self.first_seq, "current": self.seq},
                 "spool_bytes": self.spool_bytes,
                 "gps_fixes": c.gps_fixes,
-                "segments": {"written": c.segments_written, "uploaded": c.segments_uploaded,
+                "segments": {"written": c.segments_written,
+                             "recovered_at_start": self.recovered_segments,
+                             "uploaded": c.segments_uploaded,
                              "deleted_not_uploaded": self.deleted_not_uploaded},
                 "latency_s": {"capture_to_durable": c.capture_to_durable.summary(),
                               "capture_to_uploaded": c.capture_to_uploaded.summary()},

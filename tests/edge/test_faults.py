@@ -54,6 +54,7 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
     env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000, CANTELEM_EDGE_STATUS_INTERVAL=0.05)
     rng = random.Random(4)
     runs = []  # (first seq of the run, frames durable in the last status before the kill)
+    recovered_at_start = []  # segments each start made from the journal of the kill before
     for i in range(20):
         status.unlink(missing_ok=True)
         p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
@@ -73,10 +74,15 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
         p.wait()
         p.stderr.close()
         runs.append((st["seq"]["first"], st["frames"]["durable"]))
-    # the next start (here: recover) turns every journal into a segment
+        recovered_at_start.append(st["segments"]["recovered_at_start"])
+    # the next start (here: recover) turns every journal into a segment. A kill that lands
+    # just after a segment was written leaves an empty journal, nothing to recover: fine
+    # (one kill in four here), but recovery must have been exercised
     out = subprocess.run(_edge("recover", "--spool", str(spool)), env=env, capture_output=True,
                          text=True, check=True)
-    assert json.loads(out.stdout)["recovered"]
+    recovered = recovered_at_start[1:] + [len(json.loads(out.stdout)["recovered"])]
+    assert recovered_at_start[0] == 0
+    assert sum(r > 0 for r in recovered) >= 3, recovered
     assert not list((spool / ".edge" / "EV0001").glob("journal-*.ctj"))
     assert not list(spool.rglob(".tmp-*"))
     segs = _segments(spool)
