@@ -13,6 +13,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DecodeError
+
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
@@ -60,13 +62,14 @@ def attach_children(tree: "xr.DataTree", datasets: dict[str, "xr.Dataset"]) -> N
     """
     import xarray as xr
 
+    bad = [name for name in datasets if "/" in name]
+    if bad:  # (xarray's own path recurses without end on such a name)
+        raise DecodeError(f"node name {bad[0]!r}: a '/' would split it into a path; "
+                          "expected a message name")
     if not _direct_is_identical() or tree.dataset.variables or tree.children:
         tree.children = {k: xr.DataTree(dataset=v) for k, v in datasets.items()}
         return
     for name, ds in datasets.items():
-        if "/" in name or name in tree._children:  # the public path raises the error
-            tree.children = {**tree.children, name: xr.DataTree(dataset=ds)}
-            continue
         tree._children[name] = _direct_node(ds, tree, name)
 
 

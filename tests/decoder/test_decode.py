@@ -340,3 +340,12 @@ def test_payload_memory_layout_does_not_matter(sample_db, fa, layout):
         want, got = (decode_arrays(x, sample_db, multiplexed="compact") for x in (ref, b))
     for k in ("values", "time", "counts", "group_values", "group_rows", "out_of_range"):
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+def test_a_node_name_with_a_slash_is_a_clear_error():
+    import xarray as xr
+
+    from cantelem_sci.decoder._tree import attach_children
+
+    with pytest.raises(DecodeError, match="node name 'A/B': a '/' would split it"):
+        attach_children(xr.DataTree(), {"A": xr.Dataset(), "A/B": xr.Dataset()})
