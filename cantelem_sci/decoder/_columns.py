@@ -71,14 +71,18 @@ def frame_flags(is_remote, is_error, dlc, channel, usable):
 
 @njit(cache=True, nogil=True)
 def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows, row_dlc,
-             out_time, out_channel, out_sa, with_dlc, with_channel, with_sa):
+             out_time, first_channel, out_sa, with_dlc, with_channel, with_sa):
     """Counting-sort scatter of frames into message order (frames of message ``m`` at
     ``offsets[m]:offsets[m + 1]``, in their original order): the payload as one
-    little-endian 64-bit word, time, and, when asked, the dlc, the channel and the low id
-    byte (the J1939 source address). One sequential read of every input. (Each column
-    scattered costs about a nanosecond a frame, so a dlc that is 8 for every frame is
-    filled in by the caller instead.)"""
+    little-endian 64-bit word, time, and, when asked, the dlc and the low id byte (the
+    J1939 source address). One sequential read of every input. (Each column scattered
+    costs about a nanosecond a frame, so a dlc that is 8 for every frame is filled in by
+    the caller instead.)
+
+    The channel is not scattered: with ``with_channel``, each frame's is compared with
+    ``first_channel`` of its message (:mod:`._channel`); returns whether any differs."""
     fill = offsets[:-1].astype(np.uint64)
+    odd = np.uint8(0)
     for f in range(msg_of_frame.shape[0]):
         m = msg_of_frame[f]
         if m >= 0:
@@ -89,9 +93,10 @@ def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, r
             if with_dlc:
                 row_dlc[j] = dlc[f]
             if with_channel:
-                out_channel[j] = channel[f]
+                odd |= channel[f] ^ first_channel[m]
             if with_sa:
                 out_sa[j] = arbitration_id[f] & 0xFF
+    return odd != 0
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -24,6 +24,7 @@ from ._columns import (
     scatter8,
 )
 from ._kernels import decode_grouped, group_by_message
+from ._channel import fill_groups, fill_messages, first_channels, scatter_channel
 from ._layout import Layout
 from ._memory import empty as _empty
 from ._tree import attach_children, node_dataset
@@ -124,6 +125,11 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     # payload rows as 64-bit words: a batch made field by field may hold a strided or
     # Fortran-ordered data array (copied then; a no-op for the usual C-ordered one)
     data = np.ascontiguousarray(batch.data)
+    # the channel of each message's first frame: the scatters check every frame against it
+    # and the channel column is a fill unless some message comes on several channels
+    first = np.zeros(n_msg, np.uint8)
+    if with_channel and columnar and total:
+        first_channels(msg_of_frame, batch.channel, counts, first)
     res: dict[str, Any] = {
         "layout": lay, "multiplexed": multiplexed, "offsets": offsets, "counts": counts,
         "time": row_time, "channel": row_channel, "source_address": row_sa, "values": values,
@@ -136,15 +142,18 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         with_dlc = not all_full
         if not with_dlc:
             row_dlc.fill(8)
-        scatter8(msg_of_frame, offsets, data.view(np.uint64).reshape(-1), batch.dlc,
-                 t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
-                 row_channel, row_sa, with_dlc, with_channel, with_sa)
+        mixed = scatter8(msg_of_frame, offsets, data.view(np.uint64).reshape(-1), batch.dlc,
+                         t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
+                         first, row_sa, with_dlc, with_channel, with_sa)
+        _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
+                        row_channel)
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                         s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
                         s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
         groups = _groups8(lay, counts, offsets, col_base, values, out_of_range, rows, row_dlc,
-                          row_time, row_channel, row_sa, with_dlc, with_channel, with_sa)
+                          row_time, row_channel, row_sa, with_dlc, with_channel, with_sa,
+                          first if with_channel and not mixed else None)
         if compact:
             res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
@@ -157,9 +166,11 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         win = _windows(lay)
         rows64 = _scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
         row_dlc = _scratch_buffer("dlc", total, np.uint8)
-        scatter64(msg_of_frame, offsets, lay.msg_len, data.view(np.uint64), batch.dlc, t64,
-                  batch.channel, batch.arbitration_id, rows64, row_dlc, row_time, row_channel,
-                  row_sa, True, with_channel, with_sa)
+        mixed = scatter64(msg_of_frame, offsets, lay.msg_len, data.view(np.uint64), batch.dlc,
+                          t64, batch.channel, batch.arbitration_id, rows64, row_dlc, row_time,
+                          first, row_sa, True, with_channel, with_sa)
+        _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
+                        row_channel)
         cols = _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)
         decode_columns64(rows64, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                          win.win, win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"],
@@ -167,7 +178,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                          s["offset_i"], s["small"], s["parent"], s["lo"], s["hi"], col_base,
                          values, out_of_range, cols, _scratch_buffer("wwords", BLOCK, np.uint64))
         groups = _groups64(lay, win, counts, offsets, col_base, values, out_of_range, rows64,
-                           row_dlc, row_time, row_channel, row_sa, with_channel, with_sa)
+                           row_dlc, row_time, row_channel, row_sa, with_channel, with_sa,
+                           first if with_channel and not mixed else None)
         if compact:
             res.update(groups)
         else:
@@ -206,6 +218,19 @@ def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, n_usable: int,
     if n_usable == matched:
         return np.zeros(usable.shape[0], np.bool_)
     return usable & (msg_of_frame < 0)
+
+
+def _channel_column(with_channel: bool, mixed: bool, msg_of_frame: np.ndarray,
+                    offsets: np.ndarray, channel: np.ndarray, first: np.ndarray,
+                    row_channel: np.ndarray) -> None:
+    """The channel of every row after a column-path scatter (:mod:`._channel`): a fill per
+    message, or, when some message came on several channels, a scatter of its own."""
+    if not with_channel:
+        return
+    if mixed:
+        scatter_channel(msg_of_frame, offsets, channel, row_channel)
+    else:
+        fill_messages(offsets, first, row_channel)
 
 
 def _gid_buffer(n: int, n_grp: int) -> np.ndarray:
@@ -264,11 +289,12 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
              values: np.ndarray, out_of_range: np.ndarray, rows: np.ndarray,
              row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
              row_sa: np.ndarray, with_dlc: bool, with_channel: bool,
-             with_sa: bool) -> dict[str, Any]:
+             with_sa: bool, first: np.ndarray | None) -> dict[str, Any]:
     """The multiplexer groups of 8-byte frames in message order (compact form): the rows of
     each group (simple multiplexers by a direct table, the others by
     :func:`partition_groups`), then each group gathered and decoded. Returns the
-    ``group_*`` entries of :func:`decode_arrays`."""
+    ``group_*`` entries of :func:`decode_arrays`. ``first``: the channel of each message
+    when every frame of a message came on one channel (then filled, not gathered)."""
     s = lay.sig
     grp = lay.groups
     grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, counts, offsets, col_base,
@@ -289,8 +315,10 @@ def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.
     if not with_dlc:
         dls.fill(8)
     gather_groups(rows, row_dlc, offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows,
-                  row_time, row_channel, row_sa, with_dlc, with_channel, with_sa, words, dls,
-                  grp_time, grp_channel, grp_sa)
+                  row_time, row_channel, row_sa, with_dlc, with_channel and first is None,
+                  with_sa, words, dls, grp_time, grp_channel, grp_sa)
+    if with_channel and first is not None:
+        fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
     decode_groups8(words, dls, lay.msg_len, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
                    grp.grp_members, grp_row_base, grp_count, s["pos"], s["length"], s["be"],
                    s["signed"], s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
@@ -314,9 +342,10 @@ def _groups64(lay: Layout, win: Windows, counts: np.ndarray, offsets: np.ndarray
               col_base: np.ndarray, values: np.ndarray, out_of_range: np.ndarray,
               rows64: np.ndarray, row_dlc: np.ndarray, row_time: np.ndarray,
               row_channel: np.ndarray, row_sa: np.ndarray, with_channel: bool,
-              with_sa: bool) -> dict[str, Any]:
+              with_sa: bool, first: np.ndarray | None) -> dict[str, Any]:
     """:func:`_groups8` for 64-byte rows (simple multiplexers only): the same partition, then
-    each member read through its window from the group's rows."""
+    each member read through its window from the group's rows. ``first``: as for
+    :func:`_groups8`."""
     s = lay.sig
     grp = lay.groups
     grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, counts, offsets, col_base,
@@ -324,7 +353,9 @@ def _groups64(lay: Layout, win: Windows, counts: np.ndarray, offsets: np.ndarray
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time, row_channel,
-                row_sa, with_channel, with_sa, grp_time, grp_channel, grp_sa)
+                row_sa, with_channel and first is None, with_sa, grp_time, grp_channel, grp_sa)
+    if with_channel and first is not None:
+        fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
     decode_groups64(rows64, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
                     grp.grp_mem1, grp.grp_members, grp_row_base, grp_count, grp_rows, win.win,
                     win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"], s["kind"],

@@ -85,12 +85,14 @@ def windows(pos: np.ndarray, length: np.ndarray, be: np.ndarray, sig_msg_len: np
 
 @njit(cache=True, nogil=True)
 def scatter64(msg_of_frame, offsets, msg_len, data, dlc, time, channel, arbitration_id, rows,
-              row_dlc, out_time, out_channel, out_sa, with_dlc, with_channel, with_sa):
+              row_dlc, out_time, first_channel, out_sa, with_dlc, with_channel, with_sa):
     """:func:`._columns.scatter8` for 64-byte payloads (``data`` and ``rows`` ``(n, 8)``
     uint64), copying the words a frame of its message can hold (``msg_len``, bytes). The
     rest of a row is left as it was: a window reaching past the message only reads bits
-    that its shifts then drop."""
+    that its shifts then drop. Returns whether a frame's channel differs from
+    ``first_channel`` of its message (checked with ``with_channel``)."""
     fill = offsets[:-1].astype(np.uint64)
+    odd = np.uint8(0)
     n_words = (np.minimum(msg_len, ROW) + 7) // 8
     for f in range(msg_of_frame.shape[0]):
         m = msg_of_frame[f]
@@ -105,9 +107,10 @@ def scatter64(msg_of_frame, offsets, msg_len, data, dlc, time, channel, arbitrat
             if with_dlc:
                 row_dlc[j] = dlc[f]
             if with_channel:
-                out_channel[j] = channel[f]
+                odd |= channel[f] ^ first_channel[m]
             if with_sa:
                 out_sa[j] = arbitration_id[f] & 0xFF
+    return odd != 0
 
 
 @njit(cache=True, nogil=True)
