@@ -468,10 +468,11 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
         return out
 
     def coords(t: np.ndarray, ch: np.ndarray, sa: np.ndarray, j1939: bool) -> dict[str, Any]:
+        # (uint8 arrays: xarray's conversions of the data are no-ops, hence fastpath)
         c: dict[str, Any] = {"time": t, "channel": xr.Variable("time", ch, {
-            "channel_names": list(channel_names)})}
+            "channel_names": list(channel_names)}, fastpath=True)}
         if j1939:
-            c["source_address"] = xr.Variable("time", sa)
+            c["source_address"] = xr.Variable("time", sa, fastpath=True)
         return c
 
     children: dict[str, xr.Dataset] = {}

@@ -321,9 +321,13 @@ class Layout:
         if s not in cache:
             m = int(np.searchsorted(self.msg_sig1, s, side="right"))
             info = self.messages[m]
-            cache[s] = _signal_attrs(info.signals[s - info.sig0])
-        return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v)
-                for k, v in cache[s].items()}
+            attrs = _signal_attrs(info.signals[s - info.sig0])
+            cache[s] = attrs, tuple(k for k, v in attrs.items() if isinstance(v, (dict, list)))
+        attrs, nested = cache[s]
+        out = attrs.copy()
+        for k in nested:  # (choices, multiplexer ids)
+            out[k] = out[k].copy()
+        return out
 
     def message_attrs(self, m: int) -> dict[str, Any]:
         """The attrs of message ``m``'s node (a fresh copy each call)."""

@@ -41,7 +41,10 @@ def node_dataset(variables: dict[str, Any], coords: dict[str, Any],
 
     time = coords["time"]
     try:
-        index = xr.indexes.PandasIndex(pd.DatetimeIndex(time, copy=False), "time")
+        # the index xarray makes of a datetime64[ns] array, without its casts and checks
+        # (named here, so not copied to name it): 25 against 60 us a node
+        index = xr.indexes.PandasIndex(pd.DatetimeIndex(time, copy=False, name="time"), "time",
+                                       coord_dtype=time.dtype, fastpath=True)
         every = dict(variables)
         every.update(index.create_variables())
         every.update((k, v) for k, v in coords.items() if k != "time")

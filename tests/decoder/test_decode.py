@@ -154,6 +154,12 @@ def test_nodes_identical_to_xarrays_own_construction(sample_db, sample_batch, mu
         xr.testing.assert_identical(ds, ref)
         assert list(ds.variables) == list(ref.variables), name
         assert isinstance(ds.indexes["time"], __import__("pandas").DatetimeIndex)
+        mine, theirs = ds.xindexes["time"], ref.xindexes["time"]  # (built without the casts)
+        assert type(mine) is type(theirs) and mine.equals(theirs)
+        assert (mine.dim, mine.coord_dtype, mine.index.name, mine.index.dtype) == (
+            theirs.dim, theirs.coord_dtype, theirs.index.name, theirs.index.dtype)
+        for k in ds.coords:
+            assert type(ds[k].variable) is type(ref[k].variable), (name, k)
     rebuilt = xr.DataTree.from_dict({"/": tree.to_dataset(), **{k: v.to_dataset()
                                                                 for k, v in tree.children.items()}})
     xr.testing.assert_identical(tree, rebuilt)
@@ -161,6 +167,10 @@ def test_nodes_identical_to_xarrays_own_construction(sample_db, sample_batch, mu
     again = ct.decode(sample_batch, sample_db, multiplexed=multiplexed)
     tree["BMS_PackStatus"].attrs["message"] = "changed"
     assert again["BMS_PackStatus"].attrs["message"] == "BMS_PackStatus"
+    tree["BMS_PackStatus"]["BMS_State"].attrs["choices"]["0"] = "changed"  # nested attrs too
+    assert again["BMS_PackStatus"]["BMS_State"].attrs["choices"]["0"] != "changed"
+    assert ct.decode(sample_batch, sample_db)["BMS_PackStatus"]["BMS_State"].attrs[
+        "choices"]["0"] != "changed"
 
 
 def test_choices_as_labels(sample_db, sample_batch):
