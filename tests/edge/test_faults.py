@@ -177,3 +177,54 @@ def test_runs_with_dask_xarray_and_plotting_blocked(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["frames"]["durable"] > 0
+
+
+def test_capture_leaves_python_cans_mf4_support_out(tmp_path):
+    """A logger that replays nothing does not import asammdf (python-can's MF4 support, which
+    imports pandas and sympy: about 2 s at every start, bus traffic nobody captures)."""
+    code = (
+        "import json, sys\n"
+        "from cantelem_edge.cli import main\n"
+        f"rc = main(['run', '--spool', {str(tmp_path)!r}, '--source', 'can:virtual:edge_mf4',"
+        " '--source', 'sim:fast', '--duration', '1'])\n"
+        "print(json.dumps({m: sys.modules.get(m) is not None"
+        " for m in ('can', 'asammdf', 'pandas', 'sympy')}))\n"
+        "raise SystemExit(rc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    first, last = out.stdout.strip().splitlines()[0], out.stdout.strip().splitlines()[-1]
+    assert json.loads(first)["frames"]["durable"] > 0
+    assert json.loads(last) == {"can": True, "asammdf": False, "pandas": False, "sympy": False}
+
+
+def test_skip_unused_imports_only_without_replay():
+    from cantelem_edge._config import SourceConfig
+    from cantelem_edge.cli import skip_unused_imports
+
+    replay = [SourceConfig.parse("sim"), SourceConfig.parse("replay:/x/trip.mf4:fast")]
+    assert skip_unused_imports(replay) == []
+    code = ("import sys\n"
+            "from cantelem_edge._config import SourceConfig\n"
+            "from cantelem_edge.cli import skip_unused_imports\n"
+            "print(skip_unused_imports([SourceConfig.parse('can:virtual:x')]))\n"
+            "import can\n"
+            "print('pandas' in sys.modules, sys.modules['asammdf'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['asammdf']", "False", "None"]
+
+
+@pytest.mark.corpus
+def test_replay_of_an_mf4_capture_stores_every_frame(tmp_path):
+    """A replayed MF4 log (python-can's MF4 support kept for it) is stored frame for frame."""
+    import cantelem_sci as ct
+
+    from ..conftest import corpus_path
+
+    path = corpus_path("real-capture", "css-j1939-idle", "00000001.MF4")
+    n = len(ct.read_log(path).time)
+    out = subprocess.run(_edge("run", "--spool", str(tmp_path), "--source",
+                               f"replay:{path}:fast", "--duration", "6"),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["frames"]["durable"] == n
