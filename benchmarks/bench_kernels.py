@@ -8,7 +8,6 @@ one compiles (after the cache is cleared), the second must load numba's cache.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time

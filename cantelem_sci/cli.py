@@ -125,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--start", default=None, help="first frame time (default: the simulator's)")
     d.add_argument("--store", default=None, help="store directory (CANTELEM_STORE)")
-    d.add_argument("--workers", type=int, default=None, help="LocalCluster workers (CANTELEM_WORKERS)")
+    d.add_argument("--workers", type=int, default=None,
+                   help="LocalCluster workers (CANTELEM_WORKERS)")
     d.add_argument("--port", type=int, default=8866)
     d.add_argument("--no-serve", action="store_true", help="stop after decoding")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -138,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--store", default=None, help="fleet store URL (CANTELEM_STORE)")
     e.add_argument("--catalog", default=None, help="fleet catalog YAML (DBC groups)")
     e.add_argument("--scheduler", default=None, help="dask scheduler address (CANTELEM_SCHEDULER)")
-    e.add_argument("--workers", type=int, default=None, help="LocalCluster workers (CANTELEM_WORKERS)")
+    e.add_argument("--workers", type=int, default=None,
+                   help="LocalCluster workers (CANTELEM_WORKERS)")
     e.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_decode)

@@ -47,8 +47,10 @@ _SG = re.compile(r"^[ \t]+SG_[ \t]+([A-Za-z0-9_]+)\b", re.M)
 _ID_REFS = [
     re.compile(r"^(CM_[ \t]+(?:BO_|SG_)[ \t]+)(\d+)", re.M),
     re.compile(r'^(BA_[ \t]+"[^"]*"[ \t]+(?:BO_|SG_)[ \t]+)(\d+)', re.M),
-    re.compile(r'^(BA_REL_[ \t]+"[^"]*"[ \t]+BU_(?:SG|BO)_REL_[ \t]+\w+[ \t]+(?:SG_[ \t]+)?)(\d+)', re.M),
-    re.compile(r"^((?:BO_|VAL_|SIG_VALTYPE_|SG_MUL_VAL_|BO_TX_BU_|SIG_GROUP_|SIG_TYPE_REF_)[ \t]+)(\d+)", re.M),
+    re.compile(r'^(BA_REL_[ \t]+"[^"]*"[ \t]+BU_(?:SG|BO)_REL_[ \t]+\w+[ \t]+(?:SG_[ \t]+)?)'
+               r'(\d+)', re.M),
+    re.compile(r"^((?:BO_|VAL_|SIG_VALTYPE_|SG_MUL_VAL_|BO_TX_BU_|SIG_GROUP_|SIG_TYPE_REF_)"
+               r"[ \t]+)(\d+)", re.M),
 ]
 _LEADING_DOT = re.compile(r"(?<=[(\[,|])([+-]?)\.(\d)")
 _CM_SG_NO_SIGNAL = re.compile(r'^CM_[ \t]+SG_[ \t]+(\d+)[ \t]+(?=")', re.M)
@@ -389,7 +391,8 @@ def _wrap_cantools_error(path: str, text: str, err: Exception) -> DbcError:
 
 
 def load_dbc(
-    path_or_paths: PathLike | Sequence[PathLike] | Mapping[ChannelKey, PathLike | Sequence[PathLike]],
+    path_or_paths: (PathLike | Sequence[PathLike]
+                    | Mapping[ChannelKey, PathLike | Sequence[PathLike]]),
     *,
     strict: bool = False,
     j1939: bool | str = "auto",

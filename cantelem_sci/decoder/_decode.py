@@ -79,7 +79,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     ``group_col_base[s] + q``).
     """
     if not isinstance(db, Database):
-        raise DecodeError(f"expected a Database from cantelem_sci.load_dbc, got {type(db).__name__}")
+        raise DecodeError("expected a Database from cantelem_sci.load_dbc, "
+                          f"got {type(db).__name__}")
     if multiplexed not in MULTIPLEXED:
         raise DecodeError(f"multiplexed={multiplexed!r}: expected one of {', '.join(MULTIPLEXED)}")
     compact = multiplexed == "compact"

@@ -81,5 +81,6 @@ def encode_signals(message: Any, values: Mapping[str, Any], n: int | None = None
             if byte >= width:
                 continue
             cur = out[rows, byte]
-            out[rows, byte] = (cur & np.uint8(~(1 << bit) & 0xFF)) | (b.astype(np.uint8) << np.uint8(bit))
+            out[rows, byte] = ((cur & np.uint8(~(1 << bit) & 0xFF))
+                               | (b.astype(np.uint8) << np.uint8(bit)))
     return out

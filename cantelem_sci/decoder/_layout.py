@@ -218,7 +218,8 @@ def _signal_attrs(sig: Any) -> dict[str, Any]:
     if sig.is_multiplexer:
         attrs["multiplexer"] = "multiplexer"
     if sig.multiplexer_signal is not None:
-        attrs["multiplexer"] = attrs.get("multiplexer", "") + ("+" if "multiplexer" in attrs else "") + "multiplexed"
+        attrs["multiplexer"] = ("multiplexer+multiplexed" if "multiplexer" in attrs
+                                else "multiplexed")
         attrs["multiplexer_signal"] = sig.multiplexer_signal
         attrs["multiplexer_ids"] = [int(v) for v in sig.multiplexer_ids or []]
     comment = sig.comment

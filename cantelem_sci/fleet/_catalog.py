@@ -101,7 +101,8 @@ def _expand(value: Any, catalog_dir: str) -> Any:
 def default_catalog(store: str, storage_options: dict | None = None) -> Catalog:
     """Every vehicle decoded with the sample EV DBC on every channel (the embedded default)."""
     return Catalog(store=store, storage_options=dict(storage_options or {}),
-                   groups=[DbcGroup("default", ["*"], {"*": [str(Path(_package_data()) / "ev.dbc")]})])
+                   groups=[DbcGroup("default", ["*"],
+                                    {"*": [str(Path(_package_data()) / "ev.dbc")]})])
 
 
 def load_catalog(path: str | os.PathLike[str]) -> Catalog:
@@ -151,7 +152,8 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
                               f"(paths, or channel -> paths): {err}") from err
     if not groups:
         raise ConfigError(f"{path}: metadata.cantelem.dbc_groups is empty")
-    return Catalog(store=str(meta["store"]), storage_options=dict(meta.get("storage_options") or {}),
+    return Catalog(store=str(meta["store"]),
+                   storage_options=dict(meta.get("storage_options") or {}),
                    groups=groups, trip_gap=str(meta.get("trip_gap", "5min")), path=path)
 
 

@@ -65,7 +65,8 @@ class Fleet:
             except PermissionError:  # a read-only store: use the index as it is
                 index = False
         if not index:
-            self._index = {v: self.store.read_json(index_key(v), default={"vehicle": v, "segments": []})
+            self._index = {v: self.store.read_json(index_key(v),
+                                                   default={"vehicle": v, "segments": []})
                            for v in list_vehicles(self.store)}
         self._days_cache = {}
         self._open = {}
@@ -88,7 +89,8 @@ class Fleet:
         for v in self.vehicles:
             segs = self._index.get(v, {}).get("segments", [])
             rows.append({"vehicle": v,
-                         "start": pd.Timestamp(min(s["start_ns"] for s in segs)) if segs else pd.NaT,
+                         "start": (pd.Timestamp(min(s["start_ns"] for s in segs)) if segs
+                                   else pd.NaT),
                          "end": pd.Timestamp(max(s["end_ns"] for s in segs)) if segs else pd.NaT,
                          "frames": sum(s["frames"] for s in segs), "segments": len(segs),
                          "bytes": sum(s.get("bytes", 0) for s in segs),
@@ -104,7 +106,8 @@ class Fleet:
         for v in vs:
             self._check_vehicle(v)
             meta = self.store.read_json(TripsKey.format(v), default={"trips": {}})["trips"]
-            for t in trips_of(self._index.get(v, {"vehicle": v, "segments": []}), self.trip_gap.value):
+            for t in trips_of(self._index.get(v, {"vehicle": v, "segments": []}),
+                              self.trip_gap.value):
                 rows.append({**t, **meta.get(t["trip_id"], {})})
         cols = ["vehicle", "trip_id", "start", "end", "duration", "segments"]
         df = pd.DataFrame(rows)
@@ -332,7 +335,8 @@ class Fleet:
                            for m in cur["messages"].values()), default=0)
         for seg in self._index.get(vehicle, {}).get("segments", []):
             if seg["end_ns"] > decoded_end:
-                batches.append(FrameBatch.from_dataset(self.store.open_zarr(seg["key"], chunks=None)))
+                batches.append(
+                    FrameBatch.from_dataset(self.store.open_zarr(seg["key"], chunks=None)))
         if self.store.local:
             from cantelem_edge import read_journal
 
@@ -374,7 +378,8 @@ class Fleet:
         """Latitude/longitude of ``vehicle`` (decoded GPS_Position)."""
         return self.load(vehicle, ["Latitude", "Longitude"], start, end, max_points=max_points)
 
-    def resample(self, freq: str, signals: Sequence[str] | str, vehicles: Iterable[str] | None = None,
+    def resample(self, freq: str, signals: Sequence[str] | str,
+                 vehicles: Iterable[str] | None = None,
                  start: Any = None, end: Any = None, max_hold: Any = None) -> xr.Dataset:
         """A (vehicle, time) Dataset on a common grid of ``freq`` with zero-order hold: each
         grid point takes the last sample at or before it, not older than ``max_hold``
@@ -403,7 +408,8 @@ class Fleet:
                 tdim = da.dims[0]
                 da = da.rename({tdim: "time"})
                 if da.sizes["time"] == 0:
-                    vals = xr.DataArray(np.full(len(grid), np.nan), coords={"time": grid}, dims="time")
+                    vals = xr.DataArray(np.full(len(grid), np.nan), coords={"time": grid},
+                                        dims="time")
                 else:
                     da = da.isel(time=~da.get_index("time").duplicated(keep="last"))
                     vals = da.reindex(time=grid, method="ffill", tolerance=hold)
@@ -434,8 +440,9 @@ class Fleet:
                     continue
                 r = da.resample(time=freq)
                 parts = [r.count(), r.min(), r.max(), r.mean(), r.std()]
-                cols[name] = xr.concat(parts, pd.Index(np.array(stats, dtype=object), name="stat"),
-                                       coords="minimal", compat="override").transpose("time", "stat")
+                stat = pd.Index(np.array(stats, dtype=object), name="stat")
+                cols[name] = xr.concat(parts, stat, coords="minimal",
+                                       compat="override").transpose("time", "stat")
             if cols:
                 per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
         if not per_vehicle:

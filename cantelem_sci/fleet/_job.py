@@ -91,12 +91,14 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
             for s in segs:
                 h.update(f"|{s['key']}:{s['sha256']}".encode())
             version = h.hexdigest()[:20]
-            cur = store.read_json(f"{day_key(vehicle, date)}/current.json", default={"version": None})
+            cur = store.read_json(f"{day_key(vehicle, date)}/current.json",
+                                  default={"version": None})
             if cur.get("version") == version:
                 skipped += 1
                 continue
-            tasks.append(DayTask(vehicle, date, [s["key"] for s in segs], [s["sha256"] for s in segs],
-                                 sum(s["frames"] for s in segs), group, dsha, version))
+            tasks.append(DayTask(vehicle, date, [s["key"] for s in segs],
+                                 [s["sha256"] for s in segs], sum(s["frames"] for s in segs),
+                                 group, dsha, version))
     return tasks, skipped
 
 

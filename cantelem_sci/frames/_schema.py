@@ -200,8 +200,8 @@ class FrameBatch:
         if std_bad.any():
             i = int(np.flatnonzero(std_bad)[0])
             raise FrameFormatError(
-                f"frame {i}: standard (11-bit) frame with id {int(self.arbitration_id[i]):#x} > 0x7FF;"
-                " set is_extended for 29-bit ids")
+                f"frame {i}: standard (11-bit) frame with id "
+                f"{int(self.arbitration_id[i]):#x} > 0x7FF; set is_extended for 29-bit ids")
         classic_bad = (~self.is_fd) & (self.dlc > 8)
         if classic_bad.any():
             i = int(np.flatnonzero(classic_bad)[0])

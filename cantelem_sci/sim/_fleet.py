@@ -74,7 +74,8 @@ def _phases(rng: np.random.Generator, duration_s: float) -> list[tuple[str, floa
     out: list[tuple[str, float]] = []
     left = duration_s
     while left > 1:
-        d = min(left, rng.uniform(0.35, 0.6) * duration_s if not out else left * rng.uniform(0.5, 1.0))
+        d = min(left, (rng.uniform(0.35, 0.6) * duration_s if not out
+                       else left * rng.uniform(0.5, 1.0)))
         out.append(("drive", d))
         left -= d
         if left <= 1:
@@ -224,7 +225,8 @@ def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed:
             base = at("voltage") / N_CELLS
             vals = {"CellTempMin": at("cell_t") - 1.5, "CellTempMax": at("cell_t") + 1.5,
                     "CoolantInletTemp": at("cool_in"), "CoolantOutletTemp": at("cool_out"),
-                    "CellVoltageMin": base + cell_off.min(), "CellVoltageMax": base + cell_off.max()}
+                    "CellVoltageMin": base + cell_off.min(),
+                    "CellVoltageMax": base + cell_off.max()}
         elif name == "MCU_Motor":
             vals = {"MotorSpeed": at("rpm"), "MotorTorque": at("torque"),
                     "MotorTemp": at("motor_t"), "InverterTemp": at("inv_t"),

@@ -283,7 +283,8 @@ def parse_candump_bytes(buf: bytes, path: str = "<bytes>") -> FrameBatch:
                                   data, chans)
     if code:
         text = bytes(arr[_line_start(arr, line):]).split(b"\n", 1)[0].decode("utf-8", "replace")
-        raise LogFormatError(f"{path}:{line}:{extra + 1}: {_ERRORS[code]}; got {text.strip()[:120]!r}")
+        raise LogFormatError(
+            f"{path}:{line}:{extra + 1}: {_ERRORS[code]}; got {text.strip()[:120]!r}")
     names = [bytes(arr[chans[q, 0]:chans[q, 1]]).decode("utf-8", "replace") for q in range(extra)]
     batch = FrameBatch(time[:k], aid[:k], dlc[:k], ext[:k], fd[:k], rtr[:k], err[:k], chan[:k],
                        data[:k], channel_names=names or ["can0"])

@@ -32,7 +32,8 @@ def read_pycan(path: str, **kwargs: Any) -> FrameBatch:
     try:
         reader = can.LogReader(path, **kwargs)
     except Exception as err:  # readers parse headers in their constructors
-        raise LogFormatError(f"{path}: cannot open as a CAN log: {type(err).__name__}: {err}") from err
+        raise LogFormatError(
+            f"{path}: cannot open as a CAN log: {type(err).__name__}: {err}") from err
     try:
         with reader:
             for msg in reader:

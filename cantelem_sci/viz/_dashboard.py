@@ -61,7 +61,8 @@ class Dashboard:
         self.live_interval_ms = live_interval_ms
         self.fleet = open_fleet(store, storage_options=storage_options)
         self.vehicles = [v for v in self.fleet.vehicles if self.fleet.messages(v)]
-        self.status = pn.pane.Markdown("", css_classes=["cantelem-status"], sizing_mode="stretch_width")
+        self.status = pn.pane.Markdown("", css_classes=["cantelem-status"],
+                                       sizing_mode="stretch_width")
         self.shown: dict[str, pd.DataFrame] = {}
         self.range: tuple[Any, Any] = (None, None)
         self._live_cb = None
@@ -78,7 +79,8 @@ class Dashboard:
         self.w_start = pn.widgets.DatetimeInput(name="From", css_classes=["cantelem-start"],
                                                 width=170)
         self.w_end = pn.widgets.DatetimeInput(name="To", css_classes=["cantelem-end"], width=170)
-        self.detail = pn.pane.Markdown("", css_classes=["cantelem-detail"], sizing_mode="stretch_width")
+        self.detail = pn.pane.Markdown("", css_classes=["cantelem-detail"],
+                                       sizing_mode="stretch_width")
         self.replay_label = pn.pane.Markdown("", css_classes=["cantelem-replay"], width=300)
         self.w_signals = pn.widgets.MultiChoice(name="Signals", options=[], value=[],
                                                 css_classes=["cantelem-signals"], width=340)
@@ -115,7 +117,8 @@ class Dashboard:
         controls = pn.Row(self.w_vehicle, self.w_trip, self.w_start, self.w_end, self.w_signals,
                           self.w_live, self.w_csv)
         body = pn.Row(self.plots, pn.Column(self.map, self.stats, width=380))
-        return pn.Column(pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"}),
+        title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
+        return pn.Column(title,
                          controls, pn.Row(self.w_player, self.replay_label), self.status,
                          self.detail, body,
                          styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
@@ -229,7 +232,8 @@ class Dashboard:
             return hv.Curve(df, "time", (sig, label)).opts(
                 color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
                 active_tools=["xwheel_zoom"], height=220, responsive=True,
-                bgcolor="#262626", show_grid=True, xlabel="", default_tools=["pan", "box_zoom", "reset"],
+                bgcolor="#262626", show_grid=True, xlabel="",
+                default_tools=["pan", "box_zoom", "reset"],
                 backend_opts={"plot.border_fill_color": "#1e1e1e",
                               "plot.outline_line_color": "#444444",
                               # BokehJS reports a wheel zoom only after lod_timeout (500 ms)
@@ -251,7 +255,8 @@ class Dashboard:
                          "std": float(ok.std()) if ok.size else np.nan})
         self.range = (t0, t1)
         self.counts = {r["signal"]: r["count"] for r in rows}
-        self.stats.object = pd.DataFrame(rows).round(3).set_index("signal") if rows else pd.DataFrame()
+        self.stats.object = (pd.DataFrame(rows).round(3).set_index("signal") if rows
+                             else pd.DataFrame())
         self._update_detail()
 
     def _update_detail(self) -> None:

@@ -284,7 +284,8 @@ class NmeaParser:
                 if kind == "RMC":
                     self.speed = (float(msg.spd_over_grnd) * 1.852
                                   if msg.spd_over_grnd not in (None, "") else np.nan)
-                    self.course = float(msg.true_course) if msg.true_course not in (None, "") else np.nan
+                    self.course = (float(msg.true_course) if msg.true_course not in (None, "")
+                                   else np.nan)
                     self.date = msg.datestamp or self.date
                 elif kind == "GGA":
                     if msg.latitude is None or msg.gps_qual in (None, "", 0, "0"):
@@ -321,7 +322,8 @@ def parse_nmea_lines(lines, source: str, on_error=None) -> dict[str, np.ndarray]
 
     Example
     -------
-    >>> fx = parse_nmea_lines(["$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"], "x")
+    >>> gga = "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"
+    >>> fx = parse_nmea_lines([gga], "x")
     >>> round(float(fx["latitude"][0]), 4), int(fx["satellites"][0])
     (48.1173, 8)
     """
@@ -347,7 +349,8 @@ class GpsSource(Source):
             try:
                 self._fh = open(self.path, "r", errors="replace")
             except OSError as err:
-                raise CaptureError(f"{self.path}: cannot open the NMEA file: {err.strerror}") from err
+                raise CaptureError(
+                    f"{self.path}: cannot open the NMEA file: {err.strerror}") from err
             return
         try:
             import serial

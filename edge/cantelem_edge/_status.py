@@ -79,7 +79,8 @@ class Counters:
 
     def error(self, msg: str) -> None:
         with self.lock:
-            self.errors = (self.errors + [f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {msg}"])[-20:]
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self.errors = (self.errors + [f"{stamp} {msg}"])[-20:]
 
 
 def write_status(path: Path, status: dict[str, Any]) -> None:

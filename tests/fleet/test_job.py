@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import cantelem_sci as ct
-from cantelem_sci.fleet import Store, load_catalog, plan
+from cantelem_sci.fleet import Store, plan
 from cantelem_sci.fleet._catalog import default_catalog
 
 pytestmark = pytest.mark.slow

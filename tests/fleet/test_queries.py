@@ -177,7 +177,6 @@ def test_any_signal_name_is_found_or_refused_clearly(fleet, name):
 
 def test_recent_follows_the_edge_logger_within_two_seconds(tmp_path):
     """Live mode: frames made durable by a running logger are visible at once, undecoded."""
-    import time
 
     from cantelem_edge import EdgeLogger, load_config
 

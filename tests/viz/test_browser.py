@@ -7,12 +7,10 @@ input (an empty store) is checked on its own server.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 

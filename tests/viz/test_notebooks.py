@@ -3,7 +3,6 @@ are stored without outputs."""
 
 from __future__ import annotations
 
-import os
 
 import nbformat
 import pytest
