@@ -24,6 +24,12 @@ ROUNDS = 7
 REPEATS = 3
 
 
+def _copy_gbps(src: np.ndarray, dst: np.ndarray) -> float:
+    """Memory copy bandwidth now (read + write, GB/s), best of ``REPEATS``: our decode is
+    memory-bound and cantools is not, so a neighbour's memory traffic slows only ours."""
+    return 2 * src.nbytes / min(_time(lambda: np.copyto(dst, src)) for _ in range(REPEATS)) / 1e9
+
+
 def _time(fn) -> float:
     t = time.perf_counter()
     fn()
@@ -92,13 +98,16 @@ def _main(duration_s: float) -> dict:
                 ("dense", "tree_read_all"): read_all}
         t_ref: list[float] = []
         t_ours: dict[tuple[str, str], list[float]] = {key: [] for key in ours}
+        gbps: list[float] = []
+        src, dst = np.ones(1 << 23), np.empty(1 << 23)  # 64 MB, beyond the caches
         for _ in range(ROUNDS):
             t_ref.append(min(_time(ref) for _ in range(REPEATS)) * len(b) / k)
             for key, fn in ours.items():
                 t_ours[key].append(min(_time(fn) for _ in range(REPEATS)))
+            gbps.append(_copy_gbps(src, dst))
         best_ref = min(t_ref)
         r: dict = {"frames": len(b), "cantools_fps": len(b) / best_ref,
-                   "cantools_fps_rounds": [len(b) / t for t in t_ref]}
+                   "cantools_fps_rounds": [len(b) / t for t in t_ref], "copy_gbps_rounds": gbps}
         print(f"[decode] {label}: {len(b):,} frames, {ROUNDS} alternating rounds, "
               f"best of {REPEATS} each")
         names = {"arrays": "decode_arrays", "tree": "decode (tree)",
@@ -120,6 +129,8 @@ def _main(duration_s: float) -> dict:
         spread = ", ".join(f"{x / 1e6:.3f}" for x in r["cantools_fps_rounds"])
         print(f"  cantools decode_message: {r['cantools_fps'] / 1e6:7.3f} M frames/s "
               f"(rounds: {spread})")
+        print(f"  memory copy, 64 MB: {min(gbps):.1f}-{max(gbps):.1f} GB/s over the rounds "
+              "(read + write; our decode is memory-bound, cantools is not)")
     print(f"  first-use cost (DBC load + JIT from cache or compile): {jit:.2f} s")
     fd = _fd(cantools, ct, decode_arrays)
     if fd:
