@@ -29,12 +29,25 @@ _DATA_TYPES = {np.dtype(t): t for t in ("bool", "int8", "int16", "int32", "int64
                                          "uint16", "uint32", "uint64", "float32", "float64")}
 
 
+#: Zarr v3's JSON for the float fill values JSON has no number for.
+_SPECIAL_FLOATS = {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}
+
+
 def _fill_json(dtype: np.dtype, fill: Any) -> Any:
     if dtype.kind == "b":
         return bool(fill)
     if dtype.kind == "f":
-        return float(fill)
+        f = float(fill)
+        if f != f:
+            return "NaN"
+        if f in (np.inf, -np.inf):
+            return "Infinity" if f > 0 else "-Infinity"
+        return f
     return int(fill)
+
+
+def _fill_from_json(value: Any) -> Any:
+    return _SPECIAL_FLOATS.get(value, value) if isinstance(value, str) else value
 
 
 def write_group(path: Path, attributes: dict[str, Any]) -> None:
@@ -92,7 +105,7 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
         sel = tuple(slice(i * c, min((i + 1) * c, s))
                     for i, c, s in zip(index, chunks, values.shape))
         block = values[sel]
-        if not (block != fill).any():
+        if _only_fill(block, fill):
             continue  # only the fill value: not written (zarr-python's default)
         if block.shape != tuple(chunks):
             full = np.full(chunks, fill, dtype)
@@ -105,6 +118,18 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
         os.makedirs(key.parent, exist_ok=True)
         with open(key, "wb") as fh:
             fh.write(zstd.encode(raw.tobytes()))
+
+
+def _only_fill(block: np.ndarray, fill: np.ndarray) -> bool:
+    """Whether a chunk holds nothing but the fill value, decided as zarr-python decides it: for
+    a float fill of zero bit for bit (a -0.0 is data, and its sign is kept), otherwise by value
+    with NaN equal to NaN."""
+    if block.dtype.kind == "f":
+        if fill == 0:
+            bits = np.ascontiguousarray(block).view(f"u{block.dtype.itemsize}")
+            return not (bits != fill.view(f"u{block.dtype.itemsize}")).any()
+        return bool(np.all((block == fill) | (np.isnan(block) & np.isnan(fill))))
+    return not (block != fill).any()
 
 
 def read_array(path: Path) -> np.ndarray:
@@ -131,7 +156,7 @@ def read_array(path: Path) -> np.ndarray:
     dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     shape = tuple(meta["shape"])
     chunks = tuple(meta["chunk_grid"]["configuration"]["chunk_shape"])
-    out = np.full(shape, meta["fill_value"], dtype)
+    out = np.full(shape, _fill_from_json(meta["fill_value"]), dtype)
     grid = [-(-s // c) if s else 0 for s, c in zip(shape, chunks)]
     zstd = Zstd()
     for index in np.ndindex(*grid):

@@ -146,6 +146,39 @@ def test_every_data_type_reads_back(tmp_path, dtype):
     assert back.dtype == np.dtype(dtype) and back[:].tolist() == v.tolist()
 
 
+SPECIAL = [0.0, -0.0, np.nan, -np.nan, 1.5, np.inf, -np.inf, 5e-324]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(SPECIAL), max_size=9), st.integers(1, 4),
+       st.sampled_from([0.0, -0.0, np.nan, 1.5]), st.sampled_from(["float64", "float32"]))
+def test_float_chunks_left_out_as_zarr_python_leaves_them(tmp_path_factory, vals, chunk, fill,
+                                                          dtype):
+    """A chunk is left out only when zarr-python leaves it out: for a zero fill bit for bit (a
+    -0.0 is data: its sign came back as +0.0 when such a chunk was dropped), otherwise by
+    value with NaN equal to NaN. Same files (a NaN or infinite fill written as zarr's JSON
+    strings), and the values read back bit for bit as zarr-python reads them."""
+    import zarr
+
+    from cantelem_edge._zarr3 import read_array
+
+    v = np.array(vals, dtype)
+    root = tmp_path_factory.mktemp("fill")
+    write_array(root / "ours", v, chunks=(chunk,), level=1, fill_value=fill)
+    from zarr.codecs import ZstdCodec
+
+    ref = zarr.create_array(zarr.storage.LocalStore(root / "ref"), shape=v.shape, dtype=dtype,
+                            chunks=(chunk,), compressors=(ZstdCodec(level=1),), fill_value=fill)
+    ref[...] = v
+    _assert_same_files(root / "ours", root / "ref")
+    got = read_array(root / "ours")
+    theirs = zarr.open_array(str(root / "ref"), mode="r")[...]
+    assert got.tobytes() == theirs.tobytes()  # bit for bit what zarr-python reads
+    np.testing.assert_array_equal(got, v)
+    num = ~np.isnan(v)  # (a NaN's sign is lost where a NaN fill leaves its chunk out: zarr too)
+    np.testing.assert_array_equal(np.signbit(got[num]), np.signbit(v[num]))
+
+
 def test_unsupported_input_is_named(tmp_path):
     with pytest.raises(TypeError, match="dtype <U1 is not supported"):
         write_array(tmp_path / "s", np.array(["a"]), chunks=(1,), level=1)
