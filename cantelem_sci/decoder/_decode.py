@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DecodeError, UnknownFramesWarning
 from ..frames import FrameBatch
-from ._dbc import Database
+from ._channel import fill_groups, fill_messages, first_channels, scatter_channel
 from ._columns import (
     compact_from_dense,
     count_out_of_range,
@@ -23,8 +23,8 @@ from ._columns import (
     partition_simple,
     scatter8,
 )
+from ._dbc import Database
 from ._kernels import decode_grouped, group_by_message
-from ._channel import fill_groups, fill_messages, first_channels, scatter_channel
 from ._layout import Layout
 from ._memory import empty as _empty
 from ._tree import attach_children, node_dataset

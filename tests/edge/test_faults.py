@@ -29,6 +29,13 @@ def _edge(*args, **kw):
     return [sys.executable, "-m", "cantelem_edge", *args]
 
 
+def _python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a fresh interpreter (imports start from nothing); it must succeed."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def _status(path: Path):
     try:
         return json.loads(path.read_text())
@@ -174,8 +181,7 @@ def test_runs_with_dask_xarray_and_plotting_blocked(tmp_path):
         "from cantelem_edge.cli import main\n"
         f"raise SystemExit(main(['run', '--spool', {str(tmp_path)!r}, '--source', 'sim:fast',"
         " '--duration', '1']))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    out = _python(code)
     assert json.loads(out.stdout)["frames"]["durable"] > 0
 
 
@@ -190,8 +196,7 @@ def test_capture_leaves_python_cans_mf4_support_out(tmp_path):
         "print(json.dumps({m: sys.modules.get(m) is not None"
         " for m in ('can', 'asammdf', 'pandas', 'sympy')}))\n"
         "raise SystemExit(rc)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    out = _python(code)
     first, last = out.stdout.strip().splitlines()[0], out.stdout.strip().splitlines()[-1]
     assert json.loads(first)["frames"]["durable"] > 0
     assert json.loads(last) == {"can": True, "asammdf": False, "pandas": False, "sympy": False}
@@ -209,8 +214,7 @@ def test_skip_unused_imports_only_without_replay():
             "print(skip_unused_imports([SourceConfig.parse('can:virtual:x')]))\n"
             "import can\n"
             "print('pandas' in sys.modules, sys.modules['asammdf'])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+    out = _python(code)
     assert out.stdout.split() == ["['asammdf']", "False", "None"]
 
 
