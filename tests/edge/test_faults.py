@@ -203,18 +203,20 @@ def test_capture_leaves_python_cans_mf4_support_out(tmp_path):
 
 
 def test_skip_unused_imports_only_without_replay():
-    from cantelem_edge._config import SourceConfig
-    from cantelem_edge.cli import skip_unused_imports
-
-    replay = [SourceConfig.parse("sim"), SourceConfig.parse("replay:/x/trip.mf4:fast")]
-    assert skip_unused_imports(replay) == []
-    code = ("import sys\n"
+    """In fresh interpreters (asammdf not imported yet): with a replay source nothing is
+    blocked and asammdf still imports; without one it is blocked and python-can imports
+    without it or pandas."""
+    head = ("import sys\n"
             "from cantelem_edge._config import SourceConfig\n"
-            "from cantelem_edge.cli import skip_unused_imports\n"
-            "print(skip_unused_imports([SourceConfig.parse('can:virtual:x')]))\n"
-            "import can\n"
-            "print('pandas' in sys.modules, sys.modules['asammdf'])\n")
-    out = _python(code)
+            "from cantelem_edge.cli import skip_unused_imports\n")
+    out = _python(head + "print(skip_unused_imports([SourceConfig.parse('sim'),"
+                   " SourceConfig.parse('replay:/x/trip.mf4:fast')]))\n"
+                   "import can, asammdf\n"
+                   "print(sys.modules['asammdf'] is not None)\n")
+    assert out.stdout.split() == ["[]", "True"]
+    out = _python(head + "print(skip_unused_imports([SourceConfig.parse('can:virtual:x')]))\n"
+                   "import can\n"
+                   "print('pandas' in sys.modules, sys.modules['asammdf'])\n")
     assert out.stdout.split() == ["['asammdf']", "False", "None"]
 
 
