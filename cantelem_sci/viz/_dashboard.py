@@ -72,25 +72,25 @@ class Dashboard:
     def _build(self) -> None:
         pn, hv = self.pn, self.hv
         v0 = self.vehicles[0] if self.vehicles else None
-        self.w_vehicle = pn.widgets.Select(name="Vehicle", options=self.vehicles, value=v0,
+        self.w_vehicle = pn.widgets.Select(label="Vehicle", options=self.vehicles, value=v0,
                                            css_classes=["cantelem-vehicle"], width=160)
-        self.w_trip = pn.widgets.Select(name="Trip", options={}, css_classes=["cantelem-trip"],
+        self.w_trip = pn.widgets.Select(label="Trip", options={}, css_classes=["cantelem-trip"],
                                         width=260)
-        self.w_start = pn.widgets.DatetimeInput(name="From", css_classes=["cantelem-start"],
+        self.w_start = pn.widgets.DatetimeInput(label="From", css_classes=["cantelem-start"],
                                                 width=170)
-        self.w_end = pn.widgets.DatetimeInput(name="To", css_classes=["cantelem-end"], width=170)
+        self.w_end = pn.widgets.DatetimeInput(label="To", css_classes=["cantelem-end"], width=170)
         self.detail = pn.pane.Markdown("", css_classes=["cantelem-detail"],
                                        sizing_mode="stretch_width")
         self.replay_label = pn.pane.Markdown("", css_classes=["cantelem-replay"], width=300)
-        self.w_signals = pn.widgets.MultiChoice(name="Signals", options=[], value=[],
+        self.w_signals = pn.widgets.MultiChoice(label="Signals", options=[], value=[],
                                                 css_classes=["cantelem-signals"], width=340)
-        self.w_player = pn.widgets.Player(name="Replay", start=0, end=100, value=0, step=1,
+        self.w_player = pn.widgets.Player(label="Replay", start=0, end=100, value=0, step=1,
                                           interval=250, loop_policy="once",
                                           css_classes=["cantelem-player"], width=420)
-        self.w_live = pn.widgets.Toggle(name="Live", value=False, button_type="success",
+        self.w_live = pn.widgets.Toggle(label="Live", value=False, color="success",
                                         css_classes=["cantelem-live"], width=80)
         self.w_csv = pn.widgets.FileDownload(callback=self._csv, filename="cantelem.csv",
-                                             label="Export CSV", button_type="primary",
+                                             label="Export CSV", color="primary",
                                              css_classes=["cantelem-csv"], width=140)
         self.stats = pn.pane.DataFrame(pd.DataFrame(), css_classes=["cantelem-stats"],
                                        sizing_mode="stretch_width")
