@@ -73,7 +73,8 @@ def virtual_run(seconds: float = 10.0, rate: float = 100_000.0) -> dict:
         th.join()
         lg.stop()
         st = lg.status()
-        return {"seconds": seconds, "rate": rate, "sent": sent[0], "durable": st["frames"]["durable"],
+        return {"seconds": seconds, "rate": rate, "sent": sent[0],
+                "durable": st["frames"]["durable"],
                 "fps": st["frames"]["durable"] / seconds, "dropped": st["dropped"],
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -123,7 +124,8 @@ def main() -> dict:
         # each in its own process: peak RSS of one is not the other's
         # as the systemd unit runs it: one malloc arena (see edge/cantelem-edge.service)
         env = dict(os.environ, MALLOC_ARENA_MAX="1")
-        runs = [subprocess.run([sys.executable, "-m", "benchmarks.bench_edge", "--virtual-child", k],
+        runs = [subprocess.run([sys.executable, "-m", "benchmarks.bench_edge",
+                                "--virtual-child", k],
                                capture_output=True, text=True, check=True, env=env)
                 for k in ("run10", "run30", "run90", "drain")]
         v10, v30, v90, d = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)

@@ -63,7 +63,8 @@ def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
             out[workers] = min(best, dt) if best else dt
     res = {"frames": frames, "s_1": out[1], "s_2": out[2], "fps_1": frames / out[1],
            "fps_2": frames / out[2], "speedup": out[1] / out[2]}
-    print(f"[fleet] decode job, {vehicles} vehicles x {duration_s / 3600:.0f} h ({frames:,} frames): "
+    print(f"[fleet] decode job, {vehicles} vehicles x {duration_s / 3600:.0f} h "
+          f"({frames:,} frames): "
           f"1 worker {res['fps_1'] / 1e6:.2f} M frames/s, 2 workers {res['fps_2'] / 1e6:.2f} M "
           f"frames/s, speed-up {res['speedup']:.2f}x")
     return res
@@ -113,7 +114,8 @@ def load_latency() -> dict:
         fleet = ct.open_fleet(store)
         assert fleet.load("EV0100", "VehicleSpeed").sizes["time"] == 8_640_000
         res["local_ms"] = _load_ms(fleet)
-        print(f"[fleet] fleet.load 8.64 M points -> 2,000, warm, local store: {res['local_ms']:.0f} ms")
+        print("[fleet] fleet.load 8.64 M points -> 2,000, warm, local store: "
+              f"{res['local_ms']:.0f} ms")
         try:
             import sys
 

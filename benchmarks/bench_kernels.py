@@ -80,7 +80,7 @@ def main(sizes=(1_000_000, 10_000_000, 50_000_000), n_out: int = 2000) -> dict:
               f"minmax_lttb {b['mm'] * 1e3:7.1f} ms vs tsdownsample parallel "
               f"{b['ts_mm'] * 1e3:7.1f} ms (ratio {rm:.2f}; with assume_sorted=True "
               f"{b['mm_sorted'] * 1e3:.1f} ms, ratio {rs:.2f})")
-        del x, y
+        x = y = fns = None  # free this size's arrays before the next
     return results
 
 

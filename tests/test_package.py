@@ -34,7 +34,8 @@ def _imports(path: Path) -> set[str]:
             if target is None and node.names:
                 target = node.names[0].name
             out.add(target if base else (mod or target))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cantelem_sci."):
+        elif (isinstance(node, ast.ImportFrom) and node.module
+              and node.module.startswith("cantelem_sci.")):
             out.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
             for a in node.names:
@@ -79,7 +80,8 @@ def test_kernels_import_numpy_and_numba_only():
 
 def test_frames_stage_stays_light():
     code = ("import sys, cantelem_sci.frames; "
-            "heavy = [m for m in ('xarray', 'dask', 'numba', 'cantools', 'holoviews') if m in sys.modules]; "
+            "heavy = [m for m in ('xarray', 'dask', 'numba', 'cantools', 'holoviews') "
+            "if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -95,7 +97,8 @@ def test_public_api():
 
 
 def test_error_tree():
-    leaves = [getattr(errors, n) for n in errors.__all__ if n.endswith("Error") and n != "CantelemError"]
+    leaves = [getattr(errors, n) for n in errors.__all__
+              if n.endswith("Error") and n != "CantelemError"]
     for cls in leaves:
         assert issubclass(cls, errors.CantelemError)
         assert any(issubclass(cls, b) for b in (ValueError, KeyError, OSError, TypeError)), cls

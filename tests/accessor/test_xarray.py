@@ -37,7 +37,8 @@ def test_time_gap_gets_a_nan_row_and_both_sides_survive():
     t = da.time.values
     assert t[9_999] in small.time.values and t[10_000] in small.time.values
     i = int(np.searchsorted(small.time.values, t[9_999]))
-    assert np.isnan(small.values[i + 1]) and small.time.values[i + 1] == t[9_999] + np.timedelta64(1, "ns")
+    assert np.isnan(small.values[i + 1])
+    assert small.time.values[i + 1] == t[9_999] + np.timedelta64(1, "ns")
 
 
 def test_dataset_downsample_is_union_and_validates_names():

@@ -19,7 +19,8 @@ def assert_compact_matches_dense(dense, compact, label: str = "") -> int:
             assert set(ds.data_vars) <= set(ref.data_vars), (label, name)
             np.testing.assert_array_equal(ds["time"].values, ref["time"].values)
             for v in ds.data_vars:
-                np.testing.assert_array_equal(ds[v].values, ref[v].values, err_msg=f"{label} {name} {v}")
+                np.testing.assert_array_equal(ds[v].values, ref[v].values,
+                                              err_msg=f"{label} {name} {v}")
                 compared += ds[v].size
             continue
         msg = ds.attrs["message"]
@@ -31,7 +32,8 @@ def assert_compact_matches_dense(dense, compact, label: str = "") -> int:
             ok = ~np.isnan(mux)
             keys = np.where(ok, mux, 0).astype(np.int64)
         sel = ok & np.isin(keys, np.asarray(ds.attrs["multiplexer_ids"], np.int64))
-        assert sel.sum() == ds.sizes["time"], f"{label} {name}: {ds.sizes['time']} rows, dense selects {sel.sum()}"
+        assert sel.sum() == ds.sizes["time"], (
+            f"{label} {name}: {ds.sizes['time']} rows, dense selects {sel.sum()}")
         np.testing.assert_array_equal(ds["time"].values, ref["time"].values[sel])
         np.testing.assert_array_equal(ds["channel"].values, ref["channel"].values[sel])
         for v in ds.data_vars:

@@ -130,7 +130,8 @@ def test_partition_simple_equals_partition_groups(data):
                                           ("scale", np.float64), ("offset", np.float64),
                                           ("scale_i", np.int64), ("offset_i", np.int64)]}
     rows_b, used_b = partition_groups(
-        np.zeros(n, np.uint64), np.zeros(n, np.uint8), offsets, np.array([8]), z, np.ones(1, np.int64),
+        np.zeros(n, np.uint64), np.zeros(n, np.uint8), offsets, np.array([8]), z,
+        np.ones(1, np.int64),
         z, z, np.array([lk_keys.shape[0]]), lk_keys, lk_grp, z, np.array([direct.shape[0]]),
         direct, z, np.array([n_grp]), np.arange(n_grp, dtype=np.int64), np.full(1, -1, np.int64),
         sig["pos"], sig["length"], sig["be"], sig["signed"], sig["kind"], sig["conv"],

@@ -153,7 +153,8 @@ def test_random_bytes_never_crash(tmp_path_factory, blob):
     _loads_or_names_file(p)
 
 
-@given(st.text(alphabet=st.sampled_from(list("BO_SG:|@+-()[]\"; 0123456789.\nABCmM")), max_size=200))
+@given(st.text(alphabet=st.sampled_from(list("BO_SG:|@+-()[]\"; 0123456789.\nABCmM")),
+               max_size=200))
 def test_random_dbc_like_text_never_crashes(tmp_path_factory, text):
     p = tmp_path_factory.mktemp("dbc") / "r.dbc"
     p.write_text(HEADER + text)

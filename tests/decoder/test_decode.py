@@ -23,7 +23,8 @@ def _expected(path):
     out: dict[tuple[int, str], list[float]] = {}
     with opener(path, "rt") as fh:
         for row in csv.DictReader(fh):
-            out.setdefault((int(row["can_id_hex"], 16), row["signal"]), []).append(float(row["value"]))
+            key = (int(row["can_id_hex"], 16), row["signal"])
+            out.setdefault(key, []).append(float(row["value"]))
     return out
 
 
@@ -85,7 +86,8 @@ def test_j1939_captures_match_by_pgn(capture, log, expected):
 def test_two_dbcs_one_per_channel():
     cap = "css-j1939-idle"
     raw = ct.read_log(corpus_path("real-capture", cap, "00000001_candump.log.gz"))
-    db = ct.load_dbc({"can1": corpus_path("real-capture", cap, "CSS-Electronics-SAE-J1939-DEMO.dbc"),
+    db = ct.load_dbc({"can1": corpus_path("real-capture", cap,
+                                          "CSS-Electronics-SAE-J1939-DEMO.dbc"),
                       "can2": corpus_path("real-capture", cap, "canmod-gps.dbc")})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownFramesWarning)
@@ -220,7 +222,8 @@ def test_random_frames_never_crash(sample_db, kw):
         tree = ct.decode(raw, sample_db)
     total = tree.attrs["frames_decoded"] + tree.attrs["frames_unknown"]
     assert total == raw.sizes["frame"]
-    assert sum(n.sizes.get("time", 0) for n in tree.children.values()) == tree.attrs["frames_decoded"]
+    rows = sum(n.sizes.get("time", 0) for n in tree.children.values())
+    assert rows == tree.attrs["frames_decoded"]
 
 
 def test_fd_message_64_bytes(tmp_path):

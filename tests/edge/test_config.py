@@ -92,7 +92,8 @@ def test_source_specs():
 
 
 def test_credentials_are_masked():
-    cfg = load_config(environ={"CANTELEM_EDGE_S3_KEY": "AKIAEXAMPLE", "CANTELEM_EDGE_S3_SECRET": "s3cr3t"})
+    cfg = load_config(environ={"CANTELEM_EDGE_S3_KEY": "AKIAEXAMPLE",
+                               "CANTELEM_EDGE_S3_SECRET": "s3cr3t"})
     red = cfg.redacted()
     assert red["s3_key"] == "***" and red["s3_secret"] == "***"
     assert "s3cr3t" not in repr(red)

@@ -46,7 +46,8 @@ def test_two_virtual_buses_captured_at_once(tmp_path):
     tx = [can.Bus(interface="virtual", channel=c) for c in ("edge-test-a", "edge-test-b")]
     n = 500
     for i in range(n):
-        tx[0].send(can.Message(arbitration_id=0x100, data=i.to_bytes(2, "little"), is_extended_id=False))
+        tx[0].send(can.Message(arbitration_id=0x100, data=i.to_bytes(2, "little"),
+                               is_extended_id=False))
         tx[1].send(can.Message(arbitration_id=0x18FF0400, data=[i % 256] * 8))
     time.sleep(0.5)
     lg.run(duration=0.3)
@@ -63,13 +64,15 @@ def test_two_virtual_buses_captured_at_once(tmp_path):
     ch = np.array(names)[ds["channel"].values]
     a = ds["arbitration_id"].values
     assert (a[ch == "edge-test-a"] == 0x100).all() and (ch == "edge-test-a").sum() == n
-    got = sorted(int.from_bytes(bytes(r[:2]), "little") for r in ds["data"].values[ch == "edge-test-a"])
+    got = sorted(int.from_bytes(bytes(r[:2]), "little")
+                 for r in ds["data"].values[ch == "edge-test-a"])
     assert got == list(range(n))
 
 
 def test_unknown_interface_lists_the_valid_ones():
     src = CanBusSource(load_config(sources=["can:warpdrive:0"], environ={}).sources[0])
-    with pytest.raises(UnknownNameError, match="unknown CAN interface 'warpdrive'; valid: .*socketcan.*virtual"):
+    with pytest.raises(UnknownNameError,
+                       match="unknown CAN interface 'warpdrive'; valid: .*socketcan.*virtual"):
         src.open()
 
 
@@ -88,7 +91,8 @@ NMEA = [
 def test_nmea_fix_with_date_speed_and_course():
     fx = parse_nmea_lines(NMEA, "gps.nmea")
     assert np.datetime64(int(fx["time"][0]), "ns") == np.datetime64("1994-03-23T12:35:19")
-    assert fx["latitude"][0] == pytest.approx(48.1173) and fx["longitude"][0] == pytest.approx(11.5166667)
+    assert fx["latitude"][0] == pytest.approx(48.1173)
+    assert fx["longitude"][0] == pytest.approx(11.5166667)
     assert fx["speed"][0] == pytest.approx(22.4 * 1.852) and fx["course"][0] == pytest.approx(84.4)
 
 

@@ -52,7 +52,8 @@ def test_decoded_values_equal_a_direct_decode(decoded_store):
     assert len(cur["dbc_sha256"]) == 64 and cur["source_segments"]
     import xarray as xr
 
-    tree = xr.open_datatree(day.parent / f"{cur['version']}.zarr", engine="zarr", consolidated=False)
+    tree = xr.open_datatree(day.parent / f"{cur['version']}.zarr", engine="zarr",
+                            consolidated=False)
     assert tree.attrs["source_segments"] == cur["source_segments"]
     assert tree.attrs["dbc_sha256"] == cur["dbc_sha256"]
 

@@ -63,7 +63,8 @@ def test_narrow_payload_is_padded_and_fd_widened():
 
 
 def test_concat_merges_channel_names():
-    a = FrameBatch.from_arrays([0], [1], np.zeros((1, 8), np.uint8), channel=[0], channel_names=["x"])
+    a = FrameBatch.from_arrays([0], [1], np.zeros((1, 8), np.uint8), channel=[0],
+                               channel_names=["x"])
     b = FrameBatch.from_arrays([1], [2], np.zeros((1, 64), np.uint8), channel=[0],
                                channel_names=["y"], is_fd=[True], dlc=[64])
     c = FrameBatch.concat([a, b])

@@ -29,7 +29,8 @@ def test_flot_tables_exactly(series, threshold):
     data = _read(corpus_path("lttb", f"flot_demo{series}.csv"))
     x = np.array([float(r["x"]) for r in data])
     y = np.array([float(r["y"]) for r in data])
-    want = [int(r["index"]) for r in _read(corpus_path("lttb", f"flot_demo{series}_lttb_{threshold}.csv"))]
+    table = corpus_path("lttb", f"flot_demo{series}_lttb_{threshold}.csv")
+    want = [int(r["index"]) for r in _read(table)]
     got = lttb(x, y, threshold)
     assert got.tolist() == want
     # integer and datetime x give the same selection
@@ -200,7 +201,8 @@ def test_second_process_loads_the_jit_cache():
             "from cantelem_sci.kernels._lttb import _lttb_select, _bucket_scan as _bucket_means;"
             "x = np.arange(300_000); y = np.sin(x / 1e3);"
             "lttb(x, y, 100, parallel=True); lttb(x, y, 100, parallel=False);"
-            "print(sum(_lttb_select.stats.cache_hits.values()), sum(_bucket_means.stats.cache_hits.values()),"
+            "print(sum(_lttb_select.stats.cache_hits.values()),"
+            " sum(_bucket_means.stats.cache_hits.values()),"
             " sum(_lttb_select.stats.cache_misses.values()))")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # fills the cache
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

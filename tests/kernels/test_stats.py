@@ -43,18 +43,20 @@ def test_stats_accord_with_reference(xy, width, max_gap):
         _close(got[name], want[name])
 
 
-@given(gappy_series(), st.sampled_from([7, 40]), max_gaps, st.lists(st.integers(0, 300), max_size=4))
+@given(gappy_series(), st.sampled_from([7, 40]), max_gaps,
+       st.lists(st.integers(0, 300), max_size=4))
 def test_chunked_combine_equals_whole(xy, width, max_gap, cuts):
     x, y = xy
     origin, nw = _window_grid(x, width)
-    whole = stats_finalize(stats_append(stats_create(nw), x, y, origin, width, max_gap), width, max_gap)
+    whole = stats_finalize(stats_append(stats_create(nw), x, y, origin, width, max_gap), width,
+                           max_gap)
     bounds = [0, *sorted(c for c in cuts if c <= len(x)), len(x)]
     states = [stats_append(stats_create(nw), x[a:b], y[a:b], origin, width, max_gap)
               for a, b in zip(bounds[:-1], bounds[1:])]
     # combine as a tree, keeping time order (as dask's reduction does)
     while len(states) > 1:
-        states = [stats_combine(states[i], states[i + 1], max_gap) if i + 1 < len(states) else states[i]
-                  for i in range(0, len(states), 2)]
+        states = [stats_combine(states[i], states[i + 1], max_gap) if i + 1 < len(states)
+                  else states[i] for i in range(0, len(states), 2)]
     parts = stats_finalize(states[0], width, max_gap)
     for name in STATS:
         _close(parts[name], whole[name])

@@ -142,7 +142,8 @@ def test_truncated_gzip(tmp_path):
     p = tmp_path / "t.log.gz"
     with gzip.open(p, "wb") as fh:
         for i in range(2000):
-            fh.write(f"({i}.{i * 7919 % 999983:06d}) can0 {i % 2048:03X}#{i * 2654435761 % 2**32:08X}\n".encode())
+            fh.write(f"({i}.{i * 7919 % 999983:06d}) can0 "
+                     f"{i % 2048:03X}#{i * 2654435761 % 2**32:08X}\n".encode())
     p.write_bytes(p.read_bytes()[:200])
     with pytest.raises(LogFormatError, match="t.log.gz: cannot read"):
         ct.read_log(p)

@@ -143,7 +143,8 @@ def test_3_add_a_signal(page):
     page.keyboard.press("Escape")
     _wait_text(page, "cantelem-status", r"3 signal\(s\)")
     _settle(page)
-    assert page.locator(".cantelem-hv canvas").count() > n or "SOC" in _text(page, "cantelem-detail")
+    assert (page.locator(".cantelem-hv canvas").count() > n
+            or "SOC" in _text(page, "cantelem-detail"))
     page.screenshot(path=str(SHOTS / "3-three-signals.png"), full_page=True)
 
 
