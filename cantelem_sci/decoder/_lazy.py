@@ -34,9 +34,9 @@ class ExpandedColumn(BackendArray):
         self.dtype = np.dtype(np.float64)
 
     def dense(self) -> np.ndarray:
-        # pooled huge-page memory (:mod:`._memory`), as the decoded columns: reading the 96
-        # cells of the sample half hour (274 MB, fresh 4 KiB pages with ``numpy.full``) took
-        # 216-276 ms, 83-100 ms so
+        # pooled huge-page memory (:mod:`._memory`), like the decoded columns: reading the 96
+        # cells of the sample half hour (274 MB) took 216-276 ms in the fresh 4 KiB pages of
+        # ``numpy.full``, and takes 83-100 ms from the pool
         out = _memory.empty(self.shape[0], np.float64)
         out.fill(np.nan)
         out[self.rows] = self.values
