@@ -32,9 +32,9 @@ import numpy as np
 from cantelem_sci.errors import SpoolError
 from cantelem_sci.frames import FrameBatch
 from cantelem_sci.frames._schema import FIELDS, SCHEMA_NAME, SCHEMA_VERSION
+from cantelem_sci.frames._zarr3 import write_array, write_group
 
 from ._journal import GPS_FLOAT, GPS_INT, _fsync_dir
-from ._zarr3 import write_array, write_group
 
 CHUNK_FRAMES = 1_000_000
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
@@ -85,8 +85,8 @@ def _md5(path: Path) -> str:
 
 def _write_arrays(path: Path, batch: FrameBatch, gps: dict[str, np.ndarray] | None,
                   attrs: dict[str, Any], level: int) -> None:
-    """The segment's Zarr v3 group at ``path`` (see :mod:`._zarr3`; the same files as
-    zarr-python writes, tested byte for byte, in a tenth of the time)."""
+    """The segment's Zarr v3 group at ``path`` (see :mod:`cantelem_sci.frames._zarr3`; the
+    same files as zarr-python writes, tested byte for byte, in a tenth of the time)."""
     write_group(path, attrs)
     n = len(batch)
     chunk = max(1, min(n, CHUNK_FRAMES))

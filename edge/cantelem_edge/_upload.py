@@ -23,9 +23,9 @@ from typing import Any, Callable
 import numpy as np
 
 from cantelem_sci.errors import UploadError
+from cantelem_sci.frames._zarr3 import read_array
 
 from ._config import EdgeConfig
-from ._zarr3 import read_array
 
 log = logging.getLogger("cantelem_edge")
 CHUNKSIZE = 50 * 2**20  # s3fs' multipart part size used for put_file

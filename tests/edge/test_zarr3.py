@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cantelem_edge import _segment
-from cantelem_edge._zarr3 import write_array
+from cantelem_sci.frames._zarr3 import write_array
 from cantelem_sci.frames import FrameBatch
 from tests.strategies import frame_arrays
 
@@ -126,7 +126,7 @@ def test_segment_files_equal_zarr_pythons(tmp_path_factory, fa, chunk_frames, ze
     finally:
         mp.undo()
     _assert_same_files(root / "ours", root / "ref")
-    from cantelem_edge._zarr3 import read_array
+    from cantelem_sci.frames._zarr3 import read_array
 
     np.testing.assert_array_equal(read_array(root / "ours" / "time"), b.time)
     for k in _segment.FIELDS:
@@ -160,7 +160,7 @@ def test_float_chunks_left_out_as_zarr_python_leaves_them(tmp_path_factory, vals
     strings), and the values read back bit for bit as zarr-python reads them."""
     import zarr
 
-    from cantelem_edge._zarr3 import read_array
+    from cantelem_sci.frames._zarr3 import read_array
 
     v = np.array(vals, dtype)
     root = tmp_path_factory.mktemp("fill")
@@ -194,7 +194,7 @@ def test_read_array_equals_zarr_pythons_read(tmp_path_factory, n, chunk, delta, 
     padded edge chunk, chunks of the fill value left out, delta or not."""
     import zarr
 
-    from cantelem_edge._zarr3 import read_array
+    from cantelem_sci.frames._zarr3 import read_array
 
     rng = np.random.default_rng(seed)
     v = (rng.integers(-5, 5, n) * (rng.random(n) < 0.5)).astype(dtype)
@@ -211,7 +211,7 @@ def test_read_array_equals_zarr_pythons_read(tmp_path_factory, n, chunk, delta, 
 def test_read_array_refuses_other_arrays(tmp_path):
     import zarr
 
-    from cantelem_edge._zarr3 import read_array
+    from cantelem_sci.frames._zarr3 import read_array
 
     a = zarr.create_array(str(tmp_path / "g"), shape=(4,), dtype="int32", chunks=(2,),
                           compressors=None)

@@ -1,4 +1,5 @@
-"""The few Zarr v3 files of a segment, written directly.
+"""Zarr v3 arrays and groups written directly: the edge logger's segments and the decode
+job's trees (:mod:`cantelem_sci.fleet._write`).
 
 zarr-python spends about 4 ms creating and 2.5 ms writing each array of a segment (its
 synchronous API runs every call through an event loop, with metadata validation, codec
@@ -13,7 +14,8 @@ written, and an edge chunk is padded to the full chunk shape with the fill value
 The output is tested byte for byte against zarr-python writing the same arrays (every
 ``zarr.json`` equal as JSON, every chunk file equal), and read back with zarr and xarray.
 :func:`read_array` reads these arrays back (the uploader's latency figures), so the logger
-never imports zarr-python.
+never imports zarr-python. Only numpy and numcodecs are imported here: the logger stays
+light.
 """
 
 from __future__ import annotations
