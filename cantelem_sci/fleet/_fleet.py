@@ -335,8 +335,7 @@ class Fleet:
                            for m in cur["messages"].values()), default=0)
         for seg in self._index.get(vehicle, {}).get("segments", []):
             if seg["end_ns"] > decoded_end:
-                batches.append(
-                    FrameBatch.from_dataset(self.store.open_zarr(seg["key"], chunks=None)))
+                batches.append(self.store.read_frames(seg["key"]))
         if self.store.local:
             from cantelem_edge import read_journal
 

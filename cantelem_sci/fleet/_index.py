@@ -66,8 +66,7 @@ def refresh_vehicle(store: Store, vehicle: str, gap_ns: int) -> dict[str, Any]:
                  "sha256": man["frames_sha256"], "channels": man.get("channel_names", []),
                  "bytes": int(man.get("bytes", 0)), "gps": int(man.get("gps_count", 0))}
         try:
-            t = (store.open_zarr(key, chunks=None)["time"].values
-                 .astype("datetime64[ns]").view("int64"))
+            t = store.read_times(key)
             entry["sessions"] = _sessions(t, gap_ns)
         except Exception as err:  # a corrupt segment: the decode job quarantines it
             entry["sessions"] = [[entry["start_ns"], entry["end_ns"]]]

@@ -20,7 +20,12 @@ import uuid
 import warnings
 from typing import Any
 
-from ..errors import StoreError
+import numpy as np
+
+from ..errors import FrameFormatError, StoreError
+from ..frames import FrameBatch
+from ..frames._direct import TIME_UNITS, read_segment
+from ..frames._zarr3 import read_array
 
 
 class Store:
@@ -111,6 +116,34 @@ class Store:
             self.fs.put(src, self.path(key) + "/", recursive=True)
         except OSError as err:
             raise StoreError(f"{self.uri(key)}: cannot upload {local_dir}: {err}") from err
+
+    def read_frames(self, key: str) -> FrameBatch:
+        """The raw frames of the segment at ``key``: read from its files directly in a local
+        store (:mod:`cantelem_sci.frames._direct`, about 10x faster than xarray for a
+        segment), else, or for a segment that reader does not handle, through xarray."""
+        if self.local:
+            try:
+                return read_segment(self.path(key))
+            except FrameFormatError:
+                raise
+            except ValueError:
+                pass
+        return FrameBatch.from_dataset(self.open_zarr(key, chunks=None))
+
+    def read_times(self, key: str) -> np.ndarray:
+        """The ``time`` column (int64 ns) of the segment at ``key``, read as
+        :meth:`read_frames` reads it."""
+        if self.local:
+            try:
+                path = self.path(key)
+                meta = json.loads(open(os.path.join(path, "time", "zarr.json")).read())
+                if (meta.get("attributes", {}).get("units") == TIME_UNITS
+                        and meta.get("data_type") == "int64"):
+                    return read_array(os.path.join(path, "time"))
+            except (OSError, ValueError):
+                pass
+        return (self.open_zarr(key, chunks=None)["time"].values
+                .astype("datetime64[ns]").view("int64"))
 
     def open_zarr(self, key: str, **kw: Any):
         import xarray as xr
