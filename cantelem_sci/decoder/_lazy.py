@@ -61,3 +61,29 @@ def lazy_variable(col: ExpandedColumn, attrs: dict[str, Any]) -> Any:
 
     data = indexing.MemoryCachedArray(indexing.LazilyIndexedArray(col, _WHOLE))
     return xr.Variable("time", data, attrs=attrs, fastpath=True)
+
+
+def uncached(var: Any) -> Any:
+    """``var`` reading its lazy dense column afresh at every read, without caching it in the
+    tree: for a writer that reads each column once, so that one column is in memory at a
+    time. Any other variable, or a column already read (and cached), is returned as it is.
+
+    Example
+    -------
+    >>> v = lazy_variable(ExpandedColumn(np.array([1.5]), np.array([1]), 3), {})
+    >>> u = uncached(v)
+    >>> u.values.tolist(), u is v
+    ([nan, 1.5, nan], False)
+    >>> _ = v.values  # read through the tree's variable: cached there, so returned as it is
+    >>> uncached(v) is v
+    True
+    """
+    import xarray as xr
+
+    data = getattr(var, "_data", None)
+    if (isinstance(data, indexing.MemoryCachedArray)
+            and isinstance(data.array, indexing.LazilyIndexedArray)
+            and isinstance(data.array.array, ExpandedColumn)):
+        return xr.Variable(var.dims, data.array, attrs=var.attrs, encoding=var.encoding,
+                           fastpath=True)
+    return var

@@ -53,14 +53,22 @@ def write_tree(tree: Any, path: str | Path, encoding: dict[str, dict[str, Any]])
     >>> float(back["BMS_PackStatus"]["SOC"][0]) == float(tree["BMS_PackStatus"]["SOC"][0])
     True
     """
-    plan = [(_node_dir(Path(path), node, tree),) + _encode_node(node, node is tree,
-                                                                 encoding.get(node.path, {}))
+    plan = [(_node_dir(Path(path), node, tree),) + _plan_node(node, node is tree,
+                                                               encoding.get(node.path, {}))
             for node in tree.subtree]
     if os.path.isdir(path):  # mode "w": what was there goes
         shutil.rmtree(path)
     for where, attrs, arrays in plan:
         write_group(where, attrs)
-        for name, values, kw in arrays:
+        for name, var, chunks in arrays:
+            # encoded and read one at a time: a dense multiplexed column is built for its
+            # write and dropped after it (not cached in the tree), so the next one reuses its
+            # pooled memory while it is still in the cache
+            try:
+                values, kw = _encode_array(name, var, chunks)
+            except (TypeError, ValueError) as err:  # checked before, so not expected
+                shutil.rmtree(path)
+                raise NotImplementedError(f"{where} {name!r}: {err}") from err
             write_array(where / name, values, level=ZSTD_LEVEL, **kw)
 
 
@@ -69,13 +77,14 @@ def _node_dir(root: Path, node: Any, tree: Any) -> Path:
     return root if rel in ("", ".") else root.joinpath(*rel.split("/"))
 
 
-def _encode_node(node: Any, at_root: bool, enc: dict[str, Any]
-                 ) -> tuple[dict[str, Any], list[tuple[str, np.ndarray, dict[str, Any]]]]:
-    """A node's group attributes and its arrays ``(name, values, write_array keywords)``,
-    encoded as xarray's zarr backend encodes them (``dump_to_store``, ``ZarrStore.store``
-    and ``set_variables`` with ``mode="w"``)."""
-    from xarray.backends.zarr import FillValueCoder, encode_zarr_attr_value, encode_zarr_variable
+def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
+               ) -> tuple[dict[str, Any], list[tuple[str, Any, tuple[int, ...]]]]:
+    """A node's group attributes and its arrays ``(name, variable, chunks)``, the variables
+    with the coordinates attribute set (``dump_to_store``) and checked; nothing is read."""
+    from xarray.backends.zarr import encode_zarr_attr_value
     from xarray.conventions import encode_dataset_coordinates
+
+    from ..decoder import uncached
 
     ds = node.to_dataset(inherit=at_root)
     variables, attrs = encode_dataset_coordinates(ds)
@@ -84,25 +93,35 @@ def _encode_node(node: Any, at_root: bool, enc: dict[str, Any]
     arrays = []
     for name, var in variables.items():
         where = f"{node.path} {name!r}"
-        if name not in enc or "chunks" not in enc[name] or set(enc[name]) != {"chunks"}:
+        if name not in enc or set(enc[name]) != {"chunks"}:
             raise NotImplementedError(f"{where}: no chunks in the encoding")
-        v = encode_zarr_variable(var, name=name, zarr_format=3)
-        values = np.asarray(v.values)
-        if values.ndim != 1 or values.dtype.kind not in "biuf" or values.size == 0:
-            raise NotImplementedError(f"{where}: {values.ndim}-D {values.dtype}, "
-                                      f"{values.size} values")
-        a = dict(v.attrs)
-        fill = v.encoding.get("fill_value")
-        if fill is None:
-            fill = math.nan if values.dtype.kind == "f" else 0
-        if "_FillValue" in a:  # moved to the end and encoded, as set_variables does
-            fv = a.pop("_FillValue")
-            if fv is not None:
-                a["_FillValue"] = FillValueCoder.encode(fv, values.dtype)
-        _check_json(where, a)
-        arrays.append((name, values, {"chunks": tuple(enc[name]["chunks"]), "attributes": a,
-                                      "dimension_names": list(v.dims), "fill_value": fill}))
+        if var.ndim != 1 or var.dtype.kind not in "biufM" or var.size == 0:
+            raise NotImplementedError(f"{where}: {var.ndim}-D {var.dtype}, {var.size} values")
+        _check_json(where, var.attrs)
+        arrays.append((name, uncached(var), tuple(enc[name]["chunks"])))
     return group_attrs, arrays
+
+
+def _encode_array(name: str, var: Any, chunks: tuple[int, ...]
+                  ) -> tuple[np.ndarray, dict[str, Any]]:
+    """One variable's values and :func:`write_array` keywords, encoded as xarray's zarr
+    backend encodes them (``ZarrStore.store`` and ``set_variables`` with ``mode="w"``)."""
+    from xarray.backends.zarr import FillValueCoder, encode_zarr_variable
+
+    v = encode_zarr_variable(var, name=name, zarr_format=3)
+    values = np.asarray(v.values)
+    if values.ndim != 1 or values.dtype.kind not in "biuf":
+        raise ValueError(f"encoded as {values.ndim}-D {values.dtype}")
+    a = dict(v.attrs)
+    fill = v.encoding.get("fill_value")
+    if fill is None:
+        fill = math.nan if values.dtype.kind == "f" else 0
+    if "_FillValue" in a:  # moved to the end and encoded, as set_variables does
+        fv = a.pop("_FillValue")
+        if fv is not None:
+            a["_FillValue"] = FillValueCoder.encode(fv, values.dtype)
+    return values, {"chunks": chunks, "attributes": a, "dimension_names": list(v.dims),
+                    "fill_value": fill}
 
 
 def _check_json(where: str, attrs: dict[str, Any]) -> None:

@@ -3,8 +3,10 @@ every ``zarr.json`` equal as JSON and every chunk equal byte for byte."""
 
 from __future__ import annotations
 
+import gc
 import json
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +140,31 @@ def test_the_job_writes_with_the_direct_writer(tmp_path, sample_db, monkeypatch)
     back = xr.open_datatree(tmp_path / "day.zarr", engine="zarr", consolidated=False)
     np.testing.assert_array_equal(back["MCU_Motor"]["MotorSpeed"].values,
                                   tree["MCU_Motor"]["MotorSpeed"].values)
+
+
+def test_one_dense_column_is_in_memory_at_a_time(tmp_path, sample_db, monkeypatch):
+    """The 96 dense cell columns of a day (24 times the data they hold) are built one by one
+    for the write and dropped after it, neither cached in the tree nor kept until the end, so
+    each reuses the last one's pooled memory while it is still in the cache."""
+    from cantelem_sci.decoder._lazy import ExpandedColumn
+
+    built: list[weakref.ref] = []
+    most_alive = 0
+    dense = ExpandedColumn.dense
+
+    def counting(self):
+        nonlocal most_alive
+        gc.collect()
+        most_alive = max(most_alive, sum(r() is not None for r in built))
+        out = dense(self)
+        built.append(weakref.ref(out.base if out.base is not None else out))
+        return out
+
+    monkeypatch.setattr(ExpandedColumn, "dense", counting)
+    tree = ct.decode(ct.simulate_vehicle(duration_s=60, seed=7), sample_db)
+    write_tree(tree, tmp_path / "day.zarr", _encoding(tree))
+    assert len(built) == 96 and most_alive <= 1
+    cell = tree["BMS_CellVoltages"].dataset["Cell01_Voltage"]
+    assert len(built) == 96  # not read from the tree by the write: reading it builds it now
+    cell.values
+    assert len(built) == 97
