@@ -136,7 +136,8 @@ class Store:
         if self.local:
             try:
                 path = self.path(key)
-                meta = json.loads(open(os.path.join(path, "time", "zarr.json")).read())
+                with open(os.path.join(path, "time", "zarr.json")) as fh:
+                    meta = json.load(fh)
                 if (meta.get("attributes", {}).get("units") == TIME_UNITS
                         and meta.get("data_type") == "int64"):
                     return read_array(os.path.join(path, "time"))
