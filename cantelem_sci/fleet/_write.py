@@ -10,8 +10,8 @@ time, fill values, attribute values), and writes the files with
 files, every ``zarr.json`` equal as JSON and every chunk equal byte for byte.
 
 It handles what a decode writes: 1-D numeric or bool variables with chunks given in the
-encoding, JSON-ready attributes. For anything else it raises ``NotImplementedError`` before
-writing a file, and the caller writes with ``to_zarr``.
+encoding, JSON-ready attributes. For anything else it raises ``NotImplementedError``, with
+nothing written, and the caller writes with ``to_zarr``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def write_tree(tree: Any, path: str | Path, encoding: dict[str, dict[str, Any]])
     writes it (a directory already at ``path`` is removed first), where ``encoding`` gives
     every variable its ``chunks``.
 
-    Raises ``NotImplementedError`` (before any file is written) for a variable this writer
-    does not handle.
+    Raises ``NotImplementedError`` for a variable this writer does not handle: before any
+    file is written, as the variables are checked first (or, should xarray's encoding of one
+    still fail while writing, after removing what was written).
 
     Example
     -------
