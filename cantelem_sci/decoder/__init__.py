@@ -4,7 +4,16 @@ from ._dbc import Database, Leniency, load_dbc
 from ._decode import decode, decode_arrays
 from ._tree import release_tree
 from ._encode import encode_signals
-from ._lazy import uncached
 
 __all__ = ["Database", "Leniency", "decode", "decode_arrays", "encode_signals", "load_dbc",
            "release_tree", "uncached"]
+
+
+def __getattr__(name: str):
+    # imported on first use: it needs xarray, and the edge logger imports this package (for
+    # the simulator's encoder) with xarray blocked
+    if name == "uncached":
+        from ._lazy import uncached
+
+        return uncached
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
