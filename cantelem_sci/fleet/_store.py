@@ -24,8 +24,7 @@ import numpy as np
 
 from ..errors import FrameFormatError, StoreError
 from ..frames import FrameBatch
-from ..frames._direct import TIME_UNITS, read_segment
-from ..frames._zarr3 import read_array
+from ..frames._direct import read_segment, read_times
 
 
 class Store:
@@ -135,13 +134,8 @@ class Store:
         :meth:`read_frames` reads it."""
         if self.local:
             try:
-                path = self.path(key)
-                with open(os.path.join(path, "time", "zarr.json")) as fh:
-                    meta = json.load(fh)
-                if (meta.get("attributes", {}).get("units") == TIME_UNITS
-                        and meta.get("data_type") == "int64"):
-                    return read_array(os.path.join(path, "time"))
-            except (OSError, ValueError):
+                return read_times(self.path(key))
+            except ValueError:
                 pass
         return (self.open_zarr(key, chunks=None)["time"].values
                 .astype("datetime64[ns]").view("int64"))

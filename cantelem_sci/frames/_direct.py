@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from ..errors import FrameFormatError
-from ._schema import DTYPES, FIELDS, SCHEMA_NAME, SCHEMA_VERSION, FrameBatch
+from ._schema import DTYPES, FIELDS, SCHEMA_NAME, FrameBatch, check_schema
 from ._zarr3 import read_array
 
 #: The time encoding the edge logger writes (CF, integer nanoseconds since the epoch).
@@ -54,25 +55,41 @@ def read_segment(path: str | Path) -> FrameBatch:
     attrs = group.get("attributes", {})
     if group.get("node_type") != "group" or attrs.get("schema", SCHEMA_NAME) != SCHEMA_NAME:
         raise ValueError(f"{path}: not a {SCHEMA_NAME} group")
-    missing = [k for k in ("time", "data") + FIELDS if not (path / k / "zarr.json").exists()]
-    if missing:
-        raise FrameFormatError(
-            f"{path}: not a raw-frame dataset: missing {missing}; expected the {SCHEMA_NAME} "
-            "schema (see docs/raw-frames.md)")
-    version = int(attrs.get("schema_version", SCHEMA_VERSION))
-    if version > SCHEMA_VERSION:
-        raise FrameFormatError(
-            f"{path}: raw-frame schema version {version} is newer than this package reads "
-            f"({SCHEMA_VERSION}); upgrade cantelem_sci")
-    time_meta = json.loads((path / "time" / "zarr.json").read_text())
-    units = time_meta.get("attributes", {}).get("units")
-    if units != TIME_UNITS or time_meta.get("data_type") != "int64":
-        raise ValueError(f"{path}/time: {time_meta.get('data_type')} in {units!r}, expected "
-                         f"int64 in {TIME_UNITS!r}")
-    t = read_array(path / "time")
+    present = {k for k in ("time", "data") + FIELDS if (path / k / "zarr.json").exists()}
+    try:
+        check_schema(SimpleNamespace(variables=present, attrs=attrs))
+    except FrameFormatError as err:
+        raise FrameFormatError(f"{path}: {err}") from err
+    t = read_times(path)
     arrs = [read_array(path / k).astype(DTYPES[k], copy=False) for k in FIELDS]
     data = read_array(path / "data").astype(np.uint8, copy=False)
     if data.ndim != 2 or any(a.shape != t.shape for a in arrs) or data.shape[0] != t.shape[0]:
         raise FrameFormatError(f"{path}: arrays of different lengths: time {t.shape}, data "
                                f"{data.shape}")
     return FrameBatch(t, *arrs, data, channel_names=list(attrs.get("channel_names", ["can0"])))
+
+
+def read_times(path: str | Path) -> np.ndarray:
+    """The ``time`` column (int64 ns) of the segment at ``path``; ``ValueError`` when it is
+    not stored as the edge logger stores it (int64 in :data:`TIME_UNITS`).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from cantelem_sci.frames._zarr3 import write_array
+    >>> d = Path(tempfile.mkdtemp())
+    >>> write_array(d / "time", np.array([7, 9]), chunks=(2,), level=1,
+    ...             attributes={"units": TIME_UNITS})
+    >>> read_times(d).tolist()
+    [7, 9]
+    """
+    path = Path(path)
+    try:
+        meta = json.loads((path / "time" / "zarr.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}/time: no readable array: {err}") from err
+    units = meta.get("attributes", {}).get("units")
+    if units != TIME_UNITS or meta.get("data_type") != "int64":
+        raise ValueError(f"{path}/time: {meta.get('data_type')} in {units!r}, expected "
+                         f"int64 in {TIME_UNITS!r}")
+    return read_array(path / "time")
