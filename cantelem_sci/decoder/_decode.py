@@ -27,6 +27,7 @@ from ._dbc import Database
 from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
 from ._memory import empty as _empty
+from ._plan import plan_groups, plan_rows
 from ._tree import attach_children, node_dataset
 from ._wide import BLOCK, ROW, Windows, decode_columns64, decode_groups64, gather_rows
 from ._wide import scatter64, windows
@@ -95,27 +96,22 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     hit = _scratch_buffer("j1939", n, np.bool_)
     counts = lay.match_into(batch.arbitration_id, batch.is_extended, batch.channel, usable,
                             batch.channel_names, msg_of_frame, hit)
-    offsets = np.zeros(n_msg + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    total = int(offsets[-1])
     s = lay.sig
-    n_sig = s["pos"].shape[0]
-    nrows_of_sig = np.repeat(counts, lay.msg_sig1 - lay.msg_sig0)
     grp = lay.groups
     fast = batch.data.shape[1] == 8
     # CAN FD payloads: the column path through byte windows, unless a signal fits none or a
     # message that occurs has a multiplexer that is not simple (then the generic path)
     wide = (not fast and batch.data.shape[1] == ROW and _windows(lay).ok
-            and not counts[grp.msg_mux1_slow > grp.msg_mux0].any())
+            and not counts[lay.msg_slow].any())
     columnar = fast or wide
     # column bases in ``values``: every signal, except multiplexed ones on the compact column
     # paths
-    in_values = (s["parent"] < 0) if compact and columnar else np.ones(n_sig, bool)
-    sizes = np.where(in_values, nrows_of_sig, 0)
-    col_base = np.zeros(n_sig, np.int64)
-    np.cumsum(sizes[:-1], out=col_base[1:])
-    values = _empty(int(sizes.sum()), np.float64)
-    out_of_range = np.zeros(n_sig, np.int64)
+    offsets, col_base, n_values, n_muxed, max_slow, out_of_range, first = plan_rows(
+        counts, lay.msg_sig0, lay.msg_sig1,
+        lay.sig_unselected if compact and columnar else lay.sig_all, lay.msg_muxed,
+        lay.msg_slow)
+    total = int(offsets[-1])
+    values = _empty(n_values, np.float64)
     row_time = _empty(total, np.int64)
     # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
     with_sa = lay.any_j1939
@@ -126,9 +122,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     # payload rows as 64-bit words: a batch made field by field may hold a strided or
     # Fortran-ordered data array (copied then; a no-op for the usual C-ordered one)
     data = np.ascontiguousarray(batch.data)
-    # the channel of each message's first frame: the scatters check every frame against it
-    # and the channel column is a fill unless some message comes on several channels
-    first = np.zeros(n_msg, np.uint8)
+    # the channel of each message's first frame (``first``): the scatters check every frame
+    # against it and the channel column is a fill unless some message comes on several
+    # channels
     if with_channel and columnar and total:
         first_channels(msg_of_frame, batch.channel, counts, first)
     res: dict[str, Any] = {
@@ -152,9 +148,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                         s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
                         s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
                         s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
-        groups = _groups8(lay, counts, offsets, col_base, values, out_of_range, rows, row_dlc,
+        groups = _groups8(lay, offsets, col_base, values, out_of_range, rows, row_dlc,
                           row_time, row_channel, row_sa, with_dlc, with_channel, with_sa,
-                          first if with_channel and not mixed else None)
+                          first if with_channel and not mixed else None, n_muxed, max_slow)
         if compact:
             res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
@@ -178,9 +174,9 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                          s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
                          s["offset_i"], s["small"], s["parent"], s["lo"], s["hi"], col_base,
                          values, out_of_range, cols, _scratch_buffer("wwords", BLOCK, np.uint64))
-        groups = _groups64(lay, win, counts, offsets, col_base, values, out_of_range, rows64,
+        groups = _groups64(lay, win, offsets, col_base, values, out_of_range, rows64,
                            row_dlc, row_time, row_channel, row_sa, with_channel, with_sa,
-                           first if with_channel and not mixed else None)
+                           first if with_channel and not mixed else None, n_muxed)
         if compact:
             res.update(groups)
         else:
@@ -199,13 +195,14 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                        s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
                        s["offset_i"], s["parent"], s["mux0"], s["mux1"], lay.mux_vals,
                        col_base, values)
-        count_out_of_range(values, col_base, nrows_of_sig, s["lo"], s["hi"], out_of_range)
+        count_out_of_range(values, col_base, np.repeat(counts, lay.msg_sig1 - lay.msg_sig0),
+                           s["lo"], s["hi"], out_of_range)
     if compact:
         (grp_row_base, grp_count, grp_rows, gcol_base, gvalues, grp_time, grp_channel,
          grp_sa) = compact_from_dense(
             values, col_base, offsets, grp.grp_msg, grp.grp_parent, grp.grp_ids0,
-            grp.grp_ids1, grp.grp_ids, grp.grp_mem0, grp.grp_mem1, grp.grp_members, n_sig,
-            row_time, row_channel, row_sa)
+            grp.grp_ids1, grp.grp_ids, grp.grp_mem0, grp.grp_mem1, grp.grp_members,
+            s["pos"].shape[0], row_time, row_channel, row_sa)
         res.update(group_count=grp_count, group_row_base=grp_row_base, group_rows=grp_rows,
                    group_time=grp_time, group_channel=grp_channel,
                    group_source_address=grp_sa, group_values=gvalues,
@@ -241,17 +238,17 @@ def _gid_buffer(n: int, n_grp: int) -> np.ndarray:
             else _scratch_buffer("gid64", n, np.int64))
 
 
-def _simple_partition(lay: Layout, counts: np.ndarray, offsets: np.ndarray,
-                      col_base: np.ndarray, values: np.ndarray, n_rows: int
+def _simple_partition(lay: Layout, offsets: np.ndarray, col_base: np.ndarray,
+                      values: np.ndarray, n_rows: int, n_muxed: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The rows of the simple multiplexers' groups (:func:`partition_simple`): returns
+    """The rows of the simple multiplexers' groups (:func:`partition_simple`; ``n_muxed``:
+    the rows of the messages with multiplexers): returns
     ``(grp_count, grp_row_base, grp_rows, used)``."""
     grp = lay.groups
     n_grp = len(grp.info)
     grp_count = np.zeros(n_grp, np.int64)
     grp_row_base = np.zeros(n_grp, np.int64)
-    muxed = counts[grp.msg_mux1 > grp.msg_mux0]
-    grp_rows = _empty(int(muxed.sum()), np.int64)  # returned: fresh, not scratch
+    grp_rows = _empty(n_muxed, np.int64)  # returned: fresh, not scratch
     used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
                             grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
                             _gid_buffer(n_rows, n_grp))
@@ -262,13 +259,8 @@ def _group_outputs(lay: Layout, grp_count: np.ndarray, used: int, with_channel: 
                    with_sa: bool) -> tuple[np.ndarray, ...]:
     """The group columns to fill: ``(gcol_base, gvalues, grp_time, grp_channel, grp_sa)``
     (member ``s`` of group row ``q`` at ``gvalues[gcol_base[s] + q]``)."""
-    grp = lay.groups
-    n_sig = lay.sig["pos"].shape[0]
-    member_rows = (np.where(grp.sig_group >= 0, grp_count[grp.sig_group], 0) if len(grp.info)
-                   else np.zeros(n_sig, np.int64))
-    gcol_base = np.zeros(n_sig, np.int64)
-    np.cumsum(member_rows[:-1], out=gcol_base[1:])
-    gvalues = _empty(int(member_rows.sum()), np.float64)
+    gcol_base, n_values = plan_groups(grp_count, lay.groups.sig_group)
+    gvalues = _empty(n_values, np.float64)
     grp_time = _empty(used, np.int64)
     # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
     grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
@@ -286,29 +278,29 @@ def _group_result(grp_count: np.ndarray, grp_row_base: np.ndarray, grp_rows: np.
                 group_values=gvalues, group_col_base=gcol_base)
 
 
-def _groups8(lay: Layout, counts: np.ndarray, offsets: np.ndarray, col_base: np.ndarray,
-             values: np.ndarray, out_of_range: np.ndarray, rows: np.ndarray,
-             row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
-             row_sa: np.ndarray, with_dlc: bool, with_channel: bool,
-             with_sa: bool, first: np.ndarray | None) -> dict[str, Any]:
+def _groups8(lay: Layout, offsets: np.ndarray, col_base: np.ndarray, values: np.ndarray,
+             out_of_range: np.ndarray, rows: np.ndarray, row_dlc: np.ndarray,
+             row_time: np.ndarray, row_channel: np.ndarray, row_sa: np.ndarray,
+             with_dlc: bool, with_channel: bool, with_sa: bool, first: np.ndarray | None,
+             n_muxed: int, max_slow: int) -> dict[str, Any]:
     """The multiplexer groups of 8-byte frames in message order (compact form): the rows of
     each group (simple multiplexers by a direct table, the others by
     :func:`partition_groups`), then each group gathered and decoded. Returns the
     ``group_*`` entries of :func:`decode_arrays`. ``first``: the channel of each message
-    when every frame of a message came on one channel (then filled, not gathered)."""
+    when every frame of a message came on one channel (then filled, not gathered).
+    ``n_muxed``, ``max_slow``: from :func:`._plan.plan_rows`."""
     s = lay.sig
     grp = lay.groups
-    grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, counts, offsets, col_base,
-                                                                values, rows.shape[0])
-    slow = counts[grp.msg_mux1_slow > grp.msg_mux0]
-    if slow.any():
+    grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, offsets, col_base, values,
+                                                                rows.shape[0], n_muxed)
+    if max_slow:
         grp_rows, used = partition_groups(
             rows, row_dlc, offsets, lay.msg_len, grp.msg_mux0, grp.msg_mux1_slow, grp.mux_sig,
             grp.mux_lk0, grp.mux_lk1, grp.lk_keys, grp.lk_grp, grp.mux_dir0, grp.mux_dir1,
             grp.lk_direct, grp.mux_g0, grp.mux_g1, grp.mux_groups, grp.sig_group, s["pos"],
             s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"], s["offset"],
             s["scale_i"], s["offset_i"], col_base, values, grp_row_base, grp_count, used,
-            _scratch_buffer("first", int(slow.max()), np.int64), grp_rows)
+            _scratch_buffer("first", max_slow, np.int64), grp_rows)
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     words = _scratch_buffer("gwords", used, np.uint64)
@@ -339,18 +331,18 @@ def _windows(lay: Layout) -> Windows:
     return w
 
 
-def _groups64(lay: Layout, win: Windows, counts: np.ndarray, offsets: np.ndarray,
-              col_base: np.ndarray, values: np.ndarray, out_of_range: np.ndarray,
-              rows64: np.ndarray, row_dlc: np.ndarray, row_time: np.ndarray,
-              row_channel: np.ndarray, row_sa: np.ndarray, with_channel: bool,
-              with_sa: bool, first: np.ndarray | None) -> dict[str, Any]:
+def _groups64(lay: Layout, win: Windows, offsets: np.ndarray, col_base: np.ndarray,
+              values: np.ndarray, out_of_range: np.ndarray, rows64: np.ndarray,
+              row_dlc: np.ndarray, row_time: np.ndarray, row_channel: np.ndarray,
+              row_sa: np.ndarray, with_channel: bool, with_sa: bool,
+              first: np.ndarray | None, n_muxed: int) -> dict[str, Any]:
     """:func:`_groups8` for 64-byte rows (simple multiplexers only): the same partition, then
     each member read through its window from the group's rows. ``first``: as for
     :func:`_groups8`."""
     s = lay.sig
     grp = lay.groups
-    grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, counts, offsets, col_base,
-                                                                values, row_dlc.shape[0])
+    grp_count, grp_row_base, grp_rows, used = _simple_partition(lay, offsets, col_base, values,
+                                                                row_dlc.shape[0], n_muxed)
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time, row_channel,

@@ -314,6 +314,13 @@ class Layout:
             np.bool_)
         self.groups = MuxGroups(self)
         self.any_j1939 = any(m.j1939 for m in self.messages)
+        # masks for :func:`._plan.plan_rows`: the signals with a column in ``values``
+        # (every one; or, in compact form on the column paths, those no multiplexer
+        # selects) and the messages with multiplexers (any; not simple)
+        self.sig_all = np.ones(self.sig["pos"].shape[0], np.bool_)
+        self.sig_unselected = self.sig["parent"] < 0
+        self.msg_muxed = self.groups.msg_mux1 > self.groups.msg_mux0
+        self.msg_slow = self.groups.msg_mux1_slow > self.groups.msg_mux0
 
     def signal_attrs(self, s: int) -> dict[str, Any]:
         """The attrs of signal ``s`` (global index) in a decoded node: a fresh copy each call

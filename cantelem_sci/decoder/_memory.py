@@ -30,7 +30,8 @@ MIN_BYTES = 1 << 20
 HUGE_PAGE = 2 << 20
 
 _lock = threading.Lock()
-_idle: list[mmap.mmap] = []
+#: idle mappings, each with the offset of its first huge-page boundary
+_idle: list[tuple[mmap.mmap, int]] = []
 _stats = {"mapped": 0, "reused": 0}
 _limit: int | None = None
 _MMAP_ANON = hasattr(mmap, "MAP_ANONYMOUS") and hasattr(mmap, "MAP_PRIVATE")
@@ -40,15 +41,18 @@ def _round(n: int) -> int:
     return -(-n // HUGE_PAGE) * HUGE_PAGE
 
 
-def _take(nbytes: int) -> mmap.mmap:
-    """An idle mapping of at least ``nbytes`` (and not more than twice that), or a new one."""
+def _take(nbytes: int) -> tuple[mmap.mmap, int]:
+    """An idle mapping of at least ``nbytes`` (and not more than twice that), or a new one,
+    with the offset of its first huge-page boundary."""
     need = _round(nbytes) + HUGE_PAGE  # room to align the start to a huge page
     with _lock:
-        best = None
-        for i, mm in enumerate(_idle):
-            if need <= len(mm) <= 2 * need and (best is None or len(mm) < len(_idle[best])):
-                best = i
-        if best is not None:
+        best = -1
+        size = 0
+        for i, (mm, _) in enumerate(_idle):
+            n = len(mm)
+            if need <= n <= 2 * need and (best < 0 or n < size):
+                best, size = i, n
+        if best >= 0:
             _stats["reused"] += 1
             return _idle.pop(best)
         _stats["mapped"] += 1
@@ -58,7 +62,9 @@ def _take(nbytes: int) -> mmap.mmap:
             mm.madvise(mmap.MADV_HUGEPAGE)
         except OSError:  # pragma: no cover - kernels without transparent huge pages
             pass
-    return mm
+    # the address once per mapping: ``ndarray.ctypes`` is slow, and a decode takes several
+    # arrays right after its kernels have flushed the interpreter's data from the caches
+    return mm, (-np.frombuffer(mm, np.uint8, 1).ctypes.data) % HUGE_PAGE
 
 
 def _pool_limit() -> int:
@@ -69,14 +75,14 @@ def _pool_limit() -> int:
     return _limit
 
 
-def _give_back(mm: mmap.mmap) -> None:
+def _give_back(mm: mmap.mmap, off: int) -> None:
     """Keep ``mm`` for reuse; the oldest idle mappings go when the pool is over its limit."""
     limit = _pool_limit()
     with _lock:
         if len(mm) > limit:
             return
-        _idle.append(mm)
-        while sum(len(m) for m in _idle) > limit:
+        _idle.append((mm, off))
+        while sum(len(m) for m, _ in _idle) > limit:
             _idle.pop(0)  # unmapped once no one refers to it
 
 
@@ -93,15 +99,14 @@ def empty(n: int, dtype: Any) -> np.ndarray:
     nbytes = int(n) * dt.itemsize
     if nbytes < MIN_BYTES or not _MMAP_ANON:
         return np.empty(n, dt)
-    mm = _take(nbytes)
-    base = np.frombuffer(mm, np.uint8)
-    off = (-base.ctypes.data) % HUGE_PAGE
-    # the arrays handed out are views of ``base``: when the last one dies, so does ``base``
-    weakref.finalize(base, _give_back, mm)
-    return base[off:off + nbytes].view(dt)
+    mm, off = _take(nbytes)
+    a = np.frombuffer(mm, dt, int(n), off)
+    # views of ``a`` keep it alive: when the last one dies, the mapping goes back
+    weakref.finalize(a, _give_back, mm, off)
+    return a
 
 
 def pool_stats() -> dict[str, int]:
     """Mappings made and reused so far, and the bytes idle in the pool (for tests)."""
     with _lock:
-        return {**_stats, "idle_bytes": sum(len(m) for m in _idle)}
+        return {**_stats, "idle_bytes": sum(len(m) for m, _ in _idle)}
