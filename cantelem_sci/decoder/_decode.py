@@ -93,9 +93,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         batch.is_remote.view(np.uint8), batch.is_error.view(np.uint8), batch.dlc, batch.channel,
         usable.view(np.uint8))
     msg_of_frame = _scratch_buffer("msg", n, np.int32)
-    hit = _scratch_buffer("j1939", n, np.bool_)
     counts = lay.match_into(batch.arbitration_id, batch.is_extended, batch.channel, usable,
-                            batch.channel_names, msg_of_frame, hit)
+                            batch.channel_names, msg_of_frame)
     s = lay.sig
     grp = lay.groups
     fast = batch.data.shape[1] == 8

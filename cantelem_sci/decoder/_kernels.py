@@ -47,7 +47,7 @@ def _find(keys, vals, lo, hi, key):
 
 @njit(cache=True, nogil=True)
 def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, any_slot,
-                 keys, vals, bounds, std, result, j1939_hit, counts):
+                 keys, vals, bounds, std, result, counts):
     """Message index of each frame (-1: none). Slot ``t`` owns the sorted keys
     ``keys[bounds[2t]:bounds[2t + 1]]`` (id | extended bit 31) and its J1939 keys (PGN part
     of the id | bit 31) ``keys[bounds[2t + 1]:bounds[2t + 2]]``. A frame tries the slot of its
@@ -71,8 +71,6 @@ def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, 
                 m = _find(keys, vals, bounds[2 * t], hi, key)
             if m < 0 and is_extended[f]:
                 m = _find(keys, vals, hi, bounds[2 * t + 2], (key & J1939_MASK) | ext_bit)
-                if m >= 0:
-                    j1939_hit[f] = True
             if m >= 0:
                 result[f] = m
                 counts[m] += 1
@@ -81,7 +79,7 @@ def match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel, 
 
 @njit(cache=True, nogil=True)
 def match_frames_any(arbitration_id, is_extended, usable, keys, vals, bounds, std0, result,
-                     j1939_hit, counts):
+                     counts):
     """:func:`match_frames` when every DBC applies to any channel (one slot, ``std0`` its
     direct 11-bit table), writing ``result`` for every frame (no prefill needed).
 
@@ -115,8 +113,6 @@ def match_frames_any(arbitration_id, is_extended, usable, keys, vals, bounds, st
         m = _find(keys, vals, 0, hi, key)
         if m < 0 and ext:
             m = _find(keys, vals, hi, end, (key & J1939_MASK) | ext_bit)
-            if m >= 0:
-                j1939_hit[f] = True
         result[f] = m
         if m >= 0:
             counts[m] += 1

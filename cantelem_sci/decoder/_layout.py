@@ -356,10 +356,9 @@ class Layout:
 
     def match_into(self, arbitration_id: np.ndarray, is_extended: np.ndarray,
                    channel: np.ndarray, usable: np.ndarray, channel_names: Sequence[str],
-                   result: np.ndarray, j1939_hit: np.ndarray) -> np.ndarray:
-        """Message index of each frame into ``result`` (-1: no message) and the J1939 flag
-        of the match into ``j1939_hit``; returns the frame count of each message."""
-        j1939_hit[:] = False
+                   result: np.ndarray) -> np.ndarray:
+        """Message index of each frame into ``result`` (-1: no message); returns the frame
+        count of each message."""
         dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         if dup:
             warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
@@ -368,11 +367,11 @@ class Layout:
         if any_slot == 0:  # every DBC for any channel: one slot
             keys, vals, bounds, std = packed
             match_frames_any(arbitration_id, is_extended, usable, keys, vals, bounds, std[0],
-                             result, j1939_hit, counts)
+                             result, counts)
         else:
             result.fill(-1)  # (the general matcher is fastest writing matched frames only)
             match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel,
-                         any_slot, *packed, result, j1939_hit, counts)
+                         any_slot, *packed, result, counts)
         return counts[:len(self.messages)]
 
     def _match_tables(self, channel_names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -250,7 +250,7 @@ def test_fd_message_64_bytes(tmp_path):
 @given(st.data())
 def test_one_slot_matcher_equals_the_general_one(data):
     """With every DBC for any channel, the two-pass matcher gives the general matcher's
-    messages, J1939 flags and counts, over a result array that is not prefilled."""
+    messages and counts, over a result array that is not prefilled."""
     from cantelem_sci.decoder._kernels import match_frames, match_frames_any
     from cantelem_sci.decoder._layout import pack_match_tables
 
@@ -267,14 +267,13 @@ def test_one_slot_matcher_equals_the_general_one(data):
     usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
     arb, is_ext = (key & 0x1FFFFFFF).astype(np.uint32), key >= ext
     keys, vals, bounds, std = pack_match_tables([table], [j1939])
-    want, want_hit = np.full(n, -1, np.int32), np.zeros(n, bool)
+    want = np.full(n, -1, np.int32)
     want_counts = np.zeros(21, np.int64)
     match_frames(arb, is_ext, np.zeros(n, np.uint8), usable, np.full(256, -1, np.int64), 0,
-                 keys, vals, bounds, std, want, want_hit, want_counts)
-    got, hit, counts = np.full(n, 77, np.int32), np.zeros(n, bool), np.zeros(21, np.int64)
-    match_frames_any(arb, is_ext, usable, keys, vals, bounds, std[0], got, hit, counts)
+                 keys, vals, bounds, std, want, want_counts)
+    got, counts = np.full(n, 77, np.int32), np.zeros(21, np.int64)
+    match_frames_any(arb, is_ext, usable, keys, vals, bounds, std[0], got, counts)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(hit, want_hit)
     np.testing.assert_array_equal(counts, want_counts)
 
 
@@ -306,26 +305,24 @@ def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     channel = np.array(data.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)), np.uint8)
     usable = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
     result = np.full(n, -1, np.int64)
-    hit = np.zeros(n, bool)
     n_msg = max([m for t in tables for m in t.values()] + [m for t in j1939 for m in t.values()]
                 + [0]) + 1
     counts = np.zeros(n_msg, np.int64)
     match_frames((key & 0x1FFFFFFF).astype(np.uint32), key >= ext, channel, usable,
-                 slot_of_channel, n_slots - 1, *pack_match_tables(tables, j1939), result, hit,
+                 slot_of_channel, n_slots - 1, *pack_match_tables(tables, j1939), result,
                  counts)
     for f in range(n):
-        want, want_hit = -1, False
+        want = -1
         if usable[f]:
             order = [chans.index(channel[f])] if channel[f] in chans else []
             for t in order + [n_slots - 1]:
                 m = tables[t].get(int(key[f]), -1)
                 if m < 0 and key[f] >= ext:
                     m = j1939[t].get((int(key[f]) & 0x3FFFF00) | ext, -1)
-                    want_hit = m >= 0
                 if m >= 0:
                     break
             want = m
-        assert (result[f], hit[f]) == (want, want_hit), f
+        assert result[f] == want, f
     np.testing.assert_array_equal(counts, np.bincount(result[result >= 0], minlength=n_msg))
 
 
