@@ -129,6 +129,7 @@ def test_direct_tree_construction_is_used_and_equals_the_public_one(sample_db, s
     from cantelem_sci.decoder import _tree
 
     assert _tree._direct_is_identical()
+    assert _tree._simple_index_is_identical()  # each node's time index the fast way too
     direct = ct.decode(sample_batch, sample_db, multiplexed="compact")
     monkeypatch.setattr(_tree, "_direct_is_identical", lambda: False)
     public = ct.decode(sample_batch, sample_db, multiplexed="compact")
@@ -136,6 +137,34 @@ def test_direct_tree_construction_is_used_and_equals_the_public_one(sample_db, s
     assert list(direct.children) == list(public.children)
     for name, node in direct.children.items():
         assert node.parent is direct and node.name == name and node.path == f"/{name}"
+
+
+def test_direct_release_is_used_and_leaves_what_xarrays_detach_leaves(sample_db, sample_batch,
+                                                                      monkeypatch):
+    """``release_tree`` detaches the nodes directly on this xarray (xarray's own detaching
+    rebuilds the parent's children once per child), and leaves every node as xarray's
+    ``children = {}`` does: no parent, no children, its name, data and attributes."""
+    import xarray as xr
+
+    from cantelem_sci.decoder import _tree, release_tree
+
+    assert _tree._direct_release_is_identical()
+    trees = []
+    for direct in (True, False):
+        if not direct:
+            monkeypatch.setattr(_tree, "_direct_release_is_identical", lambda: False)
+        tree = ct.decode(sample_batch, sample_db, multiplexed="compact")
+        nodes = dict(tree.children)
+        release_tree(tree)
+        trees.append((tree, nodes))
+    (d_root, d_nodes), (p_root, p_nodes) = trees
+    assert not d_root.children and not p_root.children
+    assert list(d_nodes) == list(p_nodes) and len(d_nodes) > 5
+    for name in d_nodes:
+        d, p = d_nodes[name], p_nodes[name]
+        assert d.parent is None and p.parent is None and d.name == p.name == name
+        assert not d.children and d.path == p.path == "/"
+        xr.testing.assert_identical(d, p)
 
 
 @pytest.mark.parametrize("multiplexed", ["dense", "compact"])
