@@ -60,7 +60,7 @@ def _time_index(time: Any) -> Any:
     (checked once per process, :func:`_simple_index_is_identical`): 2 against 12 us."""
     import pandas as pd
 
-    if _simple_index_is_identical():
+    if time.dtype == "datetime64[ns]" and time.ndim == 1 and _simple_index_is_identical():
         return pd.DatetimeIndex._simple_new(
             pd.arrays.DatetimeArray._simple_new(time, dtype=time.dtype), name="time")
     return pd.DatetimeIndex(time, copy=False, name="time")
@@ -119,6 +119,12 @@ def _direct_node(ds: "xr.Dataset", parent: "xr.DataTree", name: str) -> "xr.Data
     return node
 
 
+def _node_state(node: "xr.DataTree") -> set[str]:
+    """The attributes set on a tree node (slots and instance dict)."""
+    slots = {s for c in type(node).__mro__ for s in getattr(c, "__slots__", ())}
+    return {s for s in slots if hasattr(node, s)} | set(getattr(node, "__dict__", {}))
+
+
 @functools.cache
 def _direct_is_identical() -> bool:
     """Whether :func:`_direct_node` makes what xarray's own construction makes: an identical
@@ -132,10 +138,6 @@ def _direct_is_identical() -> bool:
                                  coords={"time": t, "channel": ("time", np.zeros(2, np.uint8))},
                                  attrs={"message": name}) for name in ("A", "B[m=1]")}
 
-    def state(node: xr.DataTree) -> set[str]:
-        slots = {s for c in type(node).__mro__ for s in getattr(c, "__slots__", ())}
-        return {s for s in slots if hasattr(node, s)} | set(getattr(node, "__dict__", {}))
-
     try:
         public = xr.DataTree(dataset=xr.Dataset(attrs={"r": 1}))
         public.children = {k: xr.DataTree(dataset=v) for k, v in datasets().items()}
@@ -145,7 +147,7 @@ def _direct_is_identical() -> bool:
         xr.testing.assert_identical(public, direct)
         for name in ("A", "B[m=1]"):
             a, b = public[name], direct[name]
-            if (state(a) != state(b) or b.parent is not direct or b.name != name
+            if (_node_state(a) != _node_state(b) or b.parent is not direct or b.name != name
                     or b.path != a.path or dict(b.children)):
                 return False
         return list(direct.children) == list(public.children)
@@ -210,10 +212,6 @@ def _direct_release_is_identical() -> bool:
         root["A"].children = {"C": xr.DataTree(dataset=ds)}
         return root
 
-    def state(node: xr.DataTree) -> set[str]:
-        slots = {s for c in type(node).__mro__ for s in getattr(c, "__slots__", ())}
-        return {s for s in slots if hasattr(node, s)} | set(getattr(node, "__dict__", {}))
-
     try:
         public, direct = tree(), tree()
         p_nodes = [public, public["A"], public["A/C"], public["B[m=1]"]]
@@ -222,7 +220,7 @@ def _direct_release_is_identical() -> bool:
             n.children = {}
         _release(direct, True)
         for a, b in zip(p_nodes, d_nodes):
-            if (state(a) != state(b) or a.name != b.name
+            if (_node_state(a) != _node_state(b) or a.name != b.name
                     or a.parent is not None or b.parent is not None
                     or dict(a.children) or dict(b.children)):
                 return False
