@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
 from ._memory import empty as _empty
 from ._plan import plan_groups, plan_rows
-from ._tree import attach_children, node_dataset
+from ._tree import attach_children, node_dataset, time_variable
 from ._wide import BLOCK, ROW, Windows, decode_columns64, decode_groups64, gather_rows
 from ._wide import scatter64, windows
 
@@ -359,6 +359,61 @@ def _groups64(lay: Layout, win: Windows, offsets: np.ndarray, col_base: np.ndarr
     return _group_result(grp_count, grp_row_base, grp_rows, used, outputs)
 
 
+#: A signal of a node: global index, variable name, whether it has a range (then its
+#: out-of-range count goes into its attrs), its group (-1: none) and its value table
+_Sig = tuple[int, str, bool, int, Any]
+
+
+class _NodePlan(NamedTuple):
+    """What :func:`decode` makes each node of, computed once per layout.
+
+    ``messages``: per message ``(index, node name, J1939, every signal, the signals no
+    multiplexer selects)``; ``groups``: per multiplexer group ``(index, node path, message
+    index, member signals, multiplexer name, multiplexer ids, message name)``."""
+
+    messages: list[tuple[int, str, bool, tuple[_Sig, ...], tuple[_Sig, ...]]]
+    groups: list[tuple[int, str, int, tuple[_Sig, ...], str, tuple[int, ...], str]]
+
+
+def _node_plan(lay: Layout) -> _NodePlan:
+    plan = getattr(lay, "_cantelem_nodes", None)
+    if plan is not None:
+        return plan
+    grp = lay.groups
+    sig_group = grp.sig_group.tolist()
+
+    def sig(s: int, info: Any, taken: set[str]) -> _Sig:
+        sg = info.signals[s - info.sig0]
+        attrs = lay.signal_attrs(s)
+        ranged = ("minimum" in attrs and "maximum" in attrs
+                  and attrs["minimum"] < attrs["maximum"])
+        name = sg.name if sg.name not in taken else f"{sg.name}_signal"
+        return (s, name, ranged, sig_group[s], sg.choices)
+
+    def taken(info: Any) -> set[str]:
+        return {"time", "channel", "source_address"} if info.j1939 else {"time", "channel"}
+
+    messages = []
+    for info in lay.messages:
+        every = tuple(sig(info.sig0 + j, info, taken(info)) for j in range(len(info.signals)))
+        unmuxed = tuple(x for x in every if lay.sig["parent"][x[0]] < 0)
+        messages.append((info.index, info.node, bool(info.j1939), every, unmuxed))
+    groups = []
+    path: dict[int, str] = {}
+    for g in grp.info:
+        info = lay.messages[g.message]
+        parent_sig = info.signals[g.parent - info.sig0]
+        label = f"[{parent_sig.name}={','.join(str(v) for v in g.ids) or 'none'}]"
+        pg = int(grp.sig_group[g.parent])
+        path[g.index] = f"{path[pg] if pg >= 0 else info.node}{label}"
+        groups.append((g.index, path[g.index], g.message,
+                       tuple(sig(s, info, taken(info)) for s in g.members), parent_sig.name,
+                       tuple(g.ids), info.message.name))
+    plan = _NodePlan(messages, groups)
+    lay._cantelem_nodes = plan  # type: ignore[attr-defined]
+    return plan
+
+
 def _labels(values: np.ndarray, choices: dict[Any, Any]) -> np.ndarray:
     table = {int(k): str(v) for k, v in choices.items()}
     out = np.empty(values.shape[0], object)
@@ -431,76 +486,68 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
     channel_names = list(batch.channel_names)
     compact = multiplexed == "compact"
 
-    grp = lay.groups
+    plan = _node_plan(lay)
+    oor_of = oor.tolist()
+    base_of = res["col_base"].tolist()
 
-    def variables(sigs: list[tuple[int, Any]], cols: np.ndarray, base: np.ndarray, cnt: int,
-                  taken: set[str]) -> dict[str, Any]:
+    def variables(sigs: tuple[_Sig, ...], cols: np.ndarray, base: list[int],
+                  cnt: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for s, sig in sigs:
+        for s, name, ranged, g, choices in sigs:
             attrs = lay.signal_attrs(s)
-            if "minimum" in attrs and "maximum" in attrs and attrs["minimum"] < attrs["maximum"]:
-                attrs["out_of_range_count"] = int(oor[s])
-            name = sig.name if sig.name not in taken else f"{sig.name}_signal"
-            g = int(grp.sig_group[s])
+            if ranged:
+                attrs["out_of_range_count"] = oor_of[s]
             if cols is values and g >= 0:  # dense form of a multiplexed signal
                 r0, gc = res["group_row_base"][g], int(res["group_count"][g])
-                gb = res["group_col_base"][s]
+                gb = gbase_of[s]
                 lazy = ExpandedColumn(res["group_values"][gb:gb + gc],
                                       res["group_rows"][r0:r0 + gc], cnt)
-                if not (decode_choices and sig.choices):
+                if not (decode_choices and choices):
                     out[name] = lazy_variable(lazy, attrs)
                     continue
                 col = lazy.dense()
             else:
                 col = cols[base[s]:base[s] + cnt]
-            if decode_choices and sig.choices:
-                out[name] = xr.Variable("time", _labels(col, sig.choices), attrs=attrs)
+            if decode_choices and choices:
+                out[name] = xr.Variable("time", _labels(col, choices), attrs=attrs)
             else:  # float64 arrays: xarray's conversions of the data are no-ops here
-                out[name] = xr.Variable("time", col, attrs=attrs, fastpath=True)
+                out[name] = time_variable(col, attrs)
         return out
 
     def coords(t: np.ndarray, ch: np.ndarray, sa: np.ndarray, j1939: bool) -> dict[str, Any]:
-        # (uint8 arrays: xarray's conversions of the data are no-ops, hence fastpath)
-        c: dict[str, Any] = {"time": t, "channel": xr.Variable("time", ch, {
-            "channel_names": list(channel_names)}, fastpath=True)}
+        c: dict[str, Any] = {"time": t, "channel": time_variable(ch, {
+            "channel_names": list(channel_names)})}
         if j1939:
-            c["source_address"] = xr.Variable("time", sa, fastpath=True)
+            c["source_address"] = time_variable(sa, None)
         return c
 
+    gbase_of = res["group_col_base"].tolist()
+    offsets_of = offsets.tolist()
+    counts_of = counts.tolist()
     children: dict[str, xr.Dataset] = {}
-    for info in lay.messages:
-        cnt = int(counts[info.index])
+    for m, node, j1939, every, unmuxed in plan.messages:
+        cnt = counts_of[m]
         if cnt == 0:
             continue
-        r0, r1 = offsets[info.index], offsets[info.index + 1]
-        c = coords(times[r0:r1], res["channel"][r0:r1], res["source_address"][r0:r1],
-                   info.j1939)
-        sigs = [(info.sig0 + j, sig) for j, sig in enumerate(info.signals)
-                if not compact or lay.sig["parent"][info.sig0 + j] < 0]
-        ds = node_dataset(variables(sigs, values, res["col_base"], cnt, set(c)), c,
-                          lay.message_attrs(info.index))
-        children[info.node] = ds
+        r0, r1 = offsets_of[m], offsets_of[m + 1]
+        c = coords(times[r0:r1], res["channel"][r0:r1], res["source_address"][r0:r1], j1939)
+        children[node] = node_dataset(variables(unmuxed if compact else every, values, base_of,
+                                                cnt), c, lay.message_attrs(m))
     if compact:
-        grp = lay.groups
-        path: dict[int, str] = {}
-        for g in grp.info:
-            info = lay.messages[g.message]
-            parent_sig = info.signals[g.parent - info.sig0]
-            label = f"[{parent_sig.name}={','.join(str(v) for v in g.ids) or 'none'}]"
-            pg = int(grp.sig_group[g.parent])
-            path[g.index] = f"{path[pg] if pg >= 0 else info.node}{label}"
-            cnt = int(res["group_count"][g.index])
-            if cnt == 0 or info.node not in children:
+        grp_count = res["group_count"].tolist()
+        grp_row_base = res["group_row_base"].tolist()
+        for g, path, m, sigs, mux_name, ids, message in plan.groups:
+            cnt = grp_count[g]
+            if cnt == 0 or counts_of[m] == 0:
                 continue
-            r0 = res["group_row_base"][g.index]
+            r0 = grp_row_base[g]
             c = coords(res["group_time"][r0:r0 + cnt].view("datetime64[ns]"),
                        res["group_channel"][r0:r0 + cnt],
-                       res["group_source_address"][r0:r0 + cnt], info.j1939)
-            sigs = [(s, info.signals[s - info.sig0]) for s in g.members]
-            children[path[g.index]] = node_dataset(
-                variables(sigs, res["group_values"], res["group_col_base"], cnt, set(c)),
-                c, {"multiplexer_signal": parent_sig.name,
-                                 "multiplexer_ids": list(g.ids), "message": info.message.name})
+                       res["group_source_address"][r0:r0 + cnt], lay.messages[m].j1939)
+            children[path] = node_dataset(
+                variables(sigs, res["group_values"], gbase_of, cnt), c,
+                {"multiplexer_signal": mux_name, "multiplexer_ids": list(ids),
+                 "message": message})
     unknown = res["unknown"]
     n_unknown = int(np.count_nonzero(unknown))  # (10x faster than a sum of bools)
     root_attrs: dict[str, Any] = {

@@ -57,10 +57,10 @@ _WHOLE = indexing.BasicIndexer((slice(None),))
 
 def lazy_variable(col: ExpandedColumn, attrs: dict[str, Any]) -> Any:
     """An ``xarray.Variable`` on ``time`` reading ``col`` on first access (then cached)."""
-    import xarray as xr
+    from ._tree import time_variable
 
     data = indexing.MemoryCachedArray(indexing.LazilyIndexedArray(col, _WHOLE))
-    return xr.Variable("time", data, attrs=attrs, fastpath=True)
+    return time_variable(data, attrs)
 
 
 def uncached(var: Any) -> Any:

@@ -139,6 +139,56 @@ def test_direct_tree_construction_is_used_and_equals_the_public_one(sample_db, s
         assert node.parent is direct and node.name == name and node.path == f"/{name}"
 
 
+@pytest.mark.parametrize("multiplexed", ["compact", "dense"])
+@pytest.mark.parametrize("decode_choices", [False, True])
+def test_direct_variables_are_used_and_equal_the_constructors(sample_db, sample_batch,
+                                                             monkeypatch, multiplexed,
+                                                             decode_choices):
+    """Every variable and time index is made by setting its slots on this xarray (else
+    decoding is slower, silently), and gives what xarray's constructors give: an identical
+    tree, each variable of the same type with the same slots set to equal values (attrs
+    and encoding included, the lazily expanded columns of the dense form too)."""
+    import xarray as xr
+
+    from cantelem_sci.decoder import _tree
+
+    assert _tree._direct_classes() is not None
+    kw = dict(multiplexed=multiplexed, decode_choices=decode_choices)
+    direct = ct.decode(sample_batch, sample_db, **kw)
+    monkeypatch.setattr(_tree, "_direct_classes", lambda: None)
+    monkeypatch.setattr(_tree, "_direct_is_identical", lambda: False)
+    public = ct.decode(sample_batch, sample_db, **kw)
+    xr.testing.assert_identical(direct, public)
+    assert list(direct.children) == list(public.children)
+    n_vars = 0
+    for name, node in direct.children.items():
+        d_vars, p_vars = node.dataset.variables, public[name].dataset.variables
+        assert list(d_vars) == list(p_vars)
+        for k, d in d_vars.items():
+            p = p_vars[k]
+            assert type(d) is type(p), (name, k)
+            assert _tree._node_state(d) == _tree._node_state(p), (name, k)
+            # (None and {} are the same to xarray: its properties make {} of None)
+            assert d.attrs == p.attrs and d.encoding == p.encoding, (name, k)
+            assert type(d._data) is type(p._data), (name, k)
+            n_vars += 1
+    assert n_vars > 40
+
+
+def test_time_variable_takes_attrs_as_xarray_does():
+    """Empty attrs become None, as in ``xr.Variable``; data is not copied."""
+    import xarray as xr
+
+    from cantelem_sci.decoder._tree import time_variable
+
+    a = np.array([1.0, 2.0])
+    for attrs in ({}, None, {"units": "V"}):
+        v = time_variable(a, None if attrs is None else dict(attrs))
+        p = xr.Variable("time", a, attrs=attrs, fastpath=True)
+        assert v._attrs == p._attrs and v.dims == p.dims and v._data is a
+        xr.testing.assert_identical(v, p)
+
+
 def test_direct_release_is_used_and_leaves_what_xarrays_detach_leaves(sample_db, sample_batch,
                                                                       monkeypatch):
     """``release_tree`` detaches the nodes directly on this xarray (xarray's own detaching
