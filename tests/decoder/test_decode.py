@@ -149,18 +149,30 @@ def test_direct_variables_are_used_and_equal_the_constructors(sample_db, sample_
     tree, each variable of the same type with the same slots set to equal values (attrs
     and encoding included, the lazily expanded columns of the dense form too)."""
     import xarray as xr
+    from xarray.core.indexing import MemoryCachedArray
 
-    from cantelem_sci.decoder import _tree
+    from cantelem_sci.decoder import _lazy, _tree
 
     assert _tree._direct_classes() is not None
+    assert _lazy._direct_wrappers_are_identical()  # the dense form's lazy columns
     kw = dict(multiplexed=multiplexed, decode_choices=decode_choices)
     direct = ct.decode(sample_batch, sample_db, **kw)
     monkeypatch.setattr(_tree, "_direct_classes", lambda: None)
     monkeypatch.setattr(_tree, "_direct_is_identical", lambda: False)
+    monkeypatch.setattr(_lazy, "_direct_wrappers_are_identical", lambda: False)
     public = ct.decode(sample_batch, sample_db, **kw)
+    n_vars = n_lazy = 0
+    for name, node in direct.children.items():  # before reading (which caches the columns)
+        for k, d in node.dataset.variables.items():
+            p = public[name].dataset.variables[k]
+            if isinstance(d._data, MemoryCachedArray):
+                assert type(d._data.array) is type(p._data.array), (name, k)
+                assert _tree._node_state(d._data.array) == _tree._node_state(p._data.array)
+                assert d._data.array.key == p._data.array.key, (name, k)
+                assert d._data.array.shape == p._data.array.shape, (name, k)
+                n_lazy += 1
     xr.testing.assert_identical(direct, public)
     assert list(direct.children) == list(public.children)
-    n_vars = 0
     for name, node in direct.children.items():
         d_vars, p_vars = node.dataset.variables, public[name].dataset.variables
         assert list(d_vars) == list(p_vars)
@@ -173,6 +185,8 @@ def test_direct_variables_are_used_and_equal_the_constructors(sample_db, sample_
             assert type(d._data) is type(p._data), (name, k)
             n_vars += 1
     assert n_vars > 40
+    # the dense form's 96 cells are lazy (they have no value table, so not labels either)
+    assert n_lazy == (96 if multiplexed == "dense" else 0)
 
 
 def test_time_variable_takes_attrs_as_xarray_does():
