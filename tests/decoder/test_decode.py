@@ -306,17 +306,31 @@ def test_decode_rejects_wrong_database(sample_batch):
         ct.decode(xr.Dataset({"x": ("frame", [1])}), ct.load_dbc(ct.sample_dbc_path()))
 
 
-@given(frame_arrays(max_frames=150))
-def test_random_frames_never_crash(sample_db, kw):
+@given(frame_arrays(max_frames=150), st.data())
+def test_random_frames_never_crash(sample_db, kw, data):
+    """Any frames decode, and the root's counts add up: every frame is decoded, unknown
+    (usable, but no DBC message matches its id) or remote / error (some of them flagged)."""
     kw = dict(kw)
     raw = ct.frames(**kw)
+    n = raw.sizes["frame"]
+    flags = {k: np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+             for k in ("is_remote", "is_error")} if data.draw(st.booleans()) else {}
+    for k, v in flags.items():
+        raw[k] = ("frame", v)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnknownFramesWarning)
         tree = ct.decode(raw, sample_db)
-    total = tree.attrs["frames_decoded"] + tree.attrs["frames_unknown"]
-    assert total == raw.sizes["frame"]
-    rows = sum(n.sizes.get("time", 0) for n in tree.children.values())
-    assert rows == tree.attrs["frames_decoded"]
+    a = tree.attrs
+    unusable = raw["is_remote"].values | raw["is_error"].values
+    assert a["frames_remote"] == int(raw["is_remote"].values.sum())
+    assert a["frames_error"] == int(raw["is_error"].values.sum())
+    assert a["frames_decoded"] + a["frames_unknown"] + int(unusable.sum()) == n
+    known = np.isin(raw["arbitration_id"].values,
+                    [m.frame_id for m in sample_db.messages])
+    assert a["frames_decoded"] <= int((known & ~unusable).sum())
+    assert a["frames_unknown"] >= int((~known & ~unusable).sum())
+    rows = sum(node.sizes.get("time", 0) for node in tree.children.values())
+    assert rows == a["frames_decoded"]
 
 
 def test_fd_message_64_bytes(tmp_path):
