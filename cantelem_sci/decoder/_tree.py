@@ -6,7 +6,10 @@ aligned, ``DataTree(dataset=...)`` copies it, and attaching a child checks its a
 with the parent. The inputs here are known to agree, so the nodes are built directly; a
 check at first use compares the direct construction with the public one and falls back
 to the public one if a future xarray makes them differ. The same holds for each node's time
-index (pandas' constructors for valid data) and for :func:`release_tree`'s detaching.
+index (pandas' constructors for valid data), for its variables (slots set directly, as
+``xr.Variable(..., fastpath=True)`` sets them: 0.25 against 2 us, 190 of them in a compact
+sample tree) and for :func:`release_tree`'s detaching. A compact tree of 32 nodes takes
+about 1.2 ms beyond its decoded arrays (eleventh session; 3.8 ms before).
 """
 
 from __future__ import annotations
