@@ -27,6 +27,7 @@ from ._dbc import Database
 from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
 from ._memory import empty as _empty
+from ._memory import zeros as _zeros
 from ._plan import plan_groups, plan_rows
 from ._tree import attach_children, node_dataset, time_variable
 from ._wide import BLOCK, ROW, Windows, decode_columns64, decode_groups64, gather_rows
@@ -61,6 +62,27 @@ def _scratch_buffer(name: str, n: int, dtype: Any) -> np.ndarray:
     return buf[:n]
 
 
+def _dlc_buffer(name: str, n: int, written: bool) -> np.ndarray:
+    """Scratch for ``n`` dlc bytes: to be ``written`` by the caller's kernel, or else all 8
+    (every frame full). A retained buffer is filled with 8 only where it is not known to
+    hold 8 already, so a job decoding batch after batch of full frames does not refill it
+    each time (758 KB for the sample half hour, about 100 us after the kernels have
+    flushed the caches)."""
+    # (bytes known to be 8, from the start; a buffer grows only for more bytes than that)
+    eights = _scratch_local.__dict__.setdefault("eights", {})
+    buf = _scratch_buffer(name, n, np.uint8)
+    if n > RETAIN_FRAMES:  # fresh memory, not retained
+        if not written:
+            buf.fill(8)
+        return buf
+    if written:
+        eights[name] = 0
+    elif eights.get(name, 0) < n:
+        buf.fill(8)
+        eights[name] = n
+    return buf
+
+
 MULTIPLEXED = ("dense", "compact")
 
 
@@ -77,7 +99,10 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     (:class:`~._layout.MuxGroups`): ``group_count``, per group row ``group_rows`` (the row
     within the message), ``group_time``, ``group_channel``, ``group_source_address`` (row
     ``q`` of group ``g`` at ``group_row_base[g] + q``) and ``group_values`` (member ``s``
-    at ``group_col_base[s] + q``).
+    at ``group_col_base[s] + q``). Columns that are zero throughout (``channel`` when
+    every frame came on channel 0, ``source_address`` without J1939 messages, ``unknown``
+    without unknown frames, and their group forms) are read-only views of one shared zero
+    mapping (:func:`._memory.zeros`).
     """
     if not isinstance(db, Database):
         raise DecodeError("expected a Database from cantelem_sci.load_dbc, "
@@ -112,11 +137,11 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     total = int(offsets[-1])
     values = _empty(n_values, np.float64)
     row_time = _empty(total, np.int64)
-    # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
+    # one channel (all 0) or no J1939 message: read-only zeros that cost nothing (_memory)
     with_sa = lay.any_j1939
     row_channel = (np.empty(total, np.uint8) if with_channel or not columnar
-                   else np.zeros(total, np.uint8))
-    row_sa = np.empty(total, np.uint8) if with_sa or not columnar else np.zeros(total, np.uint8)
+                   else _zeros(total, np.uint8))
+    row_sa = np.empty(total, np.uint8) if with_sa or not columnar else _zeros(total, np.uint8)
     t64 = batch.time.view(np.int64)
     # payload rows as 64-bit words: a batch made field by field may hold a strided or
     # Fortran-ordered data array (copied then; a no-op for the usual C-ordered one)
@@ -134,14 +159,12 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         "n_usable": n_usable}
     if fast:
         rows = _scratch_buffer("rows", total, np.uint64)
-        row_dlc = _scratch_buffer("dlc", total, np.uint8)
-        # every frame full (8 bytes): the dlc column is a fill, not a scatter
+        # every frame full (8 bytes): the dlc column is all 8, not a scatter
         with_dlc = not all_full
-        if not with_dlc:
-            row_dlc.fill(8)
+        row_dlc = _dlc_buffer("dlc", total, with_dlc)
         mixed = scatter8(msg_of_frame, offsets, data.view(np.uint64).reshape(-1), batch.dlc,
                          t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
-                         first, row_sa, with_dlc, with_channel, with_sa)
+                         first, _writable(row_sa), with_dlc, with_channel, with_sa)
         _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
                         row_channel)
         decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
@@ -162,10 +185,10 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     if wide:
         win = _windows(lay)
         rows64 = _scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
-        row_dlc = _scratch_buffer("dlc", total, np.uint8)
+        row_dlc = _dlc_buffer("dlc", total, True)  # (scatter64 writes it)
         mixed = scatter64(msg_of_frame, offsets, lay.msg_len, data.view(np.uint64), batch.dlc,
                           t64, batch.channel, batch.arbitration_id, rows64, row_dlc, row_time,
-                          first, row_sa, True, with_channel, with_sa)
+                          first, _writable(row_sa), True, with_channel, with_sa)
         _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
                         row_channel)
         cols = _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)
@@ -214,8 +237,18 @@ def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, n_usable: int,
              matched: int) -> np.ndarray:
     """Usable frames that no message matched (zeros, lazily mapped, when there are none)."""
     if n_usable == matched:
-        return np.zeros(usable.shape[0], np.bool_)
+        return _zeros(usable.shape[0], np.bool_)
     return usable & (msg_of_frame < 0)
+
+
+#: What the kernels get for a column they neither read nor write (its flag is off) when the
+#: column itself is read-only zeros (:func:`._memory.zeros`): numba types read-only arrays
+#: apart, and would compile every kernel once more for them
+_NOWHERE = np.empty(0, np.uint8)
+
+
+def _writable(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.writeable else _NOWHERE
 
 
 def _channel_column(with_channel: bool, mixed: bool, msg_of_frame: np.ndarray,
@@ -262,9 +295,9 @@ def _group_outputs(lay: Layout, grp_count: np.ndarray, used: int, with_channel: 
     gcol_base, n_values = plan_groups(grp_count, lay.groups.sig_group)
     gvalues = _empty(n_values, np.float64)
     grp_time = _empty(used, np.int64)
-    # one channel (all 0) or no J1939 message: zeros, whose pages the OS maps lazily
-    grp_channel = np.empty(used, np.uint8) if with_channel else np.zeros(used, np.uint8)
-    grp_sa = np.empty(used, np.uint8) if with_sa else np.zeros(used, np.uint8)
+    # one channel (all 0) or no J1939 message: read-only zeros that cost nothing (_memory)
+    grp_channel = np.empty(used, np.uint8) if with_channel else _zeros(used, np.uint8)
+    grp_sa = np.empty(used, np.uint8) if with_sa else _zeros(used, np.uint8)
     return gcol_base, gvalues, grp_time, grp_channel, grp_sa
 
 
@@ -304,12 +337,11 @@ def _groups8(lay: Layout, offsets: np.ndarray, col_base: np.ndarray, values: np.
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     words = _scratch_buffer("gwords", used, np.uint64)
-    dls = _scratch_buffer("gdlc", used, np.uint8)
-    if not with_dlc:
-        dls.fill(8)
+    dls = _dlc_buffer("gdlc", used, with_dlc)
     gather_groups(rows, row_dlc, offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows,
-                  row_time, row_channel, row_sa, with_dlc, with_channel and first is None,
-                  with_sa, words, dls, grp_time, grp_channel, grp_sa)
+                  row_time, _writable(row_channel), _writable(row_sa), with_dlc,
+                  with_channel and first is None, with_sa, words, dls, grp_time,
+                  _writable(grp_channel), _writable(grp_sa))
     if with_channel and first is not None:
         fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
     decode_groups8(words, dls, lay.msg_len, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
@@ -345,8 +377,9 @@ def _groups64(lay: Layout, win: Windows, offsets: np.ndarray, col_base: np.ndarr
                                                                 row_dlc.shape[0], n_muxed)
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
-    gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time, row_channel,
-                row_sa, with_channel and first is None, with_sa, grp_time, grp_channel, grp_sa)
+    gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time,
+                _writable(row_channel), _writable(row_sa), with_channel and first is None,
+                with_sa, grp_time, _writable(grp_channel), _writable(grp_sa))
     if with_channel and first is not None:
         fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
     decode_groups64(rows64, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,

@@ -106,6 +106,42 @@ def empty(n: int, dtype: Any) -> np.ndarray:
     return a
 
 
+_zero_lock = threading.Lock()
+_zero_map: mmap.mmap | None = None
+
+
+def zeros(n: int, dtype: Any) -> np.ndarray:
+    """A read-only 1-D array of ``n`` zeros that costs no memory and no time: a view of one
+    anonymous mapping that is never written (grown when a larger one is asked for), whose
+    pages the OS maps to its shared zero page on first read.
+
+    ``numpy.zeros`` of the same size reuses glibc's heap when it can and then writes every
+    byte: 758 KB took about 100 us after a decode's kernels had flushed the caches, for
+    columns that are zero because a batch has one channel, no J1939 message or no unknown
+    frame.
+
+    Example
+    -------
+    >>> z = zeros(5, np.uint8)
+    >>> z.tolist(), z.flags.writeable
+    ([0, 0, 0, 0, 0], False)
+    """
+    global _zero_map
+    dt = np.dtype(dtype)
+    nbytes = int(n) * dt.itemsize
+    if not _MMAP_ANON:  # pragma: no cover - platforms without anonymous mappings
+        a = np.zeros(n, dt)
+    else:
+        with _zero_lock:
+            mm = _zero_map
+            if mm is None or len(mm) < nbytes:
+                mm = _zero_map = mmap.mmap(-1, max(_round(nbytes), HUGE_PAGE),
+                                           flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        a = np.frombuffer(mm, dt, int(n))
+    a.flags.writeable = False
+    return a
+
+
 def pool_stats() -> dict[str, int]:
     """Mappings made and reused so far, and the bytes idle in the pool (for tests)."""
     with _lock:

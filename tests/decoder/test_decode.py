@@ -189,6 +189,41 @@ def test_direct_variables_are_used_and_equal_the_constructors(sample_db, sample_
     assert n_lazy == (96 if multiplexed == "dense" else 0)
 
 
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 2**32 - 1)), min_size=1, max_size=5))
+def test_decodes_after_decodes_equal_fresh_decodes(sample_db, sample_batch, steps):
+    """The decoder's retained scratch (the dlc column, filled with 8 only where it may not
+    hold 8 already) never leaks from one decode into the next: batches of several sizes,
+    some with short frames (whose dlc the scatter writes), decoded one after another equal
+    the same batches decoded in a fresh thread (fresh scratch)."""
+    import dataclasses
+    import threading
+
+    from cantelem_sci.decoder import decode_arrays
+
+    def fresh(b):
+        out = {}
+        t = threading.Thread(target=lambda: out.update(
+            decode_arrays(b, sample_db, multiplexed="compact")))
+        t.start()
+        t.join()
+        return out
+
+    for short, seed in steps:
+        rng = np.random.default_rng(seed)
+        b = sample_batch.take(slice(0, int(rng.integers(1, len(sample_batch) + 1))))
+        if short:
+            dlc = b.dlc.copy()
+            k = rng.integers(0, len(b), size=max(1, len(b) // 50))
+            dlc[k] = rng.integers(0, 8, size=k.size)
+            b = dataclasses.replace(b, dlc=dlc)
+        got = decode_arrays(b, sample_db, multiplexed="compact")
+        want = fresh(b)
+        for key, w in want.items():
+            if isinstance(w, np.ndarray):
+                assert np.array_equal(got[key], w, equal_nan=w.dtype.kind == "f"), key
+
+
 def test_time_variable_takes_attrs_as_xarray_does():
     """Empty attrs become None, as in ``xr.Variable``; data is not copied."""
     import xarray as xr

@@ -122,3 +122,24 @@ def test_a_lazy_dense_column_is_built_in_pooled_memory(monkeypatch):
     del tree, node
     gc.collect()
     assert pool_stats()["idle_bytes"] > idle
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 1, 100, 300_000, 3_000_000]),
+                          st.sampled_from(["u1", "b1", "i8", "f8"])), max_size=8))
+def test_zero_columns_are_zero_read_only_and_stay_valid(asked):
+    """``zeros``: n zeros of the dtype, read-only (a write raises, nothing can change the
+    shared mapping), and arrays handed out before the mapping grew keep their zeros."""
+    import pytest
+
+    kept = []
+    for n, dt in asked:
+        z = _memory.zeros(n, dt)
+        assert z.shape == (n,) and z.dtype == np.dtype(dt) and not z.flags.writeable
+        assert not z.any()
+        if n:
+            with pytest.raises(ValueError, match="read-only"):
+                z[n - 1] = 1
+        kept.append(z)
+    for z in kept:
+        assert not z.any()
