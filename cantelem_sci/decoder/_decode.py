@@ -235,7 +235,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
 
 def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, n_usable: int,
              matched: int) -> np.ndarray:
-    """Usable frames that no message matched (zeros, lazily mapped, when there are none)."""
+    """Usable frames that no message matched (read-only zeros, :func:`._memory.zeros`, when
+    there are none)."""
     if n_usable == matched:
         return _zeros(usable.shape[0], np.bool_)
     return usable & (msg_of_frame < 0)

@@ -112,8 +112,8 @@ _zero_map: mmap.mmap | None = None
 
 def zeros(n: int, dtype: Any) -> np.ndarray:
     """A read-only 1-D array of ``n`` zeros that costs no memory and no time: a view of one
-    anonymous mapping that is never written (grown when a larger one is asked for), whose
-    pages the OS maps to its shared zero page on first read.
+    read-only anonymous mapping (grown when a larger one is asked for), whose pages the OS
+    maps to its shared zero page on first read.
 
     ``numpy.zeros`` of the same size reuses glibc's heap when it can and then writes every
     byte: 758 KB took about 100 us after a decode's kernels had flushed the caches, for
@@ -135,8 +135,10 @@ def zeros(n: int, dtype: Any) -> np.ndarray:
         with _zero_lock:
             mm = _zero_map
             if mm is None or len(mm) < nbytes:
+                # mapped read-only: no view of it can be made writeable again
                 mm = _zero_map = mmap.mmap(-1, max(_round(nbytes), HUGE_PAGE),
-                                           flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+                                           flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                                           prot=mmap.PROT_READ)
         a = np.frombuffer(mm, dt, int(n))
     a.flags.writeable = False
     return a

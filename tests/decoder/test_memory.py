@@ -140,6 +140,8 @@ def test_zero_columns_are_zero_read_only_and_stay_valid(asked):
         if n:
             with pytest.raises(ValueError, match="read-only"):
                 z[n - 1] = 1
+        with pytest.raises(ValueError):  # nor can it be made writeable again
+            z.flags.writeable = True
         kept.append(z)
     for z in kept:
         assert not z.any()
