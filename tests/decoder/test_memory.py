@@ -1,11 +1,12 @@
 """The decoder's pooled huge-page output memory: aligned, never handed out twice while in
-use, recycled once dead, bounded."""
+use, recycled once dead, bounded; and its shared read-only zero columns."""
 
 from __future__ import annotations
 
 import gc
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -130,8 +131,6 @@ def test_a_lazy_dense_column_is_built_in_pooled_memory(monkeypatch):
 def test_zero_columns_are_zero_read_only_and_stay_valid(asked):
     """``zeros``: n zeros of the dtype, read-only (a write raises, nothing can change the
     shared mapping), and arrays handed out before the mapping grew keep their zeros."""
-    import pytest
-
     kept = []
     for n, dt in asked:
         z = _memory.zeros(n, dt)
