@@ -524,6 +524,7 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
     plan = _node_plan(lay)
     oor_of = oor.tolist()
     base_of = res["col_base"].tolist()
+    gbase_of = res["group_col_base"].tolist()
 
     def variables(sigs: tuple[_Sig, ...], cols: np.ndarray, base: list[int],
                   cnt: int) -> dict[str, Any]:
@@ -556,7 +557,6 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
             c["source_address"] = time_variable(sa, None)
         return c
 
-    gbase_of = res["group_col_base"].tolist()
     offsets_of = offsets.tolist()
     counts_of = counts.tolist()
     children: dict[str, xr.Dataset] = {}

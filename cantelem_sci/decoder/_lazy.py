@@ -10,6 +10,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from . import _memory
+from ._tree import _same_slots, time_variable
 
 
 class ExpandedColumn(BackendArray):
@@ -61,8 +62,6 @@ def lazy_variable(col: ExpandedColumn, attrs: dict[str, Any]) -> Any:
     ``MemoryCachedArray(LazilyIndexedArray(col, key))``, the wrappers' slots set directly
     (1 against 5 us a column; the dense sample tree has 96) when that makes what their
     constructors make (checked once per process, :func:`_direct_wrappers_are_identical`)."""
-    from ._tree import time_variable
-
     return time_variable(_wrap(col) if _direct_wrappers_are_identical() else
                          indexing.MemoryCachedArray(indexing.LazilyIndexedArray(col, _WHOLE)),
                          attrs)
@@ -82,8 +81,6 @@ def _wrap(col: ExpandedColumn) -> Any:
 def _direct_wrappers_are_identical() -> bool:
     """Whether :func:`_wrap` makes what the constructors make: the same types, the same
     slots set to the same values, the same dense values when read."""
-    from ._tree import _same_slots
-
     try:
         col = ExpandedColumn(np.array([1.5, 2.5]), np.array([0, 2]), 4)
         public = indexing.MemoryCachedArray(indexing.LazilyIndexedArray(col, _WHOLE))
