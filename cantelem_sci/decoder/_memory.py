@@ -106,7 +106,6 @@ def empty(n: int, dtype: Any) -> np.ndarray:
     return a
 
 
-_zero_lock = threading.Lock()
 _zero_map: mmap.mmap | None = None
 
 
@@ -132,7 +131,7 @@ def zeros(n: int, dtype: Any) -> np.ndarray:
     if not _MMAP_ANON:  # pragma: no cover - platforms without anonymous mappings
         a = np.zeros(n, dt)
     else:
-        with _zero_lock:
+        with _lock:
             mm = _zero_map
             if mm is None or len(mm) < nbytes:
                 # mapped read-only: no view of it can be made writeable again
