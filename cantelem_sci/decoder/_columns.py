@@ -382,9 +382,23 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
     return grp_rows, used
 
 
-#: Rows of a message gathered into its groups at a time (about 150 KiB of its columns, so
-#: they stay in the L2 cache while every group takes its rows from them).
-GATHER_BLOCK = 8192
+#: Rows of a message gathered into its groups at a time (about 0.5 MiB of its payload and
+#: time columns, so they stay in the L2 cache while every group takes its rows from them).
+GATHER_BLOCK = 32768
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_at_least(sel, q, x):
+    """The first index ``>= q`` of the ascending ``sel`` whose value is at least ``x``
+    (binary search)."""
+    hi = sel.shape[0]
+    while q < hi:
+        mid = (q + hi) >> 1
+        if sel[mid] < x:
+            q = mid + 1
+        else:
+            hi = mid
+    return q
 
 
 @njit(cache=True, nogil=True)
@@ -399,7 +413,9 @@ def gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_
     A group's rows are spread over its whole message, so gathering group after group would
     read each message once per group (24 times for the sample battery message). The rows
     are taken block by block instead: each block of a message, read once, serves all its
-    groups."""
+    groups. A group's rows within a block are found by a binary search, and then copied by
+    plain counted loops (a loop that tested each row against the block's end was 1.2-1.35x
+    slower on the sample)."""
     n_grp = grp_msg.shape[0]
     cur = np.zeros(n_grp, np.int64)
     g0 = 0
@@ -419,20 +435,30 @@ def gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_
             for g in range(g0, g1):
                 r0 = grp_row_base[g]
                 sel = grp_rows[r0:r0 + grp_count[g]]
-                q = cur[g]
-                while q < sel.shape[0] and sel[q] < i1:
-                    i = np.uint64(sel[q])
-                    k = np.uint64(r0 + q)
-                    words[k] = m_rows[i]
-                    grp_time[k] = m_time[i]
-                    if with_dlc:
-                        dls[k] = m_dlc[i]
-                    if with_channel:
-                        grp_channel[k] = m_chan[i]
-                    if with_sa:
-                        grp_sa[k] = m_sa[i]
-                    q += 1
-                cur[g] = q
+                q0 = cur[g]
+                q1 = _first_at_least(sel, q0, i1)
+                cur[g] = q1
+                s_ = sel[q0:q1]
+                k0 = r0 + q0
+                k1 = r0 + q1
+                w_ = words[k0:k1]
+                t_ = grp_time[k0:k1]
+                for q in range(s_.shape[0]):
+                    i = np.uint64(s_[q])  # unsigned: no wraparound check
+                    w_[q] = m_rows[i]
+                    t_[q] = m_time[i]
+                if with_dlc:
+                    d_ = dls[k0:k1]
+                    for q in range(s_.shape[0]):
+                        d_[q] = m_dlc[np.uint64(s_[q])]
+                if with_channel:
+                    c_ = grp_channel[k0:k1]
+                    for q in range(s_.shape[0]):
+                        c_[q] = m_chan[np.uint64(s_[q])]
+                if with_sa:
+                    a_ = grp_sa[k0:k1]
+                    for q in range(s_.shape[0]):
+                        a_[q] = m_sa[np.uint64(s_[q])]
         g0 = g1
 
 
