@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -24,11 +23,13 @@ from ._columns import (
     scatter8,
 )
 from ._dbc import Database
+from ._fused import fused8, group_bound, per_group
 from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
 from ._memory import empty as _empty
 from ._memory import zeros as _zeros
 from ._plan import plan_groups, plan_rows
+from ._scratch import dlc_buffer, gid_buffer, scratch_buffer, writable
 from ._tree import attach_children, node_dataset, time_variable
 from ._wide import BLOCK, ROW, Windows, decode_columns64, decode_groups64, gather_rows
 from ._wide import scatter64, windows
@@ -43,44 +44,6 @@ def _layout(db: Database) -> Layout:
         lay = Layout(db)
         db._cantelem_layout = lay  # type: ignore[attr-defined]
     return lay
-
-
-#: Scratch buffers of batches up to this many frames are kept per thread and reused: on
-#: machines where first touching fresh memory is slow (page faults), the decoder's own
-#: temporaries then cost nothing after the first call. Larger batches use fresh memory.
-RETAIN_FRAMES = 1 << 22
-_scratch_local = threading.local()
-
-
-def _scratch_buffer(name: str, n: int, dtype: Any) -> np.ndarray:
-    if n > RETAIN_FRAMES:
-        return _empty(n, dtype)
-    bufs = _scratch_local.__dict__.setdefault("bufs", {})
-    buf = bufs.get(name)
-    if buf is None or buf.shape[0] < n:
-        buf = bufs[name] = _empty(max(n, 1024), dtype)
-    return buf[:n]
-
-
-def _dlc_buffer(name: str, n: int, written: bool) -> np.ndarray:
-    """Scratch for ``n`` dlc bytes: to be ``written`` by the caller's kernel, or else all 8
-    (every frame full). A retained buffer is filled with 8 only where it is not known to
-    hold 8 already, so a job decoding batch after batch of full frames does not refill it
-    each time (758 KB for the sample half hour, about 100 us after the kernels have
-    flushed the caches)."""
-    # (bytes known to be 8, from the start; a buffer grows only for more bytes than that)
-    eights = _scratch_local.__dict__.setdefault("eights", {})
-    buf = _scratch_buffer(name, n, np.uint8)
-    if n > RETAIN_FRAMES:  # fresh memory, not retained
-        if not written:
-            buf.fill(8)
-        return buf
-    if written:
-        eights[name] = 0
-    elif eights.get(name, 0) < n:
-        buf.fill(8)
-        eights[name] = n
-    return buf
 
 
 MULTIPLEXED = ("dense", "compact")
@@ -117,7 +80,7 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     n_usable, all_full, with_channel = frame_flags(
         batch.is_remote.view(np.uint8), batch.is_error.view(np.uint8), batch.dlc, batch.channel,
         usable.view(np.uint8))
-    msg_of_frame = _scratch_buffer("msg", n, np.int32)
+    msg_of_frame = scratch_buffer("msg", n, np.int32)
     counts = lay.match_into(batch.arbitration_id, batch.is_extended, batch.channel, usable,
                             batch.channel_names, msg_of_frame)
     s = lay.sig
@@ -158,24 +121,34 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         "unknown": _unknown(usable, msg_of_frame, n_usable, total), "usable": usable,
         "n_usable": n_usable}
     if fast:
-        rows = _scratch_buffer("rows", total, np.uint64)
+        rows = scratch_buffer("rows", total, np.uint64)
         # every frame full (8 bytes): the dlc column is all 8, not a scatter
         with_dlc = not all_full
-        row_dlc = _dlc_buffer("dlc", total, with_dlc)
-        mixed = scatter8(msg_of_frame, offsets, data.view(np.uint64).reshape(-1), batch.dlc,
-                         t64, batch.channel, batch.arbitration_id, rows, row_dlc, row_time,
-                         first, _writable(row_sa), with_dlc, with_channel, with_sa)
-        _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
-                        row_channel)
-        decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
-                        s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
-                        s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
-                        s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
-        groups = _groups8(lay, offsets, col_base, values, out_of_range, rows, row_dlc,
-                          row_time, row_channel, row_sa, with_dlc, with_channel, with_sa,
-                          first if with_channel and not mixed else None, n_muxed, max_slow)
+        row_dlc = dlc_buffer("dlc", total, with_dlc)
+        words = data.view(np.uint64).reshape(-1)
+        bound = group_bound(counts, lay.msg_slow, per_group(lay))
+        if bound >= 0:  # every kernel in one call (:mod:`._fused`)
+            groups = fused8(lay, batch, msg_of_frame, words, t64, offsets, col_base, values,
+                             out_of_range, rows, row_dlc, row_time, first, row_channel, row_sa,
+                             with_dlc, with_channel, with_sa, n_muxed, bound,
+                             res if compact else None)
+        else:
+            mixed = scatter8(msg_of_frame, offsets, words, batch.dlc, t64, batch.channel,
+                             batch.arbitration_id, rows, row_dlc, row_time, first,
+                             writable(row_sa), with_dlc, with_channel, with_sa)
+            _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
+                            row_channel)
+            decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
+                            s["pos"], s["length"], s["be"], s["signed"], s["kind"], s["conv"],
+                            s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
+                            s["parent"], s["lo"], s["hi"], col_base, values, out_of_range)
+            groups = _groups8(lay, offsets, col_base, values, out_of_range, rows, row_dlc,
+                              row_time, row_channel, row_sa, with_dlc, with_channel, with_sa,
+                              first if with_channel and not mixed else None, n_muxed,
+                              max_slow)
         if compact:
-            res.update(groups)
+            if bound < 0:  # (:func:`._fused.fused8` has put them in)
+                res.update(groups)
         else:  # each multiplexed column: NaN, and its group's values at the group's rows
             expand_groups(values, col_base, offsets, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
                           grp.grp_members, groups["group_row_base"], groups["group_count"],
@@ -184,19 +157,19 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         return res
     if wide:
         win = _windows(lay)
-        rows64 = _scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
-        row_dlc = _dlc_buffer("dlc", total, True)  # (scatter64 writes it)
+        rows64 = scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
+        row_dlc = dlc_buffer("dlc", total, True)  # (scatter64 writes it)
         mixed = scatter64(msg_of_frame, offsets, lay.msg_len, data.view(np.uint64), batch.dlc,
                           t64, batch.channel, batch.arbitration_id, rows64, row_dlc, row_time,
-                          first, _writable(row_sa), True, with_channel, with_sa)
+                          first, writable(row_sa), True, with_channel, with_sa)
         _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
                         row_channel)
-        cols = _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)
+        cols = scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)
         decode_columns64(rows64, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
                          win.win, win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"],
                          s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
                          s["offset_i"], s["small"], s["parent"], s["lo"], s["hi"], col_base,
-                         values, out_of_range, cols, _scratch_buffer("wwords", BLOCK, np.uint64))
+                         values, out_of_range, cols, scratch_buffer("wwords", BLOCK, np.uint64))
         groups = _groups64(lay, win, offsets, col_base, values, out_of_range, rows64,
                            row_dlc, row_time, row_channel, row_sa, with_channel, with_sa,
                            first if with_channel and not mixed else None, n_muxed)
@@ -242,16 +215,6 @@ def _unknown(usable: np.ndarray, msg_of_frame: np.ndarray, n_usable: int,
     return usable & (msg_of_frame < 0)
 
 
-#: What the kernels get for a column they neither read nor write (its flag is off) when the
-#: column itself is read-only zeros (:func:`._memory.zeros`): numba types read-only arrays
-#: apart, and would compile every kernel once more for them
-_NOWHERE = np.empty(0, np.uint8)
-
-
-def _writable(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.writeable else _NOWHERE
-
-
 def _channel_column(with_channel: bool, mixed: bool, msg_of_frame: np.ndarray,
                     offsets: np.ndarray, channel: np.ndarray, first: np.ndarray,
                     row_channel: np.ndarray) -> None:
@@ -263,13 +226,6 @@ def _channel_column(with_channel: bool, mixed: bool, msg_of_frame: np.ndarray,
         scatter_channel(msg_of_frame, offsets, channel, row_channel)
     else:
         fill_messages(offsets, first, row_channel)
-
-
-def _gid_buffer(n: int, n_grp: int) -> np.ndarray:
-    """Scratch for each row's group: int16 when the groups allow (a quarter of the memory
-    traffic of int64)."""
-    return (_scratch_buffer("gid16", n, np.int16) if n_grp < 2**15
-            else _scratch_buffer("gid64", n, np.int64))
 
 
 def _simple_partition(lay: Layout, offsets: np.ndarray, col_base: np.ndarray,
@@ -285,7 +241,7 @@ def _simple_partition(lay: Layout, offsets: np.ndarray, col_base: np.ndarray,
     grp_rows = _empty(n_muxed, np.int64)  # returned: fresh, not scratch
     used = partition_simple(values, col_base, offsets, grp.msg_fast, grp.fast_dir0,
                             grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
-                            _gid_buffer(n_rows, n_grp))
+                            gid_buffer(n_rows, n_grp))
     return grp_count, grp_row_base, grp_rows, used
 
 
@@ -334,15 +290,15 @@ def _groups8(lay: Layout, offsets: np.ndarray, col_base: np.ndarray, values: np.
             grp.lk_direct, grp.mux_g0, grp.mux_g1, grp.mux_groups, grp.sig_group, s["pos"],
             s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"], s["offset"],
             s["scale_i"], s["offset_i"], col_base, values, grp_row_base, grp_count, used,
-            _scratch_buffer("first", max_slow, np.int64), grp_rows)
+            scratch_buffer("first", max_slow, np.int64), grp_rows)
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
-    words = _scratch_buffer("gwords", used, np.uint64)
-    dls = _dlc_buffer("gdlc", used, with_dlc)
+    words = scratch_buffer("gwords", used, np.uint64)
+    dls = dlc_buffer("gdlc", used, with_dlc)
     gather_groups(rows, row_dlc, offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows,
-                  row_time, _writable(row_channel), _writable(row_sa), with_dlc,
+                  row_time, writable(row_channel), writable(row_sa), with_dlc,
                   with_channel and first is None, with_sa, words, dls, grp_time,
-                  _writable(grp_channel), _writable(grp_sa))
+                  writable(grp_channel), writable(grp_sa))
     if with_channel and first is not None:
         fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
     decode_groups8(words, dls, lay.msg_len, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
@@ -379,8 +335,8 @@ def _groups64(lay: Layout, win: Windows, offsets: np.ndarray, col_base: np.ndarr
     outputs = _group_outputs(lay, grp_count, used, with_channel, with_sa)
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time,
-                _writable(row_channel), _writable(row_sa), with_channel and first is None,
-                with_sa, grp_time, _writable(grp_channel), _writable(grp_sa))
+                writable(row_channel), writable(row_sa), with_channel and first is None,
+                with_sa, grp_time, writable(grp_channel), writable(grp_sa))
     if with_channel and first is not None:
         fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
     decode_groups64(rows64, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
@@ -388,9 +344,9 @@ def _groups64(lay: Layout, win: Windows, offsets: np.ndarray, col_base: np.ndarr
                     win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"], s["kind"],
                     s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
                     s["lo"], s["hi"], gcol_base, gvalues, out_of_range,
-                    _scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK),
-                    _scratch_buffer("wdlc", BLOCK, np.uint8),
-                    _scratch_buffer("wwords", BLOCK, np.uint64))
+                    scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK),
+                    scratch_buffer("wdlc", BLOCK, np.uint8),
+                    scratch_buffer("wwords", BLOCK, np.uint64))
     return _group_result(grp_count, grp_row_base, grp_rows, used, outputs)
 
 
