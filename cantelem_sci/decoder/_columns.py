@@ -13,7 +13,16 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ._kernels import CONV_IDENTITY, CONV_INTEGER, KIND_INT, NAN, _convert, _lookup, _scratch
+from ._kernels import (
+    CONV_IDENTITY,
+    CONV_INTEGER,
+    KIND_INT,
+    NAN,
+    _convert,
+    _lookup,
+    _scratch,
+    lower_bound,
+)
 
 _M8 = np.uint64(0x00FF00FF00FF00FF)
 _M16 = np.uint64(0x0000FFFF0000FFFF)
@@ -387,20 +396,6 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
 GATHER_BLOCK = 32768
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _first_at_least(sel, q, x):
-    """The first index ``>= q`` of the ascending ``sel`` whose value is at least ``x``
-    (binary search)."""
-    hi = sel.shape[0]
-    while q < hi:
-        mid = (q + hi) >> 1
-        if sel[mid] < x:
-            q = mid + 1
-        else:
-            hi = mid
-    return q
-
-
 @njit(cache=True, nogil=True)
 def gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_rows,
                   row_time, row_channel, row_sa, with_dlc, with_channel, with_sa, words, dls,
@@ -436,7 +431,7 @@ def gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_
                 r0 = grp_row_base[g]
                 sel = grp_rows[r0:r0 + grp_count[g]]
                 q0 = cur[g]
-                q1 = _first_at_least(sel, q0, i1)
+                q1 = lower_bound(sel, q0, sel.shape[0], i1)
                 cur[g] = q1
                 s_ = sel[q0:q1]
                 k0 = r0 + q0

@@ -26,6 +26,7 @@ from ._dbc import Database
 from ._fused import fused8, group_bound, per_group
 from ._kernels import decode_grouped, group_by_message
 from ._layout import Layout
+from ._memory import column
 from ._memory import empty as _empty
 from ._memory import zeros as _zeros
 from ._plan import plan_groups, plan_rows
@@ -102,9 +103,8 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
     row_time = _empty(total, np.int64)
     # one channel (all 0) or no J1939 message: read-only zeros that cost nothing (_memory)
     with_sa = lay.any_j1939
-    row_channel = (np.empty(total, np.uint8) if with_channel or not columnar
-                   else _zeros(total, np.uint8))
-    row_sa = np.empty(total, np.uint8) if with_sa or not columnar else _zeros(total, np.uint8)
+    row_channel = column(total, np.uint8, with_channel or not columnar)
+    row_sa = column(total, np.uint8, with_sa or not columnar)
     t64 = batch.time.view(np.int64)
     # payload rows as 64-bit words: a batch made field by field may hold a strided or
     # Fortran-ordered data array (copied then; a no-op for the usual C-ordered one)
@@ -253,8 +253,8 @@ def _group_outputs(lay: Layout, grp_count: np.ndarray, used: int, with_channel: 
     gvalues = _empty(n_values, np.float64)
     grp_time = _empty(used, np.int64)
     # one channel (all 0) or no J1939 message: read-only zeros that cost nothing (_memory)
-    grp_channel = np.empty(used, np.uint8) if with_channel else _zeros(used, np.uint8)
-    grp_sa = np.empty(used, np.uint8) if with_sa else _zeros(used, np.uint8)
+    grp_channel = column(used, np.uint8, with_channel)
+    grp_sa = column(used, np.uint8, with_sa)
     return gcol_base, gvalues, grp_time, grp_channel, grp_sa
 
 

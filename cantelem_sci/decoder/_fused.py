@@ -30,7 +30,8 @@ from numba import njit
 from ..frames import FrameBatch
 from ._channel import fill_groups, fill_messages, scatter_channel
 from ._columns import decode_columns8, decode_groups8, gather_groups, partition_simple, scatter8
-from ._memory import empty, zeros
+from ._memory import column, empty
+from ._plan import group_bases_into
 from ._scratch import dlc_buffer, gid_buffer, scratch_buffer, writable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,11 +85,11 @@ def decode_fused8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_
                   out_of_range, msg_fast, fast_dir0, fast_dir1, fast_grp, grp_count,
                   grp_row_base, grp_rows, gid, sig_group, gcol_base, grp_msg, grp_mem0,
                   grp_mem1, grp_members, gwords, gdls, grp_time, grp_channel, grp_sa, gvalues):
-    """Every kernel of the 8-byte compact path, in the order and with the arguments
-    :func:`._decode._groups8` gives them: :func:`._columns.scatter8`, the channel column
-    (:mod:`._channel`), :func:`._columns.decode_columns8`,
-    :func:`._columns.partition_simple`, the group column bases (as
-    :func:`._plan.plan_groups`, into ``gcol_base``), :func:`._columns.gather_groups` and
+    """Every kernel of the 8-byte path, in the order and with the arguments that
+    :func:`._decode.decode_arrays` and :func:`._decode._groups8` give them one by one:
+    :func:`._columns.scatter8`, the channel column (:mod:`._channel`),
+    :func:`._columns.decode_columns8`, :func:`._columns.partition_simple`, the group column
+    bases (:func:`._plan.group_bases_into`), :func:`._columns.gather_groups` and
     :func:`._columns.decode_groups8`. The group outputs are sized by :func:`group_bound`.
     Returns ``(group rows used, group values used)``."""
     mixed = scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows,
@@ -103,12 +104,7 @@ def decode_fused8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_
                     hi, col_base, values, out_of_range)
     used = partition_simple(values, col_base, offsets, msg_fast, fast_dir0, fast_dir1,
                             fast_grp, grp_count, grp_row_base, grp_rows, gid)
-    n_values = 0
-    for s in range(sig_group.shape[0]):
-        gcol_base[s] = n_values
-        g = sig_group[s]
-        if g >= 0:
-            n_values += grp_count[g]
+    n_values = group_bases_into(grp_count, sig_group, gcol_base)
     gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_rows,
                   row_time, row_channel, row_sa, with_dlc, with_channel and mixed, with_sa,
                   gwords, gdls, grp_time, grp_channel, grp_sa)
@@ -152,8 +148,8 @@ def fused8(lay: Layout, batch: FrameBatch, msg_of_frame: np.ndarray, words: np.n
     grp_time = empty(n_muxed, np.int64)
     gvalues = empty(bound, np.float64)
     # one channel (all 0) or no J1939 message: read-only zeros that cost nothing (_memory)
-    grp_channel = np.empty(n_muxed, np.uint8) if with_channel else zeros(n_muxed, np.uint8)
-    grp_sa = np.empty(n_muxed, np.uint8) if with_sa else zeros(n_muxed, np.uint8)
+    grp_channel = column(n_muxed, np.uint8, with_channel)
+    grp_sa = column(n_muxed, np.uint8, with_sa)
     groups = dict(group_count=grp_count, group_row_base=grp_row_base, group_rows=grp_rows,
                   group_time=grp_time, group_channel=grp_channel,
                   group_source_address=grp_sa, group_values=gvalues,

@@ -26,16 +26,23 @@ J1939_MASK = 0x3FFFF00
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lookup(keys, lo, hi, key):
-    """First index of ``key`` in the sorted ``keys[lo:hi]`` (``hi`` when absent)."""
-    end = hi
+def lower_bound(keys, lo, hi, key):
+    """The first index in ``lo:hi`` of the ascending ``keys`` whose key is at least ``key``
+    (``hi`` when none is; binary search)."""
     while lo < hi:
         mid = (lo + hi) >> 1
         if keys[mid] < key:
             lo = mid + 1
         else:
             hi = mid
-    return lo if lo < end and keys[lo] == key else end
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lookup(keys, lo, hi, key):
+    """First index of ``key`` in the sorted ``keys[lo:hi]`` (``hi`` when absent)."""
+    i = lower_bound(keys, lo, hi, key)
+    return i if i < hi and keys[i] == key else hi
 
 
 @njit(cache=True, nogil=True, inline="always")

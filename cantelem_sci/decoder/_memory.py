@@ -143,6 +143,18 @@ def zeros(n: int, dtype: Any) -> np.ndarray:
     return a
 
 
+def column(n: int, dtype: Any, written: bool) -> np.ndarray:
+    """A column of ``n`` items that a kernel will write (``written``: uninitialised, from
+    :func:`empty`), or else one that stays zero (read-only, from :func:`zeros`).
+
+    Example
+    -------
+    >>> column(3, np.uint8, False).tolist(), column(3, np.uint8, True).flags.writeable
+    ([0, 0, 0], True)
+    """
+    return empty(n, dtype) if written else zeros(n, dtype)
+
+
 def pool_stats() -> dict[str, int]:
     """Mappings made and reused so far, and the bytes idle in the pool (for tests)."""
     with _lock:

@@ -52,12 +52,17 @@ def plan_rows(counts, msg_sig0, msg_sig1, in_values, msg_muxed, msg_slow):
 def plan_groups(grp_count, sig_group):
     """Column bases of the group values: member ``s`` of group ``sig_group[s]`` (-1: not a
     member) takes that group's ``grp_count`` values. Returns ``(gcol_base, n_values)``."""
-    n_sig = sig_group.shape[0]
-    gcol_base = np.zeros(n_sig, np.int64)
+    gcol_base = np.zeros(sig_group.shape[0], np.int64)
+    return gcol_base, group_bases_into(grp_count, sig_group, gcol_base)
+
+
+@njit(cache=True, nogil=True)
+def group_bases_into(grp_count, sig_group, gcol_base):
+    """:func:`plan_groups` into the given ``gcol_base``; returns ``n_values``."""
     n = 0
-    for s in range(n_sig):
+    for s in range(sig_group.shape[0]):
         gcol_base[s] = n
         g = sig_group[s]
         if g >= 0:
             n += grp_count[g]
-    return gcol_base, n
+    return n
