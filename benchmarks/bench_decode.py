@@ -11,7 +11,9 @@ rounds, each side the best of ``REPEATS`` passes in every round. Two estimates o
 ratio are printed: the best of ours over the best of cantools (the two bests may come from
 different moments), and the median of the per-round ratios (each pairs the two sides
 measured within about two seconds of each other, so a slow spell of the machine slows
-both), with their spread.
+both), with their spread. In the same rounds it times a traffic floor (the inputs read and
+the compact outputs written once) and the compact decode of ``IN_CACHE`` frames alone,
+whose time per frame against the whole batch's shows what memory adds.
 """
 
 from __future__ import annotations
