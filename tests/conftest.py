@@ -95,6 +95,10 @@ class MotoS3:
         self.start()
 
     def start(self) -> None:
+        import logging
+
+        # werkzeug logs every request at INFO (thousands of lines in a benchmark's output)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.server = self._cls(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
 
