@@ -53,19 +53,28 @@ class DayTask:
 
 @dataclass
 class JobReport:
-    """What a decode job did."""
+    """What a decode job did: the vehicle-days ``decoded`` (one dict each), those ``skipped``
+    as up to date, the segments ``quarantined``, the ``frames`` decoded, the job's wall time
+    in ``seconds``, and how much of it went to starting and stopping a cluster the job made
+    itself (``cluster_seconds``; 0 with a given client or scheduler)."""
 
     decoded: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
     quarantined: list[dict[str, str]] = field(default_factory=list)
     frames: int = 0
     seconds: float = 0.0
+    cluster_seconds: float = 0.0
 
     def __str__(self) -> str:
-        rate = self.frames / self.seconds if self.seconds else 0.0
         q = f", {len(self.quarantined)} segment(s) quarantined" if self.quarantined else ""
-        return (f"decoded {len(self.decoded)} vehicle-day(s) ({self.frames:,} frames, "
-                f"{rate / 1e6:.2f} M frames/s), {self.skipped} up to date{q}")
+        what = f"decoded {len(self.decoded)} vehicle-day(s)"
+        if self.decoded:
+            rate = self.frames / self.seconds if self.seconds else 0.0
+            c = (f"; {self.cluster_seconds:.1f} s of it starting and stopping the cluster"
+                 if self.cluster_seconds else "")
+            what += (f" ({self.frames:,} frames in {self.seconds:.1f} s, "
+                     f"{rate / 1e6:.2f} M frames/s{c})")
+        return f"{what}, {self.skipped} up to date{q}"
 
 
 def day_key(vehicle: str, date: str) -> str:
@@ -258,7 +267,7 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
     -------
     >>> import tempfile, cantelem_sci as ct
     >>> print(ct.decode_fleet(tempfile.mkdtemp(), progress=False))   # nothing to decode yet
-    decoded 0 vehicle-day(s) (0 frames, 0.00 M frames/s), 0 up to date
+    decoded 0 vehicle-day(s), 0 up to date
     """
     from .. import _config
     from ._catalog import default_catalog, load_catalog
@@ -276,7 +285,10 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
     if tasks:
         owned = False
         if client is None:
+            t_start = time.perf_counter()
             client, owned = get_client(scheduler, workers)
+            if owned:
+                report.cluster_seconds = time.perf_counter() - t_start
         try:
             futures = client.map(decode_day, [st.url] * len(tasks), [so] * len(tasks), tasks,
                                  pure=False)
@@ -287,9 +299,11 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
             results = client.gather(futures)
         finally:
             if owned:
+                t_stop = time.perf_counter()
                 cluster = client.cluster
                 client.close()
                 cluster.close()
+                report.cluster_seconds += time.perf_counter() - t_stop
         for r in results:
             report.decoded.append(r)
             report.frames += r["frames"]
