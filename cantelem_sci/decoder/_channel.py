@@ -9,6 +9,10 @@ channel of every row is a fill per message (:func:`fill_messages`) and per multi
 channel is scattered in a pass of its own (:func:`scatter_channel`). Each column stored
 costs about a nanosecond a frame in the scatter: 6-7% of a decode of the sample vehicle,
 whose GPS messages come on a second bus.
+
+The source address column (J1939) uses the same fills: the rows of a message that is not
+J1939 all hold its id's low byte (:attr:`._layout.Layout.msg_sa`), so the scatters store
+the byte only for the J1939 messages' frames.
 """
 
 from __future__ import annotations
@@ -51,14 +55,15 @@ def scatter_channel(msg_of_frame, offsets, channel, out_channel):
 
 @njit(cache=True, nogil=True)
 def fill_messages(offsets, first, out_channel):
-    """Every row of message ``m`` gets channel ``first[m]``."""
+    """Every row of message ``m`` gets ``first[m]`` (its channel, or its source address)."""
     for m in range(first.shape[0]):
         out_channel[offsets[m]:offsets[m + 1]] = first[m]
 
 
 @njit(cache=True, nogil=True)
 def fill_groups(grp_msg, grp_row_base, grp_count, first, grp_channel):
-    """Every row of group ``g`` gets the channel of its message, ``first[grp_msg[g]]``."""
+    """Every row of group ``g`` gets its message's ``first[grp_msg[g]]`` (the channel, or
+    the source address)."""
     for g in range(grp_msg.shape[0]):
         r0 = grp_row_base[g]
         grp_channel[r0:r0 + grp_count[g]] = first[grp_msg[g]]

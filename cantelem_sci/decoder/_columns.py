@@ -80,13 +80,15 @@ def frame_flags(is_remote, is_error, dlc, channel, usable):
 
 @njit(cache=True, nogil=True)
 def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows, row_dlc,
-             out_time, first_channel, out_sa, with_dlc, with_channel, with_sa):
+             out_time, first_channel, out_sa, sa_of, with_dlc, with_channel, with_sa):
     """Counting-sort scatter of frames into message order (frames of message ``m`` at
     ``offsets[m]:offsets[m + 1]``, in their original order): the payload as one
     little-endian 64-bit word, time, and, when asked, the dlc and the low id byte (the
-    J1939 source address). One sequential read of every input. (Each column scattered
-    costs about a nanosecond a frame, so a dlc that is 8 for every frame is filled in by
-    the caller instead.)
+    J1939 source address; only for the messages with ``sa_of[m]``, the J1939 ones: the
+    caller fills the others' rows with their id's low byte beforehand, see
+    :attr:`._layout.Layout.msg_sa`). One sequential read of every input. (Each column
+    scattered costs about a nanosecond a frame, so a dlc that is 8 for every frame is
+    filled in by the caller instead.)
 
     The channel is not scattered: with ``with_channel``, each frame's is compared with
     ``first_channel`` of its message (:mod:`._channel`); returns whether any differs."""
@@ -104,7 +106,8 @@ def scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, r
             if with_channel:
                 odd |= channel[f] ^ first_channel[m]
             if with_sa:
-                out_sa[j] = arbitration_id[f] & 0xFF
+                if sa_of[m]:
+                    out_sa[j] = arbitration_id[f] & 0xFF
     return odd != 0
 
 

@@ -133,9 +133,11 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
                              with_dlc, with_channel, with_sa, n_muxed, bound,
                              res if compact else None)
         else:
+            if with_sa:  # the rows of messages other than J1939 ones: a fill (_layout)
+                fill_messages(offsets, lay.msg_sa, row_sa)
             mixed = scatter8(msg_of_frame, offsets, words, batch.dlc, t64, batch.channel,
                              batch.arbitration_id, rows, row_dlc, row_time, first,
-                             writable(row_sa), with_dlc, with_channel, with_sa)
+                             writable(row_sa), lay.msg_j1939, with_dlc, with_channel, with_sa)
             _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
                             row_channel)
             decode_columns8(rows, row_dlc, offsets, lay.msg_len, lay.msg_sig0, lay.msg_sig1,
@@ -159,9 +161,11 @@ def decode_arrays(batch: FrameBatch, db: Database, *,
         win = _windows(lay)
         rows64 = scratch_buffer("rows64", total * 8, np.uint64).reshape(total, 8)
         row_dlc = dlc_buffer("dlc", total, True)  # (scatter64 writes it)
+        if with_sa:
+            fill_messages(offsets, lay.msg_sa, row_sa)
         mixed = scatter64(msg_of_frame, offsets, lay.msg_len, data.view(np.uint64), batch.dlc,
                           t64, batch.channel, batch.arbitration_id, rows64, row_dlc, row_time,
-                          first, writable(row_sa), True, with_channel, with_sa)
+                          first, writable(row_sa), lay.msg_j1939, True, with_channel, with_sa)
         _channel_column(with_channel, mixed, msg_of_frame, offsets, batch.channel, first,
                         row_channel)
         cols = scratch_buffer("wcols", 8 * BLOCK, np.uint64).reshape(8, BLOCK)
@@ -297,10 +301,12 @@ def _groups8(lay: Layout, offsets: np.ndarray, col_base: np.ndarray, values: np.
     dls = dlc_buffer("gdlc", used, with_dlc)
     gather_groups(rows, row_dlc, offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows,
                   row_time, writable(row_channel), writable(row_sa), with_dlc,
-                  with_channel and first is None, with_sa, words, dls, grp_time,
-                  writable(grp_channel), writable(grp_sa))
+                  with_channel and first is None, with_sa and lay.groups_j1939, words, dls,
+                  grp_time, writable(grp_channel), writable(grp_sa))
     if with_channel and first is not None:
         fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
+    if with_sa and not lay.groups_j1939:  # no J1939 message with groups: a fill
+        fill_groups(grp.grp_msg, grp_row_base, grp_count, lay.msg_sa, grp_sa)
     decode_groups8(words, dls, lay.msg_len, grp.grp_msg, grp.grp_mem0, grp.grp_mem1,
                    grp.grp_members, grp_row_base, grp_count, s["pos"], s["length"], s["be"],
                    s["signed"], s["kind"], s["conv"], s["scale"], s["offset"], s["scale_i"],
@@ -336,9 +342,12 @@ def _groups64(lay: Layout, win: Windows, offsets: np.ndarray, col_base: np.ndarr
     gcol_base, gvalues, grp_time, grp_channel, grp_sa = outputs
     gather_rows(offsets, grp.grp_msg, grp_row_base, grp_count, grp_rows, row_time,
                 writable(row_channel), writable(row_sa), with_channel and first is None,
-                with_sa, grp_time, writable(grp_channel), writable(grp_sa))
+                with_sa and lay.groups_j1939, grp_time, writable(grp_channel),
+                writable(grp_sa))
     if with_channel and first is not None:
         fill_groups(grp.grp_msg, grp_row_base, grp_count, first, grp_channel)
+    if with_sa and not lay.groups_j1939:
+        fill_groups(grp.grp_msg, grp_row_base, grp_count, lay.msg_sa, grp_sa)
     decode_groups64(rows64, row_dlc, offsets, lay.msg_len, grp.grp_msg, grp.grp_mem0,
                     grp.grp_mem1, grp.grp_members, grp_row_base, grp_count, grp_rows, win.win,
                     win.lsh, win.rsh, win.nb, s["length"], s["be"], s["signed"], s["kind"],

@@ -79,21 +79,25 @@ def group_bound(counts, msg_slow, per_group):
 
 @njit(cache=True, nogil=True)
 def decode_fused8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows,
-                  row_dlc, row_time, first, row_channel, row_sa, with_dlc, with_channel,
-                  with_sa, msg_len, msg_sig0, msg_sig1, pos, length, be, signed, kind, conv,
-                  scale, offset, scale_i, offset_i, small, parent, lo, hi, col_base, values,
-                  out_of_range, msg_fast, fast_dir0, fast_dir1, fast_grp, grp_count,
-                  grp_row_base, grp_rows, gid, sig_group, gcol_base, grp_msg, grp_mem0,
-                  grp_mem1, grp_members, gwords, gdls, grp_time, grp_channel, grp_sa, gvalues):
+                  row_dlc, row_time, first, row_channel, row_sa, msg_sa, msg_j1939, with_dlc,
+                  with_channel, with_sa, groups_sa, msg_len, msg_sig0, msg_sig1, pos, length,
+                  be, signed, kind, conv, scale, offset, scale_i, offset_i, small, parent, lo,
+                  hi, col_base, values, out_of_range, msg_fast, fast_dir0, fast_dir1,
+                  fast_grp, grp_count, grp_row_base, grp_rows, gid, sig_group, gcol_base,
+                  grp_msg, grp_mem0, grp_mem1, grp_members, gwords, gdls, grp_time,
+                  grp_channel, grp_sa, gvalues):
     """Every kernel of the 8-byte path, in the order and with the arguments that
     :func:`._decode.decode_arrays` and :func:`._decode._groups8` give them one by one:
-    :func:`._columns.scatter8`, the channel column (:mod:`._channel`),
+    :func:`._columns.scatter8`, the channel and source address columns (:mod:`._channel`),
     :func:`._columns.decode_columns8`, :func:`._columns.partition_simple`, the group column
     bases (:func:`._plan.group_bases_into`), :func:`._columns.gather_groups` and
     :func:`._columns.decode_groups8`. The group outputs are sized by :func:`group_bound`.
     Returns ``(group rows used, group values used)``."""
+    if with_sa:  # the rows of messages other than J1939 ones: a fill (see _layout)
+        fill_messages(offsets, msg_sa, row_sa)
     mixed = scatter8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_id, rows,
-                     row_dlc, row_time, first, row_sa, with_dlc, with_channel, with_sa)
+                     row_dlc, row_time, first, row_sa, msg_j1939, with_dlc, with_channel,
+                     with_sa)
     if with_channel:
         if mixed:
             scatter_channel(msg_of_frame, offsets, channel, row_channel)
@@ -105,11 +109,14 @@ def decode_fused8(msg_of_frame, offsets, words, dlc, time, channel, arbitration_
     used = partition_simple(values, col_base, offsets, msg_fast, fast_dir0, fast_dir1,
                             fast_grp, grp_count, grp_row_base, grp_rows, gid)
     n_values = group_bases_into(grp_count, sig_group, gcol_base)
+    gather_sa = with_sa and groups_sa
     gather_groups(rows, row_dlc, offsets, grp_msg, grp_row_base, grp_count, grp_rows,
-                  row_time, row_channel, row_sa, with_dlc, with_channel and mixed, with_sa,
+                  row_time, row_channel, row_sa, with_dlc, with_channel and mixed, gather_sa,
                   gwords, gdls, grp_time, grp_channel, grp_sa)
     if with_channel and not mixed:
         fill_groups(grp_msg, grp_row_base, grp_count, first, grp_channel)
+    if with_sa and not groups_sa:
+        fill_groups(grp_msg, grp_row_base, grp_count, msg_sa, grp_sa)
     decode_groups8(gwords, gdls, msg_len, grp_msg, grp_mem0, grp_mem1, grp_members,
                    grp_row_base, grp_count, pos, length, be, signed, kind, conv, scale, offset,
                    scale_i, offset_i, small, lo, hi, gcol_base, gvalues, out_of_range)
@@ -158,12 +165,13 @@ def fused8(lay: Layout, batch: FrameBatch, msg_of_frame: np.ndarray, words: np.n
         res.update(groups)
     used, n_values = decode_fused8(
         msg_of_frame, offsets, words, batch.dlc, t64, batch.channel, batch.arbitration_id,
-        rows, row_dlc, row_time, first, writable(row_channel), writable(row_sa), with_dlc,
-        with_channel, with_sa, lay.msg_len, lay.msg_sig0, lay.msg_sig1, s["pos"],
-        s["length"], s["be"], s["signed"], s["kind"], s["conv"], s["scale"], s["offset"],
-        s["scale_i"], s["offset_i"], s["small"], s["parent"], s["lo"], s["hi"], col_base,
-        values, out_of_range, grp.msg_fast, grp.fast_dir0, grp.fast_dir1, grp.fast_grp,
-        grp_count, grp_row_base, grp_rows, gid_buffer(rows.shape[0], n_grp), grp.sig_group,
+        rows, row_dlc, row_time, first, writable(row_channel), writable(row_sa), lay.msg_sa,
+        lay.msg_j1939, with_dlc, with_channel, with_sa, lay.groups_j1939, lay.msg_len,
+        lay.msg_sig0, lay.msg_sig1, s["pos"], s["length"], s["be"], s["signed"], s["kind"],
+        s["conv"], s["scale"], s["offset"], s["scale_i"], s["offset_i"], s["small"],
+        s["parent"], s["lo"], s["hi"], col_base, values, out_of_range, grp.msg_fast,
+        grp.fast_dir0, grp.fast_dir1, grp.fast_grp, grp_count, grp_row_base, grp_rows,
+        gid_buffer(rows.shape[0], n_grp), grp.sig_group,
         gcol_base, grp.grp_msg, grp.grp_mem0, grp.grp_mem1, grp.grp_members,
         scratch_buffer("gwords", n_muxed, np.uint64), dlc_buffer("gdlc", n_muxed, with_dlc),
         grp_time, writable(grp_channel), writable(grp_sa), gvalues)

@@ -314,6 +314,15 @@ class Layout:
             np.bool_)
         self.groups = MuxGroups(self)
         self.any_j1939 = any(m.j1939 for m in self.messages)
+        # the source address column: only a J1939 message's frames carry a sender of their
+        # own in the id's low byte (they match by PGN); every frame of another message has
+        # that message's id, so its rows are a fill of the id's low byte (``msg_sa``), and
+        # the scatters store the byte only for messages with ``msg_j1939`` (about a
+        # nanosecond a frame saved on the sample vehicle, whose GPS messages are J1939)
+        self.msg_j1939 = np.array([m.j1939 for m in self.messages], np.uint8)
+        self.msg_sa = np.array([int(m.message.frame_id) & 0xFF for m in self.messages],
+                               np.uint8)
+        self.groups_j1939 = bool(self.msg_j1939[self.groups.grp_msg].any())
         # masks for :func:`._plan.plan_rows`: the signals with a column in ``values``
         # (every one; or, in compact form on the column paths, those no multiplexer
         # selects) and the messages with multiplexers (any; not simple)

@@ -85,7 +85,8 @@ def windows(pos: np.ndarray, length: np.ndarray, be: np.ndarray, sig_msg_len: np
 
 @njit(cache=True, nogil=True)
 def scatter64(msg_of_frame, offsets, msg_len, data, dlc, time, channel, arbitration_id, rows,
-              row_dlc, out_time, first_channel, out_sa, with_dlc, with_channel, with_sa):
+              row_dlc, out_time, first_channel, out_sa, sa_of, with_dlc, with_channel,
+              with_sa):
     """:func:`._columns.scatter8` for 64-byte payloads (``data`` and ``rows`` ``(n, 8)``
     uint64), copying the words a frame of its message can hold (``msg_len``, bytes). The
     rest of a row is left as it was: a window reaching past the message only reads bits
@@ -109,7 +110,8 @@ def scatter64(msg_of_frame, offsets, msg_len, data, dlc, time, channel, arbitrat
             if with_channel:
                 odd |= channel[f] ^ first_channel[m]
             if with_sa:
-                out_sa[j] = arbitration_id[f] & 0xFF
+                if sa_of[m]:
+                    out_sa[j] = arbitration_id[f] & 0xFF
     return odd != 0
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cantelem_sci.decoder import decode_arrays
+import cantelem_sci as ct
+from cantelem_sci.decoder import _decode, decode_arrays
 from cantelem_sci.decoder._channel import (
     fill_groups,
     fill_messages,
@@ -103,3 +105,88 @@ def test_row_and_group_channels_follow_the_frames(sample_db, frames, mode, width
             rows = res["group_rows"][r0:r0 + c]
             np.testing.assert_array_equal(res["group_channel"][r0:r0 + c],
                                           res["channel"][b0 + rows], err_msg=f"group {g}")
+
+
+#: J1939 messages with and without multiplexer groups beside standard-id ones with and
+#: without: the source address is scattered for the J1939 messages' rows and filled for
+#: the others' (the tree keeps it for J1939 messages only, decode_arrays for every row)
+J1939_MIX = '''VERSION ""
+NS_ :
+BS_:
+BU_: A
+BO_ 2364539904 Paged: 8 A
+ SG_ Page M : 0|8@1+ (1,0) [0|3] "" A
+ SG_ P0 m0 : 8|16@1+ (0.5,1) [0|100] "" A
+ SG_ P1 m1 : 24|8@1- (1,0) [-5|5] "" A
+BO_ 2566844672 Flat1939: 8 A
+ SG_ Speed : 0|16@1+ (0.01,0) [0|300] "" A
+BO_ 300 Std: 8 A
+ SG_ Sel M : 0|4@1+ (1,0) [0|15] "" A
+ SG_ X m2 : 8|32@1- (1,0) [0|1] "" A
+ SG_ Y m3 : 8|32@1+ (1,-7) [0|1] "" A
+BO_ 400 Flat: 8 A
+ SG_ F : 0|16@1+ (1,0) [0|10] "" A
+'''
+
+
+@pytest.fixture(scope="module")
+def mix_db(tmp_path_factory):
+    p = tmp_path_factory.mktemp("dbc") / "mix.dbc"
+    p.write_text(J1939_MIX)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ct.load_dbc(p, j1939=True)
+
+
+@pytest.fixture(scope="module")
+def sample_j1939_db():
+    """The sample DBC with its extended-id (GPS) messages matched as J1939: J1939 messages,
+    none of them with multiplexer groups (the groups' source addresses are a fill)."""
+    return ct.load_dbc(ct.sample_dbc_path(), j1939=True)
+
+
+@st.composite
+def j1939_frames(draw):
+    """Frames of J1939_MIX (the J1939 ones from any source address) or of the sample DBC
+    (GPS as J1939), first bytes that select a group or none."""
+    sample = draw(st.booleans())
+    base = ([0x100, 0x101, 0x200, 0x18FF0400, 0x18FF0401, 0x7FF] if sample
+            else [0x0CF00400, 0x18FEF100, 300, 400, 5])
+    n = draw(st.integers(0, 100))
+    ids = np.array(draw(st.lists(st.sampled_from(base), min_size=n, max_size=n)), np.uint32)
+    sa = np.array(draw(st.lists(st.integers(0, 255), min_size=n, max_size=n)), np.uint32)
+    ids = np.where(ids > 0x7FF, ids | sa, ids).astype(np.uint32)
+    payload = np.frombuffer(draw(st.binary(min_size=8 * n, max_size=8 * n)),
+                            np.uint8).reshape(n, 8).copy()
+    payload[:, 0] = np.array(draw(st.lists(st.integers(0, 30), min_size=n, max_size=n)),
+                             np.uint8)
+    return sample, ids, payload
+
+
+@settings(max_examples=60, deadline=None)
+@given(j1939_frames(), st.sampled_from(["dense", "compact"]), st.sampled_from([8, 64]),
+       st.booleans())
+def test_source_addresses_follow_the_frames(sample_j1939_db, mix_db, frames, mode, width,
+                                            fused):
+    """Every row's and group row's source address is the low id byte of its frame (found
+    by its time), whether the message is J1939 (scattered) or not (filled), on the fused
+    and the kernel-by-kernel 8-byte paths and on 64-byte rows."""
+    sample, ids, payload = frames
+    n = ids.shape[0]
+    data = np.zeros((n, width), np.uint8)
+    data[:, :8] = payload
+    batch = FrameBatch.from_arrays(np.arange(n, dtype=np.int64), ids, data,
+                                   is_extended=ids > 0x7FF)
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
+        warnings.simplefilter("ignore")
+        if not fused:
+            mp.setattr(_decode, "group_bound", lambda *a: -1)
+        res = decode_arrays(batch, sample_j1939_db if sample else mix_db, multiplexed=mode)
+    lay = res["layout"]
+    assert lay.any_j1939 and lay.groups_j1939 == (not sample)
+    total = int(res["offsets"][-1])
+    np.testing.assert_array_equal(res["source_address"][:total],
+                                  ids[res["time"][:total]] & 0xFF)
+    if mode == "compact":
+        np.testing.assert_array_equal(res["group_source_address"],
+                                      ids[res["group_time"]] & 0xFF)
