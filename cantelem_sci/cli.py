@@ -20,6 +20,12 @@ from typing import Sequence
 from . import _config
 
 
+def _progress(args: argparse.Namespace) -> bool:
+    """Dask's progress bar: on a terminal, unless ``--quiet`` (in a pipe or a CI log, the
+    bar's carriage returns would make one line of hundreds of updates)."""
+    return not args.quiet and sys.stdout.isatty()
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Simulate a small EV fleet through the edge logger into the embedded store, decode it
     on a local Dask cluster, summarise; then serve the dashboard (unless ``--no-serve``)."""
@@ -47,7 +53,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"  {vid}: {st['frames']['durable']:>9,} frames through the edge logger -> "
               f"{st['segments']['written']} segments")
     print(f"edge logger: {time.perf_counter() - t0:.1f} s")
-    rep = ct.decode_fleet(store, workers=args.workers, progress=not args.quiet)
+    rep = ct.decode_fleet(store, workers=args.workers, progress=_progress(args))
     print(f"decode job (LocalCluster, {_config.get('workers', args.workers)} workers): {rep}")
     fleet = ct.open_fleet(store)
     for v in fleet.vehicles:
@@ -70,7 +76,7 @@ def _decode_fleet(args: argparse.Namespace) -> int:
 
     rep = ct.decode_fleet(args.store, catalog=args.catalog, scheduler=args.scheduler,
                           workers=args.workers, vehicles=args.vehicle or None,
-                          progress=not args.quiet)
+                          progress=_progress(args))
     print(rep)
     for q in rep.quarantined:
         print(f"quarantined: {q['key']}: {q['error']}", file=sys.stderr)
@@ -129,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="LocalCluster workers (CANTELEM_WORKERS)")
     d.add_argument("--port", type=int, default=8866)
     d.add_argument("--no-serve", action="store_true", help="stop after decoding")
-    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     d.set_defaults(func=_demo)
     e = sub.add_parser("decode", help="decode a fleet store on Dask (incremental), or one log "
                                       "file with --dbc")
@@ -142,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--workers", type=int, default=None,
                    help="LocalCluster workers (CANTELEM_WORKERS)")
     e.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
-    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     e.set_defaults(func=_decode)
     g = sub.add_parser("dashboard", help="serve the Voila dashboard on 127.0.0.1")
     g.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import os
 import re
@@ -169,6 +170,14 @@ def test_cli_demo_runs(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert "already in the store" in out.stdout
     assert "decoded 0 vehicle-day(s), 2 up to date" in out.stdout
+
+
+def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
+    from cantelem_sci import cli
+
+    for tty, quiet, want in ((True, False, True), (True, True, False), (False, False, False)):
+        monkeypatch.setattr(sys.stdout, "isatty", lambda tty=tty: tty)
+        assert cli._progress(argparse.Namespace(quiet=quiet)) is want
 
 
 def test_cli_decode_reports_bad_input(tmp_path):
