@@ -33,9 +33,10 @@ IN_CACHE = 100_000
 
 
 def _copy_gbps(src: np.ndarray, dst: np.ndarray) -> float:
-    """Memory copy bandwidth now (read + write, GB/s), best of ``REPEATS``: a neighbour's
-    memory traffic slows our decode (by what it waits for memory: its time per frame
-    beyond that of ``IN_CACHE`` frames decoded alone) and not cantools."""
+    """Memory copy bandwidth now (read + write, GB/s), best of ``REPEATS``, a reading of the
+    machine's state beside the ratios. The decode is bound by its compute (``IN_CACHE``
+    frames decoded alone take about as long a frame as the whole batch), and a copy loop
+    on the VM's other vCPU did not slow it (fourteenth session)."""
     return 2 * src.nbytes / min(_time(lambda: np.copyto(dst, src)) for _ in range(REPEATS)) / 1e9
 
 
