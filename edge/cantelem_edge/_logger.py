@@ -33,6 +33,7 @@ from cantelem_sci.frames import FrameBatch
 from . import __version__
 from ._config import EdgeConfig
 from ._journal import JournalWriter, read_journal
+from ._lock import SpoolLock
 from ._segment import remove_temporaries, segment_key, write_segment
 from ._sources import Source, make_source
 from ._status import Counters, write_status
@@ -58,6 +59,7 @@ class EdgeLogger:
         self.cfg = cfg
         self.root = Path(cfg.spool)
         self.state_dir = cfg.state_dir
+        self.lock = SpoolLock(self.state_dir)
         self.counters = Counters()
         self.sources: list[Source] = [make_source(s, cfg.vehicle) for s in cfg.sources]
         self.sources += list(sources or [])
@@ -113,6 +115,8 @@ class EdgeLogger:
 
     # ---- life cycle ---------------------------------------------------------------------------
     def _prepare_spool(self) -> None:
+        """Check the spool is writable and take its lock (:class:`SpoolLock`): one process
+        per vehicle's spool, or journals the running one writes could be finalized away."""
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             (self.root / "raw").mkdir(parents=True, exist_ok=True)
@@ -125,6 +129,7 @@ class EdgeLogger:
         except OSError as err:
             raise SpoolError(f"{self.root}: the spool is not writable ({err.strerror}); give a "
                              "writable directory with --spool or CANTELEM_EDGE_SPOOL") from err
+        self.lock.acquire()
 
     def _next_seq(self) -> int:
         path = self.state_dir / "state.json"
@@ -143,14 +148,22 @@ class EdgeLogger:
         """Turn every journal left by a crash into a segment; remove temporaries. Returns
         the keys written."""
         keys = []
-        remove_temporaries(self.root)
+        remove_temporaries(self.root, self.cfg.vehicle)
         for j in sorted(self.state_dir.glob("journal-*.ctj")):
             keys += [k for k in [self._finalize(j)] if k]
         return keys
 
     def start(self) -> None:
-        """Prepare the spool, recover, open the sources, start uploader and sources."""
+        """Prepare and lock the spool, recover, open the sources, start uploader and sources.
+        On an error the lock is given back."""
         self._prepare_spool()
+        try:
+            self._start_locked()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _start_locked(self) -> None:
         recovered = self.recover()
         self.recovered_segments = len(recovered)
         if recovered:
@@ -221,6 +234,7 @@ class EdgeLogger:
             self.uploader.stop()
         self.state = "stopped"
         self._write_status()
+        self.lock.release()
 
     # ---- the work -----------------------------------------------------------------------------
     def _channel_map(self, names: list[str]) -> np.ndarray:

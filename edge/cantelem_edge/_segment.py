@@ -168,10 +168,14 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
     return manifest
 
 
-def remove_temporaries(root: Path) -> list[Path]:
-    """Delete ``.tmp-*`` leftovers of interrupted writes under ``root/raw``; return them."""
+def remove_temporaries(root: Path, vehicle: str | None = None) -> list[Path]:
+    """Delete ``.tmp-*`` leftovers of interrupted writes under ``root/raw`` (only under
+    ``raw/vehicle=<vehicle>`` when given: another vehicle's logger may be writing in the same
+    spool); return them."""
     gone = []
     base = Path(root) / "raw"
+    if vehicle is not None:
+        base = base / f"vehicle={vehicle}"
     if not base.exists():
         return gone
     for dirpath, dirnames, filenames in os.walk(base):

@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "recover":
             lg._prepare_spool()
             keys = lg.recover()
+            lg.lock.release()
             print(json.dumps({"recovered": keys}))
             return 0
         if not cfg.sources:

@@ -105,6 +105,45 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
     assert np.unique(key).shape[0] == key.shape[0]
 
 
+def test_second_process_on_a_running_spool_is_refused_and_nothing_is_lost(tmp_path):
+    """A ``recover`` or a second ``run`` on the spool of a running logger would finalize or
+    delete the journal it writes: both are refused naming the holder's pid."""
+    spool = tmp_path / "spool"
+    status = tmp_path / "status.json"
+    env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000)
+    p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
+                               "--flush-interval", "0.1", "--segment-seconds", "0.5",
+                               "--status-path", str(status)),
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end:
+            st = _status(status)
+            if st and st["pid"] == p.pid and st["segments"]["written"] > 0:
+                break
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.05)
+        for cmd in (["recover"], ["run", "--source", "sim:fast", "--duration", "1"]):
+            out = subprocess.run(_edge(*cmd, "--spool", str(spool)), env=env,
+                                 capture_output=True, text=True)
+            assert out.returncode == 3, out.stderr
+            assert f"the spool is in use by pid {p.pid}" in out.stderr
+            assert "Traceback" not in out.stderr
+        assert p.poll() is None
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    final = json.loads(p.stdout.read())
+    segs = _segments(spool)
+    t = np.concatenate([s[1] for s in segs])
+    assert len(t) == final["frames"]["durable"] == final["frames"]["in_segments"] > 0
+    a = np.concatenate([s[2] for s in segs])
+    assert np.unique(np.rec.fromarrays([t, a])).shape[0] == len(t)  # each frame once
+    # the lock went with the process: the spool is usable again
+    subprocess.run(_edge("recover", "--spool", str(spool)), env=env, check=True,
+                   capture_output=True)
+
+
 def test_full_disk_is_a_clear_error_and_loses_nothing(tmp_path):
     import resource
 
