@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "scheduler": None,  # None: start a LocalCluster
     # idle decoder output memory kept for reuse, bytes (cantelem_sci.decoder._memory)
     "decode_pool_bytes": 256 << 20,
+    # the dashboard's live mode: an MQTT broker URL (mqtt://host:port), None: file-based live
+    "mqtt": None,
+    "live_prefix": "cantelem",
 }
 
 

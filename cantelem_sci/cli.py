@@ -110,7 +110,8 @@ def _decode(args: argparse.Namespace) -> int:
 def _dashboard(args: argparse.Namespace) -> int:
     from .viz import serve_dashboard
 
-    return serve_dashboard(args.store, port=args.port, preheat=not args.no_preheat)
+    return serve_dashboard(args.store, port=args.port, preheat=not args.no_preheat,
+                           mqtt=args.mqtt)
 
 
 def _lab(args: argparse.Namespace) -> int:
@@ -154,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")
     g.add_argument("--port", type=int, default=8866)
     g.add_argument("--no-preheat", action="store_true", help="do not pre-heat a kernel")
+    g.add_argument("--mqtt", default=None, help="MQTT broker of the live mode, "
+                                                "mqtt://host:port (CANTELEM_MQTT)")
     g.set_defaults(func=_dashboard)
     lab = sub.add_parser("lab", help="JupyterLab on the notebooks")
     lab.add_argument("--store", default=None)

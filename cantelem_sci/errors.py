@@ -22,6 +22,7 @@ __all__ = [
     "DbcLeniencyWarning",
     "DecodeError",
     "FrameFormatError",
+    "LivePayloadError",
     "LogFormatError",
     "NmeaError",
     "SpoolError",
@@ -54,6 +55,11 @@ class DecodeError(CantelemError, ValueError):
 
 class ConfigError(CantelemError, ValueError):
     """A configuration value that is missing or malformed."""
+
+
+class LivePayloadError(CantelemError, ValueError):
+    """A live telemetry message (MQTT topic or payload) that is not valid (the message names
+    the topic and what was expected)."""
 
 
 class NmeaError(CantelemError, ValueError):

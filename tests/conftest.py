@@ -196,3 +196,24 @@ def fresh_raw_store(raw_store, tmp_path):
     dst = tmp_path / "store"
     shutil.copytree(src, dst)
     return dst, batches
+
+
+# ---- a real MQTT broker: Debian's Mosquitto on a free port of 127.0.0.1 -------------------------
+
+def mosquitto_broker():
+    """A started Mosquitto (:class:`cantelem_sci.io.EmbeddedBroker`); the calling test is
+    skipped, with the reason, when the ``mosquitto`` package is not installed."""
+    from cantelem_sci.io import EmbeddedBroker
+
+    if not EmbeddedBroker.available("mosquitto"):
+        pytest.skip("Mosquitto is not installed (./run test installs Debian's mosquitto "
+                    "with apt-get when it can)")
+    return EmbeddedBroker("mosquitto").start()
+
+
+@pytest.fixture(scope="session")
+def mosquitto():
+    """A session-wide Mosquitto; tests that stop or restart a broker make their own."""
+    broker = mosquitto_broker()
+    yield broker
+    broker.close()

@@ -4,8 +4,10 @@ Vehicle, trip and time-range selection; several signals on linked time axes, dow
 again with the project's kernels on every zoom (HoloViews ``RangeX`` streams); hover values;
 statistics of the visible range; CSV export of the visible range and PNG through the plot's
 save tool; a dark theme; the GPS track without tiles; trip replay with a scrubber and
-play/pause (plots and map follow); a live mode that follows the newest frames the edge logger
-made durable (journal and undecoded segments, re-read every second).
+play/pause (plots and map follow). Live mode, with a broker (``mqtt=`` or ``CANTELEM_MQTT``):
+the plots, statistics and map stream what the edge loggers publish (``_live_view.py``), with a
+pause, and a "Fleet live" tab lists every vehicle on the broker; without a broker it follows
+the newest frames the edge logger made durable in a shared local store (re-read every second).
 
 Bad input never shows a traceback: an empty store, a vehicle without a signal, a signal with
 only NaN or a range without data are reported on the page.
@@ -42,7 +44,9 @@ class Dashboard:
     """
 
     def __init__(self, store: str | None = None, *, max_points: int = 2000,
-                 storage_options: dict | None = None, live_interval_ms: int = 1000) -> None:
+                 storage_options: dict | None = None, live_interval_ms: int = 1000,
+                 mqtt: str | None = None, live_prefix: str | None = None,
+                 live_window_s: float = 60.0, live_tick_ms: int = 50) -> None:
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (the bokeh backend, also outside notebooks)
         import panel as pn
@@ -57,10 +61,24 @@ class Dashboard:
         RangeXYCallback.debounce = 20
 
         self.hv, self.pn = hv, pn
+        from .. import _config
+
         self.max_points = max_points
         self.live_interval_ms = live_interval_ms
+        self.live_tick_ms = live_tick_ms
+        self.live_window_s = live_window_s
         self.fleet = open_fleet(store, storage_options=storage_options)
         self.vehicles = [v for v in self.fleet.vehicles if self.fleet.messages(v)]
+        self.feed = None
+        url = _config.get("mqtt", mqtt)
+        if url:
+            from ..io import LiveFeed
+
+            self.feed = LiveFeed(url, _config.get("live_prefix", live_prefix),
+                                 window_s=live_window_s).start()
+        self.live_plots = None
+        self.fleet_view = None
+        self._live_fast = None
         self.status = pn.pane.Markdown("", css_classes=["cantelem-status"],
                                        sizing_mode="stretch_width")
         self.shown: dict[str, pd.DataFrame] = {}
@@ -89,6 +107,8 @@ class Dashboard:
                                           css_classes=["cantelem-player"], width=420)
         self.w_live = pn.widgets.Toggle(label="Live", value=False, color="success",
                                         css_classes=["cantelem-live"], width=80)
+        self.w_pause = pn.widgets.Toggle(label="Pause", value=False, disabled=True,
+                                         css_classes=["cantelem-pause"], width=80)
         self.w_csv = pn.widgets.FileDownload(callback=self._csv, filename="cantelem.csv",
                                              label="Export CSV", color="primary",
                                              css_classes=["cantelem-csv"], width=140)
@@ -102,10 +122,20 @@ class Dashboard:
         self.w_trip.param.watch(self._on_trip, "value")
         self.w_start.param.watch(self._on_range, "value")
         self.w_end.param.watch(self._on_range, "value")
-        self.w_signals.param.watch(lambda e: None if self._silent else self._redraw(), "value")
+        self.w_signals.param.watch(lambda e: None if self._silent else self._on_signals(), "value")
         self.w_player.param.watch(self._on_player, "value")
         self.w_live.param.watch(self._on_live, "value")
+        self.w_pause.param.watch(self._on_pause, "value")
+        if self.feed is not None:
+            from ._live_view import FleetLiveView
+
+            self.fleet_view = FleetLiveView(self.feed, on_select=self.show_live)
         if not self.vehicles:
+            if self.feed is not None:
+                self.status.object = ("No decoded data in the store yet: showing what the "
+                                      f"vehicles publish live ({self.feed.connection}).")
+                self.w_live.value = True
+                return
             self.status.object = (f"**No data yet.** The store `{self.fleet.store.url}` has no "
                                   "decoded vehicle. Run the edge logger and `cantelem decode`.")
             return
@@ -115,18 +145,28 @@ class Dashboard:
         """The dashboard layout (display it in a notebook or Voilà)."""
         pn = self.pn
         controls = pn.Row(self.w_vehicle, self.w_trip, self.w_start, self.w_end, self.w_signals,
-                          self.w_live, self.w_csv)
+                          self.w_live, self.w_pause, self.w_csv)
         body = pn.Row(self.plots, pn.Column(self.map, self.stats, width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
-        return pn.Column(title,
-                         controls, pn.Row(self.w_player, self.replay_label), self.status,
-                         self.detail, body,
+        main = pn.Column(controls, pn.Row(self.w_player, self.replay_label), self.status,
+                         self.detail, body, sizing_mode="stretch_width")
+        if self.fleet_view is not None:
+            self.tabs = pn.Tabs(("Vehicle", main), ("Fleet live", self.fleet_view.layout),
+                                css_classes=["cantelem-tabs"], sizing_mode="stretch_width")
+            main = self.tabs
+            self.pn.state.add_periodic_callback(self._fleet_tick, period=1000)
+        return pn.Column(title, main,
                          styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
                          sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
 
     # ---- events ----------------------------------------------------------------------------------
     def _on_vehicle(self, event) -> None:
+        if self._silent and event is not None:
+            return
         v = self.w_vehicle.value
+        if v not in self.vehicles:  # a vehicle seen only live
+            self._live_restart()
+            return
         sigs = sorted(s for s in self.fleet.signals(v) if "." not in s)
         self._silent = True  # one redraw at the end, not one per widget change
         self.w_signals.options = sigs
@@ -143,6 +183,9 @@ class Dashboard:
         self.w_start.value = None if t0 is None or pd.isna(t0) else pd.Timestamp(t0).to_pydatetime()
         self.w_end.value = None if t1 is None or pd.isna(t1) else pd.Timestamp(t1).to_pydatetime()
         self._silent = False
+        if self.live_plots is not None:
+            self._live_restart()
+            return
         self._redraw()
 
     def _full_span(self) -> tuple[Any, Any]:
@@ -307,8 +350,19 @@ class Dashboard:
         self.replay_stream.event(t=event.new)
         self.replay_label.object = f"replay: {_fmt(self._replay_time(event.new))}"
 
+    def _on_signals(self) -> None:
+        if self.live_plots is not None:
+            self._live_restart()
+        else:
+            self._redraw()
+
     # ---- live ------------------------------------------------------------------------------------
     def _on_live(self, event) -> None:
+        if self.feed is not None:
+            from ._live_stream import start_live, stop_live
+
+            (start_live if event.new else stop_live)(self)
+            return
         if event.new:
             self._live_cb = self.pn.state.add_periodic_callback(self._live_tick,
                                                                period=self.live_interval_ms)
@@ -331,6 +385,27 @@ class Dashboard:
         self.live_data = recent
         lag = (pd.Timestamp.utcnow().tz_convert(None) - pd.Timestamp(newest)).total_seconds()
         self.status.object = f"**Live:** newest frame {_fmt(newest)} (lag {lag:.1f} s)"
+
+    def _on_pause(self, event) -> None:
+        if self.live_plots is not None:
+            self.live_plots.set_paused(bool(event.new))
+
+    def _live_restart(self) -> None:
+        if self.feed is not None and self.w_live.value:
+            from ._live_stream import start_live
+
+            start_live(self)
+
+    def _fleet_tick(self) -> None:
+        from ._live_stream import fleet_tick
+
+        fleet_tick(self)
+
+    def show_live(self, vehicle: str) -> None:
+        """Open ``vehicle``'s live plots (the fleet view's click)."""
+        from ._live_stream import show_live
+
+        show_live(self, vehicle)
 
     # ---- export ----------------------------------------------------------------------------------
     def _csv(self) -> io.StringIO:

@@ -30,12 +30,17 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True) -> list[st
     return cmd
 
 
-def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = True) -> int:
-    """Serve the dashboard on http://127.0.0.1:<port>/ until interrupted."""
+def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = True,
+                    mqtt: str | None = None) -> int:
+    """Serve the dashboard on http://127.0.0.1:<port>/ until interrupted; ``mqtt`` (or
+    ``CANTELEM_MQTT``) is the broker of its live mode."""
     from .. import _config
 
     store = os.path.abspath(_config.get("store", store)) if "://" not in str(store or "") else store
     env = dict(os.environ, CANTELEM_STORE=str(store))
+    mqtt = _config.get("mqtt", mqtt)
+    if mqtt:
+        env["CANTELEM_MQTT"] = str(mqtt)
     print(f"dashboard: http://127.0.0.1:{port}/  (store {store}; Ctrl-C to stop)", flush=True)
     try:
         return subprocess.call(voila_command(str(store), port, preheat), env=env)

@@ -8,12 +8,18 @@ set from the environment as ``CANTELEM_EDGE_<KEY>`` (upper case), e.g.
 * ``can:<interface>:<channel>[:<bitrate>]`` any python-can interface (socketcan, pcan,
   kvaser, virtual, slcan, ...); ``canfd:`` for CAN FD;
 * ``replay:<path>[:realtime|fast]`` a log file in any ``read_log`` format;
-* ``sim[:<vehicle>][:realtime|fast][:<speed>x]`` the built-in EV simulator (``20x``: real
-  time running 20 times faster);
+* ``sim[:<vehicle>][:realtime|fast][:<speed>x][:<rate>fps]`` the built-in EV simulator
+  (``20x``: real time running 20 times faster; ``2000fps``: about 2,000 frames a second in
+  real time, the simulated drive compressed in time);
 * ``gps:<serial port or NMEA file>[:<baudrate>]`` NMEA 0183 via pynmea2.
 
 Credentials for S3 come from the standard AWS chain (environment, ``~/.aws``, instance role)
 unless ``s3_key``/``s3_secret`` are set; they never appear in logs or in the status file.
+
+Live publishing is the ``[live]`` table (:class:`LiveConfig`, off unless ``url`` is set);
+each of its keys can be set as ``CANTELEM_EDGE_LIVE_<KEY>`` or with the ``live_<key>``
+arguments of :func:`load_config`. Its password (in the table or inside the URL) is masked
+wherever the settings are shown.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class SourceConfig:
     baudrate: int = 9600
     seed: int = 0
     speed: float = 1.0
+    rate: float | None = None  # sim: frames per second (time compressed); None: as simulated
 
     @classmethod
     def parse(cls, spec: str) -> "SourceConfig":
@@ -97,19 +104,49 @@ class SourceConfig:
                 mode = "realtime"
                 vehicle = None
                 speed = 1.0
+                rate = None
                 for r in rest:
                     if r in ("realtime", "fast"):
                         mode = r
                     elif re.fullmatch(r"\d+(\.\d+)?x", r):
                         speed = float(r[:-1])
+                    elif re.fullmatch(r"\d+(\.\d+)?fps", r):
+                        rate = float(r[:-3])
                     else:
                         vehicle = r
-                return cls(kind, vehicle=vehicle, realtime=mode == "realtime", speed=speed)
+                return cls(kind, vehicle=vehicle, realtime=mode == "realtime", speed=speed,
+                           rate=rate)
             if not rest:
                 raise ValueError("expected gps:<port or file>[:<baudrate>]")
             return cls(kind, path=rest[0], baudrate=int(rest[1]) if len(rest) > 1 else 9600)
         except ValueError as err:
             raise ConfigError(f"--source {spec!r}: {err}") from err
+
+
+@dataclass
+class LiveConfig:
+    """Live publishing of decoded signals to an MQTT broker (best effort, never at the cost
+    of capture or durability); see ``docs/live.md`` for the topics and payloads."""
+
+    url: str | None = None  # mqtt://host[:port] or mqtts://host[:port]; None: off
+    prefix: str = "cantelem"
+    interval: float = 0.05  # seconds between publishes
+    signals: list[str] = field(default_factory=list)  # names or globs; empty: every signal
+    dbc: list[str] = field(default_factory=list)  # empty: the sample EV DBC
+    queue_max_frames: int = 200_000  # frames waiting to be decoded; beyond: dropped.live
+    username: str | None = None
+    password: str | None = None
+    ca_certs: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    client_id: str | None = None  # default: cantelem-edge-<vehicle>
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+_LIVE_FIELDS = {f.name: f for f in dataclasses.fields(LiveConfig)}
 
 
 @dataclass
@@ -135,6 +172,7 @@ class EdgeConfig:
     quota_bytes: int | None = None
     quota_policy: str = "stop"
     sources: list[SourceConfig] = field(default_factory=list)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
     @property
     def state_dir(self) -> Path:
@@ -147,29 +185,55 @@ class EdgeConfig:
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with credentials masked (for logs and status)."""
+        from cantelem_sci.io import redact_url
+
         d = dataclasses.asdict(self)
         for k in ("s3_key", "s3_secret"):
             if d.get(k):
                 d[k] = "***"
+        d["s3_endpoint_url"] = redact_url(d["s3_endpoint_url"])
+        d["live"]["url"] = redact_url(d["live"]["url"])
+        if d["live"]["password"]:
+            d["live"]["password"] = "***"
         return d
 
+    def secrets(self) -> list[str]:
+        """Every credential string of the settings (the log filter masks them)."""
+        from urllib.parse import urlsplit
 
-_SCALARS = {f.name: f for f in dataclasses.fields(EdgeConfig) if f.name != "sources"}
+        out = [self.s3_key, self.s3_secret, self.live.password]
+        for url in (self.s3_endpoint_url, self.live.url):
+            try:
+                out.append(urlsplit(url).password if url else None)
+            except ValueError:
+                pass
+        return [s for s in out if s]
 
 
-def _coerce(name: str, value: Any, where: str) -> Any:
-    f = _SCALARS[name]
+_SCALARS = {f.name: f for f in dataclasses.fields(EdgeConfig)
+            if f.name not in ("sources", "live")}
+
+
+def _coerce(name: str, value: Any, where: str, fields: dict[str, Any] | None = None) -> Any:
+    f = (fields or _SCALARS)[name]
     typ = str(f.type)
     try:
         if value is None:
             return None
+        if typ.startswith("list"):
+            if isinstance(value, str):  # environment: comma separated
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise TypeError(value)
+            return list(value)
         if typ.startswith("int"):
             return int(value)
         if typ.startswith("float"):
             return float(value)
         return str(value)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {name} = {value!r}: expected {typ.split(' ')[0]}") from err
+        shown = "***" if name == "password" else repr(value)
+        raise ConfigError(f"{where}: {name} = {shown}: expected {typ.split(' ')[0]}") from err
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *,
@@ -188,6 +252,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *,
     """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    live: dict[str, Any] = {}
     sources: list[SourceConfig] = []
     if path is not None:
         p = Path(path)
@@ -203,16 +268,26 @@ def load_config(path: str | os.PathLike[str] | None = None, *,
                     raise ConfigError(f"{p}: [[source]] must be an array of tables")
                 for i, s in enumerate(v):
                     sources.append(_source_from_table(s, f"{p}: source #{i + 1}"))
+            elif k == "live":
+                live.update(_live_from_table(v, f"{p}: [live]"))
             elif k in _SCALARS:
                 values[k] = _coerce(k, v, str(p))
             else:
                 raise ConfigError(f"{p}: unknown key {k!r}; valid: "
-                                  f"{', '.join(sorted([*_SCALARS, 'source']))}")
+                                  f"{', '.join(sorted([*_SCALARS, 'source', 'live']))}")
     for k in _SCALARS:
         env = f"CANTELEM_EDGE_{k.upper()}"
         if env in environ:
             values[k] = _coerce(k, environ[env], f"environment {env}")
+    for k in _LIVE_FIELDS:
+        env = f"CANTELEM_EDGE_LIVE_{k.upper()}"
+        if env in environ:
+            live[k] = _coerce(k, environ[env], f"environment {env}", _LIVE_FIELDS)
     for k, v in explicit.items():
+        if k.startswith("live_") and k[5:] in _LIVE_FIELDS:
+            if v is not None:
+                live[k[5:]] = _coerce(k[5:], v, f"argument {k}", _LIVE_FIELDS)
+            continue
         if k == "sources":
             if v:
                 sources = [s if isinstance(s, SourceConfig) else SourceConfig.parse(s) for s in v]
@@ -221,7 +296,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *,
             raise ConfigError(f"unknown setting {k!r}; valid: {', '.join(sorted(_SCALARS))}")
         if v is not None:
             values[k] = _coerce(k, v, f"argument {k}")
-    cfg = EdgeConfig(**values, sources=sources)
+    cfg = EdgeConfig(**values, sources=sources, live=LiveConfig(**live))
     validate(cfg)
     return cfg
 
@@ -237,6 +312,34 @@ def _source_from_table(t: Any, where: str) -> SourceConfig:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid: "
                           f"{', '.join(sorted(names))}")
     return SourceConfig(**t)
+
+
+def _live_from_table(t: Any, where: str) -> dict[str, Any]:
+    if not isinstance(t, dict):
+        raise ConfigError(f"{where} must be a table")
+    bad = sorted(set(t) - set(_LIVE_FIELDS))
+    if bad:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(bad)}; valid: "
+                          f"{', '.join(sorted(_LIVE_FIELDS))}")
+    return {k: _coerce(k, v, where, _LIVE_FIELDS) for k, v in t.items()}
+
+
+def _validate_live(live: LiveConfig) -> None:
+    from cantelem_sci.errors import LivePayloadError
+    from cantelem_sci.io import BrokerSettings, live_topic
+
+    if not live.enabled:
+        return
+    BrokerSettings.from_url(live.url, certfile=live.certfile, keyfile=live.keyfile)
+    try:
+        live_topic(live.prefix, "+", "signals")
+    except LivePayloadError as err:
+        raise ConfigError(f"[live] prefix: {err}") from None
+    if not 0.005 <= live.interval <= 10:
+        raise ConfigError(f"[live] interval must be 0.005..10 s, got {live.interval}")
+    if live.queue_max_frames < 1:
+        raise ConfigError(f"[live] queue_max_frames must be at least 1, got "
+                          f"{live.queue_max_frames}")
 
 
 def validate(cfg: EdgeConfig) -> None:
@@ -262,3 +365,4 @@ def validate(cfg: EdgeConfig) -> None:
     for s in cfg.sources:
         if s.vehicle is not None:
             check_vehicle_id(s.vehicle, "sim source vehicle")
+    _validate_live(cfg.live)

@@ -63,6 +63,11 @@ class EdgeLogger:
         self.counters = Counters()
         self.sources: list[Source] = [make_source(s, cfg.vehicle) for s in cfg.sources]
         self.sources += list(sources or [])
+        self.live: Any = None
+        if cfg.live.enabled:
+            from ._live import LivePublisher
+
+            self.live = LivePublisher(cfg.live, cfg.vehicle, self.counters)
         self.channels: list[str] = []
         self._queue: list[Any] = []
         self._queued_frames = 0
@@ -103,6 +108,8 @@ class EdgeLogger:
             self._queued_frames += n
             with self.counters.lock:
                 self.counters.received += n
+        if self.live is not None:
+            self.live.offer(batch)  # bounded, never blocks: drops are counted
 
     def put_gps(self, fixes: dict[str, np.ndarray]) -> None:
         with self._cv:
@@ -176,6 +183,8 @@ class EdgeLogger:
 
             self.uploader = Uploader(self.cfg, self._uploaded, self.counters.error)
             self.uploader.start()
+        if self.live is not None:
+            self.live.start()
         self._open_journal()
         for s in self.sources:
             s.start(self)
@@ -225,6 +234,8 @@ class EdgeLogger:
         with self._cv:
             self._cv.notify_all()
         self.flush(force_rotate=True)
+        if self.live is not None:
+            self.live.stop()
         if self.uploader is not None:
             t_end = time.monotonic() + upload_timeout
             self.uploader.kick()
@@ -451,7 +462,9 @@ class EdgeLogger:
                              "uploaded": c.segments_uploaded,
                              "deleted_not_uploaded": self.deleted_not_uploaded},
                 "latency_s": {"capture_to_durable": c.capture_to_durable.summary(),
-                              "capture_to_uploaded": c.capture_to_uploaded.summary()},
+                              "capture_to_uploaded": c.capture_to_uploaded.summary(),
+                              "capture_to_publish": c.capture_to_publish.summary()},
+                "live": None if self.live is None else self.live.status(),
                 "upload": None if up is None else {
                     "target": self.cfg.s3_url, "state": up.state, "attempt": up.attempt,
                     "next_try": up.next_try},

@@ -237,21 +237,33 @@ class ReplaySource(_BatchPlayer):
 
 class SimSource(_BatchPlayer):
     """The built-in EV simulator: ``pool_s`` seconds simulated once, then looped (times keep
-    growing), from now on."""
+    growing), from now on. Each vehicle id drives its own route (the simulator's ``index``
+    comes from the id). With ``rate`` (frames/s) the simulated drive is compressed in time
+    to reach that rate."""
 
-    def __init__(self, cfg: SourceConfig, vehicle: str, pool_s: float = 60.0) -> None:
+    def __init__(self, cfg: SourceConfig, vehicle: str, pool_s: float = 600.0) -> None:
         super().__init__(cfg.realtime, loop=True, speed=cfg.speed)
         self.vehicle = cfg.vehicle or vehicle
         self.seed = cfg.seed
         self.pool_s = pool_s
+        self.rate = cfg.rate
         self.name = f"sim:{self.vehicle}"
 
     def open(self) -> None:
+        import zlib
+
         from cantelem_sci.sim import simulate_vehicle
 
-        now = np.datetime64(_now_ns(), "ns")
-        self._frames = simulate_vehicle(self.vehicle, duration_s=self.pool_s, seed=self.seed,
-                                        start=now)
+        now = _now_ns()
+        index = zlib.crc32(self.vehicle.encode()) % 1000
+        b = simulate_vehicle(self.vehicle, duration_s=self.pool_s, seed=self.seed,
+                             index=index, start=np.datetime64(now, "ns"))
+        if self.rate:
+            k = max(1.0, self.rate / (len(b) / self.pool_s))
+            b = simulate_vehicle(self.vehicle, duration_s=self.pool_s * k, seed=self.seed,
+                                 index=index, start=np.datetime64(now, "ns"))
+            b.time = now + ((b.time - now) / k).astype(np.int64)
+        self._frames = b
 
     def frames(self) -> FrameBatch:
         return self._frames

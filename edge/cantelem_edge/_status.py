@@ -72,6 +72,7 @@ class Counters:
         self.errors: list[str] = []
         self.capture_to_durable = LatencyHistogram()
         self.capture_to_uploaded = LatencyHistogram()
+        self.capture_to_publish = LatencyHistogram()  # live publishing (``[live]``)
 
     def drop(self, cause: str, n: int) -> None:
         with self.lock:

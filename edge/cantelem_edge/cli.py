@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--status-path")
         s.add_argument("--quota-bytes", type=int)
         s.add_argument("--quota-policy")
+        s.add_argument("--live-url", help="publish live signals to this MQTT broker "
+                                          "(mqtt://host:port or mqtts://...; [live] url)")
         s.add_argument("-v", "--verbose", action="store_true")
         if name == "run":
             s.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -89,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s cantelem-edge %(levelname)s %(message)s")
     explicit = {k: getattr(args, k) for k in (
         "vehicle", "spool", "s3_url", "s3_endpoint_url", "segment_seconds", "segment_max_frames",
-        "flush_interval", "status_path", "quota_bytes", "quota_policy")}
+        "flush_interval", "status_path", "quota_bytes", "quota_policy", "live_url")}
     try:
         cfg = load_config(args.config, sources=args.sources, **explicit)
     except ConfigError as err:
         print(f"cantelem-edge: error: {err}", file=sys.stderr)
         return 2
     for h in logging.getLogger().handlers:
-        h.addFilter(_Redact([cfg.s3_key or "", cfg.s3_secret or ""]))
+        h.addFilter(_Redact(cfg.secrets()))
     if args.cmd == "check-config":
         print(json.dumps(cfg.redacted(), indent=1, default=str))
         return 0

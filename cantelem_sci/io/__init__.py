@@ -1,0 +1,44 @@
+"""Wire and storage formats shared by the edge logger and the analysis side.
+
+Light by design (numpy and the standard library; paho-mqtt on first connection), so the
+edge logger can depend on it. The live telemetry path: :func:`encode_samples` /
+:func:`decode_message` (schema ``cantelem.live`` version 1, ``docs/live.md``), the topic
+layout (:func:`live_topic`), broker settings with masked credentials
+(:class:`BrokerSettings`, :func:`redact_url`), connections (:func:`connect`), the
+subscriber's state (:class:`LiveFeed`) and a broker for machines without one
+(:class:`EmbeddedBroker`).
+"""
+
+from ._broker import EmbeddedBroker
+from ._live_feed import LiveFeed
+from ._live_payload import (
+    LIVE_SCHEMA,
+    LIVE_VERSION,
+    MAX_PAYLOAD,
+    LiveSamples,
+    LiveStatus,
+    check_topic_segment,
+    decode_message,
+    encode_samples,
+    encode_status,
+    live_topic,
+)
+from ._mqtt import BrokerSettings, connect, redact_url
+
+__all__ = [
+    "LIVE_SCHEMA",
+    "LIVE_VERSION",
+    "MAX_PAYLOAD",
+    "BrokerSettings",
+    "EmbeddedBroker",
+    "LiveFeed",
+    "LiveSamples",
+    "LiveStatus",
+    "check_topic_segment",
+    "connect",
+    "decode_message",
+    "encode_samples",
+    "encode_status",
+    "live_topic",
+    "redact_url",
+]

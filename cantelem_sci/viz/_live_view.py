@@ -1,0 +1,226 @@
+"""The dashboard's live half: one vehicle's streaming plots, and the fleet live view.
+
+Both read a :class:`~cantelem_sci.io.LiveFeed` (the MQTT subscriber, which runs in its own
+thread) from a periodic callback of the page's document, so every Bokeh model is changed
+from the document's own thread. Plots are Bokeh figures whose data sources receive only the
+new samples (``ColumnDataSource.stream``, with a rollover) and whose shared x range follows
+the newest sample over the rolling window; pausing stops following and streaming, so the
+window stays still for zooming and hovering, and resuming redraws the current window.
+
+Every data source carries the capture time of its newest sample in its ``tags`` and is named
+``cantelem-live-<signal>``, which is what the browser tests and ``./run bench live`` read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("cantelem_sci.viz")
+
+#: values shown per vehicle in the fleet view (when the vehicle publishes them)
+FLEET_KEYS = ("VehicleSpeed", "SOC", "CellTempMax")
+PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176")
+ROLLOVER = 200_000  # points kept per live plot (60 s of a 100 Hz signal is 6,000)
+
+
+def _ms(t_ns: np.ndarray) -> np.ndarray:
+    return np.asarray(t_ns, np.int64) / 1e6  # Bokeh's datetime axis: ms since the epoch
+
+
+class LivePlots:
+    """Streaming plots, statistics and the map marker of one vehicle."""
+
+    def __init__(self, feed: Any, vehicle: str, signals: list[str], window_s: float,
+                 units: dict[str, str] | None = None) -> None:
+        from bokeh.models import ColumnDataSource, DataRange1d, HoverTool
+        from bokeh.plotting import figure
+
+        self.feed, self.vehicle, self.signals = feed, vehicle, list(signals)
+        self.window_ms = window_s * 1000.0
+        self.paused = False
+        self.cursor = 0
+        self.x_range = DataRange1d(follow="end", follow_interval=self.window_ms,
+                                   range_padding=0, only_visible=True)
+        self.sources: dict[str, Any] = {}
+        self.figures = []
+        units = units or {}
+        for i, sig in enumerate(self.signals):
+            src = ColumnDataSource({"t": [], "v": []}, name=f"cantelem-live-{sig}", tags=[0])
+            label = f"{sig} [{units[sig]}]" if units.get(sig) else sig
+            fig = figure(height=200, sizing_mode="stretch_width", x_axis_type="datetime",
+                         x_range=self.x_range, title=label, tools="xpan,xwheel_zoom,reset",
+                         active_scroll="xwheel_zoom", background_fill_color="#262626",
+                         border_fill_color="#1e1e1e", outline_line_color="#444444",
+                         name=f"cantelem-live-fig-{sig}")
+            fig.line("t", "v", source=src, color=PALETTE[i % len(PALETTE)], line_width=1.5)
+            fig.add_tools(HoverTool(tooltips=[("time", "@t{%F %T.%3N}"), (sig, "@v")],
+                                    formatters={"@t": "datetime"}, mode="vline"))
+            for ax in (fig.xaxis[0], fig.yaxis[0]):
+                ax.major_label_text_color = "#cccccc"
+                ax.axis_line_color = "#666666"
+            fig.title.text_color = "#dddddd"
+            fig.grid.grid_line_color = "#3a3a3a"
+            self.sources[sig] = src
+            self.figures.append(fig)
+        self.marker = ColumnDataSource({"lon": [], "lat": []}, name="cantelem-live-marker")
+        self.reset()
+
+    def reset(self) -> None:
+        """Redraw the whole window (at start and on resume)."""
+        cursor, data = self.feed.since(self.vehicle, 0, self.signals)
+        self.cursor = cursor
+        for sig, src in self.sources.items():
+            t, v = data.get(sig, (np.empty(0, np.int64), np.empty(0)))
+            src.data = {"t": _ms(t), "v": v}
+            src.tags = [int(t[-1]) if len(t) else 0]
+        self._marker()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if paused:
+            self.x_range.follow = None
+            if len(self.figures):
+                # freeze the range at what is shown
+                self.x_range.start, self.x_range.end = self.x_range.start, self.x_range.end
+        else:
+            self.x_range.follow = "end"
+            self.reset()
+
+    def tick(self) -> int:
+        """Stream the samples that arrived since the last tick; returns how many."""
+        if self.paused:
+            return 0
+        cursor, data = self.feed.since(self.vehicle, self.cursor, self.signals)
+        self.cursor = cursor
+        n = 0
+        for sig, (t, v) in data.items():
+            src = self.sources.get(sig)
+            if src is None or not len(t):
+                continue
+            src.stream({"t": _ms(t), "v": v}, rollover=ROLLOVER)
+            src.tags = [int(t[-1])]
+            n += len(t)
+        if n:
+            self._marker()
+        return n
+
+    def _marker(self) -> None:
+        win = self.feed.window(self.vehicle, ["Latitude", "Longitude"])
+        if "Latitude" in win and "Longitude" in win and len(win["Latitude"][1]) \
+                and len(win["Longitude"][1]):
+            self.marker.data = {"lon": [float(win["Longitude"][1][-1])],
+                                "lat": [float(win["Latitude"][1][-1])]}
+
+    def stats(self) -> pd.DataFrame:
+        """count/min/max/mean/std/last of each signal over the window."""
+        win = self.feed.window(self.vehicle, self.signals)
+        rows = []
+        for sig in self.signals:
+            v = win.get(sig, (None, np.empty(0)))[1]
+            ok = v[~np.isnan(v)]
+            rows.append({"signal": sig, "count": int(ok.size),
+                         "min": float(ok.min()) if ok.size else np.nan,
+                         "max": float(ok.max()) if ok.size else np.nan,
+                         "mean": float(ok.mean()) if ok.size else np.nan,
+                         "std": float(ok.std()) if ok.size else np.nan,
+                         "last": float(ok[-1]) if ok.size else np.nan})
+        return pd.DataFrame(rows).round(3).set_index("signal")
+
+    def map_figure(self) -> Any:
+        from bokeh.plotting import figure
+
+        fig = figure(width=340, height=300, title=f"{self.vehicle} (live)", tools="pan,wheel_zoom,reset",
+                     background_fill_color="#262626", border_fill_color="#1e1e1e",
+                     match_aspect=True)
+        fig.scatter("lon", "lat", source=self.marker, size=12, color="#ff5252")
+        fig.title.text_color = "#dddddd"
+        return fig
+
+
+class FleetLiveView:
+    """Every vehicle seen on the broker: state, last seen, key values, last positions, and a
+    button per vehicle that opens its live plots."""
+
+    def __init__(self, feed: Any, on_select=None) -> None:
+        import panel as pn
+        from bokeh.models import ColumnDataSource, LabelSet
+        from bokeh.plotting import figure
+
+        self.feed = feed
+        self.on_select = on_select
+        self.pn = pn
+        self.table = pn.pane.DataFrame(self._frame(), index=False, sizing_mode="stretch_width",
+                                       css_classes=["cantelem-fleet-table"])
+        self.buttons = pn.Row(css_classes=["cantelem-fleet-open"])
+        self._button_for: tuple[str, ...] = ()
+        self.positions = ColumnDataSource({"lon": [], "lat": [], "vehicle": [], "color": []},
+                                          name="cantelem-fleet-positions")
+        fig = figure(height=320, sizing_mode="stretch_width", title="last positions",
+                     tools="pan,wheel_zoom,reset", background_fill_color="#262626",
+                     border_fill_color="#1e1e1e", match_aspect=True)
+        fig.scatter("lon", "lat", source=self.positions, size=11, color="color")
+        fig.add_layout(LabelSet(x="lon", y="lat", text="vehicle", source=self.positions,
+                                x_offset=6, y_offset=6, text_color="#dddddd",
+                                text_font_size="11px"))
+        fig.title.text_color = "#dddddd"
+        self.map = fig
+        self.note = pn.pane.Markdown("", css_classes=["cantelem-fleet-note"])
+        self.layout = pn.Column(self.note, self.table, self.buttons, pn.pane.Bokeh(self.map),
+                                sizing_mode="stretch_width", css_classes=["cantelem-fleet"])
+
+    def _frame(self) -> pd.DataFrame:
+        rows = self.feed.fleet(FLEET_KEYS)
+        cols = ["vehicle", "state", "last seen (s)", *FLEET_KEYS]
+        if not rows:
+            return pd.DataFrame(columns=cols)
+        df = pd.DataFrame(rows).rename(columns={"last_seen_s": "last seen (s)"})
+        for k in FLEET_KEYS:
+            df[k] = df[k].astype(float).round(2)
+        return df[cols]
+
+    def tick(self) -> None:
+        self.table.object = self._frame()
+        seen = tuple(self.feed.vehicles)
+        if seen != self._button_for:  # one "open" button per vehicle
+            self._button_for = seen
+            buttons = []
+            for v in seen:
+                b = self.pn.widgets.Button(name=f"{v}: live plots", button_type="primary",
+                                           css_classes=["cantelem-open", f"cantelem-open-{v}"],
+                                           width=170)
+                b.on_click(lambda event, v=v: self.on_select and self.on_select(v))
+                buttons.append(b)
+            self.buttons.objects = buttons
+        lon, lat, names, colors = [], [], [], []
+        for v in self.feed.vehicles:
+            win = self.feed.window(v, ["Latitude", "Longitude"])
+            if "Latitude" in win and "Longitude" in win and len(win["Latitude"][1]):
+                lat.append(float(win["Latitude"][1][-1]))
+                lon.append(float(win["Longitude"][1][-1]))
+                names.append(v)
+                colors.append("#81c784" if self._state(v) == "online" else "#9e9e9e")
+        self.positions.data = {"lon": lon, "lat": lat, "vehicle": names, "color": colors}
+        n = len(self.feed.vehicles)
+        self.note.object = (f"{n} vehicle(s) seen; {self.feed.connection}"
+                            + (f"  \n{self.feed.last_error}" if self.feed.last_error and
+                               not self.feed.connected else ""))
+
+    def _state(self, vehicle: str) -> str:
+        for r in self.feed.fleet():
+            if r["vehicle"] == vehicle:
+                return r["state"]
+        return "unknown"
+
+
+def live_age(feed: Any, vehicle: str) -> str:
+    """``"newest sample 0.1 s ago"`` for the status line."""
+    rows = [r for r in feed.fleet() if r["vehicle"] == vehicle]
+    if not rows or not rows[0]["newest"]:
+        return "no sample yet"
+    age = time.time() - rows[0]["newest"] / 1e9
+    return f"{rows[0]['state']}, newest sample {age:.1f} s ago"

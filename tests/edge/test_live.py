@@ -1,0 +1,141 @@
+"""Live publishing from the edge logger against a real Mosquitto: the values equal the decoder's
+on the same frames, capture and durability are untouched, a broker that is down costs only
+counted live drops, and credentials never show."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import cantelem_sci as ct
+from cantelem_edge import EdgeLogger, ingest, load_config
+from cantelem_sci.errors import ConfigError
+from cantelem_sci.io import LiveFeed
+
+pytestmark = pytest.mark.mqtt
+
+
+def _wait(cond, timeout=30.0):
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _frames_of(spool, vehicle):
+    """Every frame of ``vehicle``'s segments in ``spool``, in time order."""
+    from cantelem_sci.fleet import open_fleet
+
+    store = open_fleet(str(spool)).store
+    mans = sorted(spool.glob(f"raw/vehicle={vehicle}/date=*/*.zarr.manifest.json"))
+    return ct.FrameBatch.concat([store.read_frames(json.loads(m.read_text())["key"])
+                                 for m in mans])
+
+
+def test_published_values_equal_the_decoder_on_the_same_frames(tmp_path, mosquitto):
+    feed = LiveFeed(mosquitto.url, window_s=3600).start()
+    assert _wait(lambda: feed.connected)
+    cfg = load_config(environ={}, vehicle="EV0042", spool=str(tmp_path), sources=["sim"],
+                      live_url=mosquitto.url, live_signals=["VehicleSpeed", "SOC", "Cell0*"])
+    lg = EdgeLogger(cfg)
+    lg.start()
+    lg.run(duration=2.5)
+    lg.stop()
+    assert _wait(lambda: feed.fleet() and feed.fleet()[0]["state"] == "offline")
+    st = lg.status()
+    assert st["live"]["published_messages"] > 10 and st["dropped"] == {}
+    assert st["latency_s"]["capture_to_publish"]["n"] == st["frames"]["received"]
+    got = feed.window("EV0042")
+    assert set(got) == {"VehicleSpeed", "SOC"} | {f"Cell0{i}_Voltage" for i in range(1, 10)}
+    tree = ct.decode(_frames_of(tmp_path, "EV0042"), ct.load_dbc(ct.sample_dbc_path()))
+    for sig, node in [("VehicleSpeed", "VCU_Vehicle"), ("SOC", "BMS_PackStatus"),
+                      ("Cell03_Voltage", "BMS_CellVoltages")]:
+        da = tree[node][sig]
+        ok = ~np.isnan(da.values)
+        want_t, want_v = da["time"].values.view("int64")[ok], da.values[ok]
+        t, v = got[sig]
+        np.testing.assert_array_equal(t, want_t)  # every frame of the run, in order
+        np.testing.assert_array_equal(v, want_v)  # bit for bit
+    feed.stop()
+
+
+def test_journal_and_segments_are_the_same_with_live_on_and_off(tmp_path, mosquitto):
+    batch = ct.simulate_vehicle("EV0001", duration_s=130, seed=3)
+    ingest(batch, "EV0001", str(tmp_path / "off"))
+    st = ingest(batch, "EV0001", str(tmp_path / "on"), live_url=mosquitto.url,
+                live_interval=0.01)
+    assert st["live"]["published_messages"] > 0
+    off = sorted((tmp_path / "off").rglob("*.zarr.manifest.json"))
+    on = sorted((tmp_path / "on").rglob("*.zarr.manifest.json"))
+    assert [p.name for p in off] == [p.name for p in on] and len(on) == 3
+    for a, b in zip(off, on):
+        ma, mb = json.loads(a.read_text()), json.loads(b.read_text())
+        assert ma["frames_sha256"] == mb["frames_sha256"] and ma["frame_count"] == \
+            mb["frame_count"]
+        for f in ma["files"]:
+            assert ma["files"][f]["md5"] == mb["files"][f]["md5"], f
+
+
+def test_broker_down_costs_only_counted_live_drops(tmp_path):
+    from tests.conftest import free_port
+
+    cfg = load_config(environ={}, spool=str(tmp_path), sources=["sim:fast"],
+                      live_url=f"mqtt://127.0.0.1:{free_port()}", live_queue_max_frames=5000,
+                      queue_max_frames=50_000, flush_interval=0.1)
+    lg = EdgeLogger(cfg)
+    lg.start()
+    peak = 0
+    t_end = time.monotonic() + 2.0
+    while time.monotonic() < t_end:
+        lg.run(duration=0.05)
+        peak = max(peak, lg.live._queued)
+    lg.stop()
+    st = lg.status()
+    assert st["frames"]["durable"] == st["frames"]["received"] > 100_000  # capture untouched
+    assert st["dropped"]["live"] == st["frames"]["received"]  # nothing published, all counted
+    assert peak <= 5000 and st["live"]["connected"] is False
+    assert set(st["dropped"]) == {"live"}
+
+
+def test_credentials_are_masked_in_check_config_logs_and_status(tmp_path, mosquitto):
+    secret = "pa55-w0rd-xyz"
+    url = mosquitto.url.replace("mqtt://", f"mqtt://car:{secret}@")
+    env = {"CANTELEM_EDGE_LIVE_PASSWORD": "other-" + secret, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "cantelem_edge", "check-config", "--live-url",
+                          url], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and secret not in out.stdout
+    shown = json.loads(out.stdout)["live"]
+    assert shown["url"].startswith("mqtt://car:***@") and shown["password"] == "***"
+    status = tmp_path / "status.json"
+    out = subprocess.run([sys.executable, "-m", "cantelem_edge", "run", "-v", "--spool",
+                          str(tmp_path), "--source", "sim:fast", "--duration", "1.5",
+                          "--live-url", url, "--status-path", str(status)],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "live: connected to mqtt://car:***@" in out.stderr  # the log names the broker
+    assert secret not in out.stderr + out.stdout + status.read_text()
+
+
+@pytest.mark.parametrize("vehicle", ["EV/+/#", "../x", "EV 1", "a" * 65])
+def test_unsafe_vehicle_ids_are_refused_by_the_config(vehicle):
+    with pytest.raises(ConfigError, match="invalid vehicle id"):
+        load_config(environ={}, vehicle=vehicle, live_url="mqtt://127.0.0.1:1883")
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"live_url": "http://h"}, "expected mqtt://host"),
+    ({"live_url": "mqtt://h", "live_prefix": "a/+"}, r"\[live\] prefix"),
+    ({"live_url": "mqtt://h", "live_interval": 0}, r"\[live\] interval"),
+    ({"live_url": "mqtt://h", "live_signals": ["VehicleSped"]},
+     "unknown live signal 'VehicleSped' \\(did you mean 'VehicleSpeed'"),
+])
+def test_bad_live_settings_are_refused(tmp_path, settings, match):
+    with pytest.raises(ConfigError, match=match):
+        EdgeLogger(load_config(environ={}, spool=str(tmp_path), **settings))
