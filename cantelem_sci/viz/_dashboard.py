@@ -150,12 +150,16 @@ class Dashboard:
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
         main = pn.Column(controls, pn.Row(self.w_player, self.replay_label), self.status,
                          self.detail, body, sizing_mode="stretch_width")
-        if self.fleet_view is not None:
+        extra = []
+        if self.feed is not None:
+            from ._live_stream import page_ready
+            from ._live_view import page_ready_component
+
+            extra = [page_ready_component(lambda: page_ready(self))]
             self.tabs = pn.Tabs(("Vehicle", main), ("Fleet live", self.fleet_view.layout),
                                 css_classes=["cantelem-tabs"], sizing_mode="stretch_width")
             main = self.tabs
-            self.pn.state.add_periodic_callback(self._fleet_tick, period=1000)
-        return pn.Column(title, main,
+        return pn.Column(title, main, *extra,
                          styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
                          sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
 
@@ -395,11 +399,6 @@ class Dashboard:
             from ._live_stream import start_live
 
             start_live(self)
-
-    def _fleet_tick(self) -> None:
-        from ._live_stream import fleet_tick
-
-        fleet_tick(self)
 
     def show_live(self, vehicle: str) -> None:
         """Open ``vehicle``'s live plots (the fleet view's click)."""

@@ -130,6 +130,18 @@ def slow_tick(dash: Any) -> None:
         dash.status.object = f"**Live:** {type(err).__name__}: {err}"
 
 
+def page_ready(dash: Any) -> None:
+    """The page is shown and connected to the kernel: start the ticks. Changes made between
+    the notebook's execution and the browser's connection never reach the page (Voilà), so
+    the live plots are built again now and the fleet view starts ticking only now."""
+    if dash.fleet_view is not None and getattr(dash, "_fleet_cb", None) is None:
+        fleet_tick(dash)
+        dash._fleet_cb = dash.pn.state.add_periodic_callback(lambda: fleet_tick(dash),
+                                                            period=1000)
+    if dash.w_live.value:
+        start_live(dash)
+
+
 def fleet_tick(dash: Any) -> None:
     if dash.fleet_view is None:
         return

@@ -8,7 +8,8 @@ the newest sample over the rolling window; pausing stops following and streaming
 window stays still for zooming and hovering, and resuming redraws the current window.
 
 Every data source carries the capture time of its newest sample in its ``tags`` and is named
-``cantelem-live-<signal>``, which is what the browser tests and ``./run bench live`` read.
+``cantelem-live-<vehicle>/<signal>``, which is what the browser tests and ``./run bench live``
+read.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class LivePlots:
         self.figures = []
         units = units or {}
         for i, sig in enumerate(self.signals):
-            src = ColumnDataSource({"t": [], "v": []}, name=f"cantelem-live-{sig}", tags=[0])
+            src = ColumnDataSource({"t": [], "v": []}, name=f"cantelem-live-{vehicle}/{sig}",
+                                   tags=[0])
             label = f"{sig} [{units[sig]}]" if units.get(sig) else sig
             fig = figure(height=200, sizing_mode="stretch_width", x_axis_type="datetime",
                          x_range=self.x_range, title=label, tools="xpan,xwheel_zoom,reset",
@@ -215,6 +217,22 @@ class FleetLiveView:
             if r["vehicle"] == vehicle:
                 return r["state"]
         return "unknown"
+
+
+def page_ready_component(on_ready) -> Any:
+    """A zero-size Panel component whose browser side reports once it is rendered (its
+    ``ready`` count goes up from the page), calling ``on_ready()`` in the kernel: the moment
+    from which changes made in the kernel reach the page."""
+    import panel as pn
+    import param
+
+    class PageReady(pn.custom.JSComponent):
+        ready = param.Integer(default=0)
+        _esm = "export function render({ model }) { model.ready = model.ready + 1; }"
+
+    comp = PageReady(width=0, height=0, margin=0, css_classes=["cantelem-page-ready"])
+    comp.param.watch(lambda event: on_ready(), "ready")
+    return comp
 
 
 def live_age(feed: Any, vehicle: str) -> str:

@@ -32,11 +32,13 @@ def _chromium() -> str:
 
 
 class VoilaServer:
-    def __init__(self, store) -> None:
+    def __init__(self, store, mqtt: str | None = None) -> None:
         from cantelem_sci.viz._serve import voila_command
 
         self.port = free_port()
         env = dict(os.environ, CANTELEM_STORE=str(store))
+        if mqtt:
+            env["CANTELEM_MQTT"] = mqtt
         self.proc = subprocess.Popen(voila_command(str(store), self.port), env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{self.port}/"
