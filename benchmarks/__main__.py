@@ -1,10 +1,11 @@
-"""Run benchmarks by hand: ``./run bench [decode|kernels|edge|fleet]`` (all by default)."""
+"""Run benchmarks by hand: ``./run bench [decode|kernels|edge|fleet|dashboard|live]`` (all by
+default)."""
 
 import sys
 
-from . import bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels
+from . import bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live
 
-which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard"]
+which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live"]
 if "decode" in which:
     bench_decode.main()
 if "kernels" in which:
@@ -15,3 +16,5 @@ if "fleet" in which:
     bench_fleet.main()
 if "dashboard" in which:
     bench_dashboard.main()
+if "live" in which:
+    bench_live.main()

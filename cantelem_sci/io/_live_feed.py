@@ -175,9 +175,20 @@ class LiveFeed:
             v = self._vehicles.get(vehicle)
             if v is None:
                 return cursor, {}
-            chunks = [c for c in v.chunks if c[0] > cursor]
+            chunks = []
+            for c in reversed(v.chunks):  # the newest first: a tick reads a few chunks
+                if c[0] <= cursor:
+                    break
+                chunks.append(c)
+            chunks.reverse()
             new_cursor = v.cursor
         return new_cursor, _concat(chunks, signals)
+
+    def latest(self, vehicle: str, signals: Iterable[str]) -> dict[str, tuple[int, float]]:
+        """The newest (capture time ns, value) of each of ``signals`` that ``vehicle`` sent."""
+        with self._lock:
+            v = self._vehicles.get(vehicle)
+            return {} if v is None else {s: v.latest[s] for s in signals if s in v.latest}
 
     def window(self, vehicle: str, signals: Iterable[str] | None = None
                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -74,10 +74,13 @@ class Dashboard:
         if url:
             from ..io import LiveFeed
 
+            # connected when the page is shown (``_live_stream.page_ready``): a kernel that
+            # Voilà pre-heats for the next visitor neither subscribes nor ticks
             self.feed = LiveFeed(url, _config.get("live_prefix", live_prefix),
-                                 window_s=live_window_s).start()
+                                 window_s=live_window_s)
         self.live_plots = None
         self.fleet_view = None
+        self.page_is_ready = False
         self._live_fast = None
         self.status = pn.pane.Markdown("", css_classes=["cantelem-status"],
                                        sizing_mode="stretch_width")

@@ -41,9 +41,12 @@ def start_live(dash: Any) -> None:
     """(Re)build the live plots of the selected vehicle and start streaming."""
     pn = dash.pn
     stop_fast(dash)
+    dash.w_pause.disabled = False
+    if not dash.page_is_ready:  # built again, and ticking, once the page is shown
+        dash.status.object = "**Live:** connecting ..."
+        return
     _sync_vehicle_options(dash)
     v = dash.w_vehicle.value
-    dash.w_pause.disabled = False
     if v is None:
         dash.plots.objects = []
         dash.status.object = f"**Live:** no vehicle on the broker yet ({dash.feed.connection})."
@@ -133,7 +136,10 @@ def slow_tick(dash: Any) -> None:
 def page_ready(dash: Any) -> None:
     """The page is shown and connected to the kernel: start the ticks. Changes made between
     the notebook's execution and the browser's connection never reach the page (Voilà), so
-    the live plots are built again now and the fleet view starts ticking only now."""
+    the live plots are built again now and the fleet view starts ticking only now. The
+    broker subscription starts here too, so a pre-heated kernel costs nothing."""
+    dash.page_is_ready = True
+    dash.feed.start()
     if dash.fleet_view is not None and getattr(dash, "_fleet_cb", None) is None:
         fleet_tick(dash)
         dash._fleet_cb = dash.pn.state.add_periodic_callback(lambda: fleet_tick(dash),

@@ -2,14 +2,19 @@
 
 Both read a :class:`~cantelem_sci.io.LiveFeed` (the MQTT subscriber, which runs in its own
 thread) from a periodic callback of the page's document, so every Bokeh model is changed
-from the document's own thread. Plots are Bokeh figures whose data sources receive only the
-new samples (``ColumnDataSource.stream``, with a rollover) and whose shared x range follows
-the newest sample over the rolling window; pausing stops following and streaming, so the
-window stays still for zooming and hovering, and resuming redraws the current window.
+from the document's own thread. Plots are Bokeh figures whose shared x range follows the
+newest sample over the rolling window; pausing stops following and streaming, so the window
+stays still for zooming and hovering, and resuming redraws the current window.
 
-Every data source carries the capture time of its newest sample in its ``tags`` and is named
-``cantelem-live-<vehicle>/<signal>``, which is what the browser tests and ``./run bench live``
-read.
+One message a tick: each tick sets the data of one small "inbox" source to the new samples
+of every signal (and the position), as plain lists; a ``CustomJS`` in the page streams them
+into the plots' sources there (``ColumnDataSource.stream`` with a rollover). Through Voilà
+every model change costs three or more Jupyter comm messages (and two more per binary array),
+so a stream per signal and tick queued seconds of messages on this 2-core machine; the
+plots' sources are ``syncable=False`` so the page's appends are not echoed to the kernel.
+
+The plots' sources are named ``cantelem-live-<vehicle>/<signal>`` (columns ``t``, capture
+time in ms, and ``v``): what the browser tests and ``./run bench live`` read.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ class LivePlots:
 
     def __init__(self, feed: Any, vehicle: str, signals: list[str], window_s: float,
                  units: dict[str, str] | None = None) -> None:
-        from bokeh.models import ColumnDataSource, DataRange1d, HoverTool
+        from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool
         from bokeh.plotting import figure
 
         self.feed, self.vehicle, self.signals = feed, vehicle, list(signals)
@@ -52,7 +57,7 @@ class LivePlots:
         units = units or {}
         for i, sig in enumerate(self.signals):
             src = ColumnDataSource({"t": [], "v": []}, name=f"cantelem-live-{vehicle}/{sig}",
-                                   tags=[0])
+                                   syncable=False)
             label = f"{sig} [{units[sig]}]" if units.get(sig) else sig
             fig = figure(height=200, sizing_mode="stretch_width", x_axis_type="datetime",
                          x_range=self.x_range, title=label, tools="xpan,xwheel_zoom,reset",
@@ -69,7 +74,15 @@ class LivePlots:
             fig.grid.grid_line_color = "#3a3a3a"
             self.sources[sig] = src
             self.figures.append(fig)
-        self.marker = ColumnDataSource({"lon": [], "lat": []}, name="cantelem-live-marker")
+        self.marker = ColumnDataSource({"lon": [], "lat": []}, name="cantelem-live-marker",
+                                       syncable=False)
+        self.inbox = ColumnDataSource({"s": [], "t": [], "v": []},
+                                      name=f"cantelem-inbox-{vehicle}")
+        self.inbox.js_on_change("data", CustomJS(
+            args={"sources": self.sources, "marker": self.marker, "rollover": ROLLOVER},
+            code=_INBOX_JS))
+        if self.figures:  # an invisible glyph puts the inbox into the page's document
+            self.figures[0].scatter("t", "v", source=self.inbox, visible=False)
         self.reset()
 
     def reset(self) -> None:
@@ -79,8 +92,9 @@ class LivePlots:
         for sig, src in self.sources.items():
             t, v = data.get(sig, (np.empty(0, np.int64), np.empty(0)))
             src.data = {"t": _ms(t), "v": v}
-            src.tags = [int(t[-1]) if len(t) else 0]
-        self._marker()
+        pos = self.feed.latest(self.vehicle, ["Latitude", "Longitude"])
+        if len(pos) == 2:
+            self.marker.data = {"lon": [pos["Longitude"][1]], "lat": [pos["Latitude"][1]]}
 
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
@@ -97,26 +111,18 @@ class LivePlots:
         """Stream the samples that arrived since the last tick; returns how many."""
         if self.paused:
             return 0
-        cursor, data = self.feed.since(self.vehicle, self.cursor, self.signals)
+        cursor, data = self.feed.since(self.vehicle, self.cursor,
+                                       [*self.signals, "Latitude", "Longitude"])
         self.cursor = cursor
-        n = 0
+        names, times, values = [], [], []
         for sig, (t, v) in data.items():
-            src = self.sources.get(sig)
-            if src is None or not len(t):
-                continue
-            src.stream({"t": _ms(t), "v": v}, rollover=ROLLOVER)
-            src.tags = [int(t[-1])]
-            n += len(t)
-        if n:
-            self._marker()
-        return n
-
-    def _marker(self) -> None:
-        win = self.feed.window(self.vehicle, ["Latitude", "Longitude"])
-        if "Latitude" in win and "Longitude" in win and len(win["Latitude"][1]) \
-                and len(win["Longitude"][1]):
-            self.marker.data = {"lon": [float(win["Longitude"][1][-1])],
-                                "lat": [float(win["Latitude"][1][-1])]}
+            if len(t):
+                names += [sig] * len(t)
+                times += _ms(t).tolist()
+                values += [None if x != x else x for x in v.tolist()]  # NaN: null in JSON
+        if names:
+            self.inbox.data = {"s": names, "t": times, "v": values}
+        return len(names)
 
     def stats(self) -> pd.DataFrame:
         """count/min/max/mean/std/last of each signal over the window."""
@@ -142,6 +148,21 @@ class LivePlots:
         fig.scatter("lon", "lat", source=self.marker, size=12, color="#ff5252")
         fig.title.text_color = "#dddddd"
         return fig
+
+
+#: the page's side of :meth:`LivePlots.tick`: the inbox's samples streamed into the plots
+_INBOX_JS = """
+const d = cb_obj.data, parts = {};
+for (let i = 0; i < d.s.length; i++) {
+  const p = parts[d.s[i]] || (parts[d.s[i]] = {t: [], v: []});
+  p.t.push(d.t[i]); p.v.push(d.v[i] === null ? NaN : d.v[i]);
+}
+for (const [name, p] of Object.entries(parts)) {
+  if (name in sources) sources[name].stream(p, rollover);
+}
+if (parts.Latitude && parts.Longitude)
+  marker.data = {lon: [parts.Longitude.v.at(-1)], lat: [parts.Latitude.v.at(-1)]};
+"""
 
 
 class FleetLiveView:
@@ -199,24 +220,20 @@ class FleetLiveView:
                 buttons.append(b)
             self.buttons.objects = buttons
         lon, lat, names, colors = [], [], [], []
+        states = {r["vehicle"]: r["state"] for r in self.feed.fleet()}
         for v in self.feed.vehicles:
-            win = self.feed.window(v, ["Latitude", "Longitude"])
-            if "Latitude" in win and "Longitude" in win and len(win["Latitude"][1]):
-                lat.append(float(win["Latitude"][1][-1]))
-                lon.append(float(win["Longitude"][1][-1]))
+            pos = self.feed.latest(v, ["Latitude", "Longitude"])
+            if len(pos) == 2:
+                lat.append(pos["Latitude"][1])
+                lon.append(pos["Longitude"][1])
                 names.append(v)
-                colors.append("#81c784" if self._state(v) == "online" else "#9e9e9e")
+                colors.append("#81c784" if states.get(v) == "online" else "#9e9e9e")
         self.positions.data = {"lon": lon, "lat": lat, "vehicle": names, "color": colors}
         n = len(self.feed.vehicles)
         self.note.object = (f"{n} vehicle(s) seen; {self.feed.connection}"
                             + (f"  \n{self.feed.last_error}" if self.feed.last_error and
                                not self.feed.connected else ""))
 
-    def _state(self, vehicle: str) -> str:
-        for r in self.feed.fleet():
-            if r["vehicle"] == vehicle:
-                return r["state"]
-        return "unknown"
 
 
 def page_ready_component(on_ready) -> Any:

@@ -28,7 +28,7 @@ JS_SOURCES = """() => {
     for (const m of d._all_models.values()) {
       if (m.name && m.name.startsWith('cantelem-live-') && m.data && m.data.t)
         out[m.name.slice(14)] = {t: Array.from(m.data.t), v: Array.from(m.data.v),
-                                 tag: m.tags[0]};
+                                 tag: m.data.t.length ? m.data.t[m.data.t.length - 1] : 0};
     }
   }
   return out;
@@ -92,7 +92,7 @@ def test_1_live_values_stream_into_plots_and_stats(live):
                                    None), "speed samples", timeout=180)
     live["first"] = first
     tag0 = _sources(pg)[f"{first}/VehicleSpeed"]["tag"]
-    _wait(pg, lambda: _sources(pg)[f"{first}/VehicleSpeed"]["tag"] > tag0 + 5e8,
+    _wait(pg, lambda: _sources(pg)[f"{first}/VehicleSpeed"]["tag"] > tag0 + 500,
           "the newest sample moving on")
     src = _sources(pg)
     assert {f"{first}/VehicleSpeed", f"{first}/SOC"} <= set(src)
@@ -136,7 +136,7 @@ def test_4_streaming_survives_a_broker_restart(live):
     key = f"{live['other']}/VehicleSpeed"
     stalled = _sources(pg)[key]["tag"]
     broker.start()
-    _wait(pg, lambda: _sources(pg)[key]["tag"] > stalled + 1e9,
+    _wait(pg, lambda: _sources(pg)[key]["tag"] > stalled + 1000,
           "samples after the restart", timeout=90)
     _wait(pg, lambda: "connected to" in _text(pg, "cantelem-status"), "connected again")
     assert "Traceback" not in pg.inner_text("body")
