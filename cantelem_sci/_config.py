@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     # the dashboard's live mode: an MQTT broker URL (mqtt://host:port), None: file-based live
     "mqtt": None,
     "live_prefix": "cantelem",
+    # 1: the dashboard opens in live mode (when a broker is configured)
+    "dashboard_live": 0,
 }
 
 

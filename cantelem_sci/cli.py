@@ -1,10 +1,12 @@
 """The ``cantelem`` command line.
 
 ``cantelem demo``  simulate a small EV fleet through the edge logger into the embedded store,
-                   decode it on a local Dask cluster, summarise, serve the dashboard.
+                   decode it on a local Dask cluster, summarise, then keep the fleet driving
+                   live (edge loggers publishing to an embedded MQTT broker) while the
+                   dashboard serves.
 ``cantelem decode [--store URL] [--catalog YAML] [--scheduler ADDR]``  the fleet decode job.
 ``cantelem decode LOG --dbc FILE``  decode one log file and print its messages.
-``cantelem dashboard [--store URL] [--port N]``  serve the Voila dashboard.
+``cantelem dashboard [--store URL] [--port N] [--mqtt URL]``  serve the Voila dashboard.
 ``cantelem lab``  JupyterLab on the notebooks.
 """
 
@@ -66,9 +68,42 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"decoded:       {os.path.join(store, 'decoded')}  (ct.open_fleet({store!r}))")
     if args.no_serve:
         return 0
+    return _serve_live(store, fleet.vehicles, args)
+
+
+def _serve_live(store: str, vehicles: list[str], args: argparse.Namespace) -> int:
+    """The demo's live part: the simulated vehicles keep driving in real time through edge
+    loggers (child processes) that publish to a broker (``--mqtt``, else the embedded amqtt
+    broker) while the dashboard serves, opened in live mode."""
+    import subprocess
+
+    from .io import EmbeddedBroker
     from .viz import serve_dashboard
 
-    return serve_dashboard(store, port=args.port)
+    broker = None
+    url = _config.get("mqtt", args.mqtt)
+    if not url:
+        broker = EmbeddedBroker("amqtt").start()
+        url = broker.url
+    print(f"live: {len(vehicles)} simulated vehicles publish to {url} (embedded amqtt broker)"
+          if broker else f"live: {len(vehicles)} simulated vehicles publish to {url}")
+    loggers = [subprocess.Popen(
+        [sys.executable, "-m", "cantelem_edge", "run", "--spool", store, "--vehicle", v,
+         "--source", f"sim:{v}", "--live-url", url], stdout=subprocess.DEVNULL)
+        for v in vehicles]
+    os.environ["CANTELEM_DASHBOARD_LIVE"] = "1"
+    try:
+        return serve_dashboard(store, port=args.port, mqtt=url)
+    finally:
+        for p in loggers:
+            p.terminate()
+        for p in loggers:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if broker is not None:
+            broker.close()
 
 
 def _decode_fleet(args: argparse.Namespace) -> int:
@@ -136,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="LocalCluster workers (CANTELEM_WORKERS)")
     d.add_argument("--port", type=int, default=8866)
     d.add_argument("--no-serve", action="store_true", help="stop after decoding")
+    d.add_argument("--mqtt", default=None, help="broker for the live part (CANTELEM_MQTT); "
+                                                "default: an embedded amqtt broker")
     d.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     d.set_defaults(func=_demo)
     e = sub.add_parser("decode", help="decode a fleet store on Dask (incremental), or one log "
@@ -165,6 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     from .errors import CantelemError
 
+    if args.cmd in ("demo", "dashboard", "lab"):
+        import signal
+
+        def _interrupt(signum, frame):  # SIGTERM: stop children as Ctrl-C does
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.func(args))
     except CantelemError as err:

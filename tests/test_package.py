@@ -172,6 +172,79 @@ def test_cli_demo_runs(tmp_path):
     assert "decoded 0 vehicle-day(s), 2 up to date" in out.stdout
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out.update(kids)
+        todo += kids
+    return out
+
+
+@pytest.mark.slow
+def test_cli_demo_goes_live_and_sigterm_leaves_no_child(tmp_path):
+    """After the batch part, the demo keeps its vehicles driving through edge loggers that
+    publish to the embedded broker while the dashboard serves; SIGTERM ends every child."""
+    import signal
+    import time
+    import urllib.request
+
+    from cantelem_sci.io import LiveFeed
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = dict(os.environ, CANTELEM_STORE=str(tmp_path / "store"))
+    env.pop("CANTELEM_MQTT", None)
+    p = subprocess.Popen([sys.executable, "-m", "cantelem_sci", "demo", "--vehicles", "2",
+                          "--duration", "30", "--quiet", "--port", str(port)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    feed = None
+    try:
+        url = None
+        for line in p.stdout:
+            m = re.search(r"publish to (mqtt://127\.0\.0\.1:\d+) \(embedded amqtt", line)
+            if m:
+                url = m[1]
+                break
+        assert url, "the demo did not start its live part"
+        feed = LiveFeed(url).start()
+        t_end = time.monotonic() + 120
+        while time.monotonic() < t_end:
+            rows = feed.fleet(["VehicleSpeed"])
+            if len(rows) == 2 and all(r["state"] == "online" and r["newest"] for r in rows):
+                break
+            time.sleep(0.2)
+        assert [r["vehicle"] for r in feed.fleet()] == ["EV0001", "EV0002"]
+        while time.monotonic() < t_end:  # the dashboard answers
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/cantelem-probe", timeout=5)
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.3)
+        children = _descendants(p.pid)
+        assert len(children) >= 4  # 2 loggers, the broker, Voila (and its kernels)
+    finally:
+        if feed is not None:
+            feed.stop()
+        p.send_signal(signal.SIGTERM)
+        p.wait(60)
+    time.sleep(1)
+    alive = [c for c in children if os.path.exists(f"/proc/{c}") and
+             "zombie" not in open(f"/proc/{c}/status").read().lower()]
+    assert not alive, alive
+
+
 def test_cli_progress_bar_only_on_a_terminal(monkeypatch):
     from cantelem_sci import cli
 

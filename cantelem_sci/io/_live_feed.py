@@ -95,11 +95,13 @@ class LiveFeed:
 
     def stop(self) -> None:
         if self._client is not None:
-            self._client.loop_stop()
-            self._client.disconnect()
-            self._client = None
+            client, self._client = self._client, None
+            client.loop_stop()
+            client.disconnect()
 
     def _on_state(self, connected: bool, reason: str) -> None:
+        if self._client is None:  # stopping
+            return
         self.connected = connected
         if connected:
             self.connection = f"connected to {self.settings.shown}"

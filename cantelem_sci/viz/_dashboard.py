@@ -28,6 +28,14 @@ DEFAULT_SIGNALS = ("VehicleSpeed", "PackCurrent", "SOC")
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176")
 
 
+def _config_live_start() -> bool:
+    """``CANTELEM_DASHBOARD_LIVE=1`` (or ``dashboard_live`` in the config file): open in live
+    mode, as the demo does."""
+    from .. import _config
+
+    return bool(int(_config.get("dashboard_live")))
+
+
 def _fmt(t: Any) -> str:
     return "" if t is None else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -136,13 +144,15 @@ class Dashboard:
         if not self.vehicles:
             if self.feed is not None:
                 self.status.object = ("No decoded data in the store yet: showing what the "
-                                      f"vehicles publish live ({self.feed.connection}).")
+                                      "vehicles publish live.")
                 self.w_live.value = True
                 return
             self.status.object = (f"**No data yet.** The store `{self.fleet.store.url}` has no "
                                   "decoded vehicle. Run the edge logger and `cantelem decode`.")
             return
         self._on_vehicle(None)
+        if self.feed is not None and _config_live_start():
+            self.w_live.value = True
 
     def panel(self):
         """The dashboard layout (display it in a notebook or Voilà)."""

@@ -63,6 +63,7 @@ def start_live(dash: Any) -> None:
         dash._silent = True
         dash.w_signals.value = sigs
         dash._silent = False
+    dash.detail.object = ""
     lp = LivePlots(dash.feed, v, sigs, dash.live_window_s, dash.feed.units(v))
     lp.set_paused(bool(dash.w_pause.value))
     dash.live_plots = lp

@@ -42,10 +42,26 @@ def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = 
     if mqtt:
         env["CANTELEM_MQTT"] = str(mqtt)
     print(f"dashboard: http://127.0.0.1:{port}/  (store {store}; Ctrl-C to stop)", flush=True)
+    return _run_child(voila_command(str(store), port, preheat), env)
+
+
+def _run_child(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` until it exits or this process is interrupted (Ctrl-C, or SIGTERM turned
+    into KeyboardInterrupt by the CLI); then stop it with SIGTERM, so Voilà and Jupyter shut
+    their kernels down, and SIGKILL only if it is still there 20 s later."""
+    proc = subprocess.Popen(cmd, env=env)
     try:
-        return subprocess.call(voila_command(str(store), port, preheat), env=env)
+        return proc.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def serve_lab(store: str | None = None, port: int = 8888) -> int:
@@ -57,7 +73,4 @@ def serve_lab(store: str | None = None, port: int = 8888) -> int:
            f"--port={port}", "--ServerApp.ip=127.0.0.1", "--no-browser"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    return _run_child(cmd, env)

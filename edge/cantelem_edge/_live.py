@@ -140,7 +140,7 @@ class LivePublisher:
             self.client.publish(self.status_topic, encode_status(
                 self.vehicle, "online", time.time_ns(), units=self.units,
                 interval=self.cfg.interval), qos=1, retain=True)
-        else:
+        elif not self._stop.is_set():
             log.warning("live: broker %s unreachable (%s); live frames are dropped and "
                         "counted until it returns", self.settings.shown, reason)
 
