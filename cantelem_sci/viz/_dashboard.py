@@ -157,22 +157,35 @@ class Dashboard:
     def panel(self):
         """The dashboard layout (display it in a notebook or Voilà)."""
         pn = self.pn
+        pause = [self.w_pause] if self.feed is not None else []  # live streaming only
         controls = pn.Row(self.w_vehicle, self.w_trip, self.w_start, self.w_end, self.w_signals,
-                          self.w_live, self.w_pause, self.w_csv)
+                          self.w_live, *pause, self.w_csv)
         body = pn.Row(self.plots, pn.Column(self.map, self.stats, width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
-        main = pn.Column(controls, pn.Row(self.w_player, self.replay_label), self.status,
-                         self.detail, body, sizing_mode="stretch_width")
-        extra = []
+        items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.detail,
+                 body]
         if self.feed is not None:
             from ._live_stream import page_ready
             from ._live_view import page_ready_component
 
-            extra = [page_ready_component(lambda: page_ready(self))]
-            self.tabs = pn.Tabs(("Vehicle", main), ("Fleet live", self.fleet_view.layout),
-                                css_classes=["cantelem-tabs"], sizing_mode="stretch_width")
-            main = self.tabs
-        return pn.Column(title, main, *extra,
+            # a switch rather than pn.Tabs, the vehicle view's parts staying direct children
+            # of the page's column: nested in a Tabs or a Column, the HoloViews plots stopped
+            # re-downsampling on zoom (browser test 4)
+            fleet = self.fleet_view.layout
+            fleet.visible = False
+            self.w_view = pn.widgets.RadioButtonGroup(
+                options=["Vehicle", "Fleet live"], value="Vehicle", button_type="default",
+                css_classes=["cantelem-view"], width=220)
+            vehicle_items = list(items)
+
+            def switch(event):
+                for it in vehicle_items:
+                    it.visible = event.new == "Vehicle"
+                fleet.visible = event.new != "Vehicle"
+
+            self.w_view.param.watch(switch, "value")
+            items = [self.w_view, *items, fleet, page_ready_component(lambda: page_ready(self))]
+        return pn.Column(title, *items,
                          styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
                          sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
 

@@ -162,8 +162,8 @@ def fleet_tick(dash: Any) -> None:
 def show_live(dash: Any, vehicle: str) -> None:
     """Open ``vehicle``'s live plots from the fleet view."""
     _sync_vehicle_options(dash)
-    if hasattr(dash, "tabs"):
-        dash.tabs.active = 0
+    if hasattr(dash, "w_view"):
+        dash.w_view.value = "Vehicle"
     dash._silent = True
     dash.w_vehicle.value = vehicle
     dash._silent = False

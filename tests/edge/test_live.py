@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import cantelem_sci as ct
-from cantelem_edge import EdgeLogger, ingest, load_config
+from cantelem_edge import EdgeLogger, load_config
 from cantelem_sci.errors import ConfigError
 from cantelem_sci.io import LiveFeed
 
@@ -66,12 +66,33 @@ def test_published_values_equal_the_decoder_on_the_same_frames(tmp_path, mosquit
     feed.stop()
 
 
+def _candump(batch, path) -> None:
+    """``batch`` as a candump -L log (the replay source's input)."""
+    lines = []
+    for t, a, n, ext, d in zip(batch.time.tolist(), batch.arbitration_id.tolist(),
+                               batch.dlc.tolist(), batch.is_extended.tolist(), batch.data):
+        ident = f"{a:08X}" if ext else f"{a:03X}"
+        lines.append(f"({t // 10**9}.{t % 10**9 // 1000:06d}) can0 {ident}#"
+                     f"{bytes(d[:n]).hex().upper()}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _replay(log, spool, **live):
+    cfg = load_config(environ={}, vehicle="EV0001", spool=str(spool),
+                      sources=[f"replay:{log}:fast"], **live)
+    lg = EdgeLogger(cfg)
+    lg.start()
+    lg.run()
+    lg.stop()
+    return lg.status()
+
+
 def test_journal_and_segments_are_the_same_with_live_on_and_off(tmp_path, mosquitto):
-    batch = ct.simulate_vehicle("EV0001", duration_s=130, seed=3)
-    ingest(batch, "EV0001", str(tmp_path / "off"))
-    st = ingest(batch, "EV0001", str(tmp_path / "on"), live_url=mosquitto.url,
-                live_interval=0.01)
-    assert st["live"]["published_messages"] > 0
+    log = tmp_path / "trip.log"
+    _candump(ct.simulate_vehicle("EV0001", duration_s=130, seed=3), log)
+    _replay(log, tmp_path / "off")
+    st = _replay(log, tmp_path / "on", live_url=mosquitto.url, live_interval=0.01)
+    assert st["live"]["published_messages"] > 0 and st["dropped"] == {}
     off = sorted((tmp_path / "off").rglob("*.zarr.manifest.json"))
     on = sorted((tmp_path / "on").rglob("*.zarr.manifest.json"))
     assert [p.name for p in off] == [p.name for p in on] and len(on) == 3
@@ -81,6 +102,35 @@ def test_journal_and_segments_are_the_same_with_live_on_and_off(tmp_path, mosqui
             mb["frame_count"]
         for f in ma["files"]:
             assert ma["files"][f]["md5"] == mb["files"][f]["md5"], f
+
+
+def test_feed_started_while_the_broker_is_down_connects_when_it_comes(tmp_path):
+    from cantelem_sci.io import EmbeddedBroker, encode_samples
+
+    broker = EmbeddedBroker("mosquitto") if EmbeddedBroker.available("mosquitto") else None
+    if broker is None:
+        pytest.skip("Mosquitto is not installed")
+    feed = LiveFeed(broker.url).start()  # nothing listens yet
+    try:
+        assert not _wait(lambda: feed.connected, timeout=1.5)
+        assert "unreachable" in feed.connection or "connecting" in feed.connection
+        broker.start()
+        assert _wait(lambda: feed.connected, timeout=30)
+        from cantelem_sci.io import BrokerSettings, connect
+
+        pub = connect(BrokerSettings.from_url(broker.url))
+        assert _wait(lambda: pub.connected_flag.is_set())
+        pub.publish("cantelem/EV0005/signals", encode_samples(
+            "EV0005", 1, 0, {"SOC": (np.array([1]), np.array([50.0]))}))
+        assert _wait(lambda: "SOC" in feed.window("EV0005"))
+        pub.publish("cantelem/EV0005/signals", b"x" * 10)  # refused, reported, not fatal
+        assert _wait(lambda: feed.bad_messages == 1)
+        assert "not JSON" in feed.last_error
+        pub.loop_stop()
+        pub.disconnect()
+    finally:
+        feed.stop()
+        broker.close()
 
 
 def test_broker_down_costs_only_counted_live_drops(tmp_path):

@@ -109,7 +109,7 @@ def test_1_live_values_stream_into_plots_and_stats(live):
 
 def test_2_fleet_view_lists_both_vehicles_online(live):
     pg = live["page"]
-    pg.locator(".bk-tab", has_text="Fleet live").first.click()
+    pg.get_by_role("button", name="Fleet live").click()
     table = _wait(pg, lambda: (t := _text(pg, "cantelem-fleet-table")) and all(
         v in t for v in VEHICLES) and t, "both vehicles in the fleet table")
     assert table.count("online") == 2
