@@ -33,6 +33,10 @@ log = logging.getLogger("cantelem_edge")
 
 __all__ = ["LivePublisher"]
 
+#: frames decoded into one message at most (about 1 MB of JSON for the sample vehicle; readers
+#: refuse payloads over 4 MiB): a backlog, such as a fast replay, goes out as several messages
+MAX_FRAMES_PER_MESSAGE = 10_000
+
 
 def _select(layout: Any, patterns: list[str]) -> list[tuple[int, int, str, bool]]:
     """(message, signal index, published name, multiplexed) of the signals matching
@@ -176,7 +180,9 @@ class LivePublisher:
                 self.counters.drop("live", n)
                 continue
             try:
-                self.publish(FrameBatch.concat(items))
+                batch = FrameBatch.concat(items)
+                for k in range(0, n, MAX_FRAMES_PER_MESSAGE):
+                    self.publish(batch.take(slice(k, k + MAX_FRAMES_PER_MESSAGE)))
             except Exception as err:  # never let the live path stop: count and report
                 self.counters.drop("live", n)
                 self.counters.error(f"live: cannot publish: {err}")

@@ -88,11 +88,23 @@ def _replay(log, spool, **live):
 
 
 def test_journal_and_segments_are_the_same_with_live_on_and_off(tmp_path, mosquitto):
+    from cantelem_edge._live import MAX_FRAMES_PER_MESSAGE
+
     log = tmp_path / "trip.log"
-    _candump(ct.simulate_vehicle("EV0001", duration_s=130, seed=3), log)
+    batch = ct.simulate_vehicle("EV0001", duration_s=130, seed=3)
+    _candump(batch, log)
     _replay(log, tmp_path / "off")
-    st = _replay(log, tmp_path / "on", live_url=mosquitto.url, live_interval=0.01)
-    assert st["live"]["published_messages"] > 0 and st["dropped"] == {}
+    feed = LiveFeed(mosquitto.url, window_s=10**6).start()
+    assert _wait(lambda: feed.connected)
+    st = _replay(log, tmp_path / "on", live_url=mosquitto.url, live_interval=0.5)
+    assert st["dropped"] == {}
+    # a fast replay's backlog goes out in messages of at most MAX_FRAMES_PER_MESSAGE frames
+    assert st["live"]["published_messages"] >= len(batch) / MAX_FRAMES_PER_MESSAGE
+    want = ct.decode(batch, ct.load_dbc(ct.sample_dbc_path()))["VCU_Vehicle"]["VehicleSpeed"]
+    assert _wait(lambda: len(feed.window("EV0001").get("VehicleSpeed", ((),))[0]) ==
+                 want.sizes["time"])
+    np.testing.assert_array_equal(feed.window("EV0001")["VehicleSpeed"][1], want.values)
+    feed.stop()
     off = sorted((tmp_path / "off").rglob("*.zarr.manifest.json"))
     on = sorted((tmp_path / "on").rglob("*.zarr.manifest.json"))
     assert [p.name for p in off] == [p.name for p in on] and len(on) == 3
