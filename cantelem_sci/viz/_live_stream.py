@@ -64,7 +64,8 @@ def start_live(dash: Any) -> None:
         dash.w_signals.value = sigs
         dash._silent = False
     dash.detail.object = ""
-    lp = LivePlots(dash.feed, v, sigs, dash.live_window_s, dash.feed.units(v))
+    lp = LivePlots(dash.feed, v, sigs, dash.live_window_s, dash.feed.units(v),
+                   tick_ms=dash.live_tick_ms)
     lp.set_paused(bool(dash.w_pause.value))
     dash.live_plots = lp
     from bokeh.layouts import column

@@ -7,7 +7,7 @@ newest sample over the rolling window; pausing stops following and streaming, so
 stays still for zooming and hovering, and resuming redraws the current window.
 
 One message a tick: each tick sets the data of one small "inbox" source to the new samples
-of every signal (and the position), as plain lists; a ``CustomJS`` in the page streams them
+of every signal (at most 4 a signal, :func:`m4`) and the position, as plain lists; a ``CustomJS`` in the page streams them
 into the plots' sources there (``ColumnDataSource.stream`` with a rollover). Through Voilà
 every model change costs three or more Jupyter comm messages (and two more per binary array),
 so a stream per signal and tick queued seconds of messages on this 2-core machine; the
@@ -31,7 +31,43 @@ log = logging.getLogger("cantelem_sci.viz")
 #: values shown per vehicle in the fleet view (when the vehicle publishes them)
 FLEET_KEYS = ("VehicleSpeed", "SOC", "CellTempMax")
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176")
-ROLLOVER = 200_000  # points kept per live plot (60 s of a 100 Hz signal is 6,000)
+
+
+
+def m4(t: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Indices of the first, smallest, largest and last value (M4): what a line drawn over
+    one pixel column shows. One tick (50 ms) spans about one pixel of a 60 s window, so each
+    tick streams at most 4 points a signal, exact samples, whatever the signal's rate.
+
+    Example
+    -------
+    >>> m4(np.arange(6), np.array([3.0, 1.0, 5.0, 2.0, 4.0, 0.5])).tolist()
+    [0, 2, 5]
+    """
+    if len(v) <= 4:
+        return np.arange(len(v))
+    ok = ~np.isnan(v)
+    if not ok.all():
+        return np.arange(len(v))  # gaps drawn as they are
+    return np.unique([0, int(np.argmin(v)), int(np.argmax(v)), len(v) - 1])
+
+
+def m4_buckets(t: np.ndarray, v: np.ndarray, width_ns: int) -> np.ndarray:
+    """:func:`m4` in each ``width_ns`` slice of time (the window drawn at once, as the ticks
+    would have streamed it).
+
+    Example
+    -------
+    >>> t = np.arange(10) * 10
+    >>> m4_buckets(t, np.arange(10.0), 50).tolist()
+    [0, 4, 5, 9]
+    """
+    if len(t) <= 4:
+        return np.arange(len(t))
+    edges = np.flatnonzero(np.diff((t - t[0]) // width_ns)) + 1
+    starts = np.concatenate([[0], edges])
+    ends = np.concatenate([edges, [len(t)]])
+    return np.concatenate([a + m4(t[a:b], v[a:b]) for a, b in zip(starts, ends)])
 
 
 def _ms(t_ns: np.ndarray) -> np.ndarray:
@@ -42,12 +78,15 @@ class LivePlots:
     """Streaming plots, statistics and the map marker of one vehicle."""
 
     def __init__(self, feed: Any, vehicle: str, signals: list[str], window_s: float,
-                 units: dict[str, str] | None = None) -> None:
+                 units: dict[str, str] | None = None, tick_ms: int = 50) -> None:
         from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool
         from bokeh.plotting import figure
 
         self.feed, self.vehicle, self.signals = feed, vehicle, list(signals)
         self.window_ms = window_s * 1000.0
+        # points kept per plot: 4 a tick (M4) over the window, twice over
+        self.rollover = int(8 * window_s * 1000 / max(tick_ms, 1))
+        self.tick_ns = int(max(tick_ms, 1) * 1e6)
         self.paused = False
         self.cursor = 0
         self.x_range = DataRange1d(follow="end", follow_interval=self.window_ms,
@@ -79,7 +118,7 @@ class LivePlots:
         self.inbox = ColumnDataSource({"s": [], "t": [], "v": []},
                                       name=f"cantelem-inbox-{vehicle}")
         self.inbox.js_on_change("data", CustomJS(
-            args={"sources": self.sources, "marker": self.marker, "rollover": ROLLOVER},
+            args={"sources": self.sources, "marker": self.marker, "rollover": self.rollover},
             code=_INBOX_JS))
         if self.figures:  # an invisible glyph puts the inbox into the page's document
             self.figures[0].scatter("t", "v", source=self.inbox, visible=False)
@@ -91,7 +130,8 @@ class LivePlots:
         self.cursor = cursor
         for sig, src in self.sources.items():
             t, v = data.get(sig, (np.empty(0, np.int64), np.empty(0)))
-            src.data = {"t": _ms(t), "v": v}
+            keep = m4_buckets(t, v, self.tick_ns)
+            src.data = {"t": _ms(t[keep]), "v": v[keep]}
         pos = self.feed.latest(self.vehicle, ["Latitude", "Longitude"])
         if len(pos) == 2:
             self.marker.data = {"lon": [pos["Longitude"][1]], "lat": [pos["Latitude"][1]]}
@@ -116,6 +156,9 @@ class LivePlots:
         self.cursor = cursor
         names, times, values = [], [], []
         for sig, (t, v) in data.items():
+            if sig in self.sources and len(t) > 4:
+                keep = m4(t, v)
+                t, v = t[keep], v[keep]
             if len(t):
                 names += [sig] * len(t)
                 times += _ms(t).tolist()
