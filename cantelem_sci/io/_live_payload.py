@@ -33,6 +33,7 @@ __all__ = [
     "LIVE_SCHEMA",
     "LIVE_VERSION",
     "MAX_PAYLOAD",
+    "SEGMENT_RE",
     "LiveSamples",
     "LiveStatus",
     "check_topic_segment",
@@ -47,7 +48,8 @@ LIVE_VERSION = 1
 #: the largest payload a reader accepts (bytes); a publish interval of a busy bus is ~50 kB
 MAX_PAYLOAD = 4 << 20
 KINDS = ("signals", "status")
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: one topic level and one path segment: the edge's vehicle ids (``check_vehicle_id``)
+SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 
@@ -61,7 +63,7 @@ def check_topic_segment(value: str, what: str = "vehicle id") -> str:
     >>> check_topic_segment("EV0001")
     'EV0001'
     """
-    if not isinstance(value, str) or not _SEGMENT.match(value) or ".." in value:
+    if not isinstance(value, str) or not SEGMENT_RE.match(value) or ".." in value:
         raise LivePayloadError(
             f"{what} {value!r} is not a safe topic segment: expected 1-64 characters of "
             "A-Z a-z 0-9 _ . - starting with a letter or digit, without '..'")

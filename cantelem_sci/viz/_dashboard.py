@@ -189,6 +189,23 @@ class Dashboard:
                          styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
                          sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
 
+    def fleet_panel(self):
+        """The fleet live view alone (``notebooks/fleet_live.ipynb``): every vehicle on the
+        broker; a vehicle's button opens its live plots below."""
+        pn = self.pn
+        if self.feed is None:
+            return pn.pane.Markdown("**Fleet live:** no broker configured: give the dashboard "
+                                    "`mqtt=` or set `CANTELEM_MQTT` (see docs/live.md).",
+                                    css_classes=["cantelem-fleet-note"])
+        from ._live_stream import page_ready
+        from ._live_view import page_ready_component
+
+        return pn.Column(pn.pane.Markdown("## cantelem: fleet live", styles={"color": "#eee"}),
+                         self.fleet_view.layout, self.status, self.plots,
+                         page_ready_component(lambda: page_ready(self)),
+                         styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
+                         sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
+
     # ---- events ----------------------------------------------------------------------------------
     def _on_vehicle(self, event) -> None:
         if self._silent and event is not None:

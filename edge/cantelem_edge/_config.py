@@ -33,9 +33,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cantelem_sci.errors import ConfigError
+from cantelem_sci.io import SEGMENT_RE
 
-#: A vehicle id: letters, digits, ``_ . -``, 1-64 characters, starting with a letter or digit.
-VEHICLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A vehicle id: letters, digits, ``_ . -``, 1-64 characters, starting with a letter or digit
+#: (and no ``..``): safe as a path segment and as an MQTT topic level (``cantelem_sci.io``).
+VEHICLE_RE = SEGMENT_RE
 SOURCE_KINDS = ("can", "canfd", "replay", "sim", "gps")
 QUOTA_POLICIES = ("stop", "delete-oldest")
 
@@ -48,11 +50,15 @@ def check_vehicle_id(vid: str, where: str = "vehicle") -> str:
     >>> check_vehicle_id("EV0001")
     'EV0001'
     """
-    if not isinstance(vid, str) or not VEHICLE_RE.match(vid) or ".." in vid:
+    from cantelem_sci.errors import LivePayloadError
+    from cantelem_sci.io import check_topic_segment
+
+    try:
+        return check_topic_segment(vid)
+    except LivePayloadError:
         raise ConfigError(
             f"{where}: invalid vehicle id {vid!r}; expected 1-64 characters of A-Z a-z 0-9 _ . - "
-            "starting with a letter or digit, without '..'")
-    return vid
+            "starting with a letter or digit, without '..'") from None
 
 
 @dataclass
