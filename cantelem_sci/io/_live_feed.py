@@ -38,7 +38,6 @@ class _Vehicle:
     chunks: deque = field(default_factory=deque)  # (cursor, newest ns, {sig: (t, v)})
     latest: dict[str, tuple[int, float]] = field(default_factory=dict)
     cursor: int = 0
-    received_ns: deque = field(default_factory=lambda: deque(maxlen=4096))
 
 
 class LiveFeed:
@@ -158,7 +157,6 @@ class LiveFeed:
         v.state = "online"
         v.cursor += 1
         v.chunks.append((v.cursor, newest, msg.signals))
-        v.received_ns.append(time.time_ns())
         while v.chunks and v.chunks[0][1] < newest - self.window_ns:
             v.chunks.popleft()
 
