@@ -61,12 +61,15 @@ class EmbeddedBroker:
             print(broker.url)                 # mqtt://127.0.0.1:<port>
     """
 
-    def __init__(self, kind: str = "amqtt", port: int | None = None) -> None:
+    def __init__(self, kind: str = "amqtt", port: int | None = None,
+                 mosquitto_options: str = "") -> None:
         if kind not in KINDS:
             raise ConfigError(f"broker kind {kind!r}: expected one of {', '.join(KINDS)}")
         if kind == "mosquitto" and not self.available("mosquitto"):
             raise ConfigError("mosquitto is not installed (Debian: apt-get install mosquitto)")
         self.kind = kind
+        # extra lines of the listener's mosquitto.conf (e.g. cafile/certfile/keyfile for TLS)
+        self.mosquitto_options = mosquitto_options
         self.port = port or _free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self._dir = Path(tempfile.mkdtemp(prefix="cantelem-broker-"))
@@ -86,7 +89,7 @@ class EmbeddedBroker:
     def _command(self) -> list[str]:
         if self.kind == "mosquitto":
             conf = self._dir / "mosquitto.conf"
-            conf.write_text(_MOSQUITTO_CONFIG.format(port=self.port))
+            conf.write_text(_MOSQUITTO_CONFIG.format(port=self.port) + self.mosquitto_options)
             exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
             return [exe, "-c", str(conf)]
         conf = self._dir / "amqtt.yaml"

@@ -201,3 +201,62 @@ def test_unsafe_vehicle_ids_are_refused_by_the_config(vehicle):
 def test_bad_live_settings_are_refused(tmp_path, settings, match):
     with pytest.raises(ConfigError, match=match):
         EdgeLogger(load_config(environ={}, spool=str(tmp_path), **settings))
+
+
+def _certificates(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
+    import shutil
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=cantelem-test-ca")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, cn in (("server", "127.0.0.1"), ("client", "EV0001")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+            f"{name}.csr", "-subj", f"/CN={cn}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", "san.ext")
+    return {k: str(d / f) for k, f in (("ca_certs", "ca.crt"), ("certfile", "client.crt"),
+                                      ("keyfile", "client.key"))}
+
+
+def test_tls_with_client_certificates(tmp_path):
+    """A Mosquitto listener that requires X.509 client certificates (as AWS IoT Core does):
+    the logger with its certificate publishes; without one it is refused and counts drops."""
+    from cantelem_sci.io import BrokerSettings, EmbeddedBroker
+
+    if not EmbeddedBroker.available("mosquitto"):
+        pytest.skip("Mosquitto is not installed")
+    certs = _certificates(tmp_path)
+    # user root: mosquitto started as root would drop to its own user, which cannot read
+    # pytest's private temporary directory (ignored when not root)
+    tls = (f"user root\ncafile {tmp_path / 'ca.crt'}\ncertfile {tmp_path / 'server.crt'}\n"
+           f"keyfile {tmp_path / 'server.key'}\nrequire_certificate true\n")
+    with EmbeddedBroker("mosquitto", mosquitto_options=tls) as broker:
+        url = f"mqtts://127.0.0.1:{broker.port}"
+        feed = LiveFeed(BrokerSettings.from_url(url, **certs)).start()
+        assert _wait(lambda: feed.connected)
+        live = {f"live_{k}": v for k, v in certs.items()}
+        lg = EdgeLogger(load_config(environ={}, spool=str(tmp_path / "a"), sources=["sim"],
+                                    live_url=url, **live))
+        lg.start()
+        lg.run(duration=2.0)
+        lg.stop()
+        assert lg.status()["live"]["published_messages"] > 5
+        assert _wait(lambda: len(feed.window("EV0001").get("SOC", ((),))[0]) > 10)
+        feed.stop()
+        # the CA alone (no client certificate): the broker refuses the connection
+        lg = EdgeLogger(load_config(environ={}, spool=str(tmp_path / "b"),
+                                    sources=["sim:fast"], live_url=url,
+                                    live_ca_certs=certs["ca_certs"]))
+        lg.start()
+        lg.run(duration=1.5)
+        lg.stop()
+        st = lg.status()
+        assert st["live"]["published_messages"] == 0 and st["dropped"]["live"] > 0
+        assert st["frames"]["durable"] == st["frames"]["received"]
