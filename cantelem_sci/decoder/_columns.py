@@ -397,7 +397,7 @@ def partition_groups(rows, row_dlc, offsets, msg_len, msg_mux0, msg_mux1, mux_si
 #: Rows of a message gathered into its groups at a time: 0.5 MiB of its payload and time
 #: columns, as large as this machine's L2, so they are read from memory once and then
 #: served from L2/L3 while every group takes its rows from them (faster than 8 k rows on
-#: the sample, twelfth session).
+#: the sample).
 GATHER_BLOCK = 32768
 
 

@@ -9,7 +9,7 @@ to the public one if a future xarray makes them differ. The same holds for each 
 index (pandas' constructors for valid data), for its variables (slots set directly, as
 ``xr.Variable(..., fastpath=True)`` sets them: 0.25 against 2 us, 190 of them in a compact
 sample tree) and for :func:`release_tree`'s detaching. A compact tree of 32 nodes takes
-about 1.1-1.3 ms beyond its decoded arrays (eleventh session; 3.5 ms before).
+about 1.1-1.3 ms beyond its decoded arrays (3.5 ms with the constructors).
 """
 
 from __future__ import annotations
