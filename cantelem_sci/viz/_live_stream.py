@@ -40,7 +40,7 @@ def _sync_vehicle_options(dash: Any) -> None:
 def start_live(dash: Any) -> None:
     """(Re)build the live plots of the selected vehicle and start streaming."""
     pn = dash.pn
-    stop_fast(dash)
+    stop_ticks(dash)
     dash.w_pause.disabled = False
     if not dash.page_is_ready:  # built again, and ticking, once the page is shown
         dash.status.object = "**Live:** connecting ..."
@@ -85,7 +85,7 @@ def _wait_for_vehicle(dash: Any) -> None:
         start_live(dash)
 
 
-def stop_fast(dash: Any) -> None:
+def stop_ticks(dash: Any) -> None:
     for name in ("_live_fast", "_live_slow"):
         cb = getattr(dash, name, None)
         if cb is not None:
@@ -95,7 +95,7 @@ def stop_fast(dash: Any) -> None:
 
 def stop_live(dash: Any) -> None:
     """Back to the stored data (the batch view)."""
-    stop_fast(dash)
+    stop_ticks(dash)
     dash.live_plots = None
     dash.w_pause.value = False
     dash.w_pause.disabled = True
