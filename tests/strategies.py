@@ -56,3 +56,23 @@ def gappy_series(draw, max_len: int = 300):
     y = draw(hnp.arrays(np.float64, n, elements=st.one_of(
         st.floats(-1e3, 1e3), st.just(np.nan), st.sampled_from([0.0, 1.0, 2.0]))))
     return x, y
+
+
+@st.composite
+def alert_series(draw, max_len: int = 120):
+    """Time-ordered samples (int64 ns, float64 with some NaN) around a threshold of 50, a
+    vehicle clock (ticks between and at the samples) and the cut times of a split into
+    batches."""
+    n = draw(st.integers(0, max_len))
+    steps = draw(st.lists(st.integers(0, 3_000_000_000), min_size=n, max_size=n))
+    t = np.cumsum(np.array(steps, np.int64)) + 10**18
+    values = draw(st.lists(st.one_of(st.floats(30, 70, allow_nan=False),
+                                     st.sampled_from([50.0, 55.0, 60.0, float("nan")])),
+                           min_size=n, max_size=n))
+    v = np.array(values, np.float64)
+    span = int(t[-1] - t[0]) + 1 if n else 1
+    ticks = draw(st.lists(st.integers(0, span + 5_000_000_000), max_size=60))
+    clock = np.unique(np.concatenate([np.array(ticks, np.int64) + (int(t[0]) if n else 10**18),
+                                      t[:: max(1, n // 5 or 1)]]))
+    cuts = sorted(draw(st.lists(st.integers(0, span + 5_000_000_000), max_size=6)))
+    return t, v, clock, [c + (int(t[0]) if n else 10**18) for c in cuts]
