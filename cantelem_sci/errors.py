@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "AlertDeliveryError",
     "CantelemError",
     "CantelemWarning",
     "CaptureError",
@@ -76,6 +77,11 @@ class CaptureError(CantelemError, OSError):
 
 class UploadError(CantelemError, OSError):
     """An upload to the object store that failed or could not be verified."""
+
+
+class AlertDeliveryError(CantelemError, OSError):
+    """An alert that a sink (MQTT, webhook, email) could not deliver this time; the outbox
+    keeps it and tries again."""
 
 
 class StoreError(CantelemError, OSError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +219,84 @@ def mosquitto():
     broker = mosquitto_broker()
     yield broker
     broker.close()
+
+
+# ---- real alert receivers: an HTTP server for webhooks, aiosmtpd for email -----------------------
+
+class WebhookReceiver:
+    """A plain ``http.server`` on 127.0.0.1 that records every POST (headers and JSON body);
+    ``fail`` makes it answer 503 (a receiver that is down for maintenance)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[dict] = []
+        self.fail = False
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.fail:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                outer.requests.append({"headers": dict(self.headers), "body": body,
+                                       "json": json.loads(body), "time": time.time()})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port or 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/alerts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpReceiver:
+    """An aiosmtpd SMTP server on 127.0.0.1 that keeps every message it receives."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from aiosmtpd.controller import Controller
+
+        outer = self
+        self.messages: list[dict] = []
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd
+                import email
+
+                msg = email.message_from_bytes(envelope.content)
+                outer.messages.append({"to": envelope.rcpt_tos, "msg": msg,
+                                       "json": json.loads(msg.get_payload(decode=True)),
+                                       "time": time.time()})
+                return "250 OK"
+
+        self.port = port or free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def webhook_receiver():
+    r = WebhookReceiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def smtp_receiver():
+    r = SmtpReceiver()
+    yield r
+    r.close()

@@ -9,6 +9,7 @@ Example
 ['hot']
 """
 
+from ._engine import AlertEngine
 from ._evaluate import (
     EVENT_COLUMNS,
     RuleEvaluator,
@@ -17,10 +18,30 @@ from ._evaluate import (
     evaluate,
     events_frame,
 )
+from ._outbox import Dispatcher, Outbox
 from ._rules import CONDITIONS, Rule, RuleSet, load_rules, parse_duration
+from ._sinks import (
+    AlertSink,
+    EmailSink,
+    MqttSink,
+    WebhookSink,
+    available_sinks,
+    make_sink,
+    register_sink,
+)
 
 __all__ = [
+    "AlertEngine",
+    "AlertSink",
     "CONDITIONS",
+    "Dispatcher",
+    "EmailSink",
+    "MqttSink",
+    "Outbox",
+    "WebhookSink",
+    "available_sinks",
+    "make_sink",
+    "register_sink",
     "EVENT_COLUMNS",
     "Rule",
     "RuleEvaluator",

@@ -37,6 +37,7 @@ __all__ = [
     "LiveSamples",
     "LiveStatus",
     "check_topic_segment",
+    "LiveAlert",
     "decode_message",
     "encode_samples",
     "encode_status",
@@ -47,7 +48,8 @@ LIVE_SCHEMA = "cantelem.live"
 LIVE_VERSION = 1
 #: the largest payload a reader accepts (bytes); a publish interval of a busy bus is ~50 kB
 MAX_PAYLOAD = 4 << 20
-KINDS = ("signals", "status")
+KINDS = ("signals", "status", "alerts")
+ALERT_SCHEMA = "cantelem.alert"
 #: one topic level and one path segment: the edge's vehicle ids (``check_vehicle_id``)
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -109,6 +111,17 @@ class LiveStatus:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class LiveAlert:
+    """One decoded ``alerts`` message: an alert firing (``state`` ``fired``) or ending
+    (``cleared``); ``body`` is the whole document (schema in ``docs/alerts.md``)."""
+
+    vehicle: str
+    state: str
+    key: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+
 def _finite_or_none(values: np.ndarray) -> list[Any]:
     out = values.tolist()
     if np.isnan(values).any():
@@ -146,14 +159,15 @@ def _fail(topic: str, what: str) -> LivePayloadError:
     return LivePayloadError(f"{topic}: {what}")
 
 
-def decode_message(topic: str, payload: bytes, prefix: str) -> LiveSamples | LiveStatus:
+def decode_message(topic: str, payload: bytes, prefix: str
+                   ) -> LiveSamples | LiveStatus | LiveAlert:
     """Read one message received on ``topic``; raise :class:`LivePayloadError` naming the
     topic and what was expected when it is not a valid version-1 message for that topic."""
     if not topic.startswith(prefix + "/"):
         raise _fail(topic, f"not under the prefix {prefix!r}")
     levels = topic[len(prefix) + 1:].split("/")
     if len(levels) != 2 or levels[1] not in KINDS:
-        raise _fail(topic, f"expected {prefix}/<vehicle>/signals or {prefix}/<vehicle>/status")
+        raise _fail(topic, f"expected {prefix}/<vehicle>/signals, .../status or .../alerts")
     vehicle, kind = levels
     try:
         check_topic_segment(vehicle)
@@ -168,6 +182,17 @@ def decode_message(topic: str, payload: bytes, prefix: str) -> LiveSamples | Liv
         raise _fail(topic, f"payload is not JSON ({err})") from err
     if not isinstance(body, dict):
         raise _fail(topic, "payload is not a JSON object")
+    if kind == "alerts":
+        if body.get("schema") != ALERT_SCHEMA or body.get("version") != 1:
+            raise _fail(topic, f"schema {body.get('schema')!r} version {body.get('version')!r}, "
+                               f"expected {ALERT_SCHEMA!r} version 1")
+        if body.get("vehicle") != vehicle:
+            raise _fail(topic, f"vehicle {body.get('vehicle')!r} does not match the topic's "
+                               f"{vehicle!r}")
+        state, key = body.get("state"), body.get("key")
+        if state not in ("fired", "cleared") or not isinstance(key, str):
+            raise _fail(topic, f"state {state!r} (expected 'fired' or 'cleared') and a 'key'")
+        return LiveAlert(vehicle, state, key, body)
     if body.get("schema") != LIVE_SCHEMA:
         raise _fail(topic, f"schema {body.get('schema')!r}, expected {LIVE_SCHEMA!r}")
     version = body.get("version")

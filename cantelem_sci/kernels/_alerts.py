@@ -12,7 +12,9 @@ Two kernels, both following create/append/finalize:
 * :func:`absent_append`: a signal without a sample for longer than ``absent`` while the
   vehicle is alive (a *clock*: times at which any frame of the vehicle was seen). The event
   starts at ``last sample + absent``, fires at the first clock tick at or after that, and
-  ends at the signal's next sample.
+  ends at the signal's next sample. Silence is measured from the first clock tick, and again
+  from a tick that follows a gap in the clock longer than ``absent`` (the vehicle was off):
+  a parked car is not a silent ECU.
 
 The state is two small arrays (``int64`` times, ``float64`` values); the rule is one
 ``float64`` parameter array (:data:`P_FIELDS`). Each call writes its transitions to output
@@ -30,8 +32,8 @@ P_FIELDS = ("lo", "hi", "clo", "chi", "for_ns", "clear_for_ns", "rate", "absent_
 P_LO, P_HI, P_CLO, P_CHI, P_FOR, P_CLEAR_FOR, P_RATE, P_ABSENT = range(8)
 
 #: int64 state: phase, run start, clear-run start, peak time, previous sample time, has
-#: previous sample
-S_PHASE, S_START, S_CLEAR, S_PEAK_T, S_PREV_T, S_HAS_PREV = range(6)
+#: previous sample, last clock tick, has a clock tick
+S_PHASE, S_START, S_CLEAR, S_PEAK_T, S_PREV_T, S_HAS_PREV, S_CLOCK, S_HAS_CLOCK = range(8)
 #: float64 state: peak value, peak deviation, previous value
 F_PEAK, F_DEV, F_PREV = range(3)
 
@@ -46,8 +48,8 @@ O_VALUE, O_PEAK = range(2)
 
 
 def state_create() -> tuple[np.ndarray, np.ndarray]:
-    """A fresh (idle) state: ``(int64[6], float64[3])``."""
-    return np.zeros(6, np.int64), np.zeros(3, np.float64)
+    """A fresh (idle) state: ``(int64[8], float64[3])``."""
+    return np.zeros(8, np.int64), np.zeros(3, np.float64)
 
 
 def outputs(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +178,16 @@ def absent_append(t, v, clock, p, st, fs, out_i, out_f):
         else:
             c = clock[j]
             j += 1
-            if st[S_PHASE] == IDLE and st[S_HAS_PREV] == 1 and c >= st[S_PREV_T] + d:
+            if st[S_PHASE] == IDLE and (st[S_HAS_PREV] == 0 or (
+                    st[S_HAS_CLOCK] == 1 and c - st[S_CLOCK] > d)):
+                # first sight of the vehicle, or back after being off (no frames for longer
+                # than ``absent``): the silence is measured from now
+                st[S_HAS_PREV] = 1
+                st[S_PREV_T] = c
+                fs[F_PREV] = np.nan
+            st[S_HAS_CLOCK] = 1
+            st[S_CLOCK] = c
+            if st[S_PHASE] == IDLE and c >= st[S_PREV_T] + d:
                 st[S_PHASE] = ACTIVE
                 st[S_START] = st[S_PREV_T] + d
                 st[S_PEAK_T] = st[S_PREV_T]

@@ -92,17 +92,28 @@ def reference_threshold(t, v, lo, hi, clo, chi, for_ns, clear_for_ns, rate=False
 
 
 def reference_absent(t, v, clock, d):
-    """Absence in plain Python, gap by gap: an event in a gap (a, b) of the signal when a
-    clock tick falls in [a + d, b)."""
-    s = t[~np.isnan(v)]
+    """Absence in plain Python over the merged, time-ordered samples and clock ticks (a
+    sample first on equal times): (kind, start, end, decided at)."""
+    merged = sorted([(x, 0) for x, y in zip(t.tolist(), v.tolist()) if y == y]
+                    + [(x, 1) for x in clock.tolist()])
     events = []
-    for k, a in enumerate(s.tolist()):
-        b = s[k + 1] if k + 1 < s.size else None
-        ticks = clock[(clock >= a + d) & ((clock < b) if b is not None else True)]
-        if ticks.size:
-            events.append(("fired", a + d, 0, int(ticks[0])))
-            if b is not None:
-                events.append(("cleared", a + d, int(b), int(b)))
+    since = None  # the time the silence is measured from
+    last_tick = None
+    open_start = None
+    for x, is_tick in merged:
+        if not is_tick:
+            if open_start is not None:
+                events.append(("cleared", open_start, x, x))
+                open_start = None
+            since = x
+            continue
+        if open_start is None and (since is None or (last_tick is not None
+                                                     and x - last_tick > d)):
+            since = x
+        last_tick = x
+        if open_start is None and x >= since + d:
+            open_start = since + d
+            events.append(("fired", open_start, 0, x))
     return events
 
 
