@@ -43,35 +43,44 @@ class AlertEngine:
         self.rules: RuleSet = load_rules(rules)
         self.vehicle = vehicle
         self.units = dict(units or {})
+        self.folder = folder
         self.evaluator = VehicleEvaluator(self.rules, vehicle)
-        self.outbox = Outbox(folder)
-        saved = self.outbox.load_state()
-        if saved.get("rules") == self.rules.digest() and saved.get("vehicle") == vehicle:
-            self.evaluator.set_state(saved.get("evaluators", {}))
-            for ev in self.evaluator.evaluators.values():
-                if ev.rule.condition == "absent" and not ev.active:
-                    ev.st[:] = 0  # silence is measured from the first tick after the restart
         used = sorted({s for r in self.evaluator.rules for s in r.sinks})
         if sinks is None:
             sinks = {name: make_sink(name, self.rules.sinks[name]) for name in used}
-        self.dispatcher = Dispatcher(self.outbox, dict(sinks))
+        self.sinks = dict(sinks)
+        self.outbox: Outbox | None = None
+        self.dispatcher: Dispatcher | None = None
         self.fired = 0
         self.cleared = 0
         self.last: dict[str, Any] | None = None
-        self.capture_to_queue: list[float] = []
 
     @property
     def signals(self) -> list[str]:
         return sorted({r.signal for r in self.evaluator.rules})
 
     def start(self) -> None:
+        """Open the outbox (undelivered alerts are sent again), restore the evaluator's state
+        and start delivering. Call it once the folder is the caller's own (the logger holds
+        the spool lock)."""
+        self.outbox = Outbox(self.folder)
+        saved = self.outbox.load_state()
+        if saved.get("rules") == self.rules.digest() and saved.get("vehicle") == self.vehicle:
+            self.evaluator.set_state(saved.get("evaluators", {}))
+            for ev in self.evaluator.evaluators.values():
+                if ev.rule.condition == "absent" and not ev.active:
+                    ev.st[:] = 0  # silence is measured from the first tick after the restart
+        self.dispatcher = Dispatcher(self.outbox, self.sinks)
         self.dispatcher.start()
 
     def stop(self) -> None:
+        if self.dispatcher is None:
+            return
         self._save()
         self.dispatcher.stop()
 
     def _save(self) -> None:
+        assert self.outbox is not None
         self.outbox.save_state({"vehicle": self.vehicle, "rules": self.rules.digest(),
                                 "evaluators": self.evaluator.get_state(),
                                 "saved_ns": time.time_ns()})
@@ -79,10 +88,11 @@ class AlertEngine:
     def feed(self, samples: Mapping[str, tuple[np.ndarray, np.ndarray]],
              clock: np.ndarray | None = None) -> list[Transition]:
         """Evaluate one batch; record and dispatch its transitions (never blocks on a sink)."""
+        if self.dispatcher is None:
+            raise RuntimeError("AlertEngine.feed before start()")
         out = self.evaluator.feed(samples, clock)
         if not out:
             return out
-        now = time.time_ns()
         for x in out:
             payload = x.payload(self.units.get(x.rule.signal, ""))
             if self.dispatcher.submit(payload, list(x.rule.sinks)):
@@ -95,8 +105,6 @@ class AlertEngine:
             else:
                 self.cleared += 1
             self.last = {"rule": x.rule.name, "state": x.kind, "at_ns": x.at_ns}
-            self.capture_to_queue.append((now - x.at_ns) / 1e9)
-            del self.capture_to_queue[:-256]
         self._save()
         return out
 
@@ -105,5 +113,6 @@ class AlertEngine:
         return {"rules": len(self.evaluator.rules), "fired": self.fired,
                 "cleared": self.cleared, "active": [r.name for r, _ in
                                                     self.evaluator.open_events()],
-                "pending": self.outbox.count(), "last": self.last,
-                "sinks": self.dispatcher.status()}
+                "pending": 0 if self.outbox is None else self.outbox.count(),
+                "last": self.last,
+                "sinks": {} if self.dispatcher is None else self.dispatcher.status()}

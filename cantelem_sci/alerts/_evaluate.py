@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from ..errors import UnknownNameError
 from ..kernels._alerts import (
@@ -37,6 +36,9 @@ from ..kernels._alerts import (
     threshold_append,
 )
 from ._rules import Rule, RuleSet, load_rules
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["EVENT_COLUMNS", "RuleEvaluator", "Transition", "VehicleEvaluator", "evaluate",
            "events_frame"]
@@ -198,10 +200,13 @@ class VehicleEvaluator:
 
 
 def events_frame(transitions: Iterable[Transition],
-                 open_events: Iterable[tuple[str, Rule, dict[str, Any]]] = ()) -> pd.DataFrame:
+                 open_events: Iterable[tuple[str, Rule, dict[str, Any]]] = ()
+                 ) -> "pd.DataFrame":
     """Events (one row each) from transitions: a fired/cleared pair is one event; a fired
     without its cleared, or an entry of ``open_events`` (vehicle, rule, open event), has
     ``end`` NaT (still going on)."""
+    import pandas as pd
+
     rows: dict[tuple[str, str, int], dict[str, Any]] = {}
     for x in transitions:
         k = (x.vehicle, x.rule.name, x.start_ns)
@@ -267,7 +272,7 @@ def _clock(data: Any) -> np.ndarray:
     return np.unique(np.concatenate(times)) if times else _EMPTY
 
 
-def evaluate(data: Any, rules: Any, *, vehicle: str | None = None) -> pd.DataFrame:
+def evaluate(data: Any, rules: Any, *, vehicle: str | None = None) -> "pd.DataFrame":
     """Evaluate alert rules over decoded data and return the events.
 
     Parameters

@@ -1,5 +1,6 @@
 """The sample EV DBC and a deterministic fleet simulator."""
 
+from ._faults import FAULT_KINDS, Fault
 from ._fleet import sample_dbc_path, simulate_fleet, simulate_vehicle, vehicle_ids
 
-__all__ = ["sample_dbc_path", "simulate_fleet", "simulate_vehicle", "vehicle_ids"]
+__all__ = ["FAULT_KINDS", "Fault", "sample_dbc_path", "simulate_fleet", "simulate_vehicle", "vehicle_ids"]

@@ -12,12 +12,13 @@ declares, with timing jitter. The same seed gives the same frames.
 from __future__ import annotations
 
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..decoder import encode_signals, load_dbc
 from ..frames import FrameBatch
+from ._faults import Fault
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -173,8 +174,12 @@ def _physics(rng: np.random.Generator, duration_s: float) -> dict[str, np.ndarra
 
 
 def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed: int = 0,
-                     index: int = 0, start: Any = None) -> FrameBatch:
+                     index: int = 0, start: Any = None,
+                     faults: "Sequence[str | Fault]" = ()) -> FrameBatch:
     """Frames of one simulated vehicle as a :class:`FrameBatch` (no xarray needed).
+
+    ``faults`` injects faults (:class:`~cantelem_sci.sim.Fault` or specs such as
+    ``"overheat@20s+3s"``; see :mod:`cantelem_sci.sim._faults`).
 
     Example
     -------
@@ -192,6 +197,7 @@ def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed:
     cell_r = rng.normal(1.0, 0.08, N_CELLS) * R_PACK / N_CELLS
     counter = 0
     batches = []
+    injected = [Fault.parse(f) for f in faults]
     for name, (cycle, ch) in SCHEDULE.items():
         msg = db.get_message(name)
         phase = rng.uniform(0, cycle)
@@ -242,6 +248,15 @@ def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed:
         else:
             vals = {"Heading": at("heading"), "GPSSpeed": at("v"), "Altitude": at("alt"),
                     "Satellites": np.full(tt.size, 11.0), "FixType": np.full(tt.size, 2.0)}
+        if injected:
+            keep = np.ones(tt.size, bool)
+            for f in injected:
+                keep &= f.apply(name, tt, vals)
+            if not keep.all():
+                tt = tt[keep]
+                vals = {k: np.asarray(v)[keep] for k, v in vals.items()}
+                if tt.size == 0:
+                    continue
         data = encode_signals(msg, vals, tt.size, width=8)
         # receive times to the microsecond, as SocketCAN and CAN interfaces stamp them
         ns = t0_ns + np.round(tt * 1e6).astype(np.int64) * 1000
@@ -259,7 +274,8 @@ def vehicle_ids(n_vehicles: int) -> list[str]:
 
 
 def simulate_fleet(n_vehicles: int = 3, *, duration_s: float = 600.0, seed: int = 0,
-                   start: Any = None) -> "dict[str, xr.Dataset]":
+                   start: Any = None, faults: "dict[str, Sequence[str | Fault]] | None" = None
+                   ) -> "dict[str, xr.Dataset]":
     """Raw-frame Datasets of a simulated fleet, keyed by vehicle id.
 
     Parameters
@@ -270,6 +286,8 @@ def simulate_fleet(n_vehicles: int = 3, *, duration_s: float = 600.0, seed: int 
         Seconds simulated per vehicle (parked stretches produce no frames).
     seed
         The same seed gives the same frames.
+    faults
+        ``{vehicle: [fault specs]}`` injected into those vehicles (see :class:`Fault`).
 
     Example
     -------
@@ -277,6 +295,7 @@ def simulate_fleet(n_vehicles: int = 3, *, duration_s: float = 600.0, seed: int 
     >>> sorted(fleet)
     ['EV0001', 'EV0002']
     """
+    faults = faults or {}
     return {vid: simulate_vehicle(vid, duration_s=duration_s, seed=seed, index=i,
-                                  start=start).to_dataset()
+                                  start=start, faults=faults.get(vid, ())).to_dataset()
             for i, vid in enumerate(vehicle_ids(n_vehicles))}

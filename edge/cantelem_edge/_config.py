@@ -8,13 +8,19 @@ set from the environment as ``CANTELEM_EDGE_<KEY>`` (upper case), e.g.
 * ``can:<interface>:<channel>[:<bitrate>]`` any python-can interface (socketcan, pcan,
   kvaser, virtual, slcan, ...); ``canfd:`` for CAN FD;
 * ``replay:<path>[:realtime|fast]`` a log file in any ``read_log`` format;
-* ``sim[:<vehicle>][:realtime|fast][:<speed>x][:<rate>fps]`` the built-in EV simulator
-  (``20x``: real time running 20 times faster; ``2000fps``: about 2,000 frames a second in
-  real time, the simulated drive compressed in time);
+* ``sim[:<vehicle>][:realtime|fast][:<speed>x][:<rate>fps][:fault=<spec>,...]`` the
+  built-in EV simulator (``20x``: real time running 20 times faster; ``2000fps``: about
+  2,000 frames a second in real time, the simulated drive compressed in time;
+  ``fault=overheat@20s+3s``: an injected fault, seconds after the start, see
+  ``cantelem_sci.sim.Fault``);
 * ``gps:<serial port or NMEA file>[:<baudrate>]`` NMEA 0183 via pynmea2.
 
 Credentials for S3 come from the standard AWS chain (environment, ``~/.aws``, instance role)
 unless ``s3_key``/``s3_secret`` are set; they never appear in logs or in the status file.
+
+Alerts: ``alert_rules`` names a rule file (rules and their sinks, ``docs/alerts.md``); the
+logger evaluates them on the live decode and delivers through an outbox in
+``<spool>/.edge/<vehicle>/alerts``, whether or not live publishing is on.
 
 Live publishing is the ``[live]`` table (:class:`LiveConfig`, off unless ``url`` is set);
 each of its keys can be set as ``CANTELEM_EDGE_LIVE_<KEY>`` or with the ``live_<key>``
@@ -77,6 +83,7 @@ class SourceConfig:
     seed: int = 0
     speed: float = 1.0
     rate: float | None = None  # sim: frames per second (time compressed); None: as simulated
+    faults: list[str] = field(default_factory=list)  # sim: injected faults, "overheat@20s+3s"
 
     @classmethod
     def parse(cls, spec: str) -> "SourceConfig":
@@ -111,6 +118,7 @@ class SourceConfig:
                 vehicle = None
                 speed = 1.0
                 rate = None
+                faults: list[str] = []
                 for r in rest:
                     if r in ("realtime", "fast"):
                         mode = r
@@ -118,10 +126,16 @@ class SourceConfig:
                         speed = float(r[:-1])
                     elif re.fullmatch(r"\d+(\.\d+)?fps", r):
                         rate = float(r[:-3])
+                    elif r.startswith("fault="):
+                        from cantelem_sci.sim import Fault
+
+                        for f in filter(None, r[6:].split(",")):
+                            Fault.parse(f)  # refuses a malformed spec now, naming it
+                            faults.append(f)
                     else:
                         vehicle = r
                 return cls(kind, vehicle=vehicle, realtime=mode == "realtime", speed=speed,
-                           rate=rate)
+                           rate=rate, faults=faults)
             if not rest:
                 raise ValueError("expected gps:<port or file>[:<baudrate>]")
             return cls(kind, path=rest[0], baudrate=int(rest[1]) if len(rest) > 1 else 9600)
@@ -177,6 +191,7 @@ class EdgeConfig:
     upload_timeout: float = 10.0
     quota_bytes: int | None = None
     quota_policy: str = "stop"
+    alert_rules: str | None = None  # a rule file (rules and sinks, docs/alerts.md); None: off
     sources: list[SourceConfig] = field(default_factory=list)
     live: LiveConfig = field(default_factory=LiveConfig)
 
@@ -207,13 +222,35 @@ class EdgeConfig:
         """Every credential string of the settings (the log filter masks them)."""
         from urllib.parse import urlsplit
 
-        out = [self.s3_key, self.s3_secret, self.live.password]
+        out = [self.s3_key, self.s3_secret, self.live.password, *self._sink_secrets()]
         for url in (self.s3_endpoint_url, self.live.url):
             try:
                 out.append(urlsplit(url).password if url else None)
             except ValueError:
                 pass
         return [s for s in out if s]
+
+
+    def _sink_secrets(self) -> list[str]:
+        if not self.alert_rules:
+            return []
+        from cantelem_sci.alerts import load_rules
+
+        out = []
+        for cfg in load_rules(self.alert_rules).sinks.values():
+            for k in ("password", "secret"):
+                v = cfg.get(k) or (os.environ.get(str(cfg[f"{k}_env"]))
+                                   if cfg.get(f"{k}_env") else None)
+                if v:
+                    out.append(str(v))
+            if cfg.get("url"):
+                from urllib.parse import urlsplit
+
+                try:
+                    out.append(urlsplit(str(cfg["url"])).password or "")
+                except ValueError:
+                    pass
+        return [x for x in out if x]
 
 
 _SCALARS = {f.name: f for f in dataclasses.fields(EdgeConfig)
@@ -372,3 +409,9 @@ def validate(cfg: EdgeConfig) -> None:
         if s.vehicle is not None:
             check_vehicle_id(s.vehicle, "sim source vehicle")
     _validate_live(cfg.live)
+    if cfg.alert_rules:
+        from cantelem_sci.alerts import load_rules, make_sink
+
+        rules = load_rules(cfg.alert_rules)
+        for name, settings in rules.sinks.items():
+            make_sink(name, settings)  # checks the settings; connects nothing

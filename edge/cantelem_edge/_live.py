@@ -9,6 +9,10 @@ publisher's own thread with the project's decoder (about 55 us for 100 frames of
 vehicle: a 50 ms interval of a 2,000 frames/s bus). The connection reconnects by itself with
 backoff; the retained ``<prefix>/<vehicle>/status`` says ``online`` at every connection and
 the broker publishes the last will ``offline`` when the logger goes away.
+
+With alert rules (an :class:`~cantelem_sci.alerts.AlertEngine`), the same thread also decodes
+the rules' signals and evaluates every batch, with or without a broker for live data: an
+alert is decided within one interval of its frame reaching the logger.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +32,9 @@ from cantelem_sci.io import BrokerSettings, connect, encode_samples, encode_stat
 
 from ._config import LiveConfig
 from ._status import Counters
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cantelem_sci.alerts import AlertEngine
 
 log = logging.getLogger("cantelem_edge")
 
@@ -74,16 +81,18 @@ class LivePublisher:
         pub.start(); pub.offer(batch); ...; pub.stop()
     """
 
-    def __init__(self, cfg: LiveConfig, vehicle: str, counters: Counters) -> None:
+    def __init__(self, cfg: LiveConfig, vehicle: str, counters: Counters,
+                 alerts: "AlertEngine | None" = None) -> None:
         from cantelem_sci.decoder import load_dbc
 
         self.cfg = cfg
         self.vehicle = vehicle
         self.counters = counters
+        self.alerts = alerts
         self.settings = BrokerSettings.from_url(
-            cfg.url or "", username=cfg.username, password=cfg.password, ca_certs=cfg.ca_certs,
+            cfg.url, username=cfg.username, password=cfg.password, ca_certs=cfg.ca_certs,
             certfile=cfg.certfile, keyfile=cfg.keyfile,
-            client_id=cfg.client_id or f"cantelem-edge-{vehicle}")
+            client_id=cfg.client_id or f"cantelem-edge-{vehicle}") if cfg.url else None
         if cfg.dbc:
             self.db = load_dbc(cfg.dbc)
         else:
@@ -94,11 +103,23 @@ class LivePublisher:
 
         self.layout = _layout(self.db)
         try:
-            self.selected = _select(self.layout, list(cfg.signals))
+            self.selected = _select(self.layout, list(cfg.signals)) if cfg.url else []
         except UnknownNameError as err:
             raise ConfigError(f"[live] signals: {err}") from None
+        self.published = {name for _, _, name, _ in self.selected}
+        if alerts is not None:
+            try:
+                extra = _select(self.layout, alerts.signals)
+            except UnknownNameError as err:
+                raise ConfigError(f"alert rules {alerts.rules.path}: {err}") from None
+            have = {x[1] for x in self.selected}
+            self.decoded = self.selected + [x for x in extra if x[1] not in have]
+        else:
+            self.decoded = self.selected
         self.units = {name: self.layout.messages[m].signals[s - self.layout.messages[m].sig0]
-                      .unit or "" for m, s, name, _ in self.selected}
+                      .unit or "" for m, s, name, _ in self.decoded}
+        if alerts is not None:
+            alerts.units.update(self.units)
         self.topic = live_topic(cfg.prefix, vehicle, "signals")
         self.status_topic = live_topic(cfg.prefix, vehicle, "status")
         self._lock = threading.Lock()
@@ -125,7 +146,9 @@ class LivePublisher:
     def connected(self) -> bool:
         return self.client is not None and self.client.connected_flag.is_set()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Any] | None:
+        if self.settings is None:
+            return None
         return {"url": self.settings.shown, "prefix": self.cfg.prefix,
                 "connected": self.connected, "queued_frames": self._queued,
                 "published_messages": self.published_messages,
@@ -133,8 +156,11 @@ class LivePublisher:
 
     # ---- life cycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        will = (self.status_topic, encode_status(self.vehicle, "offline"))
-        self.client = connect(self.settings, will=will, on_state=self._on_state)
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.settings is not None:
+            will = (self.status_topic, encode_status(self.vehicle, "offline"))
+            self.client = connect(self.settings, will=will, on_state=self._on_state)
         self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
         self._thread.start()
 
@@ -162,6 +188,8 @@ class LivePublisher:
                     pass
             self.client.loop_stop()
             self.client.disconnect()
+        if self.alerts is not None:
+            self.alerts.stop()
 
     # ---- the publisher's thread ---------------------------------------------------------------
     def _run(self) -> None:
@@ -176,17 +204,31 @@ class LivePublisher:
                 n, self._queued = self._queued, 0
             if not n:
                 continue
-            if not self.connected:
+            publish = self.settings is not None and self.connected
+            if self.settings is not None and not publish:
                 self.counters.drop("live", n)
-                continue
+                if self.alerts is None:
+                    continue
             try:
                 batch = FrameBatch.concat(items)
                 for k in range(0, n, MAX_FRAMES_PER_MESSAGE):
-                    self.publish(batch.take(slice(k, k + MAX_FRAMES_PER_MESSAGE)))
+                    part = batch.take(slice(k, k + MAX_FRAMES_PER_MESSAGE))
+                    sig = self.samples(part)
+                    if self.alerts is not None:
+                        self._alert(sig, part)
+                    if publish:
+                        self.publish(part, sig)
             except Exception as err:  # never let the live path stop: count and report
                 self.counters.drop("live", n)
-                self.counters.error(f"live: cannot publish: {err}")
-                log.error("live: cannot publish: %s", err)
+                self.counters.error(f"live: cannot decode or publish: {err}")
+                log.error("live: cannot decode or publish: %s", err)
+
+    def _alert(self, sig: dict[str, tuple[np.ndarray, np.ndarray]], batch: FrameBatch) -> None:
+        try:
+            self.alerts.feed(sig, np.sort(batch.time))
+        except Exception as err:  # an alert problem never stops live or capture
+            self.counters.error(f"alerts: {err}")
+            log.error("alerts: cannot evaluate: %s", err)
 
     def _warm_up(self) -> None:
         """One decode of a frame, so the first real interval does not wait for the JIT."""
@@ -210,7 +252,7 @@ class LivePublisher:
         off, t, vals, base, counts = (r["offsets"], r["time"], r["values"], r["col_base"],
                                       r["counts"])
         out = {}
-        for m, s, name, mux in self.selected:
+        for m, s, name, mux in self.decoded:
             k = int(counts[m])
             if not k:
                 continue
@@ -224,8 +266,11 @@ class LivePublisher:
             out[name] = (tt, vv)
         return out
 
-    def publish(self, batch: FrameBatch) -> None:
-        sig = self.samples(batch)
+    def publish(self, batch: FrameBatch, sig: dict[str, tuple[np.ndarray, np.ndarray]] | None
+                = None) -> None:
+        sig = self.samples(batch) if sig is None else sig
+        if len(sig) > len(self.published):
+            sig = {k: v for k, v in sig.items() if k in self.published}
         self.seq += 1
         now = time.time_ns()
         payload = encode_samples(self.vehicle, self.seq, now, sig)

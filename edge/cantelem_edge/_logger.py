@@ -64,10 +64,15 @@ class EdgeLogger:
         self.sources: list[Source] = [make_source(s, cfg.vehicle) for s in cfg.sources]
         self.sources += list(sources or [])
         self.live: Any = None
-        if cfg.live.enabled:
+        self.alerts: Any = None
+        if cfg.alert_rules:
+            from cantelem_sci.alerts import AlertEngine
+
+            self.alerts = AlertEngine(cfg.alert_rules, cfg.vehicle, self.state_dir / "alerts")
+        if cfg.live.enabled or self.alerts is not None:
             from ._live import LivePublisher
 
-            self.live = LivePublisher(cfg.live, cfg.vehicle, self.counters)
+            self.live = LivePublisher(cfg.live, cfg.vehicle, self.counters, self.alerts)
         self.channels: list[str] = []
         self._queue: list[Any] = []
         self._queued_frames = 0
@@ -465,6 +470,7 @@ class EdgeLogger:
                               "capture_to_uploaded": c.capture_to_uploaded.summary(),
                               "capture_to_publish": c.capture_to_publish.summary()},
                 "live": None if self.live is None else self.live.status(),
+                "alerts": None if self.alerts is None else self.alerts.status(),
                 "upload": None if up is None else {
                     "target": self.cfg.s3_url, "state": up.state, "attempt": up.attempt,
                     "next_try": up.next_try},

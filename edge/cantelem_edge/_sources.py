@@ -239,7 +239,8 @@ class SimSource(_BatchPlayer):
     """The built-in EV simulator: ``pool_s`` seconds simulated once, then looped (times keep
     growing), from now on. Each vehicle id drives its own route (the simulator's ``index``
     comes from the id). With ``rate`` (frames/s) the simulated drive is compressed in time
-    to reach that rate."""
+    to reach that rate. Faults (``cfg.faults``) are placed in seconds from the start and
+    repeat with the loop."""
 
     def __init__(self, cfg: SourceConfig, vehicle: str, pool_s: float = 600.0) -> None:
         super().__init__(cfg.realtime, loop=True, speed=cfg.speed)
@@ -247,6 +248,7 @@ class SimSource(_BatchPlayer):
         self.seed = cfg.seed
         self.pool_s = pool_s
         self.rate = cfg.rate
+        self.faults = list(cfg.faults)
         self.name = f"sim:{self.vehicle}"
 
     def open(self) -> None:
@@ -254,14 +256,18 @@ class SimSource(_BatchPlayer):
 
         from cantelem_sci.sim import simulate_vehicle
 
+        from cantelem_sci.sim import Fault
+
         now = _now_ns()
         index = zlib.crc32(self.vehicle.encode()) % 1000
+        faults = [Fault.parse(f) for f in self.faults]
         b = simulate_vehicle(self.vehicle, duration_s=self.pool_s, seed=self.seed,
-                             index=index, start=np.datetime64(now, "ns"))
+                             index=index, start=np.datetime64(now, "ns"), faults=faults)
         if self.rate:
             k = max(1.0, self.rate / (len(b) / self.pool_s))
             b = simulate_vehicle(self.vehicle, duration_s=self.pool_s * k, seed=self.seed,
-                                 index=index, start=np.datetime64(now, "ns"))
+                                 index=index, start=np.datetime64(now, "ns"),
+                                 faults=[f.scaled(k) for f in faults])
             b.time = now + ((b.time - now) / k).astype(np.int64)
         self._frames = b
 

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--quota-policy")
         s.add_argument("--live-url", help="publish live signals to this MQTT broker "
                                           "(mqtt://host:port or mqtts://...; [live] url)")
+        s.add_argument("--alert-rules", help="evaluate these alert rules live and deliver "
+                                             "the alerts (a YAML file; docs/alerts.md)")
         s.add_argument("-v", "--verbose", action="store_true")
         if name == "run":
             s.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s cantelem-edge %(levelname)s %(message)s")
     explicit = {k: getattr(args, k) for k in (
         "vehicle", "spool", "s3_url", "s3_endpoint_url", "segment_seconds", "segment_max_frames",
-        "flush_interval", "status_path", "quota_bytes", "quota_policy", "live_url")}
+        "flush_interval", "status_path", "quota_bytes", "quota_policy", "live_url",
+        "alert_rules")}
     try:
         cfg = load_config(args.config, sources=args.sources, **explicit)
     except ConfigError as err:

@@ -1,0 +1,171 @@
+"""The seed scenario end to end: a simulated pack overheats for 3 s; the logger (a real
+process) evaluates the rule live and exactly one alert, then one "cleared", reaches a real
+MQTT subscriber (Mosquitto), a webhook receiver and an SMTP server, within 1 s of the frame;
+kill -9 between the alert and its delivery, restart: still exactly one of each."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from cantelem_sci.io import BrokerSettings, EmbeddedBroker, connect
+from tests.conftest import SmtpReceiver, WebhookReceiver, free_port
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+
+RULES = """\
+sinks:
+  ops:  {{type: mqtt, url: "mqtt://127.0.0.1:{mqtt}", prefix: cantelem}}
+  hook: {{type: webhook, url: "http://127.0.0.1:{hook}/alerts", secret_env: HOOK_SECRET}}
+  mail: {{type: email, host: 127.0.0.1, port: {smtp}, to: [battery@example.org]}}
+rules:
+  - name: pack-overtemp
+    signal: CellTempMax
+    above: 60
+    clear: 57
+    severity: critical
+    message: "{{vehicle}} pack at {{value:.1f}} °C"
+    sinks: [ops, hook, mail]
+"""
+
+
+def _wait(cond, timeout=30.0):
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Subscriber:
+    def __init__(self, url: str) -> None:
+        self.got: list[tuple[float, dict]] = []
+        self.client = connect(BrokerSettings.from_url(url, client_id=f"sub-{os.getpid()}"),
+                              subscribe=["cantelem/+/alerts"],
+                              on_message=lambda t, p: self.got.append((time.time(),
+                                                                      json.loads(p))))
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _start_logger(tmp_path, rules, source, duration):
+    status = tmp_path / "status.json"
+    env = dict(os.environ, HOOK_SECRET="s3cret-hook", CANTELEM_EDGE_STATUS_INTERVAL="0.2")
+    cmd = [sys.executable, "-m", "cantelem_edge", "run", "--vehicle", "EV0001",
+           "--spool", str(tmp_path / "spool"), "--source", source, "--alert-rules", str(rules),
+           "--status-path", str(status), "--duration", str(duration)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True), status
+
+
+def _status(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _ports():
+    return {"mqtt": free_port(), "hook": free_port(), "smtp": free_port()}
+
+
+def _receivers(ports):
+    broker = EmbeddedBroker("mosquitto", port=ports["mqtt"])
+    if not broker.available("mosquitto"):
+        pytest.skip("Mosquitto is not installed")
+    broker.start()
+    sub = Subscriber(broker.url)
+    assert sub.client.connected_flag.wait(10)
+    return broker, sub, WebhookReceiver(ports["hook"]), SmtpReceiver(ports["smtp"])
+
+
+def _states(broker_sub, hook, smtp):
+    return ([m["state"] for _, m in broker_sub.got], [r["json"]["state"] for r in hook.requests],
+            [m["json"]["state"] for m in smtp.messages])
+
+
+def test_overheat_reaches_every_sink_once_within_a_second(tmp_path):
+    ports = _ports()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(**ports))
+    broker, sub, hook, smtp = _receivers(ports)
+    try:
+        p, status = _start_logger(tmp_path, rules, "sim:EV0001:fault=overheat@3s+3s", 11)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert _wait(lambda: len(sub.got) == 2 and len(hook.requests) == 2
+                     and len(smtp.messages) == 2, timeout=10), _states(sub, hook, smtp)
+        time.sleep(0.5)  # nothing else arrives
+        assert _states(sub, hook, smtp) == (["fired", "cleared"],) * 3
+        fired = sub.got[0][1]
+        assert fired["rule"] == "pack-overtemp" and fired["value"] == 65.0
+        assert fired["message"] == "EV0001 pack at 65.0 °C" and fired["severity"] == "critical"
+        assert hook.requests[0]["json"] == fired and smtp.messages[0]["json"] == fired
+        assert hook.requests[0]["headers"]["X-Cantelem-Signature"].startswith("sha256=")
+        cleared = sub.got[1][1]
+        assert cleared["key"] == fired["key"] and cleared["peak"] == 65.0
+        # the overheat lasted 3 s (three 1 Hz BMS_Temperatures frames at 65 °C)
+        dur = (np.datetime64(cleared["end"][:-1]) - np.datetime64(cleared["start"][:-1]))
+        assert np.timedelta64(2, "s") < dur <= np.timedelta64(4, "s")
+        # within 1 s of the frame's capture, at every sink
+        frame = np.datetime64(fired["sample"]["time"][:-1]).astype("datetime64[ns]")
+        frame_s = frame.astype(np.int64) / 1e9
+        for received in (sub.got[0][0], hook.requests[0]["time"], smtp.messages[0]["time"]):
+            assert 0 <= received - frame_s < 1.0
+        st = _status(status)["alerts"]
+        assert st["fired"] == 1 and st["cleared"] == 1 and st["pending"] == 0
+        assert all(s["delivered"] == 2 and s["failures"] == 0 for s in st["sinks"].values())
+        assert "s3cret-hook" not in status.read_text() and "s3cret-hook" not in err
+    finally:
+        sub.close()
+        broker.close()
+        hook.close()
+        smtp.close()
+
+
+def test_kill_9_before_delivery_then_restart_delivers_exactly_once(tmp_path):
+    ports = _ports()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.format(**ports))
+    # every receiver is down: the alert is decided and kept in the outbox
+    p, status = _start_logger(tmp_path, rules, "sim:EV0001:fault=overheat@2s+3s", 60)
+    try:
+        assert _wait(lambda: ((_status(status) or {}).get("alerts") or {}).get("fired") == 1,
+                     timeout=30), p.stderr.read() if p.poll() is not None else "no alert"
+        st = _status(status)["alerts"]
+        assert st["pending"] >= 1 and all(s["delivered"] == 0 for s in st["sinks"].values())
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    outbox = tmp_path / "spool" / ".edge" / "EV0001" / "alerts" / "pending"
+    assert list(outbox.glob("*.json"))  # the alert survived the kill
+    broker, sub, hook, smtp = _receivers(ports)
+    try:
+        # restarted without the fault: the pack reads normal, so the event clears
+        p, status = _start_logger(tmp_path, rules, "sim:EV0001", 8)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        assert _wait(lambda: len(sub.got) >= 2 and len(hook.requests) >= 2
+                     and len(smtp.messages) >= 2, timeout=10), _states(sub, hook, smtp)
+        time.sleep(0.5)
+        assert _states(sub, hook, smtp) == (["fired", "cleared"],) * 3
+        keys = {m["key"] for _, m in sub.got}
+        assert len(keys) == 1  # one event
+        assert not list(outbox.glob("*.json"))
+    finally:
+        sub.close()
+        broker.close()
+        hook.close()
+        smtp.close()
