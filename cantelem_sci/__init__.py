@@ -2,7 +2,7 @@
 
 The data path, one subpackage per stage (imports point upstream only)::
 
-    frames -> sources -> decoder -> sim -> kernels -> accessor -> fleet
+    frames -> io -> sources -> decoder -> sim -> kernels -> alerts -> accessor -> fleet -> viz
 
 Example
 -------
@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "decode",
     "decode_fleet",
+    "evaluate_fleet",
     "frames",
     "load_catalog",
     "load_dbc",
@@ -56,6 +57,7 @@ _LAZY = {
     "read_log": "cantelem_sci.sources",
     "open_fleet": "cantelem_sci.fleet",
     "decode_fleet": "cantelem_sci.fleet",
+    "evaluate_fleet": "cantelem_sci.fleet",
     "load_catalog": "cantelem_sci.fleet",
     "sample_dbc_path": "cantelem_sci.sim",
     "simulate_fleet": "cantelem_sci.sim",
@@ -67,7 +69,15 @@ _LAZY = {
 _XARRAY_NAMES = {"decode", "read_log", "simulate_fleet", "open_fleet", "decode_fleet"}
 
 
+#: subpackages reachable as attributes without an import of their own (``ct.alerts.evaluate``)
+_SUBPACKAGES = ("alerts",)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        module = importlib.import_module(f"cantelem_sci.{name}")
+        globals()[name] = module
+        return module
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'cantelem_sci' has no attribute {name!r}")

@@ -6,6 +6,8 @@
                    dashboard serves.
 ``cantelem decode [--store URL] [--catalog YAML] [--scheduler ADDR]``  the fleet decode job.
 ``cantelem decode LOG --dbc FILE``  decode one log file and print its messages.
+``cantelem alerts --rules FILE [--store URL] [--catalog YAML]``  the fleet alert job: rules
+                   over the decoded store (incremental), events under ``events/``.
 ``cantelem dashboard [--store URL] [--port N] [--mqtt URL]``  serve the Voila dashboard.
 ``cantelem lab``  JupyterLab on the notebooks.
 """
@@ -118,6 +120,22 @@ def _decode_fleet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    import cantelem_sci as ct
+
+    rep = ct.evaluate_fleet(args.store, rules=args.rules, catalog=args.catalog,
+                            scheduler=args.scheduler, workers=args.workers,
+                            vehicles=args.vehicle or None)
+    print(rep)
+    if rep.evaluated:
+        fleet = ct.open_fleet(args.store, catalog=args.catalog)
+        df = fleet.events([r["vehicle"] for r in rep.evaluated])
+        if len(df):
+            cols = ["vehicle", "rule", "severity", "start", "end", "peak"]
+            print(df[cols].to_string(index=False, max_rows=args.show))
+    return 0
+
+
 def _decode(args: argparse.Namespace) -> int:
     import cantelem_sci as ct
 
@@ -188,6 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
     e.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     e.set_defaults(func=_decode)
+    a = sub.add_parser("alerts", help="evaluate alert rules over the decoded fleet store on "
+                                      "Dask (incremental); events go under events/")
+    a.add_argument("--rules", default=None, help="rule file (default: the catalog's rules:)")
+    a.add_argument("--store", default=None, help="fleet store URL (CANTELEM_STORE)")
+    a.add_argument("--catalog", default=None, help="fleet catalog YAML")
+    a.add_argument("--scheduler", default=None, help="dask scheduler address (CANTELEM_SCHEDULER)")
+    a.add_argument("--workers", type=int, default=None,
+                   help="LocalCluster workers (CANTELEM_WORKERS)")
+    a.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
+    a.add_argument("--show", type=int, default=20, help="events to print at most")
+    a.set_defaults(func=_alerts)
     g = sub.add_parser("dashboard", help="serve the Voila dashboard on 127.0.0.1")
     g.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")
     g.add_argument("--port", type=int, default=8866)

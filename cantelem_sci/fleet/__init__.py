@@ -1,5 +1,6 @@
 """Fleet data lake: store layout, segment index, catalogs, the Dask decode job, queries."""
 
+from ._alerts import AlertsReport, evaluate_fleet
 from ._catalog import Catalog, DbcGroup, default_catalog, load_catalog
 from ._fleet import Fleet, open_fleet
 from ._index import refresh_index
@@ -7,12 +8,14 @@ from ._job import JobReport, decode_fleet, plan
 from ._store import Store
 
 __all__ = [
+    "AlertsReport",
     "Catalog",
     "DbcGroup",
     "Fleet",
     "JobReport",
     "Store",
     "decode_fleet",
+    "evaluate_fleet",
     "default_catalog",
     "load_catalog",
     "open_fleet",

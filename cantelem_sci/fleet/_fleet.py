@@ -461,6 +461,34 @@ class Fleet:
         return export_table(self, path, format, vehicles=vehicles, messages=messages,
                             signals=signals, start=start, end=end)
 
+    def events(self, vehicle: str | Sequence[str] | None = None, start: Any = None,
+               end: Any = None, *, rule: str | None = None,
+               severity: str | None = None) -> pd.DataFrame:
+        """Alert events written by :func:`evaluate_fleet` (``cantelem alerts``) that overlap
+        [start, end]: one row per event (vehicle, rule, signal, severity, start, end (NaT:
+        still going on), duration, peak, peak_time, value, fired_at, condition)."""
+        from ._alerts import read_events
+
+        if vehicle is None:
+            vs = self.vehicles
+        else:
+            vs = [vehicle] if isinstance(vehicle, str) else list(vehicle)
+            for v in vs:
+                self._check_vehicle(v)
+        df = read_events(self.store, vs, start, end)
+        if rule is not None:
+            df = df[df["rule"] == rule]
+        if severity is not None:
+            df = df[df["severity"] == severity]
+        return df.reset_index(drop=True)
+
+    def evaluate_alerts(self, rules: Any = None, **kw: Any):
+        """Run the fleet alert job on this store (see :func:`evaluate_fleet`)."""
+        from ._alerts import evaluate_fleet
+
+        return evaluate_fleet(self.store.url, rules=rules, catalog=self.catalog,
+                              storage_options=self.store.storage_options, **kw)
+
     def decode(self, **kw: Any) -> JobReport:
         """Run the decode job on this store (see :func:`decode_fleet`), then refresh."""
         rep = decode_fleet(self.store.url, catalog=self.catalog,

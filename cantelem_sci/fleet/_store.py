@@ -81,7 +81,10 @@ class Store:
 
     def write_json(self, key: str, obj: Any) -> None:
         """Atomic: a temporary file renamed into place (local) or one PUT (object store)."""
-        data = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
+        self.write_bytes(key, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Atomic like :meth:`write_json`."""
         p = self.path(key)
         if self.local:
             os.makedirs(os.path.dirname(p), exist_ok=True)
@@ -93,6 +96,9 @@ class Store:
             os.replace(tmp, p)
         else:
             self.fs.pipe_file(p, data)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.fs.cat_file(self.path(key))
 
     def ls(self, key: str) -> list[str]:
         """Names (not paths) directly under ``key``; empty when absent."""
