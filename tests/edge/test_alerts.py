@@ -18,7 +18,7 @@ import pytest
 from cantelem_sci.io import BrokerSettings, EmbeddedBroker, connect
 from tests.conftest import SmtpReceiver, WebhookReceiver, free_port
 
-pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.s3]
 
 RULES = """\
 sinks:
@@ -58,12 +58,12 @@ class Subscriber:
         self.client.disconnect()
 
 
-def _start_logger(tmp_path, rules, source, duration):
+def _start_logger(tmp_path, rules, source, duration, *extra):
     status = tmp_path / "status.json"
     env = dict(os.environ, HOOK_SECRET="s3cret-hook", CANTELEM_EDGE_STATUS_INTERVAL="0.2")
     cmd = [sys.executable, "-m", "cantelem_edge", "run", "--vehicle", "EV0001",
            "--spool", str(tmp_path / "spool"), "--source", source, "--alert-rules", str(rules),
-           "--status-path", str(status), "--duration", str(duration)]
+           "--status-path", str(status), "--duration", str(duration), *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True), status
 
@@ -94,13 +94,26 @@ def _states(broker_sub, hook, smtp):
             [m["json"]["state"] for m in smtp.messages])
 
 
-def test_overheat_reaches_every_sink_once_within_a_second(tmp_path):
+CATALOG = """\
+metadata:
+  version: 1
+  cantelem:
+    store: "s3://{bucket}/fleet"
+    storage_options: {{client_kwargs: {{endpoint_url: "{endpoint}"}}}}
+    dbc_groups:
+      - {{name: ev, vehicles: ["*"], dbc: {{"*": ["{{{{ PACKAGE_DATA }}}}/ev.dbc"]}}}}
+"""
+
+
+def test_overheat_reaches_every_sink_once_within_a_second(tmp_path, moto_s3, s3_bucket):
     ports = _ports()
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES.format(**ports))
     broker, sub, hook, smtp = _receivers(ports)
     try:
-        p, status = _start_logger(tmp_path, rules, "sim:EV0001:fault=overheat@3s+3s", 11)
+        p, status = _start_logger(tmp_path, rules, "sim:EV0001:fault=overheat@3s+3s", 11,
+                                  "--s3-url", f"s3://{s3_bucket}/fleet",
+                                  "--s3-endpoint-url", moto_s3.endpoint_url)
         _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         assert _wait(lambda: len(sub.got) == 2 and len(hook.requests) == 2
@@ -126,6 +139,27 @@ def test_overheat_reaches_every_sink_once_within_a_second(tmp_path):
         assert st["fired"] == 1 and st["cleared"] == 1 and st["pending"] == 0
         assert all(s["delivered"] == 2 and s["failures"] == 0 for s in st["sinks"].values())
         assert "s3cret-hook" not in status.read_text() and "s3cret-hook" not in err
+        assert _status(status)["segments"]["uploaded"] >= 1
+        # the same rule over the uploaded, decoded data: the same event
+        catalog = tmp_path / "catalog.yaml"
+        catalog.write_text(CATALOG.format(bucket=s3_bucket, endpoint=moto_s3.endpoint_url)
+                           + "    " + RULES.format(**ports).replace("\n", "\n    ").rstrip()
+                           + "\n")
+        for cmd in (["decode", "--quiet"], ["alerts"]):
+            out = subprocess.run([sys.executable, "-m", "cantelem_sci", *cmd, "--catalog",
+                                  str(catalog), "--workers", "1"], capture_output=True,
+                                 text=True, timeout=300)
+            assert out.returncode == 0, out.stderr
+        assert "pack-overtemp" in out.stdout
+        import cantelem_sci as ct
+
+        events = ct.open_fleet(catalog=str(catalog)).events()
+        assert list(events["rule"]) == ["pack-overtemp"]
+        ev = events.iloc[0]
+        period = np.timedelta64(1, "s")  # BMS_Temperatures is sent at 1 Hz
+        assert abs(ev["start"].to_datetime64() - np.datetime64(fired["start"][:-1])) < period
+        assert abs(ev["end"].to_datetime64() - np.datetime64(cleared["end"][:-1])) < period
+        assert ev["peak"] == 65.0
     finally:
         sub.close()
         broker.close()
