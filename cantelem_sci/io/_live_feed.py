@@ -1,6 +1,6 @@
 """The subscriber's side of the live path: what a dashboard knows about every vehicle.
 
-:class:`LiveFeed` subscribes to ``<prefix>/+/signals`` and ``<prefix>/+/status``, keeps the
+:class:`LiveFeed` subscribes to ``<prefix>/+/signals``, ``/status`` and ``/alerts``, keeps the
 last ``window_s`` seconds of samples per vehicle and signal, the newest value of each signal,
 and each vehicle's online/offline state and last-seen time. Consumers (a dashboard's
 periodic callback, a notebook) read it without touching MQTT: :meth:`LiveFeed.since` gives
@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..errors import LivePayloadError
-from ._live_payload import LiveSamples, decode_message, live_topic
+from ._live_payload import LiveAlert, LiveSamples, decode_message, live_topic
 from ._mqtt import BrokerSettings, connect
 
 __all__ = ["LiveFeed"]
@@ -38,6 +38,7 @@ class _Vehicle:
     chunks: deque = field(default_factory=deque)  # (cursor, newest ns, {sig: (t, v)})
     latest: dict[str, tuple[int, float]] = field(default_factory=dict)
     cursor: int = 0
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> fired, uncleared
 
 
 class LiveFeed:
@@ -89,7 +90,8 @@ class LiveFeed:
             self._client = connect(
                 self.settings, on_message=self.handle, on_state=self._on_state,
                 subscribe=[live_topic(self.prefix, "+", "signals"),
-                           live_topic(self.prefix, "+", "status")])
+                           live_topic(self.prefix, "+", "status"),
+                           live_topic(self.prefix, "+", "alerts")])
         return self
 
     def stop(self) -> None:
@@ -143,6 +145,11 @@ class LiveFeed:
             v.last_seen = time.time()
             if isinstance(msg, LiveSamples):
                 self._add_samples(v, msg)
+            elif isinstance(msg, LiveAlert):
+                if msg.state == "fired":
+                    v.alerts[msg.key] = msg.body
+                else:
+                    v.alerts.pop(msg.key, None)
             else:
                 v.state = msg.state
                 v.status_info = msg.info
@@ -201,16 +208,25 @@ class LiveFeed:
             v = self._vehicles.get(vehicle)
             return dict(v.status_info.get("units", {})) if v else {}
 
+    def alerts(self, vehicle: str) -> list[dict[str, Any]]:
+        """The alerts of ``vehicle`` that fired and have not cleared (alert documents, as the
+        edge's MQTT sink publishes them, oldest first)."""
+        with self._lock:
+            v = self._vehicles.get(vehicle)
+            return [] if v is None else list(v.alerts.values())
+
     def fleet(self, keys: Iterable[str] = ()) -> list[dict[str, Any]]:
         """One row per vehicle: ``vehicle``, ``state``, ``last_seen_s`` (seconds ago),
-        ``newest`` (capture time ns) and the newest value of each of ``keys``."""
+        ``newest`` (capture time ns), ``alerts`` (how many are going on) and the newest value
+        of each of ``keys``."""
         now = time.time()
         rows = []
         with self._lock:
             for name in sorted(self._vehicles):
                 v = self._vehicles[name]
                 row = {"vehicle": name, "state": v.state,
-                       "last_seen_s": round(now - v.last_seen, 1), "newest": v.newest_ns}
+                       "last_seen_s": round(now - v.last_seen, 1), "newest": v.newest_ns,
+                       "alerts": len(v.alerts)}
                 for k in keys:
                     row[k] = v.latest.get(k, (0, np.nan))[1]
                 rows.append(row)

@@ -4,7 +4,8 @@ Vehicle, trip and time-range selection; several signals on linked time axes, dow
 again with the project's kernels on every zoom (HoloViews ``RangeX`` streams); hover values;
 statistics of the visible range; CSV export of the visible range and PNG through the plot's
 save tool; a dark theme; the GPS track without tiles; trip replay with a scrubber and
-play/pause (plots and map follow). Live mode, with a broker (``mqtt=`` or ``CANTELEM_MQTT``):
+play/pause (plots and map follow); alert events as shaded spans and a list to jump to
+(``_events_view.py``). Live mode, with a broker (``mqtt=`` or ``CANTELEM_MQTT``):
 the plots, statistics and map stream what the edge loggers publish (``_live_view.py``), with a
 pause, and a "Fleet live" tab lists every vehicle on the broker; without a broker it follows
 the newest frames the edge logger made durable in a shared local store (re-read every second).
@@ -128,6 +129,9 @@ class Dashboard:
         self.plots = pn.Column(sizing_mode="stretch_width", css_classes=["cantelem-plots"])
         self.map = pn.Column(width=360, css_classes=["cantelem-map"])
         self.replay_stream = hv.streams.Stream.define("Replay", t=0)()
+        from ._events_view import EventsView
+
+        self.events_view = EventsView(self.fleet, self._jump_to)
         self._silent = False
         self.w_vehicle.param.watch(self._on_vehicle, "value")
         self.w_trip.param.watch(self._on_trip, "value")
@@ -160,7 +164,8 @@ class Dashboard:
         pause = [self.w_pause] if self.feed is not None else []  # live streaming only
         controls = pn.Row(self.w_vehicle, self.w_trip, self.w_start, self.w_end, self.w_signals,
                           self.w_live, *pause, self.w_csv)
-        body = pn.Row(self.plots, pn.Column(self.map, self.stats, width=380))
+        body = pn.Row(self.plots, pn.Column(self.map, self.stats, self.events_view.layout,
+                                            width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
         items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.detail,
                  body]
@@ -282,12 +287,15 @@ class Dashboard:
             return
         items = []
         notes = []
+        self.events_view.refresh(v, t0, t1)
         for i, sig in enumerate(sigs):
             curve = hv.DynamicMap(self._curve_fn(v, sig, PALETTE[i % len(PALETTE)]),
                                   streams=[hv.streams.RangeX()])
             vline = hv.DynamicMap(lambda t: hv.VLine(self._replay_time(t)).opts(
                 color="#ff5252", line_width=1), streams=[self.replay_stream])
-            items.append((curve * vline).opts(hv.opts.Curve(framewise=True)))
+            spans = self.events_view.spans(sig, t1)
+            plot = curve * vline if spans is None else curve * spans * vline
+            items.append(plot.opts(hv.opts.Curve(framewise=True)))
             ds = self.fleet.load(v, sig, t0, t1, max_points=self.max_points, gap="30s")
             self.shown[sig] = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
             if ds.sizes.get("time", 0) == 0:
@@ -392,6 +400,14 @@ class Dashboard:
         when = np.datetime64(self._replay_time(t))
         i = min(int(np.searchsorted(tr["time"].values, when)), len(tr) - 1)
         return hv.Points([(tr["lon"].iloc[i], tr["lat"].iloc[i])]).opts(color="#ff5252", size=10)
+
+    def _jump_to(self, t0: pd.Timestamp, t1: pd.Timestamp) -> None:
+        """Show [t0, t1] (an event's click)."""
+        self._silent = True
+        self.w_start.value = t0.to_pydatetime()
+        self.w_end.value = t1.to_pydatetime()
+        self._silent = False
+        self._redraw()
 
     def _on_player(self, event) -> None:
         self.replay_stream.event(t=event.new)

@@ -223,7 +223,7 @@ class FleetLiveView:
         self.table = pn.pane.DataFrame(self._frame(), index=False, sizing_mode="stretch_width",
                                        css_classes=["cantelem-fleet-table"])
         self.buttons = pn.Row(css_classes=["cantelem-fleet-open"])
-        self._button_for: tuple[str, ...] = ()
+        self._button_for: tuple = ()
         self.positions = ColumnDataSource({"lon": [], "lat": [], "vehicle": [], "color": []},
                                           name="cantelem-fleet-positions")
         fig = figure(height=320, sizing_mode="stretch_width", title="last positions",
@@ -241,9 +241,11 @@ class FleetLiveView:
 
     def _frame(self) -> pd.DataFrame:
         rows = self.feed.fleet(FLEET_KEYS)
-        cols = ["vehicle", "state", "last seen (s)", *FLEET_KEYS]
+        cols = ["vehicle", "state", "alerts", "last seen (s)", *FLEET_KEYS]
         if not rows:
             return pd.DataFrame(columns=cols)
+        for r in rows:
+            r["alerts"] = _badge(self.feed.alerts(r["vehicle"]))
         df = pd.DataFrame(rows).rename(columns={"last_seen_s": "last seen (s)"})
         for k in FLEET_KEYS:
             df[k] = df[k].astype(float).round(2)
@@ -252,11 +254,14 @@ class FleetLiveView:
     def tick(self) -> None:
         self.table.object = self._frame()
         seen = tuple(self.feed.vehicles)
-        if seen != self._button_for:  # one "open" button per vehicle
-            self._button_for = seen
+        badges = tuple(_badge(self.feed.alerts(v)) for v in seen)
+        if (seen, badges) != self._button_for:  # one "open" button per vehicle
+            self._button_for = (seen, badges)
             buttons = []
-            for v in seen:
-                b = self.pn.widgets.Button(name=f"{v}: live plots", button_type="primary",
+            for v, badge in zip(seen, badges):
+                b = self.pn.widgets.Button(name=f"{v}: live plots" + (f" ⚠ {badge}" if badge
+                                                                       else ""),
+                                           button_type="danger" if badge else "primary",
                                            css_classes=["cantelem-open", f"cantelem-open-{v}"],
                                            width=170)
                 b.on_click(lambda event, v=v: self.on_select and self.on_select(v))
@@ -270,13 +275,23 @@ class FleetLiveView:
                 lat.append(pos["Latitude"][1])
                 lon.append(pos["Longitude"][1])
                 names.append(v)
-                colors.append("#81c784" if states.get(v) == "online" else "#9e9e9e")
+                colors.append("#e53935" if self.feed.alerts(v) else
+                              "#81c784" if states.get(v) == "online" else "#9e9e9e")
         self.positions.data = {"lon": lon, "lat": lat, "vehicle": names, "color": colors}
         n = len(self.feed.vehicles)
         self.note.object = (f"{n} vehicle(s) seen; {self.feed.connection}"
                             + (f"  \n{self.feed.last_error}" if self.feed.last_error and
                                not self.feed.connected else ""))
 
+
+
+def _badge(alerts: list[dict[str, Any]]) -> str:
+    """``"2 (critical)"``: how many alerts are going on, and the worst severity; ``""``."""
+    if not alerts:
+        return ""
+    order = {"info": 0, "warning": 1, "critical": 2}
+    worst = max((a.get("severity", "warning") for a in alerts), key=lambda x: order.get(x, 1))
+    return f"{len(alerts)} ({worst})"
 
 
 def page_ready_component(on_ready) -> Any:
