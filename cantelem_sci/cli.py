@@ -1,9 +1,10 @@
 """The ``cantelem`` command line.
 
 ``cantelem demo``  simulate a small EV fleet through the edge logger into the embedded store,
-                   decode it on a local Dask cluster, summarise, then keep the fleet driving
-                   live (edge loggers publishing to an embedded MQTT broker) while the
-                   dashboard serves.
+                   decode it on a local Dask cluster, evaluate the demo's alert rules (one
+                   vehicle's pack overheats), summarise, then keep the fleet driving live
+                   (edge loggers publishing and alerting to an embedded MQTT broker) while
+                   the dashboard serves.
 ``cantelem decode [--store URL] [--catalog YAML] [--scheduler ADDR]``  the fleet decode job.
 ``cantelem decode LOG --dbc FILE``  decode one log file and print its messages.
 ``cantelem alerts --rules FILE [--store URL] [--catalog YAML]``  the fleet alert job: rules
@@ -52,7 +53,8 @@ def _demo(args: argparse.Namespace) -> int:
             continue
         batch = ct.simulate_vehicle(vid, duration_s=args.duration, seed=args.seed, index=i,
                                     start=None if start is None else start + np.timedelta64(
-                                        i * 37, "s"))
+                                        i * 37, "s"),
+                                    faults=[DEMO_FAULT] if i == 0 else ())
         st = ingest(batch, vid, store, segment_seconds=60.0)
         print(f"  {vid}: {st['frames']['durable']:>9,} frames through the edge logger -> "
               f"{st['segments']['written']} segments")
@@ -66,11 +68,53 @@ def _demo(args: argparse.Namespace) -> int:
         trips = fleet.trips(v)
         print(f"  {v}: {len(trips)} trip(s), speed max {float(spd.max()):6.1f} km/h, "
               f"SOC {soc[0]:5.1f}% -> {soc[-1]:5.1f}%")
+    rules = _demo_rules(store, None)
+    arep = ct.evaluate_fleet(store, rules=rules, workers=args.workers)
+    print(f"alert job (rules {rules}): {arep}")
+    events = fleet.events()
+    for r in events.head(5).itertuples():
+        print(f"  {r.vehicle} {r.rule} ({r.severity}) {r.start:%H:%M:%S}, peak {r.peak:.4g}")
     print(f"raw segments:  {os.path.join(store, 'raw')}")
     print(f"decoded:       {os.path.join(store, 'decoded')}  (ct.open_fleet({store!r}))")
     if args.no_serve:
         return 0
     return _serve_live(store, fleet.vehicles, args)
+
+
+#: the demo's injected faults: the first vehicle's pack overheats (batch and live)
+DEMO_FAULT = "overheat@300s+8s"
+LIVE_FAULT = "overheat@40s+5s"
+DEMO_RULES = """\
+# the demo's alert rules (docs/alerts.md); written by ``cantelem demo``
+{sinks}rules:
+  - name: pack-overtemp
+    signal: CellTempMax
+    above: 60
+    clear: 57
+    clear_for: 2s
+    severity: critical
+    message: "{{vehicle}} pack at {{value:.1f}} °C"
+  - name: cell-undervoltage
+    signal: CellVoltageMin
+    below: 3.0
+    clear: 3.1
+    for: 1s
+    severity: warning
+  - name: motor-controller-silent
+    signal: MotorSpeed
+    absent: 2s
+    severity: warning
+"""
+
+
+def _demo_rules(store: str, mqtt: str | None) -> str:
+    """Write the demo's rule file into the store folder (alerts go to ``mqtt`` when given)."""
+    sinks = (f'sinks:\n  live: {{type: mqtt, url: "{mqtt}", prefix: cantelem}}\n'
+             if mqtt else "")
+    path = os.path.join(store, "demo-alerts.yaml" if mqtt is None else "demo-alerts-live.yaml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(DEMO_RULES.format(sinks=sinks))
+    return path
 
 
 def _serve_live(store: str, vehicles: list[str], args: argparse.Namespace) -> int:
@@ -89,10 +133,14 @@ def _serve_live(store: str, vehicles: list[str], args: argparse.Namespace) -> in
         url = broker.url
     print(f"live: {len(vehicles)} simulated vehicles publish to {url} (embedded amqtt broker)"
           if broker else f"live: {len(vehicles)} simulated vehicles publish to {url}")
+    rules = _demo_rules(store, url)
+    print(f"alerts: {vehicles[0]} overheats ({LIVE_FAULT}); rules {rules}, alerts on "
+          f"{url} cantelem/<vehicle>/alerts")
     loggers = [subprocess.Popen(
         [sys.executable, "-m", "cantelem_edge", "run", "--spool", store, "--vehicle", v,
-         "--source", f"sim:{v}", "--live-url", url], stdout=subprocess.DEVNULL)
-        for v in vehicles]
+         "--source", f"sim:{v}" + (f":fault={LIVE_FAULT}" if i == 0 else ""),
+         "--live-url", url, "--alert-rules", rules], stdout=subprocess.DEVNULL)
+        for i, v in enumerate(vehicles)]
     os.environ["CANTELEM_DASHBOARD_LIVE"] = "1"
     try:
         return serve_dashboard(store, port=args.port, mqtt=url)

@@ -129,3 +129,42 @@ def test_feed_keeps_a_window_and_reports_bad_messages():
     assert feed.bad_messages == 2 and "not JSON" in feed.last_error
     assert [r["vehicle"] for r in feed.fleet()] == ["EV0001"]
     assert issubclass(LivePayloadError, (CantelemError, ValueError))
+
+
+def _alert(state="fired", **over):
+    body = {"schema": "cantelem.alert", "version": 1, "vehicle": "EV0001", "state": state,
+            "key": "k1", "rule": "hot", "severity": "critical", "value": 65.0}
+    body.update(over)
+    return json.dumps(body).encode()
+
+
+def test_feed_follows_alerts_and_the_fleet_view_shows_a_badge():
+    from cantelem_sci.io import LiveFeed
+    from cantelem_sci.viz._live_view import _badge
+
+    feed = LiveFeed("mqtt://127.0.0.1:1")  # never started: messages are handed in
+    feed.handle("cantelem/EV0001/alerts", _alert())
+    feed.handle("cantelem/EV0001/alerts", _alert(key="k2", severity="warning"))
+    feed.handle("cantelem/EV0002/alerts", _alert(vehicle="EV0002"))
+    assert [r["alerts"] for r in feed.fleet()] == [2, 1]
+    assert _badge(feed.alerts("EV0001")) == "2 (critical)"
+    feed.handle("cantelem/EV0001/alerts", _alert("cleared"))
+    feed.handle("cantelem/EV0001/alerts", _alert("cleared", key="k2"))
+    assert feed.alerts("EV0001") == [] and _badge([]) == ""
+    # a malformed alert is counted, never kept
+    feed.handle("cantelem/EV0001/alerts", _alert(state="maybe"))
+    feed.handle("cantelem/EV0001/alerts", _alert(vehicle="EV0009"))
+    assert feed.bad_messages == 2 and feed.alerts("EV0001") == []
+
+
+@given(st.dictionaries(st.sampled_from(["schema", "version", "vehicle", "state", "key", "x"]),
+                       st.one_of(st.none(), st.integers(), st.text(max_size=8),
+                                 st.sampled_from(["cantelem.alert", "fired", "EV0001"]))))
+def test_any_alert_payload_is_read_or_refused_cleanly(body):
+    from cantelem_sci.io import LiveAlert
+
+    try:
+        msg = decode_message("cantelem/EV0001/alerts", json.dumps(body).encode(), "cantelem")
+    except LivePayloadError:
+        return
+    assert isinstance(msg, LiveAlert) and msg.state in ("fired", "cleared")
