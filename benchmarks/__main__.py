@@ -1,11 +1,11 @@
-"""Run benchmarks by hand: ``./run bench [decode|kernels|edge|fleet|dashboard|live]`` (all by
-default)."""
+"""Run benchmarks by hand: ``./run bench [decode|kernels|edge|fleet|dashboard|live|alerts]``
+(all by default)."""
 
 import sys
 
-from . import bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live
+from . import bench_alerts, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live
 
-which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live"]
+which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live", "alerts"]
 if "decode" in which:
     bench_decode.main()
 if "kernels" in which:
@@ -18,3 +18,5 @@ if "dashboard" in which:
     bench_dashboard.main()
 if "live" in which:
     bench_live.main()
+if "alerts" in which:
+    bench_alerts.main()

@@ -129,13 +129,24 @@ class RuleEvaluator:
              ) -> list[Transition]:
         t = np.ascontiguousarray(t, np.int64)
         v = np.ascontiguousarray(v, np.float64)
+        oi, of = outputs()
+        out: list[Transition] = []
         if self.rule.condition == "absent":
             c = _EMPTY if clock is None else np.ascontiguousarray(clock, np.int64)
-            oi, of = outputs(t.size + c.size)
-            k = absent_append(t, v, c, self.params, self.st, self.fs, oi, of)
-        else:
-            oi, of = outputs(t.size)
-            k = threshold_append(t, v, self.params, self.st, self.fs, oi, of)
+            i = j = 0
+            while True:
+                k, i, j = absent_append(t, v, c, self.params, self.st, self.fs, oi, of, i, j)
+                out += self._transitions(oi, of, k)
+                if i >= t.size and j >= c.size:
+                    return out
+        i = 0
+        while True:
+            k, i = threshold_append(t, v, self.params, self.st, self.fs, oi, of, i)
+            out += self._transitions(oi, of, k)
+            if i >= t.size:
+                return out
+
+    def _transitions(self, oi: np.ndarray, of: np.ndarray, k: int) -> list[Transition]:
         return [Transition(self.vehicle, self.rule,
                            "fired" if oi[j, O_KIND] == FIRED else "cleared",
                            int(oi[j, O_START]),

@@ -18,7 +18,8 @@ Two kernels, both following create/append/finalize:
 
 The state is two small arrays (``int64`` times, ``float64`` values); the rule is one
 ``float64`` parameter array (:data:`P_FIELDS`). Each call writes its transitions to output
-arrays and returns how many it wrote. NaN values are not samples (a multiplexed signal's
+arrays of a fixed capacity and returns how many it wrote and where it stopped (the end, or
+earlier when the outputs are full: the caller empties them and calls again from there). NaN values are not samples (a multiplexed signal's
 other rows).
 """
 
@@ -52,10 +53,10 @@ def state_create() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(8, np.int64), np.zeros(3, np.float64)
 
 
-def outputs(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Output arrays large enough for ``n`` samples: a sample decides one transition at
-    most, and an absence fires at most once after each sample."""
-    return np.zeros((2 * n + 2, 5), np.int64), np.zeros((2 * n + 2, 2), np.float64)
+def outputs(capacity: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Output arrays for up to ``capacity`` transitions per call (a call stops early when
+    they are full and says where it stopped; the caller calls again from there)."""
+    return np.zeros((capacity, 5), np.int64), np.zeros((capacity, 2), np.float64)
 
 
 @njit(cache=True, nogil=True)
@@ -121,18 +122,49 @@ def _step(t, x, p, st, fs, out_i, out_f, k):
 
 
 @njit(cache=True, nogil=True)
-def threshold_append(t, v, p, st, fs, out_i, out_f):
-    """Feed samples ``(t, v)`` (int64 ns, float64, time-ordered) to a threshold or rate rule;
-    returns how many transitions were written to ``out_i``/``out_f``."""
+def threshold_append(t, v, p, st, fs, out_i, out_f, i0):
+    """Feed samples ``(t, v)[i0:]`` (int64 ns, float64, time-ordered) to a threshold or rate
+    rule; returns ``(transitions written to out_i/out_f, index of the next sample)``: less
+    than ``len(t)`` when the outputs filled up."""
     k = 0
     rate = p[P_RATE] != 0.0
     lo = p[P_LO]
     hi = p[P_HI]
-    for i in range(t.shape[0]):
+    cap = out_i.shape[0]
+    n = t.shape[0]
+    i = i0
+    while i < n:
+        if k >= cap:
+            return k, i
+        if not rate and st[S_PHASE] == IDLE:
+            # the common case, a tight scan for the next triggering sample
+            while i < n and not (v[i] < lo or v[i] > hi):  # NaN never triggers
+                i += 1
+            if i == n:
+                break
+        elif rate and st[S_PHASE] == IDLE and st[S_HAS_PREV] == 1:
+            # the same for a rate of change: scan while the rate stays inside the band
+            pt = st[S_PREV_T]
+            pv = fs[F_PREV]
+            while i < n:
+                x = v[i]
+                ti = t[i]
+                if not np.isnan(x) and ti > pt:
+                    r = (x - pv) * 1e9 / (ti - pt)
+                    if r < lo or r > hi:
+                        break
+                    pt = ti
+                    pv = x
+                i += 1
+            st[S_PREV_T] = pt
+            fs[F_PREV] = pv
+            if i == n:
+                break
         x = v[i]
+        ti = t[i]
+        i += 1
         if np.isnan(x):
             continue
-        ti = t[i]
         if rate:
             if st[S_HAS_PREV] == 0 or ti <= st[S_PREV_T]:
                 if st[S_HAS_PREV] == 0:
@@ -144,24 +176,26 @@ def threshold_append(t, v, p, st, fs, out_i, out_f):
             st[S_PREV_T] = ti
             fs[F_PREV] = x
             x = r
-        elif st[S_PHASE] == IDLE and not (x < lo or x > hi):
-            continue  # the common case: nothing to do
         k = _step(ti, x, p, st, fs, out_i, out_f, k)
-    return k
+    return k, n
 
 
 @njit(cache=True, nogil=True)
-def absent_append(t, v, clock, p, st, fs, out_i, out_f):
-    """Feed a signal's samples ``(t, v)`` and the vehicle's clock ticks (int64 ns, both
-    time-ordered) to an absence rule; returns how many transitions were written. A tick at
-    the same time as a sample counts after it (the signal was there)."""
+def absent_append(t, v, clock, p, st, fs, out_i, out_f, i0, j0):
+    """Feed a signal's samples ``(t, v)[i0:]`` and the vehicle's clock ticks ``clock[j0:]``
+    (int64 ns, both time-ordered) to an absence rule; returns ``(transitions written, next
+    sample index, next tick index)``. A tick at the same time as a sample counts after it
+    (the signal was there)."""
     d = np.int64(p[P_ABSENT])
     k = 0
-    i = 0
-    j = 0
+    i = i0
+    j = j0
     n = t.shape[0]
     m = clock.shape[0]
+    cap = out_i.shape[0]
     while i < n or j < m:
+        if k >= cap:
+            return k, i, j
         if i < n and np.isnan(v[i]):
             i += 1
             continue
@@ -193,4 +227,4 @@ def absent_append(t, v, clock, p, st, fs, out_i, out_f):
                 st[S_PEAK_T] = st[S_PREV_T]
                 fs[F_PEAK] = fs[F_PREV]
                 k = _emit(out_i, out_f, k, FIRED, st, fs, c, fs[F_PREV])
-    return k
+    return k, i, j

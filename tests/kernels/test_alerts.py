@@ -27,7 +27,7 @@ def params(**kw) -> np.ndarray:
     return np.array([p[k] for k in P_FIELDS], np.float64)
 
 
-def run(t, v, p, clock=None, cuts=()):
+def run(t, v, p, clock=None, cuts=(), capacity=3):
     """Transitions of the kernels, fed in batches split at ``cuts`` (times)."""
     st_i, st_f = state_create()
     out = []
@@ -35,14 +35,17 @@ def run(t, v, p, clock=None, cuts=()):
     for a, b in zip(edges, edges[1:]):
         m = (t >= a) & (t < b)
         tt, vv = np.ascontiguousarray(t[m]), np.ascontiguousarray(v[m])
-        if clock is None:
-            oi, of = outputs(tt.size)
-            k = threshold_append(tt, vv, p, st_i, st_f, oi, of)
-        else:
-            c = np.ascontiguousarray(clock[(clock >= a) & (clock < b)])
-            oi, of = outputs(tt.size + c.size)
-            k = absent_append(tt, vv, c, p, st_i, st_f, oi, of)
-        out += [tuple(oi[j]) + tuple(np.round(of[j], 9)) for j in range(k)]
+        oi, of = outputs(capacity)  # a small capacity: the kernels stop and resume
+        i = j = 0
+        while True:
+            if clock is None:
+                k, i = threshold_append(tt, vv, p, st_i, st_f, oi, of, i)
+            else:
+                c = np.ascontiguousarray(clock[(clock >= a) & (clock < b)])
+                k, i, j = absent_append(tt, vv, c, p, st_i, st_f, oi, of, i, j)
+            out += [tuple(oi[q]) + tuple(np.round(of[q], 9)) for q in range(k)]
+            if i >= tt.size and (clock is None or j >= c.size):
+                break
     return out
 
 

@@ -1,0 +1,100 @@
+"""Alert evaluation: the evaluator's kernels on one core, and the fleet alert job beside the
+decode job on the same store and cluster.
+
+Kernel: 3 rules (above with hysteresis, below with ``for``, rate of change) over 100 M
+samples of a slow random walk with rare excursions, in memory, one core. The figure is
+samples per second of the three rules together (each sample seen by every rule); the peer in
+the same run is numpy's ``count_nonzero(v > x)`` (one pass at memory speed). Goal: >= 200 M
+samples/s.
+
+Fleet: the demo's defaults (3 vehicles x 1,800 s, the first one overheating), the decode job
+then the alert job (the demo's rules) on one LocalCluster of 2 workers, wall time each.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+
+RULES = {"rules": [
+    {"name": "hot", "signal": "x", "above": 60, "clear": 57},
+    {"name": "low", "signal": "x", "below": -60, "clear": -57, "for": "1s"},
+    {"name": "jump", "signal": "x", "rate_above": 5000, "clear": 100},
+]}
+
+
+def _series(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    t = np.arange(n, dtype=np.int64) * 1_000_000 + 1_700_000_000 * 10**9  # 1 kHz
+    v = np.cumsum(rng.normal(0, 0.05, n)) % 100 - 50  # mostly inside (-60, 60)
+    k = rng.integers(0, n - 5000, max(1, n // 2_000_000))
+    for i in k:  # rare excursions
+        v[i:i + 3000] = 70.0
+    return t, v
+
+
+def kernel(n: int = 100_000_000, repeat: int = 3) -> dict:
+    from cantelem_sci.alerts import RuleEvaluator, load_rules
+
+    t, v = _series(n)
+    rules = load_rules(RULES).rules
+    warm = [RuleEvaluator(r, "B").feed(t[:1000], v[:1000]) for r in rules]  # JIT
+    del warm
+    best = {"ours": float("inf"), "numpy": float("inf")}
+    events = 0
+    for _ in range(repeat):
+        s = time.perf_counter()
+        events = sum(len(RuleEvaluator(r, "B").feed(t, v)) for r in rules)
+        best["ours"] = min(best["ours"], time.perf_counter() - s)
+        s = time.perf_counter()
+        for _r in rules:
+            np.count_nonzero(v > 60.0)
+        best["numpy"] = min(best["numpy"], time.perf_counter() - s)
+    res = {"samples": n, "rules": len(rules), "transitions": events,
+           "samples_per_s": n / best["ours"], "numpy_samples_per_s": n / best["numpy"],
+           "ratio_vs_numpy": best["numpy"] / best["ours"]}
+    print(f"[alerts] 3 rules over {n / 1e6:.0f} M samples, one core: "
+          f"{res['samples_per_s'] / 1e6:.0f} M samples/s ({events} transitions); "
+          f"numpy count_nonzero(v > x) x3: {res['numpy_samples_per_s'] / 1e6:.0f} M samples/s; "
+          f"ours / numpy {res['ratio_vs_numpy']:.2f}")
+    return res
+
+
+def fleet(vehicles: int = 3, duration_s: float = 1800.0) -> dict:
+    from distributed import Client, LocalCluster
+
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+    from cantelem_sci.cli import DEMO_FAULT, _demo_rules
+    from cantelem_sci.sim import vehicle_ids
+
+    with tempfile.TemporaryDirectory() as store:
+        for i, vid in enumerate(vehicle_ids(vehicles)):
+            b = ct.simulate_vehicle(vid, duration_s=duration_s, index=i,
+                                    faults=[DEMO_FAULT] if i == 0 else ())
+            ingest(b, vid, store, segment_seconds=60.0)
+        rules = _demo_rules(store, None)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            s = time.perf_counter()
+            rep = ct.decode_fleet(store, client=client, progress=False)
+            t_decode = time.perf_counter() - s
+            s = time.perf_counter()
+            arep = ct.evaluate_fleet(store, rules=rules, client=client)
+            t_alerts = time.perf_counter() - s
+    res = {"frames": rep.frames, "decode_s": t_decode, "alerts_s": t_alerts,
+           "events": arep.events}
+    print(f"[alerts] fleet job on the demo store ({rep.frames:,} frames, {vehicles} vehicles): "
+          f"decode {t_decode:.1f} s, alerts {t_alerts:.1f} s ({arep.events} event(s)), "
+          f"alerts / decode {t_alerts / t_decode:.2f}")
+    return res
+
+
+def main() -> dict:
+    return {"kernel": kernel(), "fleet": fleet()}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
