@@ -411,7 +411,26 @@ def validate(cfg: EdgeConfig) -> None:
     _validate_live(cfg.live)
     if cfg.alert_rules:
         from cantelem_sci.alerts import load_rules, make_sink
+        from cantelem_sci.errors import UnknownNameError
 
-        rules = load_rules(cfg.alert_rules)
-        for name, settings in rules.sinks.items():
-            make_sink(name, settings)  # checks the settings; connects nothing
+        try:
+            rules = load_rules(cfg.alert_rules)
+            for name, settings in rules.sinks.items():
+                make_sink(name, settings)  # checks the settings; connects nothing
+        except UnknownNameError as err:  # an unknown key, severity, sink or sink setting
+            raise ConfigError(f"alert_rules {cfg.alert_rules}: {err}") from err
+        rules.check_signals(_dbc_signals(cfg.live.dbc), where="the DBC ([live] dbc)")
+
+
+def _dbc_signals(dbc: list[str]) -> list[str]:
+    """Every signal name of the live DBC (``Signal`` and ``Message.Signal``)."""
+    from importlib import resources
+
+    from cantelem_sci.decoder import load_dbc
+
+    db = load_dbc(dbc or str(resources.files("cantelem_sci") / "data" / "ev.dbc"))
+    out = []
+    for m in db.messages:
+        for sig in m.signals:
+            out += [sig.name, f"{m.name}.{sig.name}"]
+    return out

@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     lg.run(duration=args.duration)
     lg.stop()
     st = lg.status()
-    print(json.dumps({"frames": st["frames"], "dropped": st["dropped"],
-                      "segments": st["segments"], "spool": str(cfg.spool)}))
+    summary = {"frames": st["frames"], "dropped": st["dropped"], "segments": st["segments"],
+               "spool": str(cfg.spool)}
+    if st.get("alerts"):
+        summary["alerts"] = {k: st["alerts"][k] for k in ("fired", "cleared", "pending")}
+    print(json.dumps(summary))
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -97,3 +99,31 @@ def test_credentials_are_masked():
     red = cfg.redacted()
     assert red["s3_key"] == "***" and red["s3_secret"] == "***"
     assert "s3cr3t" not in repr(red)
+
+
+def test_alert_rules_are_checked_at_start_and_their_secrets_masked(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - {name: hot, signal: CellTempMax, above: 60, clear: 70}\n")
+    out = subprocess.run([sys.executable, "-m", "cantelem_edge", "check-config",
+                          "--alert-rules", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert f"{bad}:2" in out.stderr and "'hot'" in out.stderr and "must be <=" in out.stderr
+    bad.write_text("rules:\n  - {name: hot, signal: CellTempMaks, above: 60}\n")
+    with pytest.raises(ConfigError, match=f"{bad}:2: rule 'hot': unknown signal 'CellTempMaks' "
+                                          r"\(did you mean 'CellTempMax'"):
+        load_config(alert_rules=str(bad))
+    good = tmp_path / "good.yaml"
+    good.write_text("sinks:\n  hook: {type: webhook, url: 'http://127.0.0.1:9/x', "
+                    "secret: hush-hush}\n  ops: {type: mqtt, url: 'mqtt://u:pw-42@h:1883'}\n"
+                    "rules: [{name: hot, signal: CellTempMax, above: 60}]\n")
+    monkeypatch.setenv("CANTELEM_EDGE_ALERT_RULES", str(good))
+    cfg = load_config(environ=dict(os.environ))
+    assert cfg.alert_rules == str(good)
+    assert {"hush-hush", "pw-42"} <= set(cfg.secrets())
+    with pytest.raises(ConfigError, match="unknown setting of webhook sink 'hook' 'secrt'"):
+        good.write_text("sinks:\n  hook: {type: webhook, url: 'http://x', secrt: a}\n"
+                        "rules: [{name: hot, signal: CellTempMax, above: 60}]\n")
+        load_config(alert_rules=str(good))

@@ -211,17 +211,23 @@ def test_bad_config_file_exits_2_naming_the_file(tmp_path):
 
 
 def test_runs_with_dask_xarray_and_plotting_blocked(tmp_path):
-    """... and zarr-python: the logger writes (and reads back) its segments itself."""
+    """... and zarr-python: the logger writes (and reads back) its segments itself, and
+    evaluates alert rules."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [{name: hot, signal: CellTempMax, above: 60, clear: 57}]\n")
     code = (
         "import sys\n"
         "for m in ('xarray', 'dask', 'distributed', 'holoviews', 'hvplot', 'panel', 'bokeh',"
         " 'datashader', 'pandas', 'matplotlib', 'zarr'):\n"
         "    sys.modules[m] = None  # any import of them fails\n"
         "from cantelem_edge.cli import main\n"
-        f"raise SystemExit(main(['run', '--spool', {str(tmp_path)!r}, '--source', 'sim:fast',"
-        " '--duration', '1']))\n")
+        f"raise SystemExit(main(['run', '--spool', {str(tmp_path / 'spool')!r}, '--source',"
+        " 'sim:fault=overheat@2s+3s', '--duration', '8', '--alert-rules',"
+        f" {str(rules)!r}]))\n")
     out = _python(code)
-    assert json.loads(out.stdout)["frames"]["durable"] > 0
+    st = json.loads(out.stdout)
+    assert st["frames"]["durable"] > 0
+    assert st["alerts"]["fired"] == 1 and st["alerts"]["cleared"] == 1
 
 
 def test_capture_leaves_python_cans_mf4_support_out(tmp_path):
