@@ -221,6 +221,29 @@ def mosquitto():
     broker.close()
 
 
+def make_certificates(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=cantelem-test-ca")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, cn in (("server", "127.0.0.1"), ("client", "EV0001")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+            f"{name}.csr", "-subj", f"/CN={cn}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", "san.ext")
+    return {k: str(d / f) for k, f in (("ca_certs", "ca.crt"), ("certfile", "client.crt"),
+                                      ("keyfile", "client.key"))}
+
+
 # ---- real alert receivers: an HTTP server for webhooks, aiosmtpd for email -----------------------
 
 class WebhookReceiver:
@@ -264,11 +287,15 @@ class WebhookReceiver:
 class SmtpReceiver:
     """An aiosmtpd SMTP server on 127.0.0.1 that keeps every message it receives."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, certs: dict | None = None,
+                 login: tuple[str, str] | None = None) -> None:
+        """``certs`` (:func:`make_certificates`): STARTTLS required; ``login``: AUTH
+        required (user, password), over TLS only."""
         from aiosmtpd.controller import Controller
 
         outer = self
         self.messages: list[dict] = []
+        self.logins: list[str] = []
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd
@@ -280,8 +307,26 @@ class SmtpReceiver:
                                        "time": time.time()})
                 return "250 OK"
 
+        kw = {}
+        if certs:
+            import ssl
+
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            d = os.path.dirname(certs["ca_certs"])
+            ctx.load_cert_chain(os.path.join(d, "server.crt"), os.path.join(d, "server.key"))
+            kw.update(tls_context=ctx, require_starttls=True)
+        if login:
+            from aiosmtpd.smtp import AuthResult
+
+            def authenticator(server, session, envelope, mechanism, auth_data):
+                ok = (auth_data.login.decode(), auth_data.password.decode()) == login
+                if ok:
+                    outer.logins.append(auth_data.login.decode())
+                return AuthResult(success=ok, auth_data=auth_data if ok else None)
+
+            kw.update(authenticator=authenticator, auth_require_tls=True)
         self.port = port or free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kw)
         self.controller.start()
 
     def close(self) -> None:

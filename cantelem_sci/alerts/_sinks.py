@@ -198,11 +198,12 @@ class WebhookSink(AlertSink):
 class EmailSink(AlertSink):
     """An email per alert over SMTP. Settings: ``host``, ``port`` (default 25, 465 with
     ``ssl``), ``from``, ``to`` (an address or a list), ``starttls`` (bool), ``ssl`` (bool),
-    ``username``, ``password`` / ``password_env``, ``timeout`` (s, default 10). The
+    ``ca_certs`` (a CA bundle to verify the server with; default: the system's), ``username``,
+    ``password`` / ``password_env``, ``timeout`` (s, default 10). The
     ``Message-ID`` derives from the idempotency key, so a repeat is recognisable."""
 
     known = ("host", "port", "from", "to", "starttls", "ssl", "username", "password",
-             "password_env", "timeout")
+             "password_env", "ca_certs", "timeout")
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         super().__init__(name, settings)
@@ -218,6 +219,7 @@ class EmailSink(AlertSink):
         self.username = settings.get("username")
         self.password = _secret(settings, "password")
         self.timeout = float(settings.get("timeout", 10.0))
+        self.ca_certs = settings.get("ca_certs")
 
     def describe(self) -> str:
         return f"email smtp://{self.host}:{self.port} to {', '.join(self.to)}"
@@ -238,11 +240,12 @@ class EmailSink(AlertSink):
         msg["X-Cantelem-Alert-Key"] = payload["key"]
         msg.set_content(json.dumps(payload, indent=2, sort_keys=True))
         try:
+            ctx = ssl.create_default_context(cafile=self.ca_certs)
             cls = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
-            kw = {"context": ssl.create_default_context()} if self.ssl else {}
+            kw = {"context": ctx} if self.ssl else {}
             with cls(self.host, self.port, timeout=self.timeout, **kw) as smtp:
                 if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.starttls(context=ctx)
                 if self.username:
                     smtp.login(str(self.username), self.password or "")
                 smtp.send_message(msg)

@@ -70,6 +70,36 @@ def test_email_over_smtp(smtp_receiver):
     assert a["msg"]["Message-ID"] == f"<{fired['id']}@cantelem>"
 
 
+def test_email_with_starttls_and_login(tmp_path, monkeypatch):
+    from tests.conftest import SmtpReceiver, make_certificates
+
+    certs = make_certificates(tmp_path)
+    smtp = SmtpReceiver(certs=certs, login=("alerts", "smtp-pw-7"))
+    try:
+        monkeypatch.setenv("SMTP_PW", "smtp-pw-7")
+        fired = _payloads()[0]
+        plain = make_sink("mail", {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                                   "to": "ops@example.org", "timeout": 5})
+        with pytest.raises(AlertDeliveryError):  # the server requires STARTTLS
+            plain.send(fired)
+        sink = make_sink("mail", {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                                  "to": "ops@example.org", "starttls": True,
+                                  "ca_certs": certs["ca_certs"], "username": "alerts",
+                                  "password_env": "SMTP_PW"})
+        sink.send(fired)
+        assert smtp.logins == ["alerts"] and smtp.messages[0]["json"] == fired
+        monkeypatch.setenv("SMTP_PW", "wrong")
+        bad = make_sink("mail", {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                                 "to": "ops@example.org", "starttls": True, "timeout": 1,
+                                 "ca_certs": certs["ca_certs"], "username": "alerts",
+                                 "password_env": "SMTP_PW"})
+        with pytest.raises(AlertDeliveryError) as err:
+            bad.send(fired)
+        assert "wrong" not in str(err.value) and "smtp-pw-7" not in str(err.value)
+    finally:
+        smtp.close()
+
+
 @pytest.mark.mqtt
 def test_mqtt_sink_publishes_to_the_alerts_topic(mosquitto):
     from cantelem_sci.io import BrokerSettings, connect

@@ -16,6 +16,7 @@ import cantelem_sci as ct
 from cantelem_edge import EdgeLogger, load_config
 from cantelem_sci.errors import ConfigError
 from cantelem_sci.io import LiveFeed
+from tests.conftest import make_certificates
 
 pytestmark = pytest.mark.mqtt
 
@@ -203,28 +204,6 @@ def test_bad_live_settings_are_refused(tmp_path, settings, match):
         EdgeLogger(load_config(environ={}, spool=str(tmp_path), **settings))
 
 
-def _certificates(d):
-    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
-    import shutil
-
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is not installed")
-
-    def run(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "2", "-subj", "/CN=cantelem-test-ca")
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    for name, cn in (("server", "127.0.0.1"), ("client", "EV0001")):
-        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
-            f"{name}.csr", "-subj", f"/CN={cn}")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", "san.ext")
-    return {k: str(d / f) for k, f in (("ca_certs", "ca.crt"), ("certfile", "client.crt"),
-                                      ("keyfile", "client.key"))}
-
-
 def test_tls_with_client_certificates(tmp_path):
     """A Mosquitto listener that requires X.509 client certificates (as AWS IoT Core does):
     the logger with its certificate publishes; without one it is refused and counts drops."""
@@ -232,7 +211,7 @@ def test_tls_with_client_certificates(tmp_path):
 
     if not EmbeddedBroker.available("mosquitto"):
         pytest.skip("Mosquitto is not installed")
-    certs = _certificates(tmp_path)
+    certs = make_certificates(tmp_path)
     # user root: mosquitto started as root would drop to its own user, which cannot read
     # pytest's private temporary directory (ignored when not root)
     tls = (f"user root\ncafile {tmp_path / 'ca.crt'}\ncertfile {tmp_path / 'server.crt'}\n"
