@@ -70,6 +70,23 @@ def _select(layout: Any, patterns: list[str]) -> list[tuple[int, int, str, bool]
     return out
 
 
+def _select_exact(layout: Any, names: list[str]) -> list[tuple[int, int, str, bool]]:
+    """Like :func:`_select` for alert rules' signals: each ``Signal`` or ``Message.Signal``
+    under the name the rule uses (checked against the DBC when the config was loaded)."""
+    out = []
+    for want in names:
+        for m in layout.messages:
+            hit = [(j, s) for j, s in enumerate(m.signals)
+                   if want in (s.name, f"{m.node}.{s.name}")]
+            if hit:
+                j, s = hit[0]
+                out.append((m.index, m.sig0 + j, want, s.multiplexer_signal is not None))
+                break
+        else:
+            raise ConfigError(f"alert rules: signal {want!r} is not in the live DBC")
+    return out
+
+
 class LivePublisher:
     """Decode and publish one vehicle's live signals (see the module docstring).
 
@@ -108,12 +125,9 @@ class LivePublisher:
             raise ConfigError(f"[live] signals: {err}") from None
         self.published = {name for _, _, name, _ in self.selected}
         if alerts is not None:
-            try:
-                extra = _select(self.layout, alerts.signals)
-            except UnknownNameError as err:
-                raise ConfigError(f"alert rules {alerts.rules.path}: {err}") from None
-            have = {x[1] for x in self.selected}
-            self.decoded = self.selected + [x for x in extra if x[1] not in have]
+            extra = _select_exact(self.layout, alerts.signals)
+            have = {(x[1], x[2]) for x in self.selected}
+            self.decoded = self.selected + [x for x in extra if (x[1], x[2]) not in have]
         else:
             self.decoded = self.selected
         self.units = {name: self.layout.messages[m].signals[s - self.layout.messages[m].sig0]
