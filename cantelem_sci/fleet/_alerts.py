@@ -256,7 +256,7 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
     evaluated 0 vehicle(s) (0 day(s), 0 event(s)) in 0.0 s, 0 up to date
     """
     from .. import _config
-    from ._catalog import load_catalog
+    from ._catalog import default_catalog, load_catalog
     from ._job import get_client
 
     if isinstance(catalog, str):
@@ -273,6 +273,7 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
     so = storage_options if storage_options is not None else (
         catalog.storage_options if catalog is not None else {})
     st = Store(url, so)
+    catalog = catalog or default_catalog(st.url, so)  # rules are checked against its DBCs
     t0 = time.perf_counter()
     tasks, skipped = plan(st, rs, vehicles, catalog)
     report = AlertsReport(skipped=skipped)

@@ -94,10 +94,11 @@ def test_unknown_signal_is_refused_before_any_work(store, cluster_client):
     from cantelem_sci.fleet import default_catalog
 
     path, _ = store
-    with pytest.raises(ConfigError, match="did you mean 'MotorTemp'"):
-        ct.evaluate_fleet(str(path), rules={"rules": [{"name": "x", "signal": "MotorTmp",
-                                                       "above": 1}]},
-                          catalog=default_catalog(str(path)), client=cluster_client)
+    for catalog in (default_catalog(str(path)), None):  # None: the sample DBC, as decoded
+        with pytest.raises(ConfigError, match="did you mean 'MotorTemp'"):
+            ct.evaluate_fleet(str(path), rules={"rules": [{"name": "x", "signal": "MotorTmp",
+                                                           "above": 1}]},
+                              catalog=catalog, client=cluster_client)
     assert not (path / "events").exists()
 
 
