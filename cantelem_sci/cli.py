@@ -161,7 +161,7 @@ def _decode_fleet(args: argparse.Namespace) -> int:
 
     rep = ct.decode_fleet(args.store, catalog=args.catalog, scheduler=args.scheduler,
                           workers=args.workers, vehicles=args.vehicle or None,
-                          progress=_progress(args))
+                          progress=_progress(args), wait=args.wait)
     print(rep)
     for q in rep.quarantined:
         print(f"quarantined: {q['key']}: {q['error']}", file=sys.stderr)
@@ -173,7 +173,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
     rep = ct.evaluate_fleet(args.store, rules=args.rules, catalog=args.catalog,
                             scheduler=args.scheduler, workers=args.workers,
-                            vehicles=args.vehicle or None)
+                            vehicles=args.vehicle or None, wait=args.wait)
     print(rep)
     if rep.evaluated:
         fleet = ct.open_fleet(args.store, catalog=args.catalog)
@@ -252,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--workers", type=int, default=None,
                    help="LocalCluster workers (CANTELEM_WORKERS)")
     e.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
+    e.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait for another decode job on the store (default: refuse)")
     e.add_argument("--quiet", action="store_true", help="no progress bar (none off a terminal)")
     e.set_defaults(func=_decode)
     a = sub.add_parser("alerts", help="evaluate alert rules over the decoded fleet store on "
@@ -264,6 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="LocalCluster workers (CANTELEM_WORKERS)")
     a.add_argument("--vehicle", action="append", default=[], help="only these vehicles")
     a.add_argument("--show", type=int, default=20, help="events to print at most")
+    a.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait for another alert job on the store (default: refuse)")
     a.set_defaults(func=_alerts)
     g = sub.add_parser("dashboard", help="serve the Voila dashboard on 127.0.0.1")
     g.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")

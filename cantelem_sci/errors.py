@@ -27,6 +27,7 @@ __all__ = [
     "LogFormatError",
     "NmeaError",
     "SpoolError",
+    "StoreBusyError",
     "StoreError",
     "UnknownFramesWarning",
     "UnknownNameError",
@@ -86,6 +87,10 @@ class AlertDeliveryError(CantelemError, OSError):
 
 class StoreError(CantelemError, OSError):
     """A fleet store that cannot be opened, or a segment in it that cannot be read."""
+
+
+class StoreBusyError(StoreError, BlockingIOError):
+    """A fleet job's lease on a store is held by another job (the message names it)."""
 
 
 class UnknownNameError(CantelemError, KeyError):

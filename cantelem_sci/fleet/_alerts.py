@@ -23,6 +23,7 @@ from ..alerts import EVENT_COLUMNS, RuleSet, VehicleEvaluator, events_frame, loa
 from ..errors import ConfigError
 from ._catalog import Catalog
 from ._job import day_key
+from ._lease import JobLease
 from ._store import Store
 
 __all__ = ["AlertsReport", "evaluate_fleet", "read_events"]
@@ -235,7 +236,7 @@ def evaluate_vehicle(store_url: str, storage_options: dict, rules: RuleSet,
 def evaluate_fleet(store: str | None = None, *, rules: Any = None,
                    catalog: Catalog | str | None = None, vehicles: list[str] | None = None,
                    client: Any = None, scheduler: str | None = None, workers: int | None = None,
-                   storage_options: dict | None = None) -> AlertsReport:
+                   storage_options: dict | None = None, wait: float = 0.0) -> AlertsReport:
     """Evaluate alert rules over a fleet's decoded store on a dask cluster (incremental).
 
     Parameters
@@ -245,8 +246,8 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
     rules
         A rule file, YAML text, dict or :class:`~cantelem_sci.alerts.RuleSet`; default: the
         catalog's ``rules:`` section.
-    catalog, vehicles, client, scheduler, workers, storage_options
-        As for :func:`decode_fleet`.
+    catalog, vehicles, client, scheduler, workers, storage_options, wait
+        As for :func:`decode_fleet` (one alert job at a time per store).
 
     Example
     -------
@@ -257,7 +258,6 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
     """
     from .. import _config
     from ._catalog import default_catalog, load_catalog
-    from ._job import get_client
 
     if isinstance(catalog, str):
         catalog = load_catalog(catalog)
@@ -274,6 +274,14 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
         catalog.storage_options if catalog is not None else {})
     st = Store(url, so)
     catalog = catalog or default_catalog(st.url, so)  # rules are checked against its DBCs
+    with JobLease(st, "alerts", wait=wait):
+        return _run(st, so, rs, catalog, vehicles, client, scheduler, workers)
+
+
+def _run(st: Store, so: dict, rs: RuleSet, catalog: Catalog, vehicles, client, scheduler,
+         workers) -> AlertsReport:
+    from ._job import get_client
+
     t0 = time.perf_counter()
     tasks, skipped = plan(st, rs, vehicles, catalog)
     report = AlertsReport(skipped=skipped)

@@ -32,6 +32,7 @@ import numpy as np
 from ..frames import FrameBatch
 from ._catalog import Catalog, DbcGroup, group_sha, load_group_dbc
 from ._index import refresh_index
+from ._lease import JobLease
 from ._store import Store
 from ._write import write_tree
 
@@ -54,12 +55,14 @@ class DayTask:
 @dataclass
 class JobReport:
     """What a decode job did: the vehicle-days ``decoded`` (one dict each), those ``skipped``
-    as up to date, the segments ``quarantined``, the ``frames`` decoded, the job's wall time
+    as up to date, those ``repaired`` (found damaged and decoded again), the segments
+    ``quarantined``, the ``frames`` decoded, the job's wall time
     in ``seconds``, and how much of it went to starting and stopping a cluster the job made
     itself (``cluster_seconds``; 0 with a given client or scheduler)."""
 
     decoded: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
+    repaired: list[dict[str, str]] = field(default_factory=list)
     quarantined: list[dict[str, str]] = field(default_factory=list)
     frames: int = 0
     seconds: float = 0.0
@@ -67,6 +70,10 @@ class JobReport:
 
     def __str__(self) -> str:
         q = f", {len(self.quarantined)} segment(s) quarantined" if self.quarantined else ""
+        if self.repaired:
+            q += (f", {len(self.repaired)} damaged vehicle-day(s) decoded again ("
+                  f"{self.repaired[0]['vehicle']} {self.repaired[0]['date']}: "
+                  f"{self.repaired[0]['problem']})")
         what = f"decoded {len(self.decoded)} vehicle-day(s)"
         if self.decoded:
             rate = self.frames / self.seconds if self.seconds else 0.0
@@ -81,12 +88,32 @@ def day_key(vehicle: str, date: str) -> str:
     return f"decoded/vehicle={vehicle}/date={date}"
 
 
+def _verify(store: Store, dkey: str, cur: dict[str, Any]) -> str | None:
+    """What is wrong with a day's published version (None: every file listed in
+    ``current.json`` is there with its size)."""
+    want = cur.get("files")
+    if want is None:  # written before files were recorded: trusted
+        return None
+    got = store.sizes(f"{dkey}/{cur['version']}.zarr")
+    missing = [f for f in want if f not in got]
+    if missing:
+        return f"{len(missing)} file(s) missing, e.g. {missing[0]}"
+    wrong = [f for f, n in want.items() if got[f] != n]
+    if wrong:
+        return f"{len(wrong)} file(s) of the wrong size, e.g. {wrong[0]}"
+    return None
+
+
 def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
-         index: dict[str, dict] | None = None) -> tuple[list[DayTask], int]:
-    """The vehicle-days to decode, and how many are already up to date."""
+         index: dict[str, dict] | None = None, verify: bool = True,
+         repaired: list[dict[str, str]] | None = None) -> tuple[list[DayTask], int]:
+    """The vehicle-days to decode, and how many are already up to date. With ``verify``, a
+    day whose published files do not match ``current.json`` is decoded again (and listed in
+    ``repaired``)."""
     index = index if index is not None else refresh_index(store, vehicles, catalog.trip_gap)
     tasks: list[DayTask] = []
     skipped = 0
+    repaired = repaired if repaired is not None else []
     for vehicle, idx in sorted(index.items()):
         if vehicles and vehicle not in vehicles:
             continue
@@ -104,8 +131,11 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
             cur = store.read_json(f"{day_key(vehicle, date)}/current.json",
                                   default={"version": None})
             if cur.get("version") == version:
-                skipped += 1
-                continue
+                problem = _verify(store, day_key(vehicle, date), cur) if verify else None
+                if problem is None:
+                    skipped += 1
+                    continue
+                repaired.append({"vehicle": vehicle, "date": date, "problem": problem})
             tasks.append(DayTask(vehicle, date, [s["key"] for s in segs],
                                  [s["sha256"] for s in segs], sum(s["frames"] for s in segs),
                                  group, dsha, version))
@@ -165,8 +195,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
                        "format": DECODED_FORMAT})
     dkey = day_key(task.vehicle, task.date)
     out = f"{dkey}/{task.version}.zarr"
-    store.rm(out)
-    _write_tree(tree, store, out)
+    files = _write_tree(tree, store, out)
     messages: dict[str, Any] = {}
     for name, node in tree.children.items():
         ds = node.dataset
@@ -182,43 +211,77 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
     current = {"version": task.version, "dbc_sha256": task.dbc_sha, "dbc_group": task.group.name,
                "vehicle": task.vehicle, "date": task.date, "source_segments": used,
                "quarantined": bad, "frames": len(frames), "messages": messages,
-               "format": DECODED_FORMAT}
+               "format": DECODED_FORMAT, "files": files}
     release_tree(tree)  # a worker decodes day after day: free this one's columns now
     store.write_json(f"{dkey}/current.json", current)
     for name in store.ls(dkey):
         if name.endswith(".zarr") and name != f"{task.version}.zarr":
             store.rm(f"{dkey}/{name}")
+        elif name.endswith(".partial") and _stale(store, f"{dkey}/{name}"):
+            store.rm(f"{dkey}/{name}")  # left by a crashed job
     return {"vehicle": task.vehicle, "date": task.date, "version": task.version,
             "frames": len(frames), "quarantined": bad}
 
 
-def _write_tree(tree: Any, store: Store, key: str) -> None:
-    """Write a decoded tree to ``key``. On an object store it is written to a local temporary
-    folder first and then uploaded file by file: zarr writing in place lists and probes the
-    store around every array (about four requests per object), an upload is one PUT each,
-    sent concurrently. Readers never see the folder before ``current.json`` names it.
+def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
+    """Write a decoded tree to ``key`` as a whole, and return its files' sizes.
+
+    Readers and other jobs never see a part of it: on a local store it is written to a
+    folder of its own (``.<uuid>.partial``) and renamed into place (a rename is atomic; when
+    another job published the same version first, its copy is kept if complete). On an
+    object store it is written to a local temporary folder and uploaded file by file (one
+    PUT each, concurrently; zarr writing in place lists and probes the store around every
+    array, about four requests per object): the version name is a hash of the inputs, so
+    two jobs upload the same bytes, and ``current.json`` names the version only once it is
+    all there.
 
     The files are written by :func:`._write.write_tree` (xarray's encoding, files written
     directly: 5x faster than ``to_zarr``, the same files); ``to_zarr`` writes a tree it does
     not handle."""
-    def write(target: str) -> None:
+    import uuid
+
+    def write(target: str) -> dict[str, int]:
         encoding = _encoding(tree)
         try:
             write_tree(tree, target, encoding)
-            return
         except NotImplementedError:
-            pass
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning)
-            tree.to_zarr(target, mode="w", zarr_format=3, consolidated=False,
-                         encoding=encoding)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=UserWarning)
+                tree.to_zarr(target, mode="w", zarr_format=3, consolidated=False,
+                             encoding=encoding)
+        return {os.path.relpath(os.path.join(d, f), target): os.path.getsize(os.path.join(d, f))
+                for d, _, names in os.walk(target) for f in names}
 
     if store.local:
-        write(store.uri(key))
-        return
+        final = store.path(key)
+        partial = f"{final[:-len('.zarr')]}.{uuid.uuid4().hex[:12]}.partial"
+        files = write(partial)
+        try:
+            os.rename(partial, final)
+            return files
+        except OSError:  # the same version is there already (another job, or a crash's)
+            pass
+        if store.sizes(key) != files:  # incomplete or damaged: replace it
+            broken = f"{partial}.old"
+            os.rename(final, broken)
+            os.rename(partial, final)
+            store.rm(os.path.relpath(broken, store.root))
+        else:
+            store.rm(os.path.relpath(partial, store.root))
+        return files
     with tempfile.TemporaryDirectory(prefix="cantelem-decoded-") as tmp:
-        write(os.path.join(tmp, "day.zarr"))
+        files = write(os.path.join(tmp, "day.zarr"))
         store.put_dir(os.path.join(tmp, "day.zarr"), key)
+    return files
+
+
+def _stale(store: Store, key: str, age_s: float = 3600.0) -> bool:
+    """Whether a ``.partial`` folder is older than ``age_s`` (a crashed job's, not a running
+    one's)."""
+    try:
+        return time.time() - os.path.getmtime(store.path(key)) > age_s if store.local else True
+    except OSError:
+        return False
 
 
 def _plain(v: Any) -> Any:
@@ -248,8 +311,14 @@ def get_client(scheduler: str | None = None, workers: int | None = None):
 def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = None,
                  vehicles: list[str] | None = None, client: Any = None,
                  scheduler: str | None = None, workers: int | None = None,
-                 storage_options: dict | None = None, progress: bool = True) -> JobReport:
+                 storage_options: dict | None = None, progress: bool = True,
+                 wait: float = 0.0, verify: bool = True) -> JobReport:
     """Decode every new raw segment of a fleet store on a dask cluster.
+
+    One decode job at a time per store (:class:`~cantelem_sci.fleet._lease.JobLease`): a
+    second one raises :class:`~cantelem_sci.errors.StoreBusyError` naming the first, or
+    waits ``wait`` seconds for it. Each day is published whole; with ``verify`` (default),
+    a day whose files do not match its ``current.json`` is decoded again.
 
     Parameters
     ----------
@@ -279,9 +348,16 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
         catalog.storage_options if catalog is not None else {})
     catalog = catalog or default_catalog(url, so)
     st = Store(url, so)
+    with JobLease(st, "decode", wait=wait):
+        return _run(st, so, catalog, vehicles, client, scheduler, workers, progress, verify)
+
+
+def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, workers,
+         progress: bool, verify: bool) -> JobReport:
     t0 = time.perf_counter()
-    tasks, skipped = plan(st, catalog, vehicles)
-    report = JobReport(skipped=skipped)
+    repaired: list[dict[str, str]] = []
+    tasks, skipped = plan(st, catalog, vehicles, verify=verify, repaired=repaired)
+    report = JobReport(skipped=skipped, repaired=repaired)
     if tasks:
         owned = False
         if client is None:

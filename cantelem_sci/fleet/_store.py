@@ -100,6 +100,21 @@ class Store:
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self.path(key))
 
+    def sizes(self, key: str) -> dict[str, int]:
+        """``{path relative to key: size in bytes}`` of every file under ``key`` (empty when
+        absent); one listing, recursive."""
+        base = self.path(key).rstrip("/") + "/"
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return {}
+        out = {}
+        for p, info in found.items():
+            if info.get("type", "file") == "file":
+                rel = p.split(base.lstrip("/") if not p.startswith("/") else base, 1)[-1]
+                out[rel] = int(info.get("size") or 0)
+        return out
+
     def ls(self, key: str) -> list[str]:
         """Names (not paths) directly under ``key``; empty when absent."""
         try:
