@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..frames import FrameBatch
+from ..frames import FrameBatch, order_frames
 from ._catalog import Catalog, DbcGroup, group_sha, load_group_dbc
 from ._index import refresh_index
 from ._lease import JobLease
@@ -37,6 +37,9 @@ from ._store import Store
 from ._write import write_tree
 
 DECODED_FORMAT = "cantelem.decoded/1"
+#: part of every day's version: a change in what the job makes of the same segments (here:
+#: frames sorted and deduplicated) decodes every day again
+DECODE_RULES = "ordered-dedup/1"
 CHUNK = 1 << 20
 
 
@@ -56,20 +59,27 @@ class DayTask:
 class JobReport:
     """What a decode job did: the vehicle-days ``decoded`` (one dict each), those ``skipped``
     as up to date, those ``repaired`` (found damaged and decoded again), the segments
-    ``quarantined``, the ``frames`` decoded, the job's wall time
-    in ``seconds``, and how much of it went to starting and stopping a cluster the job made
-    itself (``cluster_seconds``; 0 with a given client or scheduler)."""
+    ``quarantined``, the exact ``duplicates`` dropped and the ``clock_steps`` back found, the
+    ``frames`` decoded, the job's wall time in ``seconds``, and how much of it went to
+    starting and stopping a cluster the job made itself (``cluster_seconds``; 0 with a given
+    client or scheduler)."""
 
     decoded: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
     repaired: list[dict[str, str]] = field(default_factory=list)
     quarantined: list[dict[str, str]] = field(default_factory=list)
     frames: int = 0
+    duplicates: int = 0
+    clock_steps: int = 0
     seconds: float = 0.0
     cluster_seconds: float = 0.0
 
     def __str__(self) -> str:
         q = f", {len(self.quarantined)} segment(s) quarantined" if self.quarantined else ""
+        if self.duplicates:
+            q += f", {self.duplicates:,} duplicate frame(s) dropped"
+        if self.clock_steps:
+            q += f", {self.clock_steps} clock step(s) back (frames sorted by time)"
         if self.repaired:
             q += (f", {len(self.repaired)} damaged vehicle-day(s) decoded again ("
                   f"{self.repaired[0]['vehicle']} {self.repaired[0]['date']}: "
@@ -124,7 +134,7 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
             days.setdefault(seg["date"], []).append(seg)
         for date, segs in sorted(days.items()):
             segs = sorted(segs, key=lambda s: s["key"])
-            h = hashlib.sha256(f"{DECODED_FORMAT}|{dsha}".encode())
+            h = hashlib.sha256(f"{DECODED_FORMAT}|{DECODE_RULES}|{dsha}".encode())
             for s in segs:
                 h.update(f"|{s['key']}:{s['sha256']}".encode())
             version = h.hexdigest()[:20]
@@ -175,6 +185,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
     store = Store(store_url, storage_options)
     db = load_group_dbc(task.group, task.dbc_sha)
     batches, used, bad = [], [], []
+    steps, step_max = 0, 0
     for key, sha in zip(task.keys, task.shas):
         try:
             b = store.read_frames(key)  # plain numpy: no dask inside the task
@@ -183,16 +194,22 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
                 raise ValueError(f"{len(b)} frames, manifest says {man['frame_count']}")
             batches.append(b)
             used.append(key)
+            steps += int(man.get("clock_steps", 0))  # found by the logger before sorting
+            step_max = max(step_max, int(man.get("clock_step_max_ns", 0)))
         except Exception as err:  # missing or corrupt: quarantined, the rest decodes
             bad.append({"key": key, "error": f"{type(err).__name__}: {err}"})
-    frames = FrameBatch.concat(batches) if batches else FrameBatch.empty()
+    # time order, each frame once: duplicated or overlapping segments, clock steps
+    frames, order = order_frames(batches) if batches else (FrameBatch.empty(), {})
+    if batches:
+        order["clock_steps"] += steps
+        order["clock_step_max_ns"] = max(order["clock_step_max_ns"], step_max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown ids are in the tree's attrs
         tree = decode(frames, db)
     tree.attrs.update({"vehicle": task.vehicle, "date": task.date, "dbc_sha256": task.dbc_sha,
                        "dbc_group": task.group.name, "source_segments": used,
                        "quarantined": [b["key"] for b in bad], "version": task.version,
-                       "format": DECODED_FORMAT})
+                       "format": DECODED_FORMAT, **order})
     dkey = day_key(task.vehicle, task.date)
     out = f"{dkey}/{task.version}.zarr"
     files = _write_tree(tree, store, out)
@@ -211,7 +228,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
     current = {"version": task.version, "dbc_sha256": task.dbc_sha, "dbc_group": task.group.name,
                "vehicle": task.vehicle, "date": task.date, "source_segments": used,
                "quarantined": bad, "frames": len(frames), "messages": messages,
-               "format": DECODED_FORMAT, "files": files}
+               "format": DECODED_FORMAT, "files": files, **order}
     release_tree(tree)  # a worker decodes day after day: free this one's columns now
     store.write_json(f"{dkey}/current.json", current)
     for name in store.ls(dkey):
@@ -220,7 +237,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
         elif name.endswith(".partial") and _stale(store, f"{dkey}/{name}"):
             store.rm(f"{dkey}/{name}")  # left by a crashed job
     return {"vehicle": task.vehicle, "date": task.date, "version": task.version,
-            "frames": len(frames), "quarantined": bad}
+            "frames": len(frames), "quarantined": bad, **order}
 
 
 def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
@@ -383,6 +400,8 @@ def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, wor
         for r in results:
             report.decoded.append(r)
             report.frames += r["frames"]
+            report.duplicates += r.get("duplicates", 0)
+            report.clock_steps += r.get("clock_steps", 0)
             report.quarantined += [dict(q, vehicle=r["vehicle"]) for q in r["quarantined"]]
         _update_quarantine(st, report.quarantined)
     report.seconds = time.perf_counter() - t0

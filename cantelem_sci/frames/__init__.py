@@ -3,6 +3,7 @@
 This stage imports numpy only (xarray lazily), so the edge logger can use it.
 """
 
+from ._order import CLOCK_STEP_NS, clock_steps, order_frames
 from ._schema import (
     FD_LENGTHS,
     SCHEMA_NAME,
@@ -14,11 +15,14 @@ from ._schema import (
 )
 
 __all__ = [
+    "CLOCK_STEP_NS",
     "FD_LENGTHS",
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
     "FrameBatch",
     "check_schema",
+    "clock_steps",
     "frames",
+    "order_frames",
     "seconds_to_ns",
 ]

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from cantelem_sci.errors import SpoolError
-from cantelem_sci.frames import FrameBatch
+from cantelem_sci.frames import FrameBatch, clock_steps
 
 from . import __version__
 from ._config import EdgeConfig
@@ -369,13 +369,18 @@ class EdgeLogger:
         if len(frames) == 0 and c.gps is None:
             path.unlink(missing_ok=True)
             return None
+        steps, step_max = clock_steps(frames.time)  # in receive order, before sorting
         order = np.argsort(frames.time, kind="stable")
         frames = frames.take(order)
         seq = int(c.meta.get("seq", int(path.stem.split("-")[1])))
         start = int(frames.time[0]) if len(frames) else int(c.gps["time"].min())  # type: ignore[index]
         key = segment_key(self.cfg.vehicle, start, seq)
         meta = {"vehicle": self.cfg.vehicle, "seq": seq,
-                "logger_version": c.meta.get("logger_version", __version__)}
+                "logger_version": c.meta.get("logger_version", __version__),
+                "clock_steps": steps, "clock_step_max_ns": step_max}
+        if steps:
+            log.warning("%s: the clock stepped back %d time(s), by up to %.3f s; frames are "
+                        "stored in time order", path.name, steps, step_max / 1e9)
         manifest = write_segment(self.root, key, frames, c.gps, meta, self.cfg.compression_level)
         path.unlink()
         self._segment_bytes += manifest["bytes"]

@@ -152,6 +152,8 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
                 p = Path(dirpath) / f
                 files[str(p.relative_to(final))] = {"size": p.stat().st_size, "md5": _md5(p)}
         manifest = {"key": key, **attrs, "start_ns": start, "end_ns": end,
+                    "clock_steps": int(meta.get("clock_steps", 0)),
+                    "clock_step_max_ns": int(meta.get("clock_step_max_ns", 0)),
                     "bytes": sum(v["size"] for v in files.values()), "files": files}
         tmpm = man_path.parent / f".tmp-{man_path.name}"
         with open(tmpm, "w") as fh:
