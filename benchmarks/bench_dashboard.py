@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,10 +20,9 @@ from .bench_fleet import vehicle_day_store
 
 
 def main() -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from playwright.sync_api import sync_playwright
 
-    from tests.viz.test_browser import VoilaServer
+    from cantelem_sci.viz import DashboardServer as VoilaServer
 
     exe = shutil.which("chromium")
     if not exe:

@@ -160,11 +160,8 @@ def load_latency() -> dict:
         print("[fleet] fleet.load 8.64 M points -> 2,000, warm, local store: "
               f"{res['local_ms']:.0f} ms")
         try:
-            import sys
-
-            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from tests.conftest import MotoS3
-        except ImportError:
+            from ._moto import MotoS3
+        except ImportError:  # moto not installed
             return res
         server = MotoS3()
         try:

@@ -29,7 +29,6 @@ import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -109,11 +108,10 @@ class _Recorder:
 
 
 def main(seconds: float | None = None) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from playwright.sync_api import sync_playwright
 
     from cantelem_sci.io import EmbeddedBroker
-    from tests.viz.test_browser import VoilaServer
+    from cantelem_sci.viz import DashboardServer as VoilaServer
 
     seconds = float(seconds or os.environ.get("CANTELEM_BENCH_LIVE_S", 60))
     exe = shutil.which("chromium")

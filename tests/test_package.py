@@ -64,6 +64,42 @@ def test_imports_point_upstream():
     assert not bad, "\n".join(bad)
 
 
+#: what the edge logger may use of the analysis package: the small core and the stages it
+#: runs at the edge (the replay readers, the decoder, the simulator, the alert evaluator)
+EDGE_ALLOWED = {"errors", "frames", "io", "sources", "decoder", "sim", "alerts"}
+
+
+def _absolute_imports(path: Path) -> list[str]:
+    """Every module named by an absolute import in ``path`` (functions included)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append(node.module)
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+    return out
+
+
+def test_the_edge_uses_only_the_public_api_of_the_small_core():
+    bad = []
+    for path in (ROOT / "edge" / "cantelem_edge").rglob("*.py"):
+        for mod in _absolute_imports(path):
+            parts = mod.split(".")
+            if parts[0] != "cantelem_sci":
+                continue
+            if len(parts) > 1 and parts[1] not in EDGE_ALLOWED:
+                bad.append(f"{path.name}: {mod} (stage {parts[1]} is not for the edge)")
+            elif any(p.startswith("_") for p in parts[1:]):
+                bad.append(f"{path.name}: {mod} (a private module)")
+    assert not bad, "\n".join(bad)
+
+
+def test_benchmarks_do_not_import_the_tests():
+    bad = [f"{p.name}: {m}" for p in (ROOT / "benchmarks").rglob("*.py")
+           for m in _absolute_imports(p) if m.split(".")[0] == "tests"]
+    assert not bad, "\n".join(bad)
+
+
 def test_kernels_import_numpy_and_numba_only():
     # numpy, numba and a few standard-library modules; nothing else of the stack
     allowed = {"numpy", "numba", "__future__", "math", "typing", "collections", "dataclasses",

@@ -39,6 +39,22 @@ if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
 
+def signal_layout(db: Database) -> Layout:
+    """The decoder's table of ``db``'s messages and signals (built once per database):
+    ``layout.messages[i]`` has ``index``, ``node`` (its tree node name), ``sig0`` (its first
+    signal's global index), ``signals`` (cantools signals) and ``message``; ``decode_arrays``
+    results are indexed the same way.
+
+    Example
+    -------
+    >>> from cantelem_sci.decoder import load_dbc
+    >>> from cantelem_sci.sim import sample_dbc_path
+    >>> signal_layout(load_dbc(sample_dbc_path())).messages[0].node
+    'BMS_PackStatus'
+    """
+    return _layout(db)
+
+
 def _layout(db: Database) -> Layout:
     lay = getattr(db, "_cantelem_layout", None)
     if lay is None:

@@ -15,7 +15,6 @@ second job refuses naming the holder (or waits ``wait`` seconds for it).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading

@@ -1,11 +1,14 @@
 """Raw CAN frames: the numpy :class:`FrameBatch` and the xarray raw-frame Dataset.
 
-This stage imports numpy only (xarray lazily), so the edge logger can use it.
+This stage imports numpy only (xarray lazily), so the edge logger can use it; it also holds
+the small Zarr v3 writer and reader of raw segments (``write_group``, ``write_array``,
+``read_array``: the subset the segments use, without zarr-python).
 """
 
 from ._order import CLOCK_STEP_NS, clock_steps, order_frames
 from ._schema import (
     FD_LENGTHS,
+    FIELDS,
     SCHEMA_NAME,
     SCHEMA_VERSION,
     FrameBatch,
@@ -13,10 +16,12 @@ from ._schema import (
     frames,
     seconds_to_ns,
 )
+from ._zarr3 import read_array, write_array, write_group
 
 __all__ = [
     "CLOCK_STEP_NS",
     "FD_LENGTHS",
+    "FIELDS",
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
     "FrameBatch",
@@ -24,5 +29,8 @@ __all__ = [
     "clock_steps",
     "frames",
     "order_frames",
+    "read_array",
     "seconds_to_ns",
+    "write_array",
+    "write_group",
 ]

@@ -30,6 +30,63 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True) -> list[st
     return cmd
 
 
+class DashboardServer:
+    """The dashboard served by Voilà in a child process on a free port of 127.0.0.1, ready
+    when constructed (for tests, benchmarks and embedding); :meth:`stop` ends it.
+
+    Example
+    -------
+    ::
+
+        srv = DashboardServer("cantelem-data")
+        print(srv.url); ...; srv.stop()
+    """
+
+    def __init__(self, store: str | os.PathLike[str], mqtt: str | None = None,
+                 port: int | None = None, timeout: float = 120.0) -> None:
+        import socket
+        import subprocess
+        import time
+        import urllib.error
+        import urllib.request
+
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        self.port = port
+        env = dict(os.environ, CANTELEM_STORE=str(store))
+        if mqtt:
+            env["CANTELEM_MQTT"] = mqtt
+        self.proc = subprocess.Popen(voila_command(str(store), port), env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        self.url = f"http://127.0.0.1:{port}/"
+        t_end = time.monotonic() + timeout
+        while time.monotonic() < t_end:
+            try:  # any answer (404) says the server is up; a GET of the page itself would
+                # take the pre-heated kernel from the first visitor
+                urllib.request.urlopen(self.url + "cantelem-probe", timeout=5)
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"voila exited: {self.proc.stderr.read()}") from None
+                time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"voila did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = True,
                     mqtt: str | None = None) -> int:
     """Serve the dashboard on http://127.0.0.1:<port>/ until interrupted; ``mqtt`` (or

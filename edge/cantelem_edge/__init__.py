@@ -9,7 +9,7 @@ Example
 'sim'
 """
 
-from cantelem_sci._version import __version__
+from cantelem_sci import __version__
 
 from ._config import EdgeConfig, SourceConfig, check_vehicle_id, load_config
 from ._journal import read_journal

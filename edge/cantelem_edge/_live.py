@@ -116,9 +116,9 @@ class LivePublisher:
             from importlib import resources
 
             self.db = load_dbc(str(resources.files("cantelem_sci") / "data" / "ev.dbc"))
-        from cantelem_sci.decoder._decode import _layout
+        from cantelem_sci.decoder import signal_layout
 
-        self.layout = _layout(self.db)
+        self.layout = signal_layout(self.db)
         try:
             self.selected = _select(self.layout, list(cfg.signals)) if cfg.url else []
         except UnknownNameError as err:

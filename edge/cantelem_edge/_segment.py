@@ -31,8 +31,13 @@ import numpy as np
 
 from cantelem_sci.errors import SpoolError
 from cantelem_sci.frames import FrameBatch
-from cantelem_sci.frames._schema import FIELDS, SCHEMA_NAME, SCHEMA_VERSION
-from cantelem_sci.frames._zarr3 import write_array, write_group
+from cantelem_sci.frames import (
+    FIELDS,
+    SCHEMA_NAME,
+    SCHEMA_VERSION,
+    write_array,
+    write_group,
+)
 
 from ._journal import GPS_FLOAT, GPS_INT, _fsync_dir
 

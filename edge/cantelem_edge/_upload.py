@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cantelem_sci.errors import UploadError
-from cantelem_sci.frames._zarr3 import read_array
+from cantelem_sci.frames import read_array
 
 from ._config import EdgeConfig
 

@@ -7,17 +7,15 @@ input (an empty store) is checked on its own server.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import time
-import urllib.request
 
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT, free_port
+from cantelem_sci.viz import DashboardServer
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -31,36 +29,8 @@ def _chromium() -> str:
     return exe
 
 
-class VoilaServer:
-    def __init__(self, store, mqtt: str | None = None) -> None:
-        from cantelem_sci.viz._serve import voila_command
-
-        self.port = free_port()
-        env = dict(os.environ, CANTELEM_STORE=str(store))
-        if mqtt:
-            env["CANTELEM_MQTT"] = mqtt
-        self.proc = subprocess.Popen(voila_command(str(store), self.port), env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.url = f"http://127.0.0.1:{self.port}/"
-        t_end = time.monotonic() + 120
-        while time.monotonic() < t_end:
-            try:  # any answer (404) says the server is up; a GET of the page itself would
-                # take the pre-heated kernel from the first visitor
-                urllib.request.urlopen(self.url + "cantelem-probe", timeout=5)
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                assert self.proc.poll() is None, self.proc.stderr.read()
-                time.sleep(0.3)
-        raise TimeoutError("voila did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+#: the dashboard in a Voila child process on a free port (the tests' and benchmarks' server)
+VoilaServer = DashboardServer
 
 
 @pytest.fixture(scope="module")
