@@ -179,7 +179,7 @@ def test_any_signal_name_is_found_or_refused_clearly(fleet, name):
         assert "valid:" in str(err)
 
 
-def test_recent_follows_the_edge_logger_within_two_seconds(tmp_path):
+def test_recent_shows_the_newest_frame_the_logger_made_durable(tmp_path):
     """Live mode: frames made durable by a running logger are visible at once, undecoded."""
 
     from cantelem_edge import EdgeLogger, load_config
