@@ -61,7 +61,7 @@ def parse_duration(value: Any) -> float:
         return float(value)
     m = _DUR.match(str(value)) if isinstance(value, str) else None
     if not m:
-        raise ValueError(f"expected a duration such as 3s, 500ms, 2min (got {value!r})")
+        raise ConfigError(f"expected a duration such as 3s, 500ms, 2min (got {value!r})")
     return float(m.group(1)) * _UNIT_S[m.group(2)]
 
 
