@@ -244,6 +244,16 @@ def make_certificates(d):
                                       ("keyfile", "client.key"))}
 
 
+def wait_for(cond, timeout: float = 30.0, step: float = 0.02) -> bool:
+    """Poll ``cond()`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
 # ---- real alert receivers: an HTTP server for webhooks, aiosmtpd for email -----------------------
 
 class WebhookReceiver:

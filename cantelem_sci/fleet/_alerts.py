@@ -22,7 +22,7 @@ import numpy as np
 from ..alerts import EVENT_COLUMNS, RuleSet, VehicleEvaluator, events_frame, load_rules
 from ..errors import ConfigError
 from ._catalog import Catalog
-from ._job import day_key
+from ._job import day_key, map_on_cluster
 from ._lease import JobLease
 from ._store import Store
 
@@ -280,29 +280,13 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
 
 def _run(st: Store, so: dict, rs: RuleSet, catalog: Catalog, vehicles, client, scheduler,
          workers) -> AlertsReport:
-    from ._job import get_client
-
     t0 = time.perf_counter()
     tasks, skipped = plan(st, rs, vehicles, catalog)
     report = AlertsReport(skipped=skipped)
     if tasks:
-        owned = False
-        if client is None:
-            t_start = time.perf_counter()
-            client, owned = get_client(scheduler, workers)
-            if owned:
-                report.cluster_seconds = time.perf_counter() - t_start
-        try:
-            futures = client.map(evaluate_vehicle, [st.url] * len(tasks), [so] * len(tasks),
-                                 [rs] * len(tasks), tasks, pure=False)
-            results = client.gather(futures)
-        finally:
-            if owned:
-                t_stop = time.perf_counter()
-                cluster = client.cluster
-                client.close()
-                cluster.close()
-                report.cluster_seconds += time.perf_counter() - t_stop
+        results, report.cluster_seconds = map_on_cluster(
+            evaluate_vehicle, [[st.url] * len(tasks), [so] * len(tasks), [rs] * len(tasks),
+                               tasks], client, scheduler, workers)
         report.evaluated = results
         report.events = sum(r["events"] for r in results)
     report.seconds = time.perf_counter() - t0

@@ -325,6 +325,33 @@ def get_client(scheduler: str | None = None, workers: int | None = None):
     return Client(cluster), True
 
 
+def map_on_cluster(fn, args: list[list], client: Any, scheduler: str | None,
+                   workers: int | None, progress: bool = False) -> tuple[list, float]:
+    """``fn`` over the argument lists on ``client`` (else a scheduler, else a LocalCluster
+    made for this call and closed after it); returns the results and the seconds spent
+    starting and stopping a cluster made here."""
+    owned, spent = False, 0.0
+    if client is None:
+        t = time.perf_counter()
+        client, owned = get_client(scheduler, workers)
+        spent = time.perf_counter() - t if owned else 0.0
+    try:
+        futures = client.map(fn, *args, pure=False)
+        if progress:
+            from distributed import progress as _progress
+
+            _progress(futures)
+        results = client.gather(futures)
+    finally:
+        if owned:
+            t = time.perf_counter()
+            cluster = client.cluster
+            client.close()
+            cluster.close()
+            spent += time.perf_counter() - t
+    return results, spent
+
+
 def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = None,
                  vehicles: list[str] | None = None, client: Any = None,
                  scheduler: str | None = None, workers: int | None = None,
@@ -376,27 +403,9 @@ def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, wor
     tasks, skipped = plan(st, catalog, vehicles, verify=verify, repaired=repaired)
     report = JobReport(skipped=skipped, repaired=repaired)
     if tasks:
-        owned = False
-        if client is None:
-            t_start = time.perf_counter()
-            client, owned = get_client(scheduler, workers)
-            if owned:
-                report.cluster_seconds = time.perf_counter() - t_start
-        try:
-            futures = client.map(decode_day, [st.url] * len(tasks), [so] * len(tasks), tasks,
-                                 pure=False)
-            if progress:
-                from distributed import progress as _progress
-
-                _progress(futures)
-            results = client.gather(futures)
-        finally:
-            if owned:
-                t_stop = time.perf_counter()
-                cluster = client.cluster
-                client.close()
-                cluster.close()
-                report.cluster_seconds += time.perf_counter() - t_stop
+        results, report.cluster_seconds = map_on_cluster(
+            decode_day, [[st.url] * len(tasks), [so] * len(tasks), tasks], client, scheduler,
+            workers, progress)
         for r in results:
             report.decoded.append(r)
             report.frames += r["frames"]

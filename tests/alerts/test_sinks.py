@@ -20,17 +20,9 @@ from cantelem_sci.alerts import (
 )
 from cantelem_sci.errors import AlertDeliveryError, UnknownNameError
 from tests.conftest import free_port
+from tests.conftest import wait_for as _wait
 
 RULE = "rules: [{name: hot, signal: T, above: 60, clear: 55, message: '{vehicle} at {value:.1f}'}]"
-
-
-def _wait(cond, timeout=20.0):
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _payloads(kinds=("fired", "cleared")):

@@ -17,17 +17,9 @@ from cantelem_edge import EdgeLogger, load_config
 from cantelem_sci.errors import ConfigError
 from cantelem_sci.io import LiveFeed
 from tests.conftest import make_certificates
+from tests.conftest import wait_for as _wait
 
 pytestmark = pytest.mark.mqtt
-
-
-def _wait(cond, timeout=30.0):
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _frames_of(spool, vehicle):
