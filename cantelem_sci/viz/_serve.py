@@ -24,7 +24,10 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True) -> list[st
     """The Voilà command serving the dashboard (kernels pre-heated)."""
     cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
            f"--port={port}", "--Voila.ip=127.0.0.1", "--theme=dark",
-           "--VoilaConfiguration.show_tracebacks=False"]
+           "--VoilaConfiguration.show_tracebacks=False",
+           # Voila allows any Host header; Jupyter's check (loopback addresses and
+           # "localhost" only) turns DNS rebinding away
+           "--Voila.tornado_settings={'allow_remote_access': False}"]
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
     return cmd

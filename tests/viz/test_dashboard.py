@@ -55,3 +55,24 @@ def test_signal_with_only_nan(tmp_path, cluster_client):
     assert d.w_vehicle.options == ["SOLO1"]
     d.w_signals.value = ["Cell05_Voltage"]
     assert "Cell05_Voltage: only NaN" in d.status.object
+
+
+def test_served_dashboard_refuses_a_foreign_host_header(tmp_path):
+    """DNS rebinding: a page elsewhere that resolves its name to 127.0.0.1 must not get the
+    dashboard (Voila alone answers any Host header)."""
+    import http.client
+
+    from cantelem_sci.viz import DashboardServer
+
+    s = DashboardServer(tmp_path)
+    try:
+        got = {}
+        for host in ("rebind.example", f"127.0.0.1:{s.port}", f"localhost:{s.port}"):
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+            c.request("GET", "/", headers={"Host": host})
+            r = c.getresponse()
+            got[host.split(":")[0]] = (r.status, b"cantelem" in r.read())
+        assert got == {"rebind.example": (403, False), "127.0.0.1": (200, True),
+                       "localhost": (200, True)}
+    finally:
+        s.stop()
