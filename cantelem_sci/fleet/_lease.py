@@ -23,6 +23,7 @@ import uuid
 from typing import Any
 
 from ..errors import StoreBusyError
+from ..io import release_flock, try_flock
 from ._store import Store
 
 __all__ = ["JobLease"]
@@ -86,19 +87,12 @@ class JobLease:
     def _try(self) -> str | None:
         """None when taken, else a description of the holder."""
         if self.store.local:
-            import fcntl
-
             d = os.path.join(self.store.root, ".locks")
             os.makedirs(d, exist_ok=True)
-            fd = os.open(os.path.join(d, f"{self.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-                os.close(fd)
-                return text or "another process"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, _describe(self.holder).encode(), 0)
+            fd, held_by = try_flock(os.path.join(d, f"{self.name}.lock"),
+                                    _describe(self.holder))
+            if fd is None:
+                return held_by or "another process"
             self._fd = fd
             return None
         now = time.time()
@@ -129,10 +123,7 @@ class JobLease:
     def release(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            try:
-                os.ftruncate(fd, 0)
-            finally:
-                os.close(fd)
+            release_flock(fd)
             return
         if self._renew is not None:
             self._stop.set()

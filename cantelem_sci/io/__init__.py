@@ -10,6 +10,7 @@ subscriber's state (:class:`LiveFeed`) and a broker for machines without one
 """
 
 from ._broker import EmbeddedBroker
+from ._flock import release_flock, try_flock
 from ._live_feed import LiveFeed
 from ._live_payload import (
     LIVE_SCHEMA,
@@ -45,4 +46,6 @@ __all__ = [
     "encode_status",
     "live_topic",
     "redact_url",
+    "release_flock",
+    "try_flock",
 ]

@@ -10,11 +10,11 @@ outlive its process. The holder's pid is written into the file for the refusal m
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
 from cantelem_sci.errors import SpoolError
+from cantelem_sci.io import release_flock, try_flock
 
 __all__ = ["SpoolLock"]
 
@@ -48,27 +48,18 @@ class SpoolLock:
         if self._fd is not None:
             return
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd, holder = try_flock(self.path, f"{os.getpid()}\n")
         except OSError as err:
             raise SpoolError(f"{self.path}: cannot open the spool lock: {err.strerror}") from err
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
+        if fd is None:
             raise SpoolError(
-                f"{self.path.parent}: the spool is in use by pid {holder} (a running "
-                "cantelem-edge run or recover); stop that process first, or give another "
-                "--spool or --vehicle") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                f"{self.path.parent}: the spool is in use by pid {holder or 'unknown'} (a "
+                "running cantelem-edge run or recover); stop that process first, or give "
+                "another --spool or --vehicle")
         self._fd = fd
 
     def release(self) -> None:
         """Give the lock up (the file stays; its content is only informative)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            try:
-                os.ftruncate(fd, 0)
-            finally:
-                os.close(fd)  # closing the descriptor releases the flock
+            release_flock(fd)
