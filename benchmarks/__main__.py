@@ -1,13 +1,16 @@
-"""Run benchmarks by hand: ``./run bench [decode|kernels|edge|fleet|dashboard|live|alerts]``
+"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge|fleet|dashboard|live|alerts]``
 (all by default)."""
 
 import sys
 
-from . import bench_alerts, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live
+from . import bench_alerts, bench_decode_ab, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live
 
 which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live", "alerts"]
 if "decode" in which:
     bench_decode.main()
+if "decode-ab" in which:
+    i = which.index("decode-ab")
+    bench_decode_ab.main(*which[i + 1:i + 2])
 if "kernels" in which:
     bench_kernels.main()
 if "edge" in which:
