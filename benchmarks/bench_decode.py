@@ -242,8 +242,7 @@ def _fd(cantools, ct, decode_arrays, n: int = 300_000) -> dict:
     import warnings
     from pathlib import Path
 
-    from cantelem_sci.decoder import _decode
-    from cantelem_sci.decoder._wide import Windows
+    from cantelem_sci.decoder import _decode, _generic, signal_layout
     from cantelem_sci.frames import FrameBatch
 
     corpus = Path(os.environ.get("CANTELEM_CORPUS",
@@ -256,7 +255,7 @@ def _fd(cantools, ct, decode_arrays, n: int = 300_000) -> dict:
         warnings.simplefilter("ignore")
         db = ct.load_dbc(path)
         cdb = cantools.database.load_file(str(path), strict=False)
-    msgs = [m.message for m in _decode._layout(db).messages]
+    msgs = [m.message for m in signal_layout(db).messages]
     rng = np.random.default_rng(0)
     pick = rng.integers(0, len(msgs), n)
     ids = np.array([msgs[i].frame_id for i in pick], np.uint32)
@@ -274,15 +273,14 @@ def _fd(cantools, ct, decode_arrays, n: int = 300_000) -> dict:
         for i, p in zip(id_list, payloads):
             dm(i, p, decode_choices=False)
 
-    real = _decode._windows
+    real = _decode._path
 
     def generic():
-        w = real(_decode._layout(db))
-        _decode._windows = lambda lay: Windows(w.win, w.lsh, w.rsh, w.nb, False)
+        _decode._path = lambda *a: _generic
         try:
             decode_arrays(b, db, multiplexed="compact")
         finally:
-            _decode._windows = real
+            _decode._path = real
 
     ours = {"column path": lambda: decode_arrays(b, db, multiplexed="compact"),
             "generic path": generic}

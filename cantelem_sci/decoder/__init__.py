@@ -1,7 +1,8 @@
 """DBC loading and decoding: raw frames to physical signals."""
 
 from ._dbc import Database, Leniency, load_dbc
-from ._decode import decode, decode_arrays, signal_layout
+from ._decode import decode_arrays, signal_layout
+from ._to_xarray import decode
 from ._tree import release_tree
 from ._encode import encode_signals
 

@@ -1,29 +1,35 @@
-"""Compile a :class:`Database` into flat arrays for the numba kernels, and match frames."""
+"""A :class:`Database` compiled into the tables of the numba kernels (:mod:`._tables`)."""
 
 from __future__ import annotations
 
-import warnings
+import functools
+import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import DbcLeniencyWarning
-from ._columns import small_integer
+from ._bits import small_integer
 from ._dbc import Database, DbcFile
-from ._kernels import (
+from ._groups import MuxGroups
+from ._match import Matcher
+from ._nodes import NodePlan, node_plan
+from ._tables import (
     CONV_IDENTITY,
     CONV_INTEGER,
     CONV_LINEAR,
     KIND_F32,
     KIND_F64,
-    EXT_BIT,
-    J1939_MASK,
     KIND_INT,
-    match_frames,
-    match_frames_any,
+    MessageTable,
+    SignalTable,
+    Windows,
 )
 
+#: Bytes of a CAN FD payload row.
+ROW = 64
+#: Windows start at bytes 0..LAST_WINDOW (a window is 8 bytes of a 64-byte row).
+LAST_WINDOW = ROW - 8
 
 
 @dataclass
@@ -80,131 +86,6 @@ def _ordered_signals(msg: Any) -> list[Any]:
             break
         pending = rest
     return out
-
-
-#: Multiplexers whose selecting values are all below this use a direct lookup table.
-DIRECT_KEYS = 4096
-
-
-@dataclass
-class GroupInfo:
-    """Multiplexed signals selected by the same multiplexer values (compact form)."""
-
-    index: int
-    message: int
-    parent: int  # global index of the multiplexer signal
-    ids: tuple[int, ...]
-    members: list[int]  # global signal indices, kernel order
-
-
-class MuxGroups:
-    """Flat tables of the multiplexer groups of a layout, for :mod:`._columns`.
-
-    A group is keyed by (multiplexer signal, set of selecting values); its rows are the
-    frames whose multiplexer value is one of them. Groups of nested multiplexers come after
-    the group holding their multiplexer (kernel order puts parents first)."""
-
-    def __init__(self, lay: "Layout") -> None:
-        parent = lay.sig["parent"]
-        n_sig = parent.shape[0]
-        self.info: list[GroupInfo] = []
-        self.sig_group = np.full(n_sig, -1, np.int64)
-        self.is_mux = np.zeros(n_sig, np.bool_)
-        mux_sig: list[int] = []
-        msg_mux0, msg_mux1, lk0, lk1, g0, g1, mgroups = [], [], [], [], [], [], []
-        dir0: list[int] = []
-        dir1: list[int] = []
-        direct: list[int] = []
-        keys: list[int] = []
-        grps: list[int] = []
-        for info in lay.messages:
-            by_key: dict[tuple[int, tuple[int, ...]], GroupInfo] = {}
-            for j, s in enumerate(info.signals):
-                gi = info.sig0 + j
-                par = int(parent[gi])
-                if par < 0:
-                    continue
-                ids = tuple(sorted({int(v) for v in (s.multiplexer_ids or [])}))
-                g = by_key.get((par, ids))
-                if g is None:
-                    g = by_key[(par, ids)] = GroupInfo(len(self.info), info.index, par, ids, [])
-                    self.info.append(g)
-                g.members.append(gi)
-                self.sig_group[gi] = g.index
-                self.is_mux[par] = True
-            msg_mux0.append(len(mux_sig))
-            for p in sorted({g.parent for g in by_key.values()}):
-                mux_sig.append(p)
-                g0.append(len(mgroups))
-                mgroups.extend(g.index for g in by_key.values() if g.parent == p)
-                g1.append(len(mgroups))
-                lk0.append(len(keys))
-                entries = sorted((v, g.index) for g in by_key.values() if g.parent == p
-                                 for v in g.ids)
-                keys.extend(v for v, _ in entries)
-                grps.extend(g for _, g in entries)
-                lk1.append(len(keys))
-                # direct table key -> first entry for small keys (binary search otherwise)
-                dir0.append(len(direct))
-                top = max((v for v, _ in entries), default=-1)
-                if 0 <= min((v for v, _ in entries), default=0) and top < DIRECT_KEYS:
-                    tab = [-1] * (top + 1)
-                    for e in range(lk0[-1], lk1[-1]):
-                        if tab[keys[e]] < 0:
-                            tab[keys[e]] = e
-                    direct.extend(tab)
-                    dir1.append(len(direct))
-                else:
-                    dir1.append(-1)
-            msg_mux1.append(len(mux_sig))
-        i64 = np.int64
-        self.msg_mux0, self.msg_mux1 = np.array(msg_mux0, i64), np.array(msg_mux1, i64)
-        self.mux_sig, self.mux_lk0, self.mux_lk1 = (np.array(mux_sig, i64), np.array(lk0, i64),
-                                                    np.array(lk1, i64))
-        self.lk_keys, self.lk_grp = np.array(keys, i64), np.array(grps, i64)
-        self.mux_g0, self.mux_g1 = np.array(g0, i64), np.array(g1, i64)
-        self.mux_dir0, self.mux_dir1 = np.array(dir0, i64), np.array(dir1, i64)
-        self.lk_direct = np.array(direct, i64)
-        self.mux_groups = np.array(mgroups, i64)
-        self.grp_msg = np.array([g.message for g in self.info], i64)
-        self.grp_parent = np.array([g.parent for g in self.info], i64)
-        self.grp_ids = np.array([v for g in self.info for v in g.ids], i64)
-        self.grp_ids1 = np.cumsum([len(g.ids) for g in self.info], dtype=i64)
-        self.grp_ids0 = self.grp_ids1 - np.array([len(g.ids) for g in self.info], i64)
-        self.grp_members = np.array([s for g in self.info for s in g.members], i64)
-        self.grp_mem1 = np.cumsum([len(g.members) for g in self.info], dtype=i64)
-        self.grp_mem0 = self.grp_mem1 - np.array([len(g.members) for g in self.info], i64)
-        self._fast_tables(lay, direct)
-
-    def _fast_tables(self, lay: "Layout", direct: list[int]) -> None:
-        """Messages whose rows :func:`._columns.partition_simple` sorts into groups by a
-        direct table: one top-level integer multiplexer whose values (small, non-negative)
-        each select one group. ``msg_fast[m]`` is that multiplexer (else -1);
-        ``fast_grp[fast_dir0[m] + v]`` the group value ``v`` selects (-1: none). The other
-        messages' multiplexers keep :func:`._columns.partition_groups`
-        (``msg_mux1_slow``)."""
-        n_msg = len(lay.messages)
-        self.msg_fast = np.full(n_msg, -1, np.int64)
-        self.fast_dir0 = np.zeros(n_msg, np.int64)
-        self.fast_dir1 = np.zeros(n_msg, np.int64)
-        self.msg_mux1_slow = self.msg_mux1.copy()
-        table: list[int] = []
-        for m in range(n_msg):
-            k0, k1 = int(self.msg_mux0[m]), int(self.msg_mux1[m])
-            if k1 - k0 != 1:
-                continue
-            p, l0, l1 = int(self.mux_sig[k0]), int(self.mux_lk0[k0]), int(self.mux_lk1[k0])
-            keys = self.lk_keys[l0:l1]
-            if (self.sig_group[p] >= 0 or lay.sig["kind"][p] != KIND_INT
-                    or self.mux_dir1[k0] < 0 or len(set(keys.tolist())) != keys.shape[0]):
-                continue
-            self.msg_fast[m] = p
-            self.msg_mux1_slow[m] = k0
-            self.fast_dir0[m] = len(table)
-            table.extend(int(self.lk_grp[e]) if e >= 0 else -1
-                         for e in direct[int(self.mux_dir0[k0]):int(self.mux_dir1[k0])])
-            self.fast_dir1[m] = len(table)
-        self.fast_grp = np.array(table, np.int64)
 
 
 def _signal_attrs(sig: Any) -> dict[str, Any]:
@@ -294,50 +175,80 @@ class Layout:
               "kind": np.int8, "conv": np.int8, "scale": np.float64, "offset": np.float64,
               "scale_i": np.int64, "offset_i": np.int64, "parent": np.int64, "mux0": np.int64,
               "mux1": np.int64}
-        self.sig = {k: np.asarray(v, dtype=dt[k]) for k, v in cols.items()}
+        sig = {k: np.asarray(v, dtype=dt[k]) for k, v in cols.items()}
         self.mux_vals = np.asarray(mux_vals, np.int64)
-        self.msg_len = np.asarray([m.message.length for m in self.messages], np.int64)
-        self.msg_sig0 = np.asarray([m.sig0 for m in self.messages], np.int64)
-        self.msg_sig1 = np.asarray([m.sig1 for m in self.messages], np.int64)
         lo = np.full(len(cols["pos"]), np.nan)
         hi = np.full(len(cols["pos"]), np.nan)
         for info in self.messages:
             for j, s in enumerate(info.signals):
                 if s.minimum is not None and s.maximum is not None and s.minimum < s.maximum:
                     lo[info.sig0 + j], hi[info.sig0 + j] = float(s.minimum), float(s.maximum)
-        self.sig["lo"], self.sig["hi"] = lo, hi
-        self.sig["small"] = np.array([
+        small = np.array([
             k == KIND_INT and small_integer(int(ln), bool(sg), int(cv), int(si), int(oi))
-            for k, ln, sg, cv, si, oi in zip(self.sig["kind"], self.sig["length"],
-                                             self.sig["signed"], self.sig["conv"],
-                                             self.sig["scale_i"], self.sig["offset_i"])],
+            for k, ln, sg, cv, si, oi in zip(sig["kind"], sig["length"], sig["signed"],
+                                             sig["conv"], sig["scale_i"], sig["offset_i"])],
             np.bool_)
-        self.groups = MuxGroups(self)
-        self.any_j1939 = any(m.j1939 for m in self.messages)
+        self.sigs = SignalTable(
+            sig["pos"], sig["length"], sig["be"], sig["signed"], sig["kind"], sig["conv"],
+            sig["scale"], sig["offset"], sig["scale_i"], sig["offset_i"], small, sig["parent"],
+            lo, hi, sig["mux0"], sig["mux1"])
         # the source address column: only a J1939 message's frames carry a sender of their
         # own in the id's low byte (they match by PGN); every frame of another message has
-        # that message's id, so its rows are a fill of the id's low byte (``msg_sa``), and
-        # the scatters store the byte only for messages with ``msg_j1939`` (1.08-1.10x on
-        # the sample vehicle with its GPS messages loaded as J1939; as shipped, the sample
-        # has no J1939 message and so no source address column at all)
-        self.msg_j1939 = np.array([m.j1939 for m in self.messages], np.uint8)
-        self.msg_sa = np.array([int(m.message.frame_id) & 0xFF for m in self.messages],
-                               np.uint8)
-        self.groups_j1939 = bool(self.msg_j1939[self.groups.grp_msg].any())
+        # that message's id, so its rows are a fill of the id's low byte (``msgs.sa``), and
+        # the scatters store the byte only for messages with ``msgs.j1939``
+        self.msgs = MessageTable(
+            np.asarray([m.message.length for m in self.messages], np.int64),
+            np.asarray([m.sig0 for m in self.messages], np.int64),
+            np.asarray([m.sig1 for m in self.messages], np.int64),
+            np.array([m.j1939 for m in self.messages], np.uint8),
+            np.array([int(m.message.frame_id) & 0xFF for m in self.messages], np.uint8))
+        self.groups = MuxGroups(self)
+        self.any_j1939 = any(m.j1939 for m in self.messages)
+        self.groups_j1939 = bool(self.msgs.j1939[self.groups.grp_msg].any())
         # masks for :func:`._plan.plan_rows`: the signals with a column in ``values``
         # (every one; or, in compact form on the column paths, those no multiplexer
         # selects) and the messages with multiplexers (any; not simple)
-        self.sig_all = np.ones(self.sig["pos"].shape[0], np.bool_)
-        self.sig_unselected = self.sig["parent"] < 0
+        self.sig_all = np.ones(self.sigs.pos.shape[0], np.bool_)
+        self.sig_unselected = self.sigs.parent < 0
         self.msg_muxed = self.groups.msg_mux1 > self.groups.msg_mux0
         self.msg_slow = self.groups.msg_mux1_slow > self.groups.msg_mux0
+        self.matcher = Matcher(self.messages)
+
+    @functools.cached_property
+    def windows(self) -> Windows | None:
+        """The 8-byte window of every signal in a 64-byte payload row, or None when some
+        signal fits none (spans more than 8 bytes): then FD frames take the generic path.
+        A window starts at byte ``o`` so that the signal lies inside it; the signal's
+        position is taken relative to it in both byte orders, so the classic column kernel
+        decodes it unchanged."""
+        s = self.sigs
+        return windows(s.pos, s.length, s.be, np.repeat(self.msgs.length, s_count(self)))
+
+    @functools.cached_property
+    def nodes(self) -> NodePlan:
+        """What each node of a decoded tree is made of (:mod:`._nodes`)."""
+        return node_plan(self)
+
+    @functools.cached_property
+    def per_group(self) -> np.ndarray:
+        """Per message: the members of each group of its simple multiplexer when every group
+        has as many, -1 when they differ, 0 without one (:func:`._plan.group_bound`)."""
+        grp = self.groups
+        out = np.zeros(len(self.messages), np.int64)
+        for g in range(grp.grp_msg.shape[0]):
+            m = int(grp.grp_msg[g])
+            if grp.msg_fast[m] < 0:
+                continue
+            k = int(grp.grp_mem1[g] - grp.grp_mem0[g])
+            out[m] = k if out[m] in (0, k) else -1
+        return out
 
     def signal_attrs(self, s: int) -> dict[str, Any]:
         """The attrs of signal ``s`` (global index) in a decoded node: a fresh copy each call
         of attrs computed once per layout."""
         cache = self.__dict__.setdefault("_sig_attrs", {})
         if s not in cache:
-            m = int(np.searchsorted(self.msg_sig1, s, side="right"))
+            m = int(np.searchsorted(self.msgs.sig1, s, side="right"))
             info = self.messages[m]
             attrs = _signal_attrs(info.signals[s - info.sig0])
             cache[s] = attrs, tuple(k for k, v in attrs.items() if isinstance(v, (dict, list)))
@@ -364,78 +275,50 @@ class Layout:
             "dbc_sha256": info.file.sha256,
         }
 
-    def match_into(self, arbitration_id: np.ndarray, is_extended: np.ndarray,
-                   channel: np.ndarray, usable: np.ndarray, channel_names: Sequence[str],
-                   result: np.ndarray) -> np.ndarray:
-        """Message index of each frame into ``result`` (-1: no message); returns the frame
-        count of each message."""
-        dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
-        if dup:
-            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
-                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=4)
-        counts = np.zeros(max(len(self.messages), 1), np.int64)
-        if any_slot == 0:  # every DBC for any channel: one slot
-            keys, vals, bounds, std = packed
-            match_frames_any(arbitration_id, is_extended, usable, keys, vals, bounds, std[0],
-                             result, counts)
-        else:
-            result.fill(-1)  # (the general matcher is fastest writing matched frames only)
-            match_frames(arbitration_id, is_extended, channel, usable, slot_of_channel,
-                         any_slot, *packed, result, counts)
-        return counts[:len(self.messages)]
 
-    def _match_tables(self, channel_names: tuple[str, ...]) -> tuple[Any, ...]:
-        """The matcher's tables for these channel names (built once per names, then cached):
-        one slot per channel a DBC is bound to, then the any-channel slot."""
-        cache = self.__dict__.setdefault("_match_cache", {})
-        if channel_names in cache:
-            return cache[channel_names]
-        tables: dict[Any, dict[int, int]] = {}
-        j1939: dict[Any, dict[int, int]] = {}
-        dup: list[str] = []
-        for info in self.messages:
-            ch = info.file.channel
-            if isinstance(ch, str):
-                if ch not in channel_names:
-                    continue
-                ch = channel_names.index(ch)
-            k = int(info.message.frame_id) | (EXT_BIT if info.message.is_extended_frame else 0)
-            tab = tables.setdefault(ch, {})
-            if k in tab:
-                dup.append(f"{info.node} ({k & 0x1FFFFFFF:#x})")
-                continue
-            tab[k] = info.index
-            if info.j1939:
-                j1939.setdefault(ch, {}).setdefault((k & J1939_MASK) | EXT_BIT, info.index)
-        slots = sorted(c for c in tables if c is not None) + [None]
-        slot_of_channel = np.full(256, -1, np.int64)
-        for t, ch in enumerate(slots[:-1]):
-            if 0 <= ch < 256:
-                slot_of_channel[ch] = t
-        packed = pack_match_tables([tables.get(c, {}) for c in slots],
-                                   [j1939.get(c, {}) for c in slots])
-        cache[channel_names] = (dup, slot_of_channel, len(slots) - 1, packed)
-        return cache[channel_names]
+def s_count(lay: Layout) -> np.ndarray:
+    """The number of signals of each message."""
+    return lay.msgs.sig1 - lay.msgs.sig0
 
 
-def pack_match_tables(tables: Sequence[dict[int, int]], j1939: Sequence[dict[int, int]]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Flat inputs of :func:`match_frames` for slots ``t`` with ``{key: message}`` tables
-    (key: id | bit 31 when extended) and J1939 tables (key: PGN part of the id | bit 31):
-    ``keys, vals, bounds, std`` (sorted keys per slot and table, and a direct 11-bit table).
+def windows(pos: np.ndarray, length: np.ndarray, be: np.ndarray, sig_msg_len: np.ndarray
+            ) -> Windows | None:
+    """The window of every signal (``sig_msg_len``: the length of the signal's message), or
+    None when some signal fits no window.
+
+    Example
+    -------
+    >>> w = windows(np.array([0, 100, 8]), np.array([16, 20, 64]), np.array([False, True, False]),
+    ...             np.array([64, 64, 64]))
+    >>> w.win.tolist(), w.nb.tolist()
+    ([0, 12, 1], [2, 15, 9])
     """
-    bounds = np.zeros(2 * len(tables) + 1, np.int64)
-    std = np.full((len(tables), 2048), -1, np.int64)
-    keys: list[int] = []
-    vals: list[int] = []
-    for t, pair in enumerate(zip(tables, j1939)):
-        for k, tab in enumerate(pair):
-            for key in sorted(tab):
-                keys.append(key)
-                vals.append(tab[key])
-            bounds[2 * t + k + 1] = len(keys)
-        for key, m in tables[t].items():
-            if key < 2048:
-                std[t, key] = m
-    return np.array(keys, np.int64), np.array(vals, np.int64), bounds, std
+    n = pos.shape[0]
+    win = np.zeros(n, np.int64)
+    lsh = np.zeros(n, np.uint64)
+    rsh = np.zeros(n, np.uint64)
+    nb = np.full(n, 255, np.int64)
+    for s in range(n):
+        p, ln = int(pos[s]), int(length[s])
+        first, last = p >> 3, (p + ln - 1) >> 3
+        o = max(0, min(first, LAST_WINDOW))
+        if last >= o + 8 or ln < 1 or ln > 64:
+            return None
+        q = p - 8 * o  # the position within the window
+        sh = 64 - q - ln if be[s] else q
+        win[s], lsh[s], rsh[s] = o, 64 - sh - ln, 64 - ln
+        need = (p + ln + 7) >> 3
+        if need <= int(sig_msg_len[s]):
+            nb[s] = need
+    return Windows(win, lsh, rsh, nb)
 
+
+_layouts: "weakref.WeakKeyDictionary[Database, Layout]" = weakref.WeakKeyDictionary()
+
+
+def layout_of(db: Database) -> Layout:
+    """The layout of ``db``, built on first use and kept while ``db`` lives."""
+    lay = _layouts.get(db)
+    if lay is None:
+        lay = _layouts[db] = Layout(db)
+    return lay

@@ -15,6 +15,24 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
+def frame_flags(is_remote, is_error, dlc, channel, usable):
+    """One pass over the per-frame flags (the bool arrays viewed as uint8, so the loop
+    vectorises): ``usable`` (neither remote nor error) into ``usable``; returns (usable
+    frames, every dlc at least 8, any channel other than 0)."""
+    n_usable = 0
+    short = np.uint8(0)
+    chan = np.uint8(0)
+    one = np.uint8(1)
+    for f in range(usable.shape[0]):
+        u = one ^ ((is_remote[f] | is_error[f]) & one)
+        usable[f] = u
+        n_usable += u
+        short |= np.uint8(dlc[f] < 8)
+        chan |= channel[f]
+    return n_usable, short == 0, chan != 0
+
+
+@njit(cache=True, nogil=True)
 def plan_rows(counts, msg_sig0, msg_sig1, in_values, msg_muxed, msg_slow):
     """The message-ordered rows and the columns of ``values`` for the frame ``counts`` of
     each message.
@@ -49,20 +67,32 @@ def plan_rows(counts, msg_sig0, msg_sig1, in_values, msg_muxed, msg_slow):
 
 
 @njit(cache=True, nogil=True)
-def plan_groups(grp_count, sig_group):
-    """Column bases of the group values: member ``s`` of group ``sig_group[s]`` (-1: not a
-    member) takes that group's ``grp_count`` values. Returns ``(gcol_base, n_values)``."""
-    gcol_base = np.zeros(sig_group.shape[0], np.int64)
-    return gcol_base, group_bases_into(grp_count, sig_group, gcol_base)
+def group_bases(count, sig_group, base):
+    """Column bases of the group values into ``base``: member ``s`` of group
+    ``sig_group[s]`` (-1: not a member) takes that group's ``count`` values. Returns the
+    values in all."""
+    n = 0
+    for s in range(sig_group.shape[0]):
+        base[s] = n
+        g = sig_group[s]
+        if g >= 0:
+            n += count[g]
+    return n
 
 
 @njit(cache=True, nogil=True)
-def group_bases_into(grp_count, sig_group, gcol_base):
-    """:func:`plan_groups` into the given ``gcol_base``; returns ``n_values``."""
-    n = 0
-    for s in range(sig_group.shape[0]):
-        gcol_base[s] = n
-        g = sig_group[s]
-        if g >= 0:
-            n += grp_count[g]
-    return n
+def group_bound(counts, msg_slow, per_group):
+    """The group values a batch with these message ``counts`` takes at most, known before
+    its multiplexer values are decoded: when no frame is of a message with a general
+    multiplexer (``msg_slow``) and every group of each simple multiplexer has the same
+    number of members (``per_group``, :attr:`._layout.Layout.per_group`), each row that
+    selects a group takes that many values. Else -1 (known only after the partition)."""
+    bound = 0
+    for m in range(counts.shape[0]):
+        c = counts[m]
+        if c == 0:
+            continue
+        if msg_slow[m] or per_group[m] < 0:
+            return -1
+        bound += c * per_group[m]
+    return bound

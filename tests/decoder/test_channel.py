@@ -13,13 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cantelem_sci as ct
-from cantelem_sci.decoder import _decode, decode_arrays
+from cantelem_sci.decoder import _classic, decode_arrays
 from cantelem_sci.decoder._channel import (
     fill_groups,
     fill_messages,
     first_channels,
     scatter_channel,
 )
+from cantelem_sci.decoder._tables import GroupRows
 from cantelem_sci.frames import FrameBatch
 
 IDS = [0x100, 0x101, 0x102, 0x200, 0x201, 0x300, 0x7FF]  # 0x7FF: no message
@@ -46,7 +47,8 @@ def test_channel_kernels_against_numpy(frames):
     grp_count = np.array([2, 0, 3], np.int64)
     grp_row_base = np.array([0, 2, 2], np.int64)
     grp = np.empty(5, np.uint8)
-    fill_groups(grp_msg, grp_row_base, grp_count, first, grp)
+    fill_groups(grp_msg, GroupRows(grp_count, grp_row_base, *[np.empty(0, np.int64)] * 6), first,
+                grp)
     np.testing.assert_array_equal(grp, [first[1]] * 2 + [first[3]] * 3)
 
 
@@ -169,8 +171,8 @@ def j1939_frames(draw):
 def test_source_addresses_follow_the_frames(sample_j1939_db, mix_db, frames, mode, width,
                                             fused):
     """Every row's and group row's source address is the low id byte of its frame (found
-    by its time), whether the message is J1939 (scattered) or not (filled), on the fused
-    and the kernel-by-kernel 8-byte paths and on 64-byte rows."""
+    by its time), whether the message is J1939 (scattered) or not (filled), with the classic
+    path's group outputs sized in advance and not and on 64-byte rows."""
     sample, ids, payload = frames
     n = ids.shape[0]
     data = np.zeros((n, width), np.uint8)
@@ -180,7 +182,7 @@ def test_source_addresses_follow_the_frames(sample_j1939_db, mix_db, frames, mod
     with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
         warnings.simplefilter("ignore")
         if not fused:
-            mp.setattr(_decode, "group_bound", lambda *a: -1)
+            mp.setattr(_classic, "group_bound", lambda *a: -1)
         res = decode_arrays(batch, sample_j1939_db if sample else mix_db, multiplexed=mode)
     lay = res["layout"]
     assert lay.any_j1939 and lay.groups_j1939 == (not sample)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cantelem_sci as ct
+from cantelem_sci.decoder import signal_layout
 from cantelem_sci.errors import DecodeError
 from tests.decoder.compact_check import assert_compact_matches_dense
 
@@ -197,11 +198,11 @@ def test_dense_labels_for_multiplexed_signals_with_choices(nested_db):
 
 @settings(max_examples=40)
 @given(st.data())
-def test_fast_path_kernels_accord_with_the_generic_kernel(sample_db, data):
-    """scatter8 + decode_columns8 (classic frames as 64-bit words) against decode_grouped
-    (the generic kernel, used for 64-byte rows), array for array, and the in-kernel
-    out-of-range counts against numpy."""
-    from cantelem_sci.decoder import decode_arrays
+def test_column_paths_equal_cantools_and_count_out_of_range(sample_db, data):
+    """Random frames of the sample DBC (short ones too, two channels) as classic 8-byte
+    frames and in 64-byte rows: every value as cantools gives it, and each signal's
+    out-of-range count as numpy counts its values."""
+    from tests.decoder.reference import assert_tree_equals_cantools
 
     n = data.draw(st.integers(0, 150))
     ids = np.array(data.draw(st.lists(st.sampled_from([0x100, 0x101, 0x102, 0x200, 0x201,
@@ -216,22 +217,14 @@ def test_fast_path_kernels_accord_with_the_generic_kernel(sample_db, data):
     narrow, wide = _both_widths(kw)
     from cantelem_sci.frames import FrameBatch
 
-    for mode in ("dense", "compact"):
-        a = decode_arrays(FrameBatch.from_dataset(narrow), sample_db, multiplexed=mode)
-        b = decode_arrays(FrameBatch.from_dataset(wide), sample_db, multiplexed=mode)
-        for key in ("counts", "time", "channel", "out_of_range"):
-            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{mode} {key}")
-        lay = a["layout"]
-        for info in lay.messages:
-            cnt = int(a["counts"][info.index])
-            for j in range(len(info.signals)):
-                s = info.sig0 + j
-                if mode == "compact" and lay.sig["parent"][s] >= 0:
-                    continue
-                ca = a["values"][a["col_base"][s]:a["col_base"][s] + cnt]
-                cb = b["values"][b["col_base"][s]:b["col_base"][s] + cnt]
-                np.testing.assert_array_equal(ca, cb, err_msg=f"{mode} {info.node} {j}")
-                lo, hi = lay.sig["lo"][s], lay.sig["hi"][s]
-                if mode == "dense" and lo == lo:
+    for raw in (narrow, wide):
+        batch = FrameBatch.from_dataset(raw)
+        tree = ct.decode(batch, sample_db)
+        assert_tree_equals_cantools(tree, batch, signal_layout(sample_db))
+        for node in tree.children.values():
+            for v in node.dataset.data_vars.values():
+                if "out_of_range_count" in v.attrs:
+                    lo, hi = v.attrs["minimum"], v.attrs["maximum"]
                     with np.errstate(invalid="ignore"):
-                        assert a["out_of_range"][s] == np.count_nonzero((ca < lo) | (ca > hi))
+                        want = np.count_nonzero((v.values < lo) | (v.values > hi))
+                    assert v.attrs["out_of_range_count"] == want, v.name

@@ -393,8 +393,8 @@ def test_fd_message_64_bytes(tmp_path):
 def test_one_slot_matcher_equals_the_general_one(data):
     """With every DBC for any channel, the two-pass matcher gives the general matcher's
     messages and counts, over a result array that is not prefilled."""
-    from cantelem_sci.decoder._kernels import match_frames, match_frames_any
-    from cantelem_sci.decoder._layout import pack_match_tables
+    from cantelem_sci.decoder._match import match_frames, match_frames_any
+    from cantelem_sci.decoder._match import pack_match_tables
 
     ext = 1 << 31
     pgn = st.integers(0, 0x1FFFFFFF).map(lambda i: (i & 0x3FFFF00) | ext)
@@ -423,8 +423,8 @@ def test_one_slot_matcher_equals_the_general_one(data):
 def test_match_kernel_follows_the_channel_then_any_channel_rule(data):
     """The numba matcher against the rule written plainly: a frame tries its channel's table
     (exact id, then the J1939 PGN for extended ids), then the any-channel table."""
-    from cantelem_sci.decoder._kernels import match_frames
-    from cantelem_sci.decoder._layout import pack_match_tables
+    from cantelem_sci.decoder._match import match_frames
+    from cantelem_sci.decoder._match import pack_match_tables
 
     ext = 1 << 31
     pgn = st.integers(0, 0x1FFFFFFF).map(lambda i: (i & 0x3FFFF00) | ext)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import cantelem_sci as ct
-from cantelem_sci.decoder._kernels import extract_reference
+from tests.decoder.reference import extract_reference, reference_value
 from cantelem_sci.decoder._layout import Layout, _position
 from tests.conftest import corpus_files
 from tests.decoder.compact_check import assert_compact_matches_dense
@@ -73,24 +73,6 @@ def _payloads(msg, rng: np.random.Generator) -> list[bytes]:
     full = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
     out += [full[:k] for k in range(0, n)]
     return out
-
-
-def _reference_value(sig, payload: bytes, length: int) -> float:
-    """Independent slow decode of one signal from Python ints (no cantools codec)."""
-    avail = min(len(payload), length) * 8
-    pos = _position(sig)
-    if pos + sig.length > avail:
-        return float("nan")
-    buf = payload[:length].ljust(length, b"\0")
-    raw = extract_reference(buf, pos, sig.length, sig.byte_order == "big_endian")
-    if sig.is_float:
-        fmt = np.float32 if sig.length == 32 else np.float64
-        ut = np.uint32 if sig.length == 32 else np.uint64
-        x = float(np.array([raw], ut).view(fmt)[0])
-        return sig.conversion.raw_to_scaled(x, False)
-    if sig.is_signed and raw >> (sig.length - 1):
-        raw -= 1 << sig.length
-    return float(sig.conversion.raw_to_scaled(raw, False))
 
 
 def _same(a: float, b: float) -> bool:
@@ -157,9 +139,9 @@ def test_decode_matches_cantools(path):
             if parent is not None and not parent.is_multiplexer:
                 # selector not declared a multiplexer ('m' without a number): cantools never
                 # decodes such signals; we follow the SG_MUL_VAL_ selector (documented)
-                pv = _reference_value(parent, p, msg.length)
+                pv = reference_value(parent, p, msg.length)
                 sel = pv == pv and int(pv) in (sig.multiplexer_ids or [])
-                want = _reference_value(sig, p, msg.length) if sel else float("nan")
+                want = reference_value(sig, p, msg.length) if sel else float("nan")
                 fallback += 1
             elif ref is not None:
                 want = float(ref[sig.name]) if sig.name in ref else float("nan")
@@ -169,7 +151,7 @@ def test_decode_matches_cantools(path):
                 # that are not multiplexed (their presence does not depend on the mux)
                 if sig.multiplexer_signal is not None:
                     continue
-                want = _reference_value(sig, p, msg.length)
+                want = reference_value(sig, p, msg.length)
                 fallback += 1
             assert _same(ours, want), (
                 f"{path.name}: message {msg.name} ({msg.frame_id:#x}) signal {sig.name}: "

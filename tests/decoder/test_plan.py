@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cantelem_sci.decoder._plan import plan_groups, plan_rows
+from cantelem_sci.decoder._plan import group_bases, plan_rows
 
 
 @given(st.data())
@@ -44,12 +44,13 @@ def test_plan_rows_equals_numpy(data):
 
 
 @given(st.lists(st.integers(0, 500), max_size=6), st.data())
-def test_plan_groups_equals_numpy(grp_count, data):
+def test_group_bases_equal_numpy(grp_count, data):
     counts = np.array(grp_count, np.int64)
     n_sig = data.draw(st.integers(0, 12))
     sig_group = np.array(data.draw(st.lists(st.integers(-1, len(grp_count) - 1),
                                             min_size=n_sig, max_size=n_sig)), np.int64)
-    gcol_base, n = plan_groups(counts, sig_group)
+    gcol_base = np.empty(n_sig, np.int64)
+    n = group_bases(counts, sig_group, gcol_base)
     member_rows = (np.where(sig_group >= 0, counts[sig_group], 0) if len(grp_count)
                    else np.zeros(n_sig, np.int64))
     want = np.zeros(n_sig, np.int64)

@@ -1,7 +1,7 @@
-"""The classic-CAN column kernels against their plain references: the exact int64 -> float64
-conversion, the per-frame flags, the two conversions of one integer column, the
-simple-multiplexer partition against the general one, and the block-wise group gather
-against a plain gather."""
+"""The column kernels against their plain references: the exact int64 -> float64
+conversion, the per-frame flags, the two conversions of one integer column, both
+multiplexer partitions against the plain rule, and the block-wise group gather against a
+plain gather."""
 
 from __future__ import annotations
 
@@ -10,17 +10,41 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from cantelem_sci.decoder._columns import (
-    _column_int,
-    _shifts,
-    _small_int_to_f64,
-    frame_flags,
-    gather_groups,
-    partition_groups,
-    partition_simple,
-    small_integer,
+from cantelem_sci.decoder import _classic
+from cantelem_sci.decoder._bits import _int_column, _small_int_to_f64, fit8, small_integer
+from cantelem_sci.decoder._classic import gather_groups
+from cantelem_sci.decoder._partition import partition_groups, partition_simple
+from cantelem_sci.decoder._plan import frame_flags
+from cantelem_sci.decoder._tables import (
+    CONV_IDENTITY,
+    CONV_INTEGER,
+    CONV_LINEAR,
+    KIND_INT,
+    Columns,
+    GroupRows,
+    MessageTable,
+    MuxLookup,
+    Rows,
+    SignalTable,
+    SimpleMux,
+    Wanted,
 )
-from cantelem_sci.decoder._kernels import CONV_IDENTITY, CONV_INTEGER, CONV_LINEAR
+
+
+def _signals(n=1, **fields):
+    """A signal table of ``n`` signals: zeros, but for ``fields``."""
+    dt = dict(pos=np.int64, length=np.int64, be=np.bool_, signed=np.bool_, kind=np.int8,
+              conv=np.int8, scale=np.float64, offset=np.float64, scale_i=np.int64,
+              offset_i=np.int64, small=np.bool_, parent=np.int64, lo=np.float64,
+              hi=np.float64, mux0=np.int64, mux1=np.int64)
+    return SignalTable(**{k: np.array(fields[k], t).reshape(n) if k in fields
+                          else np.zeros(n, t) for k, t in dt.items()})
+
+
+def _group_rows(n_grp, n):
+    e8, e64 = np.empty(0, np.uint8), np.empty(0, np.uint64)
+    return GroupRows(np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64),
+                     np.empty(n, np.int64), np.empty(0, np.int64), e8, e8, e64, e8)
 
 
 @njit(cache=True)
@@ -70,14 +94,14 @@ def test_small_integer_column_equals_the_general_one(data):
     n += extremes.shape[0]
     dlc = np.array(data.draw(st.lists(st.sampled_from([8, 8, 8, 0, 3, 7]), min_size=n,
                                       max_size=n)), np.uint8)
-    lsh, rsh = _shifts(pos, length, big_endian)
-    nb = min((pos + length + 7) >> 3, 9)
     outs = []
     for small in (True, False):
-        out = np.empty(n + 2)
-        bad = _column_int(rows, dlc, 0, n, big_endian, lsh, rsh, signed, conv, scale, offset,
-                          sci, ofi, nb, -3.0, 7.0, small, out, 1)
-        outs.append((out[1:n + 1].view(np.uint64).copy(), bad))
+        sigs = _signals(pos=pos, length=length, be=big_endian, signed=signed, kind=KIND_INT,
+                        conv=conv, scale=scale, offset=offset, scale_i=sci, offset_i=ofi,
+                        small=small, lo=-3.0, hi=7.0)
+        out = np.empty(n)
+        bad = _int_column(rows, dlc, fit8(sigs, 0, 8), sigs, 0, out)
+        outs.append((out.view(np.uint64).copy(), bad))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     assert outs[0][1] == outs[1][1]
 
@@ -102,10 +126,10 @@ def _one_mux_message_tables(keys_to_group):
 
 @settings(max_examples=80)
 @given(st.data())
-def test_partition_simple_equals_partition_groups(data):
-    """The direct-table partition of a simple multiplexer against the general one (a search
-    per row), on the same decoded multiplexer column (NaN, negative, unselected and large
-    values included)."""
+def test_both_partitions_put_each_row_in_the_group_its_value_selects(data):
+    """The direct-table partition of a simple multiplexer and the general one (a search
+    per row) against the plain rule, on a decoded multiplexer column with NaN, negative,
+    unselected and large values."""
     keys = data.draw(st.lists(st.integers(0, 40), unique=True, max_size=8))
     groups = data.draw(st.lists(st.integers(0, 3), min_size=len(keys), max_size=len(keys)))
     used_groups = sorted(set(groups))
@@ -116,44 +140,34 @@ def test_partition_simple_equals_partition_groups(data):
         st.sampled_from(keys or [0]).map(float), st.floats(-5, 60),
         st.just(float("nan"))), min_size=n, max_size=n)), np.float64)
     offsets = np.array([0, n], np.int64)
-    col_base = np.zeros(1, np.int64)
+    cols = Columns(np.zeros(1, np.int64), values, np.zeros(1, np.int64))
     z = np.zeros(1, np.int64)
-    count_a, base_a = np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64)
-    rows_a = np.empty(n, np.int64)
+    grp_a = _group_rows(n_grp, n)
     gid = np.empty(n, data.draw(st.sampled_from([np.int16, np.int64])))  # both used
-    used_a = partition_simple(values, col_base, offsets, z, z, np.array([fast_grp.shape[0]]),
-                              fast_grp, count_a, base_a, rows_a, gid)
-    count_b, base_b = np.zeros(n_grp, np.int64), np.zeros(n_grp, np.int64)
-    sig = {k: np.zeros(1, t) for k, t in [("pos", np.int64), ("length", np.int64),
-                                          ("be", np.bool_), ("signed", np.bool_),
-                                          ("kind", np.int8), ("conv", np.int8),
-                                          ("scale", np.float64), ("offset", np.float64),
-                                          ("scale_i", np.int64), ("offset_i", np.int64)]}
-    rows_b, used_b = partition_groups(
-        np.zeros(n, np.uint64), np.zeros(n, np.uint8), offsets, np.array([8]), z,
-        np.ones(1, np.int64),
-        z, z, np.array([lk_keys.shape[0]]), lk_keys, lk_grp, z, np.array([direct.shape[0]]),
-        direct, z, np.array([n_grp]), np.arange(n_grp, dtype=np.int64), np.full(1, -1, np.int64),
-        sig["pos"], sig["length"], sig["be"], sig["signed"], sig["kind"], sig["conv"],
-        sig["scale"], sig["offset"], sig["scale_i"], sig["offset_i"], col_base, values, base_b,
-        count_b, 0, np.empty(n, np.int64), np.empty(n, np.int64))
-    assert used_a == used_b
-    np.testing.assert_array_equal(count_a, count_b)
-    np.testing.assert_array_equal(base_a, base_b)
-    np.testing.assert_array_equal(rows_a[:used_a], rows_b[:used_b])
-    # and the plain rule: group g holds, in order, the rows whose value selects it
-    for g in range(n_grp):
-        want = [i for i, v in enumerate(values) if v == v and 0 <= int(v) < fast_grp.shape[0]
-                and fast_grp[int(v)] == g]
-        assert rows_a[base_a[g]:base_a[g] + count_a[g]].tolist() == want
+    used_a = partition_simple(cols, offsets, SimpleMux(z, z, np.array([fast_grp.shape[0]]),
+                                                        fast_grp), grp_a, gid)
+    grp_b = _group_rows(n_grp, n)
+    lookup = MuxLookup(z, np.ones(1, np.int64), z, z, np.array([lk_keys.shape[0]]), lk_keys,
+                       lk_grp, z, np.array([direct.shape[0]]), direct, z, np.array([n_grp]),
+                       np.arange(n_grp, dtype=np.int64))
+    e8 = np.empty(0, np.uint8)
+    rows = Rows(offsets, np.zeros(n, np.uint64), np.zeros(n, np.uint8), np.empty(0, np.int64),
+                e8, e8, e8)
+    msgs = MessageTable(np.array([8]), z, np.ones(1, np.int64), e8[:1], e8[:1])
+    rows_b, used_b = partition_groups(rows, (msgs, _signals(), lookup, np.full(1, -1, np.int64)),
+                                      cols, grp_b, 0, np.empty(n, np.int64))
+    for grp, rows_, used in ((grp_a, grp_a.rows, used_a), (grp_b, rows_b, used_b)):
+        assert used == int(grp.count.sum())
+        for g in range(n_grp):
+            want = [i for i, v in enumerate(values) if v == v and 0 <= int(v) < fast_grp.shape[0]
+                    and fast_grp[int(v)] == g]
+            assert rows_[grp.row_base[g]:grp.row_base[g] + grp.count[g]].tolist() == want
 
 
 @settings(max_examples=60)
 @given(st.data())
 def test_gather_groups_block_by_block_equals_a_plain_gather(data):
     """Groups of two messages, rows spread over more than one gather block."""
-    from cantelem_sci.decoder import _columns
-
     counts = [data.draw(st.integers(0, 60)) for _ in range(2)]
     offsets = np.array([0, counts[0], counts[0] + counts[1]], np.int64)
     total = int(offsets[-1])
@@ -172,22 +186,28 @@ def test_gather_groups_block_by_block_equals_a_plain_gather(data):
     grp_row_base = np.concatenate([[0], np.cumsum(grp_count)[:-1]]).astype(np.int64)
     grp_rows = np.concatenate(sels + [np.zeros(0, np.int64)]).astype(np.int64)
     used = int(grp_count.sum())
-    out = [np.empty(used, t) for t in (np.uint64, np.uint8, np.int64, np.uint8, np.uint8)]
-    old_block = _columns.GATHER_BLOCK
+
+    def gather(fn):
+        out = GroupRows(grp_count, grp_row_base, grp_rows, np.empty(used, np.int64),
+                        np.empty(used, np.uint8), np.empty(used, np.uint8),
+                        np.empty(used, np.uint64), np.empty(used, np.uint8))
+        fn(Rows(offsets, rows, dlc, time, chan, sa, np.empty(0, np.uint8)),
+           np.array(grp_msg, np.int64), out, Wanted(True, True, True))
+        return out
+
+    old_block = _classic.GATHER_BLOCK
     try:  # a small block, so that several blocks of every message are exercised
-        _columns.GATHER_BLOCK = 7
-        gather_groups.py_func(rows, dlc, offsets, np.array(grp_msg, np.int64), grp_row_base,
-                              grp_count, grp_rows, time, chan, sa, True, True, True, *out)
+        _classic.GATHER_BLOCK = 7
+        small = gather(gather_groups.py_func)
     finally:
-        _columns.GATHER_BLOCK = old_block
-    compiled = [np.empty(used, t) for t in (np.uint64, np.uint8, np.int64, np.uint8, np.uint8)]
-    gather_groups(rows, dlc, offsets, np.array(grp_msg, np.int64), grp_row_base, grp_count,
-                  grp_rows, time, chan, sa, True, True, True, *compiled)
+        _classic.GATHER_BLOCK = old_block
+    compiled = gather(gather_groups)
     for g, m in enumerate(grp_msg):
         at = offsets[m] + sels[g]
         sl = slice(grp_row_base[g], grp_row_base[g] + grp_count[g])
-        for got in (out, compiled):
-            for col, src in zip(got, (rows, dlc, time, chan, sa)):
+        for got in (small, compiled):
+            for col, src in ((got.payload, rows), (got.dlc, dlc), (got.time, time),
+                             (got.channel, chan), (got.sa, sa)):
                 np.testing.assert_array_equal(col[sl], src[at])
 
 

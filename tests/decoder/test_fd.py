@@ -1,6 +1,5 @@
-"""CAN FD payloads on the column path (byte windows, :mod:`cantelem_sci.decoder._wide`):
-the windows against Python-int bit extraction, and whole decodes against the 8-byte column
-path and against the generic path, which stays for layouts the windows cannot serve."""
+"""CAN FD payloads on the column path (byte windows, :mod:`cantelem_sci.decoder._fd`):
+the windows against Python-int bit extraction, and whole decodes against cantools."""
 
 from __future__ import annotations
 
@@ -12,11 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cantelem_sci as ct
-from cantelem_sci.decoder import _decode, decode_arrays
-from cantelem_sci.decoder._kernels import extract_reference
-from cantelem_sci.decoder._wide import BLOCK, Windows, windows
+from cantelem_sci.decoder import _decode, decode_arrays, signal_layout
+from tests.decoder.reference import extract_reference
+from cantelem_sci.decoder._fd import BLOCK
+from cantelem_sci.decoder._layout import windows
+from tests.decoder.reference import assert_tree_equals_cantools
 from cantelem_sci.frames import FrameBatch
 from tests.conftest import corpus_path
+from tests.decoder.compact_check import assert_compact_matches_dense
 
 
 @st.composite
@@ -37,8 +39,8 @@ def test_a_window_holds_the_field(field, payload):
     pos, ln, be = field
     w = windows(np.array([pos]), np.array([ln]), np.array([be]), np.array([64]))
     first, last = pos >> 3, (pos + ln - 1) >> 3
-    assert w.ok == (last - first < 8)
-    if not w.ok:
+    assert (w is not None) == (last - first < 8)
+    if w is None:
         return
     o = int(w.win[0])
     assert o <= first and last < o + 8 and o <= 56
@@ -85,18 +87,8 @@ def test_sample_in_64_byte_rows_equals_the_8_byte_path(sample_db, sample_batch, 
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def _no_windows(monkeypatch):
-    real = _decode._windows
-
-    def none(lay):
-        w = real(lay)
-        return Windows(w.win, w.lsh, w.rsh, w.nb, False)
-
-    monkeypatch.setattr(_decode, "_windows", none)
-
-
 def _random_frames(db, n, seed, short):
-    lay = _decode._layout(db)
+    lay = signal_layout(db)
     msgs = [m.message for m in lay.messages]
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, len(msgs), n)
@@ -112,34 +104,29 @@ def _random_frames(db, n, seed, short):
         is_fd=np.array([msgs[i].length > 8 for i in pick]), channel=rng.integers(0, 2, n))
 
 
+def test_sample_in_64_byte_rows_equals_cantools(sample_db, sample_batch):
+    """The FD path on the sample vehicle's frames in 64-byte rows, frame by frame."""
+    small = _widened(sample_batch.take(np.arange(min(len(sample_batch), 400))))
+    lay = signal_layout(sample_db)
+    assert _decode._path(lay, 64, np.zeros(len(lay.messages), np.int64)).__name__.endswith("_fd")
+    assert_tree_equals_cantools(ct.decode(small, sample_db), small, lay)
+
+
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", ["hyundai_canfd_generated.dbc", "vw_meb_generated.dbc"])
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), short=st.booleans())
-def test_fd_dbc_column_path_equals_the_generic_path(name, seed, short):
+def test_fd_dbc_column_path_equals_cantools(name, seed, short):
     """Real CAN FD DBCs (hundreds of signals, big and little endian, up to 64-byte
-    messages, simple multiplexers), random payloads, short frames: the window path and the
-    generic path give the same values, out-of-range counts and groups."""
+    messages, simple multiplexers), random payloads, short frames: every value as cantools
+    gives it, and the compact form the same values as the dense one."""
     path = corpus_path("opendbc", name)  # skips, with the reason, when absent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         db = ct.load_dbc(path)
-    frames = _random_frames(db, 3000, seed, short)
-    lay = _decode._layout(db)
-    assert _decode._windows(lay).ok  # the column path serves this DBC
-    ours = {m: decode_arrays(frames, db, multiplexed=m) for m in ("dense", "compact")}
-    mp = pytest.MonkeyPatch()
-    try:
-        _no_windows(mp)
-        generic = {m: decode_arrays(frames, db, multiplexed=m) for m in ("dense", "compact")}
-    finally:
-        mp.undo()
-    for k in ("values", "out_of_range", "time", "channel", "counts"):
-        np.testing.assert_array_equal(ours["dense"][k], generic["dense"][k], err_msg=k)
-    a, b = ours["compact"], generic["compact"]
-    for k in ("group_count", "group_rows", "group_time", "out_of_range"):
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    ma, mb = _members(a, lay), _members(b, lay)
-    assert ma.keys() == mb.keys()
-    for s in ma:
-        np.testing.assert_array_equal(ma[s], mb[s], err_msg=str(s))
+        frames = _random_frames(db, 300, seed, short)
+        lay = signal_layout(db)
+        assert lay.windows is not None  # the column path serves this DBC
+        dense = ct.decode(frames, db)
+        assert_tree_equals_cantools(dense, frames, lay)
+        assert_compact_matches_dense(dense, ct.decode(frames, db, multiplexed="compact"))
