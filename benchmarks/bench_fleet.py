@@ -118,7 +118,7 @@ def vehicle_day_store(path: Path, n: int = 8_640_000, segment_max_frames: int = 
     written through the edge logger and decoded."""
     import cantelem_sci as ct
     from cantelem_edge import ingest
-    from cantelem_sci.decoder import encode_signals
+    from cantelem_sci.sim import encode_signals
     from cantelem_sci.frames import FrameBatch
 
     db = ct.load_dbc(ct.sample_dbc_path())

@@ -30,6 +30,7 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "UnknownFramesWarning",
+    "UnselectedMultiplexerWarning",
     "UnknownNameError",
     "UploadError",
 ]
@@ -121,3 +122,9 @@ class DbcLeniencyWarning(CantelemWarning):
 
 class UnknownFramesWarning(CantelemWarning):
     """Frames whose id no database describes (counted, reported, never dropped silently)."""
+
+
+class UnselectedMultiplexerWarning(CantelemWarning):
+    """Frames whose multiplexer value selects none of its message's multiplexed signals
+    (cantools refuses such a frame; here its other signals are kept and the frames
+    counted)."""

@@ -82,6 +82,8 @@ class DbcFile:
     channel: ChannelKey = None
     leniencies: list[Leniency] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    #: the line of each message's ``BO_`` statement, by message name
+    lines: dict[str, int] = field(default_factory=dict)
 
 
 class Database:
@@ -362,8 +364,29 @@ def _load_one(path: str, *, strict: bool, channel: ChannelKey) -> DbcFile:
         db.refresh()
     for item in pre.leniencies:
         warnings.warn(str(item), DbcLeniencyWarning, stacklevel=4)
+    lines = {m.group(1): text.count("\n", 0, m.start()) + 1
+             for m in re.finditer(r"^[ \t]*BO_[ \t]+\d+[ \t]+([A-Za-z0-9_]+)", text, re.M)}
     return DbcFile(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), db=db,
-                   channel=channel, leniencies=pre.leniencies, skipped=pre.skipped)
+                   channel=channel, leniencies=pre.leniencies, skipped=pre.skipped,
+                   lines=lines)
+
+
+def _warn_shared_ids(files: Sequence[DbcFile]) -> None:
+    """A message whose id (on the same channels) an earlier message has is never matched:
+    one warning per such message, naming both files and lines."""
+    seen: dict[tuple[ChannelKey, int], str] = {}
+    for f in files:
+        for msg in f.db.messages:
+            if msg.is_container:
+                continue
+            key = (f.channel, int(msg.frame_id) | (1 << 31 if msg.is_extended_frame else 0))
+            where = f"{f.path}:{f.lines.get(msg.name, '?')}"
+            if key in seen:
+                warnings.warn(f"{where}: message {msg.name} has the id {msg.frame_id:#x} of "
+                              f"{seen[key]} and is never matched", DbcLeniencyWarning,
+                              stacklevel=3)
+            else:
+                seen[key] = f"{msg.name} ({where})"
 
 
 def _wrap_cantools_error(path: str, text: str, err: Exception) -> DbcError:
@@ -441,6 +464,7 @@ def load_dbc(
     if not items:
         raise DbcError("load_dbc: no DBC file given")
     files = [_load_one(os.fspath(p), strict=strict, channel=ch) for ch, p in items]
+    _warn_shared_ids(files)
     return Database(files, j1939=j1939)
 
 

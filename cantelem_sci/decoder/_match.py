@@ -7,13 +7,11 @@ binary search of sorted keys).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 from numba import njit
 
-from ..errors import DbcLeniencyWarning
 
 #: Bit 31 marks an extended (29-bit) id in a match key; J1939 matches on the PGN part.
 EXT_BIT = 1 << 31
@@ -133,10 +131,8 @@ class Matcher:
                    result: np.ndarray) -> np.ndarray:
         """Message index of each frame into ``result`` (-1: no message); returns the frame
         count of each message."""
-        dup, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
-        if dup:
-            warnings.warn(f"{len(dup)} messages share an id with an earlier one and are never "
-                          f"matched: {', '.join(dup[:10])}", DbcLeniencyWarning, stacklevel=4)
+        # (a message sharing an earlier one's id is never matched: load_dbc warns of it)
+        _, slot_of_channel, any_slot, packed = self._match_tables(tuple(channel_names))
         counts = np.zeros(max(len(self.messages), 1), np.int64)
         if any_slot == 0:  # every DBC for any channel: one slot
             keys, vals, bounds, std = packed

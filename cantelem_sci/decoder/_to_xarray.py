@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ..errors import DecodeError, UnknownFramesWarning
+from ..errors import DecodeError, UnknownFramesWarning, UnselectedMultiplexerWarning
 from ..frames import FrameBatch
 from ._dbc import Database
 from ._decode import MULTIPLEXED, decode_arrays
@@ -17,6 +17,37 @@ from ._tree import attach_children, node_dataset, time_variable
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
+
+
+def _unselected(res: dict[str, Any], lay: Layout) -> dict[int, int]:
+    """Per message with multiplexers: the frames whose top-level multiplexer value is none
+    of its groups' values, or absent (only messages with such frames). A simple multiplexer puts each
+    row in at most one group, so these are its rows less its groups' rows; a general one is
+    checked value by value."""
+    grp = lay.groups
+    counts = res["counts"]
+    if not grp.info or not counts[lay.msg_muxed].any():
+        return {}
+    in_groups = np.bincount(grp.grp_msg, weights=res["group_count"],
+                            minlength=counts.shape[0])
+    out: dict[int, int] = {}
+    for m in np.flatnonzero(lay.msg_muxed & (counts > 0)).tolist():
+        cnt = int(counts[m])
+        if grp.msg_fast[m] >= 0:
+            n = cnt - int(in_groups[m])
+        else:  # every top-level multiplexer must select something for the row to count
+            n = 0
+            for k in range(int(grp.msg_mux0[m]), int(grp.msg_mux1[m])):
+                p = int(grp.mux_sig[k])
+                if grp.sig_group[p] >= 0:
+                    continue
+                col = res["values"][res["col_base"][p]:res["col_base"][p] + cnt]
+                keys = grp.lk_keys[grp.mux_lk0[k]:grp.mux_lk1[k]]
+                ok = np.isin(np.where(col == col, col, -1.5), keys.astype(np.float64))
+                n = max(n, cnt - int(np.count_nonzero(ok)))
+        if n:
+            out[m] = n
+    return out
 
 
 def _labels(values: np.ndarray, choices: dict[Any, Any]) -> np.ndarray:
@@ -153,6 +184,18 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
                 variables(sigs, res["group_values"], gbase_of, cnt), c,
                 {"multiplexer_signal": mux_name, "multiplexer_ids": list(ids),
                  "message": message})
+    unselected = _unselected(res, lay)
+    for m, n_unsel in unselected.items():
+        node = plan.messages[m][1]
+        if node in children:
+            children[node].attrs["frames_multiplexer_unselected"] = n_unsel
+    if unselected:
+        names = ", ".join(f"{plan.messages[m][1]} ({k})" for m, k in unselected.items())
+        warnings.warn(f"{sum(unselected.values())} frames have a multiplexer that selects no "
+                      f"signal (a value without signals, or a frame too short to hold it): "
+                      f"{names} (their other signals are decoded; see the node attrs "
+                      "'frames_multiplexer_unselected')",
+                      UnselectedMultiplexerWarning, stacklevel=2)
     unknown = res["unknown"]
     # every usable frame not decoded is unknown; remote and error frames are the others
     # (counted only when there are any: each pass over the frames costs here)
@@ -163,6 +206,7 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
         "frames_total": len(batch),
         "frames_decoded": n_decoded,
         "frames_unknown": n_unknown,
+        "frames_multiplexer_unselected": sum(unselected.values()),
         "frames_remote": 0 if every_usable else int(np.count_nonzero(batch.is_remote)),
         "frames_error": 0 if every_usable else int(np.count_nonzero(batch.is_error)),
         "dbc_sha256": db.sha256,

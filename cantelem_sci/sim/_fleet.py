@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from ..decoder import encode_signals, load_dbc
+from ..decoder import load_dbc
+from ._encode import encode_signals
 from ..frames import FrameBatch
 from ._faults import Fault
 

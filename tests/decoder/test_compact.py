@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import cantelem_sci as ct
 from cantelem_sci.decoder import signal_layout
-from cantelem_sci.errors import DecodeError
+from cantelem_sci.errors import DecodeError, UnselectedMultiplexerWarning
 from tests.decoder.compact_check import assert_compact_matches_dense
 
 NESTED = '''VERSION ""
@@ -228,3 +228,37 @@ def test_column_paths_equal_cantools_and_count_out_of_range(sample_db, data):
                     with np.errstate(invalid="ignore"):
                         want = np.count_nonzero((v.values < lo) | (v.values > hi))
                     assert v.attrs["out_of_range_count"] == want, v.name
+
+
+@settings(max_examples=40, deadline=None)
+@given(targeted_frames())
+def test_frames_whose_multiplexer_selects_nothing_are_counted_and_warned(nested_db, kw):
+    """A frame whose top-level multiplexer value selects no signal (or which is too short to
+    hold the multiplexer) keeps its other signals; it is counted per message node and in
+    the root attrs, against a count from Python-int bit extraction, and warned about."""
+    from tests.decoder.reference import reference_value
+
+    lay = signal_layout(nested_db)
+    want = {}
+    for info in lay.messages:
+        msg = info.message
+        top = next(s for s in msg.signals if s.is_multiplexer and s.multiplexer_signal is None)
+        keys = {i for s in msg.signals if s.multiplexer_signal == top.name
+                for i in s.multiplexer_ids or []}
+        n = 0
+        for f in np.flatnonzero(kw["arbitration_id"] == msg.frame_id):
+            payload = bytes(kw["data"][f, :kw["dlc"][f]])
+            v = reference_value(top, payload, msg.length)
+            n += not (v == v and int(v) in keys)
+        if n:
+            want[info.node] = n
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = ct.decode(ct.frames(**kw), nested_db)
+    got = {name: node.attrs["frames_multiplexer_unselected"]
+           for name, node in tree.children.items()
+           if "frames_multiplexer_unselected" in node.attrs}
+    assert got == want
+    assert tree.attrs["frames_multiplexer_unselected"] == sum(want.values())
+    warned = [w for w in caught if issubclass(w.category, UnselectedMultiplexerWarning)]
+    assert len(warned) == (1 if want else 0)

@@ -159,3 +159,25 @@ def test_random_dbc_like_text_never_crashes(tmp_path_factory, text):
     p = tmp_path_factory.mktemp("dbc") / "r.dbc"
     p.write_text(HEADER + text)
     _loads_or_names_file(p)
+
+
+def test_a_shared_id_is_warned_of_once_at_load_with_file_and_line(tmp_path):
+    """Two messages with one id: the later is never matched; load_dbc says so once, naming
+    both files and lines; decoding warns of nothing more and uses the first."""
+    text = ('VERSION ""\nNS_ :\nBS_:\nBU_: A\nBO_ 300 One: 8 A\n'
+            ' SG_ X : 0|8@1+ (1,0) [0|255] "" A\n\nBO_ 300 Two: 8 A\n'
+            ' SG_ Y : 0|8@1+ (1,0) [0|255] "" A\n')
+    p = tmp_path / "dup.dbc"
+    p.write_text(text)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        db = ct.load_dbc(p)
+    shared = [str(w.message) for w in caught if "never matched" in str(w.message)]
+    assert shared == [f"{p}:8: message Two has the id 0x12c of One ({p}:5) and is never matched"]
+    frames = ct.frames(np.arange(3), [300, 300, 300], np.full((3, 8), 7, np.uint8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = ct.decode(frames, db)
+        ct.decode(frames, db)
+    assert not caught
+    assert list(tree.children) == ["One"] and tree["One"]["X"].values.tolist() == [7, 7, 7]

@@ -37,7 +37,7 @@ def test_range_without_data_and_nan_signal_are_reported(decoded_store):
 def test_signal_with_only_nan(tmp_path, cluster_client):
     """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
     from cantelem_edge import ingest
-    from cantelem_sci.decoder import encode_signals
+    from cantelem_sci.sim import encode_signals
     from cantelem_sci.frames import FrameBatch
     from cantelem_sci.viz import Dashboard
 

@@ -7,7 +7,14 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import UnknownNameError
-from ._layout import _position
+
+
+def _position(sig: Any) -> int:
+    """The signal's start bit: little endian as the DBC gives it; big endian, its msb in
+    network (sequential) bit numbering."""
+    if sig.byte_order == "little_endian":
+        return int(sig.start)
+    return 8 * (sig.start // 8) + (7 - sig.start % 8)
 
 
 def encode_signals(message: Any, values: Mapping[str, Any], n: int | None = None,
