@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlertDeliveryError",
+    "ArgumentError",
     "CantelemError",
     "CantelemWarning",
     "CaptureError",
@@ -30,14 +31,26 @@ __all__ = [
     "StoreBusyError",
     "StoreError",
     "UnknownFramesWarning",
+    "UsageError",
     "UnselectedMultiplexerWarning",
     "UnknownNameError",
+    "UnsupportedSegmentError",
     "UploadError",
 ]
 
 
 class CantelemError(Exception):
     """Root of every error this package raises on purpose."""
+
+
+class ArgumentError(CantelemError, ValueError):
+    """An argument of a public function that cannot be used: its shape, type, range or
+    order is not what the function takes (the message says what was expected)."""
+
+
+class UsageError(CantelemError, RuntimeError):
+    """A call out of order (a method before the one that prepares it), or a service the
+    package starts that did not start."""
 
 
 class DbcError(CantelemError, ValueError):
@@ -50,6 +63,11 @@ class LogFormatError(CantelemError, ValueError):
 
 class FrameFormatError(CantelemError, ValueError):
     """Arrays that do not form valid raw frames (wrong shape, dtype or values)."""
+
+
+class UnsupportedSegmentError(FrameFormatError):
+    """A raw segment in a layout the direct reader does not read (written by another
+    writer): readers fall back to xarray for it."""
 
 
 class DecodeError(CantelemError, ValueError):

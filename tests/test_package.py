@@ -139,7 +139,8 @@ def test_error_tree():
               if n.endswith("Error") and n != "CantelemError"]
     for cls in leaves:
         assert issubclass(cls, errors.CantelemError)
-        assert any(issubclass(cls, b) for b in (ValueError, KeyError, OSError, TypeError)), cls
+        assert any(issubclass(cls, b) for b in (ValueError, KeyError, OSError, TypeError,
+                                                RuntimeError)), cls
     e = errors.UnknownNameError("signal", "x", ["b", "a"])
     assert str(e) == "unknown signal 'x'; valid: a, b"
 

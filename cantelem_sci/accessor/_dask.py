@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UnknownNameError
+from ..errors import ArgumentError, UnknownNameError
 from ..kernels import _lttb as _k
 from ..kernels import _stats as _s
 
@@ -33,7 +33,7 @@ def _as_x_dask(x):
         return x.astype(np.int64)
     if x.dtype.kind == "f":
         return x.astype(np.float64)
-    raise ValueError(f"x: expected datetime64, integer or float, got {x.dtype}")
+    raise ArgumentError(f"x: expected datetime64, integer or float, got {x.dtype}")
 
 
 def _check_increasing(x) -> None:
@@ -45,7 +45,7 @@ def _check_increasing(x) -> None:
     dec = da.diff(x) < 0
     if bool(dec.any().compute()):
         i = int(da.argmax(dec).compute())
-        raise ValueError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
+        raise ArgumentError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
 
 
 def _bin_partials(y, start: int, stop: int, n_bins: int):
@@ -161,9 +161,9 @@ def downsample_dask(x, y, n_out: int, method: str = "minmax_lttb", *, ratio: int
     if method not in DASK_METHODS:
         raise UnknownNameError("out-of-core downsampling method", method, DASK_METHODS)
     if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
+        raise ArgumentError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
     if not isinstance(n_out, (int, np.integer)) or isinstance(n_out, bool):
-        raise ValueError(f"n_out must be an integer, got {type(n_out).__name__}")
+        raise ArgumentError(f"n_out must be an integer, got {type(n_out).__name__}")
     if y.chunks != x.chunks:
         y = y.rechunk(x.chunks)
     x = _as_x_dask(x)
@@ -186,7 +186,7 @@ def downsample_dask(x, y, n_out: int, method: str = "minmax_lttb", *, ratio: int
         mid = _minmax_indices(y, 1, n - 1, n_bins) if n_bins else np.empty(0, np.int64)
         return np.concatenate([[0], mid, [n - 1]]).astype(np.int64)
     if ratio < 1:
-        raise ValueError(f"ratio must be >= 1, got {ratio}")
+        raise ArgumentError(f"ratio must be >= 1, got {ratio}")
     mid = _minmax_indices(y, 1, n - 1, max(n_out * ratio // 2, 1))
     idx = np.concatenate([[0], mid, [n - 1]]).astype(np.int64)
     if idx.shape[0] <= n_out:

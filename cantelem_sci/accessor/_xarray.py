@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import UnknownNameError
+from ..errors import ArgumentError, UnknownNameError
 from ..kernels import METHODS, STATS, breaks, downsample, window_quantiles, window_stats
 from ._dask import DASK_METHODS, downsample_dask, stats_dask
 
@@ -21,7 +21,7 @@ def _dim(obj, dim):
             return "time"
         if len(obj.dims) == 1:
             return next(iter(obj.dims))
-        raise ValueError(f"give dim=; the object has dims {list(obj.dims)}")
+        raise ArgumentError(f"give dim=; the object has dims {list(obj.dims)}")
     if dim not in obj.dims:
         raise UnknownNameError("dimension", dim, list(obj.dims))
     return dim
@@ -74,10 +74,10 @@ def _with_breaks(obj, dim, gap):
 def _window_grid(x, freq, origin):
     width = pd.Timedelta(freq).value if isinstance(freq, str) else int(freq)
     if width <= 0:
-        raise ValueError(f"freq must be positive, got {freq!r}")
+        raise ArgumentError(f"freq must be positive, got {freq!r}")
     xs = np.asarray(x)
     if xs.dtype.kind != "M":
-        raise ValueError(f"stats needs a datetime64 {''}dimension, got {xs.dtype}")
+        raise ArgumentError(f"stats needs a datetime64 {''}dimension, got {xs.dtype}")
     xi = xs.astype("datetime64[ns]").view(np.int64)
     if origin is None:
         first = int(xi[0]) if xi.size else 0
@@ -117,7 +117,7 @@ class CantelemDataArrayAccessor(_Base):
         da = self._obj
         dim = _dim(da, dim)
         if da.ndim != 1:
-            raise ValueError(f"downsample needs a 1-D DataArray, got dims {list(da.dims)}")
+            raise ArgumentError(f"downsample needs a 1-D DataArray, got dims {list(da.dims)}")
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
         idx = _indices(da[dim].values, da.data, n_out, method, gap, _sorted(da, dim))

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..errors import UsageError
 from ._evaluate import Transition, VehicleEvaluator
 from ._outbox import Dispatcher, Outbox
 from ._rules import RuleSet, load_rules
@@ -89,7 +90,7 @@ class AlertEngine:
              clock: np.ndarray | None = None) -> list[Transition]:
         """Evaluate one batch; record and dispatch its transitions (never blocks on a sink)."""
         if self.dispatcher is None:
-            raise RuntimeError("AlertEngine.feed before start()")
+            raise UsageError("AlertEngine.feed before start()")
         out = self.evaluator.feed(samples, clock)
         if not out:
             return out

@@ -158,16 +158,16 @@ class RuleSet:
 
 def _number(v: Any, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ValueError(f"{what} must be a finite number (got {v!r})")
+        raise ConfigError(f"{what} must be a finite number (got {v!r})")
     return float(v)
 
 
 def _pair(v: Any, what: str) -> tuple[float, float]:
     if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise ValueError(f"{what} must be [low, high] (got {v!r})")
+        raise ConfigError(f"{what} must be [low, high] (got {v!r})")
     lo, hi = _number(v[0], what), _number(v[1], what)
     if lo > hi:
-        raise ValueError(f"{what} must be [low, high] with low <= high (got {v!r})")
+        raise ConfigError(f"{what} must be [low, high] with low <= high (got {v!r})")
     return lo, hi
 
 
@@ -195,29 +195,29 @@ def _rule(doc: Any, where: str, sinks: dict[str, Any]) -> Rule:
             if clear is not None:
                 clear = _pair(clear, "clear")
                 if clear[0] < th[0] or clear[1] > th[1]:
-                    raise ValueError(f"clear {list(clear)} must lie within outside {list(th)} "
+                    raise ConfigError(f"clear {list(clear)} must lie within outside {list(th)} "
                                      "(the band in which the alert ends)")
         elif cond == "absent":
             th = parse_duration(doc[cond])
             if th <= 0:
-                raise ValueError("absent must be a duration > 0")
+                raise ConfigError("absent must be a duration > 0")
             for k in ("clear", "for", "clear_for"):
                 if k in doc:
-                    raise ValueError(f"'{k}' does not apply to absent (it ends at the next "
+                    raise ConfigError(f"'{k}' does not apply to absent (it ends at the next "
                                      "sample)")
         else:
             th = _number(doc[cond], cond)
             if clear is not None:
                 clear = _number(clear, "clear")
                 if cond.endswith("above") and clear > th:
-                    raise ValueError(f"clear {clear:g} must be <= the threshold {th:g} for "
+                    raise ConfigError(f"clear {clear:g} must be <= the threshold {th:g} for "
                                      f"{cond} (the alert ends at or below it)")
                 if cond.endswith("below") and clear < th:
-                    raise ValueError(f"clear {clear:g} must be >= the threshold {th:g} for "
+                    raise ConfigError(f"clear {clear:g} must be >= the threshold {th:g} for "
                                      f"{cond} (the alert ends at or above it)")
         for_s = parse_duration(doc.get("for", 0))
         clear_for_s = parse_duration(doc.get("clear_for", 0))
-    except ValueError as err:
+    except ConfigError as err:
         raise ConfigError(f"{where}: {label}: {err}") from None
     vehicles = doc.get("vehicles", "all")
     if vehicles in ("all", "*", None):

@@ -14,6 +14,7 @@ Secrets (``password``, ``secret``) come from the settings or, with ``password_en
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import hmac
 import json
@@ -66,7 +67,7 @@ def _secret(settings: dict[str, Any], key: str) -> str | None:
     return None if v is None else str(v)
 
 
-class AlertSink:
+class AlertSink(abc.ABC):
     """Base class: ``send(payload)`` delivers one alert document or raises
     :class:`AlertDeliveryError`; ``describe()`` says where it goes (no secrets)."""
 
@@ -84,8 +85,9 @@ class AlertSink:
     def describe(self) -> str:
         return self.kind
 
-    def send(self, payload: dict[str, Any]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send(self, payload: dict[str, Any]) -> None:
+        """Deliver one alert payload, or raise :class:`AlertDeliveryError`."""
 
     def close(self) -> None:
         """Release connections."""

@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ._catalog import Catalog
 from ._job import day_key, map_on_cluster
 from ._lease import JobLease
-from ._store import Store
+from ._store import Store, check_vehicles
 
 __all__ = ["AlertsReport", "evaluate_fleet", "read_events"]
 
@@ -275,7 +275,7 @@ def evaluate_fleet(store: str | None = None, *, rules: Any = None,
     st = Store(url, so)
     catalog = catalog or default_catalog(st.url, so)  # rules are checked against its DBCs
     with JobLease(st, "alerts", wait=wait):
-        return _run(st, so, rs, catalog, vehicles, client, scheduler, workers)
+        return _run(st, so, rs, catalog, check_vehicles(vehicles), client, scheduler, workers)
 
 
 def _run(st: Store, so: dict, rs: RuleSet, catalog: Catalog, vehicles, client, scheduler,

@@ -132,6 +132,10 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
         raise ConfigError(f"{path}: cannot read the catalog: {err.strerror}") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(doc, (dict, type(None))) or not isinstance(
+            (doc or {}).get("metadata") or {}, dict):
+        raise ConfigError(f"{path}: expected a mapping with metadata.cantelem (store and "
+                          f"dbc_groups), got {type(doc).__name__}")
     meta = ((doc or {}).get("metadata") or {}).get("cantelem")
     if not isinstance(meta, dict):
         raise ConfigError(f"{path}: no metadata.cantelem block (store and dbc_groups)")

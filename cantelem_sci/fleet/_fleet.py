@@ -18,7 +18,7 @@ from ..errors import UnknownNameError
 from ._catalog import Catalog, default_catalog, load_catalog
 from ._index import index_key, list_vehicles, refresh_index, trips_of
 from ._job import JobReport, day_key, decode_fleet
-from ._store import Store
+from ._store import Store, check_vehicles
 
 TripsKey = "index/trips/vehicle={}.json"
 
@@ -101,7 +101,7 @@ class Fleet:
     def trips(self, vehicle: str | None = None) -> pd.DataFrame:
         """Trips (sessions split at gaps longer than the catalog's ``trip_gap``), with the
         user metadata given by :meth:`annotate_trip`."""
-        vs = [vehicle] if vehicle else self.vehicles
+        vs = check_vehicles(vehicle) if vehicle is not None else self.vehicles
         rows = []
         for v in vs:
             self._check_vehicle(v)

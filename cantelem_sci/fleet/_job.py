@@ -29,12 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import FrameFormatError
 from ..frames import FrameBatch, order_frames
 from ._catalog import Catalog, DbcGroup, group_sha, load_group_dbc
 from ._index import refresh_index
 from ._lease import JobLease
-from ._store import Store
-from ._write import write_tree
+from ._store import Store, check_vehicles
+from ._write import NotDirect, write_tree
 
 DECODED_FORMAT = "cantelem.decoded/1"
 #: part of every day's version: a change in what the job makes of the same segments (here:
@@ -191,7 +192,8 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
             b = store.read_frames(key)  # plain numpy: no dask inside the task
             man = store.read_json(key + ".manifest.json")
             if len(b) != int(man["frame_count"]):
-                raise ValueError(f"{len(b)} frames, manifest says {man['frame_count']}")
+                raise FrameFormatError(f"{key}: {len(b)} frames, manifest says "
+                                       f"{man['frame_count']}")
             batches.append(b)
             used.append(key)
             steps += int(man.get("clock_steps", 0))  # found by the logger before sorting
@@ -261,7 +263,7 @@ def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
         encoding = _encoding(tree)
         try:
             write_tree(tree, target, encoding)
-        except NotImplementedError:
+        except NotDirect:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", category=UserWarning)
                 tree.to_zarr(target, mode="w", zarr_format=3, consolidated=False,
@@ -393,7 +395,8 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
     catalog = catalog or default_catalog(url, so)
     st = Store(url, so)
     with JobLease(st, "decode", wait=wait):
-        return _run(st, so, catalog, vehicles, client, scheduler, workers, progress, verify)
+        return _run(st, so, catalog, check_vehicles(vehicles), client, scheduler, workers,
+                    progress, verify)
 
 
 def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, workers,

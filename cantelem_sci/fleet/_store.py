@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FrameFormatError, StoreError
+from ..errors import ArgumentError, StoreError, UnsupportedSegmentError
 from ..frames import FrameBatch
 from ..frames._direct import read_segment, read_times
+from ..io import SEGMENT_RE
 
 
 class Store:
@@ -144,9 +145,7 @@ class Store:
         if self.local:
             try:
                 return read_segment(self.path(key))
-            except FrameFormatError:
-                raise
-            except ValueError:
+            except UnsupportedSegmentError:
                 pass
         return FrameBatch.from_dataset(self.open_zarr(key, chunks=None))
 
@@ -156,7 +155,7 @@ class Store:
         if self.local:
             try:
                 return read_times(self.path(key))
-            except ValueError:
+            except UnsupportedSegmentError:
                 pass
         return (self.open_zarr(key, chunks=None)["time"].values
                 .astype("datetime64[ns]").view("int64"))
@@ -169,3 +168,24 @@ class Store:
             so = None if self.local else self.storage_options
             return xr.open_zarr(self.uri(key), consolidated=False, storage_options=so, **kw)
 
+
+def check_vehicles(vehicles: Any) -> list[str] | None:
+    """``vehicles`` (None: every vehicle) as a list of ids safe as one path segment and one
+    MQTT topic level, or :class:`~cantelem_sci.errors.ArgumentError` naming the first that
+    is not.
+
+    Example
+    -------
+    >>> check_vehicles(["EV0001"]), check_vehicles(None)
+    (['EV0001'], None)
+    """
+    if vehicles is None:
+        return None
+    if isinstance(vehicles, str):
+        vehicles = [vehicles]
+    out = list(vehicles)
+    for v in out:
+        if not isinstance(v, str) or not SEGMENT_RE.match(v) or ".." in v:
+            raise ArgumentError(f"vehicle id {v!r}: expected 1-64 characters of A-Z a-z 0-9 "
+                                "_ . - starting with a letter or digit, without '..'")
+    return out

@@ -31,6 +31,11 @@ from ..frames._zarr3 import write_array, write_group
 ZSTD_LEVEL = 0
 
 
+
+class NotDirect(Exception):
+    """A tree the direct writer does not handle (the caller falls back to ``to_zarr``);
+    never leaves the package."""
+
 def write_tree(tree: Any, path: str | Path, encoding: dict[str, dict[str, Any]]) -> None:
     """Write ``tree`` (an ``xarray.DataTree``) to the local directory ``path`` as
     ``tree.to_zarr(path, mode="w", zarr_format=3, consolidated=False, encoding=encoding)``
@@ -67,9 +72,9 @@ def write_tree(tree: Any, path: str | Path, encoding: dict[str, dict[str, Any]])
             # pooled memory while it is still in the cache
             try:
                 values, kw = _encode_array(name, var, chunks)
-            except (TypeError, ValueError) as err:  # checked before, so not expected
+            except (TypeError, ValueError, NotDirect) as err:  # checked before: not expected
                 shutil.rmtree(path)
-                raise NotImplementedError(f"{where} {name!r}: {err}") from err
+                raise NotDirect(f"{where} {name!r}: {err}") from err
             write_array(where / name, values, level=ZSTD_LEVEL, **kw)
 
 
@@ -95,9 +100,9 @@ def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
     for name, var in variables.items():
         where = f"{node.path} {name!r}"
         if name not in enc or set(enc[name]) != {"chunks"}:
-            raise NotImplementedError(f"{where}: no chunks in the encoding")
+            raise NotDirect(f"{where}: no chunks in the encoding")
         if var.ndim != 1 or var.dtype.kind not in "biufM" or var.size == 0:
-            raise NotImplementedError(f"{where}: {var.ndim}-D {var.dtype}, {var.size} values")
+            raise NotDirect(f"{where}: {var.ndim}-D {var.dtype}, {var.size} values")
         _check_json(where, var.attrs)
         arrays.append((name, uncached(var), tuple(enc[name]["chunks"])))
     return group_attrs, arrays
@@ -112,7 +117,7 @@ def _encode_array(name: str, var: Any, chunks: tuple[int, ...]
     v = encode_zarr_variable(var, name=name, zarr_format=3)
     values = np.asarray(v.values)
     if values.ndim != 1 or values.dtype.kind not in "biuf":
-        raise ValueError(f"encoded as {values.ndim}-D {values.dtype}")
+        raise NotDirect(f"encoded as {values.ndim}-D {values.dtype}")
     a = dict(v.attrs)
     fill = v.encoding.get("fill_value")
     if fill is None:
@@ -129,4 +134,4 @@ def _check_json(where: str, attrs: dict[str, Any]) -> None:
     try:
         json.dumps(attrs, allow_nan=True)
     except TypeError as err:
-        raise NotImplementedError(f"{where}: attributes are not JSON: {err}") from err
+        raise NotDirect(f"{where}: attributes are not JSON: {err}") from err

@@ -6,8 +6,8 @@ whatever its size, most of it zarr-python's per-array metadata and codec setup: 
 directly. The edge logger writes its segments with :mod:`._zarr3`, so they are read back
 here by :func:`._zarr3.read_array`: the same values as ``FrameBatch.from_dataset`` of the
 opened segment (tested on random segments). A segment written otherwise (another time
-encoding, other codecs) raises ``ValueError`` naming what differs, and the caller opens it
-with xarray.
+encoding, other codecs) raises ``UnsupportedSegmentError`` naming what differs, and the
+caller opens it with xarray.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..errors import FrameFormatError
+from ..errors import FrameFormatError, UnsupportedSegmentError
 from ._schema import DTYPES, FIELDS, SCHEMA_NAME, FrameBatch, check_schema
 from ._zarr3 import read_array
 
@@ -31,7 +31,8 @@ def read_segment(path: str | Path) -> FrameBatch:
 
     Raises :class:`~cantelem_sci.errors.FrameFormatError` as
     :func:`~cantelem_sci.frames.check_schema` does (missing variables, a newer schema), and
-    ``ValueError`` for a segment this reader does not handle (then open it with xarray).
+    :class:`~cantelem_sci.errors.UnsupportedSegmentError` for a segment this reader does not
+    handle (then open it with xarray).
 
     Example
     -------
@@ -51,10 +52,10 @@ def read_segment(path: str | Path) -> FrameBatch:
     try:
         group = json.loads((path / "zarr.json").read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: no readable Zarr v3 group: {err}") from err
+        raise UnsupportedSegmentError(f"{path}: no readable Zarr v3 group: {err}") from err
     attrs = group.get("attributes", {})
     if group.get("node_type") != "group" or attrs.get("schema", SCHEMA_NAME) != SCHEMA_NAME:
-        raise ValueError(f"{path}: not a {SCHEMA_NAME} group")
+        raise UnsupportedSegmentError(f"{path}: not a {SCHEMA_NAME} group")
     present = {k for k in ("time", "data") + FIELDS if (path / k / "zarr.json").exists()}
     try:
         check_schema(SimpleNamespace(variables=present, attrs=attrs))
@@ -70,8 +71,9 @@ def read_segment(path: str | Path) -> FrameBatch:
 
 
 def read_times(path: str | Path) -> np.ndarray:
-    """The ``time`` column (int64 ns) of the segment at ``path``; ``ValueError`` when it is
-    not stored as the edge logger stores it (int64 in :data:`TIME_UNITS`).
+    """The ``time`` column (int64 ns) of the segment at ``path``;
+    ``UnsupportedSegmentError`` when it is not stored as the edge logger stores it (int64 in
+    :data:`TIME_UNITS`).
 
     Example
     -------
@@ -87,9 +89,9 @@ def read_times(path: str | Path) -> np.ndarray:
     try:
         meta = json.loads((path / "time" / "zarr.json").read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(f"{path}/time: no readable array: {err}") from err
+        raise UnsupportedSegmentError(f"{path}/time: no readable array: {err}") from err
     units = meta.get("attributes", {}).get("units")
     if units != TIME_UNITS or meta.get("data_type") != "int64":
-        raise ValueError(f"{path}/time: {meta.get('data_type')} in {units!r}, expected "
-                         f"int64 in {TIME_UNITS!r}")
+        raise UnsupportedSegmentError(f"{path}/time: {meta.get('data_type')} in {units!r}, "
+                                      f"expected int64 in {TIME_UNITS!r}")
     return read_array(path / "time")

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import FrameFormatError, UnsupportedSegmentError
+
 _DATA_TYPES = {np.dtype(t): t for t in ("bool", "int8", "int16", "int32", "int64", "uint8",
                                          "uint16", "uint32", "uint64", "float32", "float64")}
 
@@ -77,10 +79,11 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
     values = np.asarray(values)
     dtype = values.dtype
     if dtype not in _DATA_TYPES:
-        raise TypeError(f"{path}: dtype {dtype} is not supported by the segment writer; "
+        raise FrameFormatError(f"{path}: dtype {dtype} is not supported by the segment writer; "
                         f"expected one of {', '.join(sorted(_DATA_TYPES.values()))}")
     if len(chunks) != values.ndim:
-        raise ValueError(f"{path}: chunks {chunks} do not match the {values.ndim} dimensions")
+        raise FrameFormatError(f"{path}: chunks {chunks} do not match the {values.ndim} "
+                               "dimensions")
     codecs: list[dict[str, Any]] = []
     if delta:
         codecs.append({"name": "numcodecs.delta", "configuration": {"dtype": _DATA_TYPES[dtype]}})
@@ -149,7 +152,7 @@ def _only_fill_piece(block: np.ndarray, fill: np.ndarray) -> bool:
 
 def read_array(path: Path) -> np.ndarray:
     """An array written by :func:`write_array` (the codecs and chunk layout this module
-    writes; anything else raises ``ValueError`` naming the array), read without zarr-python.
+    writes; anything else raises ``UnsupportedSegmentError`` naming the array), read without zarr-python.
 
     Example
     -------
@@ -166,8 +169,8 @@ def read_array(path: Path) -> np.ndarray:
     if (meta.get("node_type") != "array" or meta.get("data_type") not in _DATA_TYPES.values()
             or names not in (["bytes", "zstd"], ["numcodecs.delta", "bytes", "zstd"])
             or meta["chunk_key_encoding"]["configuration"].get("separator") != "/"):
-        raise ValueError(f"{path}: not an array as the segment writer writes them (codecs "
-                         f"{names}, data type {meta.get('data_type')})")
+        raise UnsupportedSegmentError(f"{path}: not an array as the segment writer writes them "
+                                      f"(codecs {names}, data type {meta.get('data_type')})")
     dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     shape = tuple(meta["shape"])
     chunks = tuple(meta["chunk_grid"]["configuration"]["chunk_shape"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import ArgumentError
 from ._lttb import _prepare, lttb, m4, minmax, minmax_lttb
 
 METHODS = ("lttb", "minmax_lttb", "m4", "minmax", "step")
@@ -126,7 +127,7 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
     [0, 2, 3, 5, 6, 9]
     """
     if method not in _FUNCS:
-        raise ValueError(f"unknown downsampling method {method!r}; valid: {', '.join(METHODS)}")
+        raise ArgumentError(f"unknown downsampling method {method!r}; valid: {', '.join(METHODS)}")
     fn = _FUNCS[method]
     xf, yf, n, n_out = _prepare(x, y, n_out)
     if gap is not None:
@@ -134,7 +135,7 @@ def downsample(x, y, n_out: int, method: str = "minmax_lttb", *, gap=None,
             gap = gap.astype("timedelta64[ns]").astype(np.int64)
         gap = float(gap)
         if not gap > 0:
-            raise ValueError(f"gap must be positive, got {gap}")
+            raise ArgumentError(f"gap must be positive, got {gap}")
     starts, stops, nans = _segments(xf, yf, 0.0 if gap is None else gap, gap is not None)
     sorted_kw = {"assume_sorted": True} if assume_sorted and method == "minmax_lttb" else {}
     if nans.shape[0] == 0 and starts.shape[0] <= 1:

@@ -16,21 +16,23 @@ point with the largest area; the first and last points are always kept.
 
 from __future__ import annotations
 
-import numpy as np
 import threading
 
+import numpy as np
 from numba import njit, prange
+
+from ..errors import ArgumentError
 
 
 def _prepare(x, y, n_out, check=True):
     x = np.asarray(x)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
+        raise ArgumentError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
     xi = as_x(x)
     n = x.shape[0]
     if not isinstance(n_out, (int, np.integer)) or isinstance(n_out, bool):
-        raise ValueError(f"n_out must be an integer, got {type(n_out).__name__}")
+        raise ArgumentError(f"n_out must be an integer, got {type(n_out).__name__}")
     if check:
         _check_increasing(xi)
     # kernels read x relative to x[0] as float64 (ns resolution for spans up to ~104 days)
@@ -46,13 +48,13 @@ def as_x(x) -> np.ndarray:
         return x.astype(np.int64, copy=False)
     if x.dtype.kind == "f":
         return x.astype(np.float64, copy=False)
-    raise ValueError(f"x: expected datetime64, integer or float, got {x.dtype}")
+    raise ArgumentError(f"x: expected datetime64, integer or float, got {x.dtype}")
 
 
 def _check_increasing(xi, parallel=False) -> None:
     i = _first_decrease_parallel(xi) if parallel else _first_decrease(xi)
     if i >= 0:
-        raise ValueError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
+        raise ArgumentError(f"x must be non-decreasing; x[{i + 1}] < x[{i}]")
 
 
 @njit(cache=True, nogil=True)
@@ -621,7 +623,7 @@ def minmax_lttb(x, y, n_out: int, ratio: int = 4, *, parallel: bool | None = Non
     """
     xf, yf, n, n_out = _prepare(x, y, n_out, check=False)
     if ratio < 1:
-        raise ValueError(f"ratio must be >= 1, got {ratio}")
+        raise ArgumentError(f"ratio must be >= 1, got {ratio}")
     par = _use_parallel(parallel, n)
     if n_out >= n or n_out < 3 or n_out * ratio >= n:
         return lttb(xf, yf, n_out, parallel=par)

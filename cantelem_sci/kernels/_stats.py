@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..errors import ArgumentError
+
 FIELDS = ("count", "mean", "m2", "sum", "min", "max", "first_t", "first", "last_t", "last",
           "tw_sum", "tw_dur", "nan_before_first", "nan_after_last")
 (_COUNT, _MEAN, _M2, _SUM, _MIN, _MAX, _FT, _FV, _LT, _LV, _TWS, _TWD, _NBF,
@@ -107,9 +109,9 @@ def stats_append(state: np.ndarray, x, y, origin, width, max_gap=None) -> np.nda
     x = _as_num(x)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
+        raise ArgumentError(f"x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
     if width <= 0:
-        raise ValueError(f"width must be positive, got {width}")
+        raise ArgumentError(f"width must be positive, got {width}")
     mg = np.inf if max_gap is None else float(_as_scalar(max_gap))
     return _append(state, x, y, _as_scalar(origin), float(_as_scalar(width)), mg)
 
@@ -119,7 +121,7 @@ def _as_num(x):
     if x.dtype.kind == "M":
         return x.astype("datetime64[ns]").view(np.int64)
     if x.dtype.kind not in "iuf":
-        raise ValueError(f"x: expected datetime64, integer or float, got {x.dtype}")
+        raise ArgumentError(f"x: expected datetime64, integer or float, got {x.dtype}")
     return x
 
 
@@ -173,7 +175,7 @@ def _combine(a, b, max_gap):
 def stats_combine(a: np.ndarray, b: np.ndarray, max_gap=None) -> np.ndarray:
     """Combine the states of two consecutive stretches (``a`` before ``b`` in time)."""
     if a.shape != b.shape:
-        raise ValueError(f"states differ in shape: {a.shape} and {b.shape}")
+        raise ArgumentError(f"states differ in shape: {a.shape} and {b.shape}")
     mg = np.inf if max_gap is None else float(_as_scalar(max_gap))
     return _combine(a, b, mg)
 
@@ -296,7 +298,7 @@ def window_quantiles(x, y, origin, width, n_windows: int, q) -> np.ndarray:
     """
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     if ((qs < 0) | (qs > 1)).any():
-        raise ValueError(f"quantiles must be in [0, 1], got {qs.tolist()}")
+        raise ArgumentError(f"quantiles must be in [0, 1], got {qs.tolist()}")
     x = _as_num(x)
     y = np.asarray(y, dtype=np.float64)
     return _quantiles(x, y, _as_scalar(origin), float(_as_scalar(width)), int(n_windows), qs)

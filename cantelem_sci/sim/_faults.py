@@ -34,7 +34,7 @@ _UNIT = {"ms": 1e-3, "s": 1.0, "min": 60.0, "": 1.0}
 def _seconds(text: str) -> float:
     m = re.fullmatch(r"([0-9.]+)(ms|s|min)?", text)
     if not m:
-        raise ValueError(text)
+        raise ConfigError(f"fault time {text!r}: expected a number with ms, s or min")
     return float(m.group(1)) * _UNIT[m.group(2) or ""]
 
 
@@ -65,8 +65,8 @@ class Fault:
         try:
             return cls(m.group(1), _seconds(m.group(2)),
                        _seconds(m.group(3)) if m.group(3) else 5.0)
-        except ValueError as err:
-            raise ConfigError(f"fault {spec!r}: a time is not a number") from err
+        except ConfigError as err:
+            raise ConfigError(f"fault {spec!r}: {err}") from err
 
     def scaled(self, k: float) -> "Fault":
         return Fault(self.kind, self.start_s * k, self.duration_s * k)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..decoder import load_dbc
-from ._encode import encode_signals
+from ..errors import ArgumentError
 from ..frames import FrameBatch
+from ._encode import encode_signals
 from ._faults import Fault
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,6 +189,9 @@ def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed:
     >>> 400 < len(b) < 700
     True
     """
+    if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) or not (
+            0 < duration_s < 1e9):
+        raise ArgumentError(f"duration_s: expected a number of seconds > 0, got {duration_s!r}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     ph = _physics(rng, duration_s)
     db = _db()
@@ -296,6 +300,8 @@ def simulate_fleet(n_vehicles: int = 3, *, duration_s: float = 600.0, seed: int 
     >>> sorted(fleet)
     ['EV0001', 'EV0002']
     """
+    if isinstance(n_vehicles, bool) or not isinstance(n_vehicles, int) or n_vehicles < 0:
+        raise ArgumentError(f"n_vehicles: expected a whole number >= 0, got {n_vehicles!r}")
     faults = faults or {}
     return {vid: simulate_vehicle(vid, duration_s=duration_s, seed=seed, index=i,
                                   start=start, faults=faults.get(vid, ())).to_dataset()

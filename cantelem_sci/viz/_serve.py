@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..errors import UsageError
+
 
 def notebooks_dir() -> Path:
     """The repository's ``notebooks/`` folder (the dashboard and the analyst notebooks)."""
     here = Path(__file__).resolve().parents[2] / "notebooks"
     if not here.is_dir():
-        raise FileNotFoundError(f"{here}: notebooks folder not found (run from a source checkout)")
+        raise UsageError(f"{here}: notebooks folder not found (run from a source checkout)")
     return here
 
 
@@ -75,7 +77,7 @@ class DashboardServer:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"voila exited: {self.proc.stderr.read()}") from None
+                    raise UsageError(f"voila exited: {self.proc.stderr.read()}") from None
                 time.sleep(0.3)
         self.stop()
         raise TimeoutError(f"voila did not answer on {self.url} within {timeout:.0f} s")

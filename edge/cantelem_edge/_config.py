@@ -67,6 +67,10 @@ def check_vehicle_id(vid: str, where: str = "vehicle") -> str:
             "starting with a letter or digit, without '..'") from None
 
 
+class _SpecError(Exception):
+    """What is wrong with one part of a --source spec (re-raised as ConfigError)."""
+
+
 @dataclass
 class SourceConfig:
     """One frame or GPS source."""
@@ -103,15 +107,15 @@ class SourceConfig:
         try:
             if kind in ("can", "canfd"):
                 if len(rest) < 2:
-                    raise ValueError("expected can:<interface>:<channel>[:<bitrate>]")
+                    raise _SpecError("expected can:<interface>:<channel>[:<bitrate>]")
                 return cls(kind, interface=rest[0], channel=rest[1],
                            bitrate=int(rest[2]) if len(rest) > 2 else None)
             if kind == "replay":
                 if not rest:
-                    raise ValueError("expected replay:<path>[:realtime|fast]")
+                    raise _SpecError("expected replay:<path>[:realtime|fast]")
                 mode = rest[1] if len(rest) > 1 else "realtime"
                 if mode not in ("realtime", "fast"):
-                    raise ValueError(f"mode must be realtime or fast, got {mode!r}")
+                    raise _SpecError(f"mode must be realtime or fast, got {mode!r}")
                 return cls(kind, path=rest[0], realtime=mode == "realtime")
             if kind == "sim":
                 mode = "realtime"
@@ -137,9 +141,9 @@ class SourceConfig:
                 return cls(kind, vehicle=vehicle, realtime=mode == "realtime", speed=speed,
                            rate=rate, faults=faults)
             if not rest:
-                raise ValueError("expected gps:<port or file>[:<baudrate>]")
+                raise _SpecError("expected gps:<port or file>[:<baudrate>]")
             return cls(kind, path=rest[0], baudrate=int(rest[1]) if len(rest) > 1 else 9600)
-        except ValueError as err:
+        except (_SpecError, ValueError) as err:  # (ValueError: int() of a bitrate)
             raise ConfigError(f"--source {spec!r}: {err}") from err
 
 
@@ -267,14 +271,14 @@ def _coerce(name: str, value: Any, where: str, fields: dict[str, Any] | None = N
             if isinstance(value, str):  # environment: comma separated
                 return [v.strip() for v in value.split(",") if v.strip()]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise TypeError(value)
+                raise _SpecError(value)
             return list(value)
         if typ.startswith("int"):
             return int(value)
         if typ.startswith("float"):
             return float(value)
         return str(value)
-    except (TypeError, ValueError) as err:
+    except (_SpecError, TypeError, ValueError) as err:  # (int() and float() raise these)
         shown = "***" if name == "password" else repr(value)
         raise ConfigError(f"{where}: {name} = {shown}: expected {typ.split(' ')[0]}") from err
 

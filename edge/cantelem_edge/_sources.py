@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import threading
@@ -33,7 +34,7 @@ class Sink(Protocol):
     def count_drop(self, cause: str, n: int) -> None: ...
 
 
-class Source:
+class Source(abc.ABC):
     """Base: a thread that runs :meth:`run` until :meth:`stop`."""
 
     name = "source"
@@ -62,8 +63,9 @@ class Source:
         finally:
             self.finished.set()
 
+    @abc.abstractmethod
     def run(self, sink: Sink) -> None:
-        raise NotImplementedError
+        """Capture or play frames into ``sink`` until stopped or done."""
 
     def stop(self) -> None:
         self._stop.set()
@@ -170,8 +172,9 @@ class _BatchPlayer(Source):
         self.loop = loop
         self.speed = speed
 
+    @abc.abstractmethod
     def frames(self) -> FrameBatch:
-        raise NotImplementedError
+        """The frames to play."""
 
     def run(self, sink: Sink) -> None:
         b = self.frames()

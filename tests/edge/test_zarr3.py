@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cantelem_edge import _segment
+from cantelem_sci.errors import FrameFormatError
 from cantelem_sci.frames._zarr3 import write_array
 from cantelem_sci.frames import FrameBatch
 from tests.strategies import frame_arrays
@@ -180,7 +181,7 @@ def test_float_chunks_left_out_as_zarr_python_leaves_them(tmp_path_factory, vals
 
 
 def test_unsupported_input_is_named(tmp_path):
-    with pytest.raises(TypeError, match="dtype <U1 is not supported"):
+    with pytest.raises(FrameFormatError, match="dtype <U1 is not supported"):
         write_array(tmp_path / "s", np.array(["a"]), chunks=(1,), level=1)
     with pytest.raises(ValueError, match="do not match the 2 dimensions"):
         write_array(tmp_path / "t", np.zeros((2, 2)), chunks=(1,), level=1)
