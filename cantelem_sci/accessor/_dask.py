@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ArgumentError, UnknownNameError
 from ..kernels import _lttb as _k
+from ..kernels import _minmax as _mm
 from ..kernels import _stats as _s
 
 #: Methods with an out-of-core version.
@@ -60,7 +61,7 @@ def _bin_partials(y, start: int, stop: int, n_bins: int):
         b0, b1 = max(b0, 0), min(b1, n_bins)
         if b1 <= b0:
             continue
-        fn = dask.delayed(lambda yb, off, b0, b1: _k._block_minmax(
+        fn = dask.delayed(lambda yb, off, b0, b1: _mm._block_minmax(
             np.asarray(yb, dtype=np.float64), off, edges, b0, b1), pure=True)
         tasks.append(fn(blk, int(o), b0, b1))
         ranges.append((b0, b1))
@@ -194,7 +195,7 @@ def downsample_dask(x, y, n_out: int, method: str = "minmax_lttb", *, ratio: int
     import dask
 
     sx, sy = dask.compute(x[idx], y[idx])
-    return _k.lttb_on_subset(sx, sy, idx, n_out)
+    return _mm.lttb_on_subset(sx, sy, idx, n_out)
 
 
 def stats_dask(x, y, origin, width, n_windows: int, max_gap=None) -> dict:

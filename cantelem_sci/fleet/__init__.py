@@ -2,7 +2,8 @@
 
 from ._alerts import AlertsReport, evaluate_fleet
 from ._catalog import Catalog, DbcGroup, default_catalog, load_catalog
-from ._fleet import Fleet, open_fleet
+from ._fleet import Fleet
+from ._open import open_fleet
 from ._index import refresh_index
 from ._job import JobReport, decode_fleet, plan
 from ._store import Store

@@ -30,7 +30,7 @@ class CantelemBackendEntrypoint(BackendEntrypoint):
                      end: Any = None, max_points: int | None = None, catalog: Any = None,
                      storage_options: dict | None = None, **kwargs: Any):
         from ..errors import ConfigError
-        from ._fleet import open_fleet
+        from ._open import open_fleet
 
         fleet = open_fleet(str(filename_or_obj), storage_options=storage_options, catalog=catalog,
                            refresh=False)
@@ -50,7 +50,7 @@ class CantelemBackendEntrypoint(BackendEntrypoint):
         import xarray as xr
 
         from ..errors import ConfigError
-        from ._fleet import open_fleet
+        from ._open import open_fleet
 
         fleet = open_fleet(str(filename_or_obj), storage_options=storage_options, catalog=catalog,
                            refresh=False)

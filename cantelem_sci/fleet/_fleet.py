@@ -13,9 +13,9 @@ import pandas as pd
 import xarray as xr
 
 from .. import accessor as _accessor  # noqa: F401  (registers .cantelem)
-from .. import _config
 from ..errors import UnknownNameError
-from ._catalog import Catalog, default_catalog, load_catalog
+from ..io import durable_frames
+from ._catalog import Catalog
 from ._index import index_key, list_vehicles, refresh_index, trips_of
 from ._job import JobReport, day_key, decode_fleet
 from ._store import Store, check_vehicles
@@ -336,17 +336,8 @@ class Fleet:
         for seg in self._index.get(vehicle, {}).get("segments", []):
             if seg["end_ns"] > decoded_end:
                 batches.append(self.store.read_frames(seg["key"]))
-        if self.store.local:
-            from cantelem_edge import read_journal
-
-            spool = os.path.join(self.store.root, ".edge", vehicle)
-            if os.path.isdir(spool):
-                for name in sorted(os.listdir(spool)):
-                    if name.startswith("journal-") and name.endswith(".ctj"):
-                        try:
-                            batches.append(read_journal(os.path.join(spool, name)).frames)
-                        except Exception:  # a journal being rotated away: next tick
-                            continue
+        if self.store.local:  # the logger's spool is the store's folder
+            batches.append(durable_frames(self.store.root, vehicle))
         frames = FrameBatch.concat(batches) if batches else FrameBatch.empty()
         newest = int(frames.time.max()) if len(frames) else None
         if newest is None:
@@ -495,28 +486,3 @@ class Fleet:
                            storage_options=self.store.storage_options, **kw)
         self.refresh()
         return rep
-
-
-def open_fleet(url: str | os.PathLike[str] | None = None, *, storage_options: dict | None = None,
-               catalog: str | os.PathLike[str] | Catalog | None = None,
-               refresh: bool = True) -> Fleet:
-    """Open a fleet store: a local directory (default: the ``store`` setting) or ``s3://``.
-
-    Example
-    -------
-    >>> import tempfile, cantelem_sci as ct
-    >>> ct.open_fleet(tempfile.mkdtemp()).vehicles
-    []
-    """
-    if catalog is not None and not isinstance(catalog, Catalog):
-        catalog = load_catalog(catalog)
-    if url is None:
-        url = catalog.store if catalog is not None else _config.get("store")
-    so = storage_options if storage_options is not None else (
-        catalog.storage_options if catalog is not None else {})
-    store = Store(url, so)
-    if catalog is None:
-        catalog = default_catalog(store.url, so)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return Fleet(store, catalog, refresh=refresh)

@@ -6,11 +6,25 @@ edge logger can depend on it. The live telemetry path: :func:`encode_samples` /
 layout (:func:`live_topic`), broker settings with masked credentials
 (:class:`BrokerSettings`, :func:`redact_url`), connections (:func:`connect`), the
 subscriber's state (:class:`LiveFeed`) and a broker for machines without one
-(:class:`EmbeddedBroker`).
+(:class:`EmbeddedBroker`). The durable path: the write-ahead journal
+(:class:`JournalWriter`, :func:`read_journal`), where a vehicle's journals live in a spool
+(:func:`state_dir`) and what they hold (:func:`durable_frames`).
 """
 
 from ._broker import EmbeddedBroker
 from ._flock import release_flock, try_flock
+from ._journal import (
+    GPS_FLOAT,
+    GPS_INT,
+    JOURNAL_GLOB,
+    JournalContents,
+    JournalWriter,
+    durable_frames,
+    fsync_dir,
+    journal_path,
+    read_journal,
+    state_dir,
+)
 from ._live_feed import LiveFeed
 from ._live_payload import (
     LIVE_SCHEMA,
@@ -29,12 +43,17 @@ from ._live_payload import (
 from ._mqtt import BrokerSettings, connect, redact_url
 
 __all__ = [
+    "GPS_FLOAT",
+    "GPS_INT",
+    "JOURNAL_GLOB",
     "LIVE_SCHEMA",
     "LIVE_VERSION",
     "MAX_PAYLOAD",
     "SEGMENT_RE",
     "BrokerSettings",
     "EmbeddedBroker",
+    "JournalContents",
+    "JournalWriter",
     "LiveAlert",
     "LiveFeed",
     "LiveSamples",
@@ -42,10 +61,15 @@ __all__ = [
     "check_topic_segment",
     "connect",
     "decode_message",
+    "durable_frames",
     "encode_samples",
     "encode_status",
+    "fsync_dir",
+    "journal_path",
     "live_topic",
+    "read_journal",
     "redact_url",
     "release_flock",
+    "state_dir",
     "try_flock",
 ]

@@ -5,7 +5,8 @@ every variable of a dataset.
 """
 
 from ._gaps import METHODS, breaks, downsample, step
-from ._lttb import lttb, lttb_on_subset, m4, minmax, minmax_lttb
+from ._lttb import lttb
+from ._minmax import lttb_on_subset, m4, minmax, minmax_lttb
 from ._stats import (
     FIELDS,
     STATS,

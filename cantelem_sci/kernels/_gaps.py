@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit
 
 from ..errors import ArgumentError
-from ._lttb import _prepare, lttb, m4, minmax, minmax_lttb
+from ._lttb import _prepare, lttb
+from ._minmax import m4, minmax, minmax_lttb
 
 METHODS = ("lttb", "minmax_lttb", "m4", "minmax", "step")
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cantelem_sci.errors import ConfigError
-from cantelem_sci.io import SEGMENT_RE
+from cantelem_sci.io import SEGMENT_RE, state_dir
 
 #: A vehicle id: letters, digits, ``_ . -``, 1-64 characters, starting with a letter or digit
 #: (and no ``..``): safe as a path segment and as an MQTT topic level (``cantelem_sci.io``).
@@ -202,7 +202,7 @@ class EdgeConfig:
     @property
     def state_dir(self) -> Path:
         """``<spool>/.edge/<vehicle>``: journals, sequence numbers, status."""
-        return Path(self.spool) / ".edge" / self.vehicle
+        return state_dir(self.spool, self.vehicle)
 
     @property
     def status_file(self) -> Path:

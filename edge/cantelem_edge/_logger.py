@@ -32,7 +32,7 @@ from cantelem_sci.frames import FrameBatch, clock_steps
 
 from . import __version__
 from ._config import EdgeConfig
-from ._journal import JournalWriter, read_journal
+from cantelem_sci.io import JOURNAL_GLOB, JournalWriter, journal_path, read_journal
 from ._lock import SpoolLock
 from ._segment import remove_temporaries, segment_key, write_segment
 from ._sources import Source, make_source
@@ -147,7 +147,7 @@ class EdgeLogger:
         path = self.state_dir / "state.json"
         seq = json.loads(path.read_text()).get("next_seq", 1) if path.exists() else 1
         # every journal on disk also counts (state.json may be older than a journal)
-        for j in self.state_dir.glob("journal-*.ctj"):
+        for j in self.state_dir.glob(JOURNAL_GLOB):
             seq = max(seq, int(j.stem.split("-")[1]) + 1)
         tmp = path.with_name(".state.json.tmp")
         tmp.write_text(json.dumps({"next_seq": seq + 1}))
@@ -161,7 +161,7 @@ class EdgeLogger:
         the keys written."""
         keys = []
         remove_temporaries(self.root, self.cfg.vehicle)
-        for j in sorted(self.state_dir.glob("journal-*.ctj")):
+        for j in sorted(self.state_dir.glob(JOURNAL_GLOB)):
             keys += [k for k in [self._finalize(j)] if k]
         return keys
 
@@ -203,7 +203,7 @@ class EdgeLogger:
         self.seq = seq
         meta = {"vehicle": self.cfg.vehicle, "seq": seq, "channel_names": list(self.channels),
                 "logger_version": __version__}
-        self.journal = JournalWriter(self.state_dir / f"journal-{seq:06d}.ctj", meta)
+        self.journal = JournalWriter(journal_path(self.state_dir, seq), meta)
         self._journal_opened = time.monotonic()
         self._journal_t0 = None
 
@@ -410,7 +410,7 @@ class EdgeLogger:
             except (OSError, ValueError):
                 pass
         self._segment_bytes = seg
-        return seg + sum(j.stat().st_size for j in self.state_dir.glob("journal-*.ctj"))
+        return seg + sum(j.stat().st_size for j in self.state_dir.glob(JOURNAL_GLOB))
 
     def _local_segments(self) -> list[Path]:
         base = self.root / "raw" / f"vehicle={self.cfg.vehicle}"

@@ -39,7 +39,7 @@ from cantelem_sci.frames import (
     write_group,
 )
 
-from ._journal import GPS_FLOAT, GPS_INT, _fsync_dir
+from cantelem_sci.io import GPS_FLOAT, GPS_INT, fsync_dir
 
 CHUNK_FRAMES = 1_000_000
 TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
@@ -77,7 +77,7 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(dirpath))
+        fsync_dir(Path(dirpath))
 
 
 def _md5(path: Path) -> str:
@@ -150,7 +150,7 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
             _write_arrays(tmp, batch, gps, attrs, level)
             _fsync_tree(tmp)
             os.rename(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         files = {}
         for dirpath, _, names in os.walk(final):
             for f in sorted(names):
@@ -166,7 +166,7 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
             fh.flush()
             os.fsync(fh.fileno())
         os.rename(tmpm, man_path)
-        _fsync_dir(man_path.parent)
+        fsync_dir(man_path.parent)
     except OSError as err:
         tmp = final.parent / f".tmp-{final.name}"
         shutil.rmtree(tmp, ignore_errors=True)

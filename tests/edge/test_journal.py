@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cantelem_edge._journal import HEADER, JournalWriter, read_journal
+from cantelem_sci.io import JournalWriter, read_journal
+from cantelem_sci.io._journal import HEADER
 from cantelem_sci.frames import FrameBatch
 from tests.strategies import frame_arrays
 

@@ -193,7 +193,7 @@ def test_recent_shows_the_newest_frame_the_logger_made_durable(tmp_path):
         rec = fleet.recent("EV0007", ["VehicleSpeed", "SOC"], window="10s")
         # the newest frame the logger made durable (run() has returned: nothing is flushed
         # meanwhile), not a wall-clock lag
-        from cantelem_edge import read_journal
+        from cantelem_sci.io import read_journal
 
         durable = max(int(read_journal(j).frames.time.max())
                       for j in (tmp_path / ".edge" / "EV0007").glob("journal-*.ctj"))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from cantelem_sci.kernels import lttb, m4, minmax, minmax_lttb
-from cantelem_sci.kernels._lttb import _minmax_kernel
+from cantelem_sci.kernels._minmax import _minmax_kernel
 from cantelem_sci.kernels._reference import lttb_reference, minmax_buckets_reference
 from tests.conftest import corpus_path
 

@@ -9,6 +9,10 @@ immutable Zarr segment when the segment rotates (or at the next start) and is th
 
 Record kinds: ``META`` (JSON: vehicle, seq, channel names, logger version), ``CAN`` (a
 :class:`~cantelem_sci.frames.FrameBatch` as columns), ``GPS`` (fixes as columns).
+
+Where the journals live: a vehicle's spool state directory (:func:`state_dir`,
+``<spool>/.edge/<vehicle>``) holds ``journal-<seq>.ctj`` files (:func:`journal_path`); the
+analysis side reads what they have made durable through :func:`durable_frames`.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from cantelem_sci.errors import SpoolError
-from cantelem_sci.frames import FrameBatch
+from ..errors import SpoolError
+from ..frames import FrameBatch
 
 MAGIC = b"CTJ1"
 HEADER = struct.Struct("<4sBxxxII")  # magic, kind, length, crc32
@@ -85,7 +89,8 @@ def decode_gps(payload: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """``fsync`` a directory, so that a file created or renamed in it survives a crash."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -110,7 +115,7 @@ class JournalWriter:
         self.meta = dict(meta)
         self._pending.append(_record(META, json.dumps(self.meta).encode()))
         self.flush()
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def set_channels(self, names: list[str]) -> None:
         """Record a grown channel table (indices never change, names only append)."""
@@ -232,3 +237,38 @@ def read_journal(path: Path) -> JournalContents:
     if gps_parts:
         gps = {k: np.concatenate([g[k] for g in gps_parts]) for k in gps_parts[0]}
     return JournalContents(meta, frames, gps, records, torn, problems)
+
+
+#: The journals of a state directory.
+JOURNAL_GLOB = "journal-*.ctj"
+
+
+def state_dir(spool: str | os.PathLike[str], vehicle: str) -> Path:
+    """``<spool>/.edge/<vehicle>``: a vehicle's journals, sequence numbers and status."""
+    return Path(spool) / ".edge" / vehicle
+
+
+def journal_path(state: Path, seq: int) -> Path:
+    """The journal of sequence number ``seq`` in a state directory."""
+    return state / f"journal-{seq:06d}.ctj"
+
+
+def durable_frames(spool: str | os.PathLike[str], vehicle: str) -> FrameBatch:
+    """The frames the logger of ``vehicle`` has made durable in the journals of ``spool``
+    and not yet turned into segments (empty when there are none). A journal that is being
+    rotated away while it is read is skipped: its frames are in a segment by then.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> len(durable_frames(tempfile.mkdtemp(), "EV0001"))
+    0
+    """
+    state = state_dir(spool, vehicle)
+    batches = []
+    for path in sorted(state.glob(JOURNAL_GLOB)) if state.is_dir() else []:
+        try:
+            batches.append(read_journal(path).frames)
+        except (OSError, SpoolError):
+            continue
+    return FrameBatch.concat(batches) if batches else FrameBatch.empty()
