@@ -5,6 +5,7 @@ the small Zarr v3 writer and reader of raw segments (``write_group``, ``write_ar
 ``read_array``: the subset the segments use, without zarr-python).
 """
 
+from ._messages import from_messages
 from ._order import CLOCK_STEP_NS, clock_steps, order_frames
 from ._schema import (
     FD_LENGTHS,
@@ -28,6 +29,7 @@ __all__ = [
     "check_schema",
     "clock_steps",
     "frames",
+    "from_messages",
     "order_frames",
     "read_array",
     "seconds_to_ns",

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from cantelem_sci.errors import CaptureError, NmeaError, UnknownNameError
-from cantelem_sci.frames import FrameBatch
+from cantelem_sci.frames import FrameBatch, from_messages
 
 from ._config import SourceConfig
 
@@ -76,7 +76,9 @@ class Source(abc.ABC):
 
 
 def messages_to_batch(msgs: list[Any], channel_names: list[str]) -> FrameBatch:
-    """python-can messages to a :class:`FrameBatch` (µs timestamps, payloads zero padded).
+    """python-can messages from the bus to a :class:`FrameBatch`: the analysis side's
+    converter (:func:`cantelem_sci.frames.from_messages`, timestamps to the ns), a message
+    without a channel on the first of ``channel_names``.
 
     Example
     -------
@@ -85,29 +87,7 @@ def messages_to_batch(msgs: list[Any], channel_names: list[str]) -> FrameBatch:
     >>> messages_to_batch([m], ["can0"]).dlc.tolist()
     [2]
     """
-    n = len(msgs)
-    fd = any(m.is_fd for m in msgs)
-    width = 64 if fd else 8
-    t = np.fromiter((m.timestamp for m in msgs), np.float64, n)
-    ns = np.round(t * 1e6).astype(np.int64) * 1000
-    aid = np.fromiter((m.arbitration_id for m in msgs), np.uint32, n)
-    dlc = np.fromiter((len(m.data) if not m.is_remote_frame else m.dlc for m in msgs), np.uint8, n)
-    if not fd:
-        dlc = np.minimum(dlc, 8)
-    ext = np.fromiter((m.is_extended_id for m in msgs), bool, n)
-    isfd = np.fromiter((m.is_fd for m in msgs), bool, n)
-    rtr = np.fromiter((m.is_remote_frame for m in msgs), bool, n)
-    err = np.fromiter((m.is_error_frame for m in msgs), bool, n)
-    blob = b"".join(bytes(m.data[:width]).ljust(width, b"\0") for m in msgs)
-    data = np.frombuffer(blob, np.uint8).reshape(n, width).copy()
-    names = list(channel_names)
-    ch = np.zeros(n, np.uint8)
-    for i, m in enumerate(msgs):
-        c = str(m.channel) if m.channel is not None else names[0]
-        if c not in names:
-            names.append(c)
-        ch[i] = names.index(c)
-    return FrameBatch(ns, aid, dlc, ext, isfd, rtr, err, ch, data, channel_names=names)
+    return from_messages(msgs, channel_names)
 
 
 class CanBusSource(Source):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 
 import can
 import numpy as np
@@ -25,10 +26,11 @@ messages = st.builds(
 
 @given(st.lists(messages, min_size=1, max_size=30))
 def test_messages_to_batch_keeps_every_field(msgs):
+    """The live capture's converter is the log readers' (frames.from_messages)."""
     b = messages_to_batch(msgs, ["can0"])
     assert len(b) == len(msgs)
     for i, m in enumerate(msgs):
-        assert b.time[i] == round(m.timestamp * 1e6) * 1000
+        assert b.time[i] == round(Fraction(m.timestamp) * 10**9)  # exact to the ns
         assert b.arbitration_id[i] == m.arbitration_id
         assert bool(b.is_extended[i]) == m.is_extended_id
         assert bool(b.is_remote[i]) == m.is_remote_frame
