@@ -4,7 +4,7 @@ Importing this module registers the accessor on ``xarray.Dataset`` and ``xarray.
 """
 
 from ._dask import DASK_METHODS, downsample_dask, stats_dask
-from ._xarray import CantelemDataArrayAccessor, CantelemDatasetAccessor
+from ._xarray import CantelemDataArrayAccessor, CantelemDatasetAccessor, with_breaks
 
 __all__ = [
     "DASK_METHODS",
@@ -12,4 +12,5 @@ __all__ = [
     "CantelemDatasetAccessor",
     "downsample_dask",
     "stats_dask",
+    "with_breaks",
 ]

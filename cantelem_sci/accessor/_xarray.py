@@ -51,8 +51,17 @@ def _indices(x, data, n_out, method, gap, assume_sorted: bool = False) -> np.nda
                       assume_sorted=assume_sorted)
 
 
-def _with_breaks(obj, dim, gap):
-    """Insert a NaN row after each kept point followed by a step longer than ``gap``."""
+def with_breaks(obj, dim, gap):
+    """``obj`` with a NaN row inserted after each point followed by a step along ``dim``
+    longer than ``gap`` (so that a line plot breaks there instead of bridging the gap).
+
+    Example
+    -------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"v": ("t", [1.0, 2.0, 3.0])}, coords={"t": [0, 1, 10]})
+    >>> with_breaks(ds, "t", 5)["v"].values.tolist()
+    [1.0, 2.0, nan, 3.0]
+    """
     if gap is None or obj.sizes[dim] < 2:
         return obj
     x = obj[dim].values
@@ -121,7 +130,7 @@ class CantelemDataArrayAccessor(_Base):
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
         idx = _indices(da[dim].values, da.data, n_out, method, gap, _sorted(da, dim))
-        return _with_breaks(da.isel({dim: idx}), dim, gap)
+        return with_breaks(da.isel({dim: idx}), dim, gap)
 
     def stats(self, freq="1h", *, dim=None, max_gap=None, quantiles=(), origin=None) -> xr.Dataset:
         """Per window of ``freq``: count, sum, min, max, mean, std, first, last, their times,
@@ -192,7 +201,7 @@ class CantelemDatasetAccessor(_Base):
         srt = _sorted(ds, dim)
         sel = [_indices(x, ds[n].data, n_out, method, gap, srt) for n in self._vars(dim, variables)]
         idx = np.unique(np.concatenate(sel)) if sel else np.arange(ds.sizes[dim])
-        return _with_breaks(ds.isel({dim: idx}), dim, gap)
+        return with_breaks(ds.isel({dim: idx}), dim, gap)
 
     def stats(self, freq="1h", *, dim="time", max_gap=None, quantiles=(), variables=None,
               origin=None) -> xr.Dataset:

@@ -14,7 +14,6 @@ import xarray as xr
 
 from .. import accessor as _accessor  # noqa: F401  (registers .cantelem)
 from ..errors import UnknownNameError
-from ..io import durable_frames
 from ._catalog import Catalog
 from ._index import index_key, list_vehicles, refresh_index, trips_of
 from ._job import JobReport, day_key, decode_fleet
@@ -311,9 +310,9 @@ class Fleet:
         ds = xr.Dataset({s: ("time", vals[s][idx], attrs.get(s, {})) for s in sigs},
                         coords={"time": t[idx].view("datetime64[ns]")})
         if gap is not None:
-            from ..accessor._xarray import _with_breaks
+            from ..accessor import with_breaks
 
-            ds = _with_breaks(ds, "time", gap)
+            ds = with_breaks(ds, "time", gap)
         return ds
 
     def recent(self, vehicle: str, signals: Sequence[str] | str, window: Any = "60s") -> xr.Dataset:
@@ -336,8 +335,7 @@ class Fleet:
         for seg in self._index.get(vehicle, {}).get("segments", []):
             if seg["end_ns"] > decoded_end:
                 batches.append(self.store.read_frames(seg["key"]))
-        if self.store.local:  # the logger's spool is the store's folder
-            batches.append(durable_frames(self.store.root, vehicle))
+        batches.append(self.store.journal_frames(vehicle))  # (a local logger's spool)
         frames = FrameBatch.concat(batches) if batches else FrameBatch.empty()
         newest = int(frames.time.max()) if len(frames) else None
         if newest is None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -257,7 +256,6 @@ def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
     The files are written by :func:`._write.write_tree` (xarray's encoding, files written
     directly: 5x faster than ``to_zarr``, the same files); ``to_zarr`` writes a tree it does
     not handle."""
-    import uuid
 
     def write(target: str) -> dict[str, int]:
         encoding = _encoding(tree)
@@ -271,34 +269,14 @@ def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
         return {os.path.relpath(os.path.join(d, f), target): os.path.getsize(os.path.join(d, f))
                 for d, _, names in os.walk(target) for f in names}
 
-    if store.local:
-        final = store.path(key)
-        partial = f"{final[:-len('.zarr')]}.{uuid.uuid4().hex[:12]}.partial"
-        files = write(partial)
-        try:
-            os.rename(partial, final)
-            return files
-        except OSError:  # the same version is there already (another job, or a crash's)
-            pass
-        if store.sizes(key) != files:  # incomplete or damaged: replace it
-            broken = f"{partial}.old"
-            os.rename(final, broken)
-            os.rename(partial, final)
-            store.rm(os.path.relpath(broken, store.root))
-        else:
-            store.rm(os.path.relpath(partial, store.root))
-        return files
-    with tempfile.TemporaryDirectory(prefix="cantelem-decoded-") as tmp:
-        files = write(os.path.join(tmp, "day.zarr"))
-        store.put_dir(os.path.join(tmp, "day.zarr"), key)
-    return files
+    return store.publish_dir(key, write)
 
 
 def _stale(store: Store, key: str, age_s: float = 3600.0) -> bool:
     """Whether a ``.partial`` folder is older than ``age_s`` (a crashed job's, not a running
     one's)."""
     try:
-        return time.time() - os.path.getmtime(store.path(key)) > age_s if store.local else True
+        return store.age_s(key) > age_s
     except OSError:
         return False
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..frames._zarr3 import write_array, write_group
+from ..frames import write_array, write_group
 
 #: zstd level of zarr-python's default v3 codecs (``bytes`` then ``zstd``, no checksum).
 ZSTD_LEVEL = 0

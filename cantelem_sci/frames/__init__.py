@@ -5,6 +5,8 @@ the small Zarr v3 writer and reader of raw segments (``write_group``, ``write_ar
 ``read_array``: the subset the segments use, without zarr-python).
 """
 
+from ._direct import read_segment
+from ._direct import read_times as read_segment_times
 from ._messages import from_messages
 from ._order import CLOCK_STEP_NS, clock_steps, order_frames
 from ._schema import (
@@ -32,6 +34,8 @@ __all__ = [
     "from_messages",
     "order_frames",
     "read_array",
+    "read_segment",
+    "read_segment_times",
     "seconds_to_ns",
     "write_array",
     "write_group",

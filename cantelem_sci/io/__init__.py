@@ -8,7 +8,8 @@ layout (:func:`live_topic`), broker settings with masked credentials
 subscriber's state (:class:`LiveFeed`) and a broker for machines without one
 (:class:`EmbeddedBroker`). The durable path: the write-ahead journal
 (:class:`JournalWriter`, :func:`read_journal`), where a vehicle's journals live in a spool
-(:func:`state_dir`) and what they hold (:func:`durable_frames`).
+(:func:`state_dir`) and what they hold (:func:`durable_frames`). Stores of segments and
+decoded days: :class:`Store` (:class:`LocalStore`, :class:`FsspecStore`).
 """
 
 from ._broker import EmbeddedBroker
@@ -41,6 +42,7 @@ from ._live_payload import (
     live_topic,
 )
 from ._mqtt import BrokerSettings, connect, redact_url
+from ._store import FsspecStore, LocalStore, Store
 
 __all__ = [
     "GPS_FLOAT",
@@ -52,12 +54,15 @@ __all__ = [
     "SEGMENT_RE",
     "BrokerSettings",
     "EmbeddedBroker",
+    "FsspecStore",
     "JournalContents",
     "JournalWriter",
     "LiveAlert",
     "LiveFeed",
     "LiveSamples",
     "LiveStatus",
+    "LocalStore",
+    "Store",
     "check_topic_segment",
     "connect",
     "decode_message",

@@ -20,7 +20,7 @@ from cantelem_sci.errors import UnknownFramesWarning
 from cantelem_sci.fleet import _job
 from cantelem_sci.fleet._job import _encoding
 from cantelem_sci.fleet._store import Store
-from cantelem_sci.fleet._write import write_tree
+from cantelem_sci.fleet._write import NotDirect, write_tree
 from tests.conftest import corpus_path
 
 
@@ -112,10 +112,10 @@ def test_random_days_are_written_as_to_zarr_writes_them(tmp_path_factory, sample
 
 
 def test_what_it_does_not_handle_is_refused_before_any_file(tmp_path, sample_db):
-    """Labels instead of numbers (decode_choices=True) are strings: NotImplementedError names
-    the node and variable, and nothing is written; the job then writes with to_zarr."""
+    """Labels instead of numbers (decode_choices=True) are strings: NotDirect names the node
+    and variable, and nothing is written; the job then writes with to_zarr."""
     tree = ct.decode(ct.simulate_vehicle(duration_s=3, seed=1), sample_db, decode_choices=True)
-    with pytest.raises(NotImplementedError, match="BMS_PackStatus 'BMS_State'"):
+    with pytest.raises(NotDirect, match="BMS_PackStatus 'BMS_State'"):
         write_tree(tree, tmp_path / "direct.zarr", _encoding(tree))
     assert not (tmp_path / "direct.zarr").exists()
     _job._write_tree(tree, Store(str(tmp_path), {}), "day.zarr")
