@@ -114,8 +114,15 @@ class JournalWriter:
         self.gps = 0
         self.meta = dict(meta)
         self._pending.append(_record(META, json.dumps(self.meta).encode()))
-        self.flush()
-        fsync_dir(self.path.parent)
+        try:
+            self.flush()
+            fsync_dir(self.path.parent)
+        except (SpoolError, OSError) as err:  # nothing in it yet: gone again
+            self.close()
+            self.path.unlink(missing_ok=True)
+            if isinstance(err, SpoolError):
+                raise
+            raise SpoolError(f"{self.path}: cannot create the journal: {err.strerror}") from err
 
     def set_channels(self, names: list[str]) -> None:
         """Record a grown channel table (indices never change, names only append)."""

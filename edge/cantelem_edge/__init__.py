@@ -10,9 +10,9 @@ Example
 """
 
 from cantelem_sci import __version__
+from cantelem_sci.io import read_journal
 
 from ._config import EdgeConfig, SourceConfig, check_vehicle_id, load_config
-from cantelem_sci.io import read_journal
 from ._logger import EdgeLogger
 from ._segment import segment_key, write_segment
 from ._sources import BatchSource, NmeaParser, messages_to_batch, parse_nmea_lines

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -32,16 +31,18 @@ from cantelem_sci.frames import FrameBatch, clock_steps
 
 from . import __version__
 from ._config import EdgeConfig
+from ._disk import DiskTrouble
 from cantelem_sci.io import JOURNAL_GLOB, JournalWriter, journal_path, read_journal
 from ._lock import SpoolLock
 from ._segment import remove_temporaries, segment_key, write_segment
 from ._sources import Source, make_source
-from ._status import Counters, write_status
+from ._quota import SpoolQuota
+from ._status import Counters, logger_status, write_status
 
 log = logging.getLogger("cantelem_edge")
 
 
-class EdgeLogger:
+class EdgeLogger(SpoolQuota):
     """One vehicle's logger. ``start()``, then ``run()`` until ``stop()`` (or a duration).
 
     Example
@@ -92,6 +93,9 @@ class EdgeLogger:
         self._last_status = 0.0
         self._next_flush: float | None = None
         self._quota_full = False
+        self.disk = DiskTrouble()
+        self._status_failed = False
+        self._unfinished: list[Path] = []  # journals whose segment could not be written yet
 
     # ---- sink interface used by the sources -------------------------------------------------
     def put_can(self, batch: FrameBatch, *, block: bool = False) -> None:
@@ -239,6 +243,13 @@ class EdgeLogger:
         with self._cv:
             self._cv.notify_all()
         self.flush(force_rotate=True)
+        lost = self._queued_frames + (self.journal._pending_frames  # type: ignore[attr-defined]
+                                      if self.journal is not None else 0)
+        if lost:  # the disk refused to the end: counted, and said
+            self.counters.drop("not_durable_at_stop", lost)
+            log.error("stopping with %d frames not made durable (the spool could not be "
+                      "written); segments of the journals on disk are made at the next start",
+                      lost)
         if self.live is not None:
             self.live.stop()
         if self.uploader is not None:
@@ -264,7 +275,19 @@ class EdgeLogger:
         return np.array([self.channels.index(nm) for nm in names], np.uint8)
 
     def flush(self, force_rotate: bool = False) -> int:
-        """Make queued frames durable (journal + fsync); rotate the segment when due."""
+        """Make queued frames durable (journal + fsync); rotate the segment when due.
+
+        After a failed write (a full disk) the next attempts back off (:class:`DiskTrouble`);
+        what could not be written stays queued, and the queue's bound (frames dropped and
+        counted as ``queue_full``) caps the memory held meanwhile."""
+        if not force_rotate and self.disk.waiting():
+            return 0
+        self._retry_unfinished()
+        if self.journal is None and not self._reopen():
+            return 0
+        if self.journal._pending_frames >= self.cfg.queue_max_frames:  # type: ignore[union-attr]
+            # a write failed: retry what the journal holds before taking more into memory
+            return self._finish_flush([], force_rotate)
         with self._cv:
             items, self._queue = self._queue, []
             self._queued_frames = 0
@@ -273,7 +296,7 @@ class EdgeLogger:
         times = []
         seg_ns = int(self.cfg.segment_seconds * 1e9)
         rotated = 0
-        for kind, obj in items:
+        for idx, (kind, obj) in enumerate(items):
             if kind == "can":
                 remap = self._channel_map(obj.channel_names)
                 b = FrameBatch(obj.time, obj.arbitration_id, obj.dlc, obj.is_extended, obj.is_fd,
@@ -293,7 +316,9 @@ class EdgeLogger:
                         times.append(b.time[:k])
                     rotated += self._flush_journal(times)
                     times = []
-                    self._rotate()
+                    if not self._rotate():  # the disk refused: keep the rest queued
+                        self._requeue([("can", b.take(slice(k, None)))] + items[idx + 1:])
+                        return rotated
                     # a backlog can span many segments: keep the status fresh meanwhile
                     self._status_if_due()
                     b = b.take(slice(k, None))
@@ -301,14 +326,22 @@ class EdgeLogger:
                 self.journal.append_gps(obj)
         return rotated + self._finish_flush(times, force_rotate)
 
+    def _requeue(self, items: list[Any]) -> None:
+        """Put ``items`` (taken from the queue, not yet in a journal) back at its front."""
+        with self._cv:
+            self._queue = items + self._queue
+            self._queued_frames += sum(len(o) for kind, o in items if kind == "can")
+
     def _flush_journal(self, times: list) -> int:
         assert self.journal is not None
         n = 0
         try:
             n = self.journal.flush()
         except SpoolError as err:
-            log.error("%s", err)
-            self.counters.error(str(err))
+            self._disk_failed(err)
+            return 0
+        if not self._unfinished:  # (the episode ends when every pending write is done)
+            self._disk_ok()
         if n:
             now = time.time_ns()
             with self.counters.lock:
@@ -320,6 +353,8 @@ class EdgeLogger:
     def _finish_flush(self, times: list, force_rotate: bool) -> int:
         assert self.journal is not None
         n = self._flush_journal(times)
+        if self.disk.failures:
+            return n
         self.spool_bytes = self._segment_bytes + self.journal.size
         self._enforce_quota()
         age = time.monotonic() - self._journal_opened
@@ -328,33 +363,68 @@ class EdgeLogger:
             self._rotate(reopen=not force_rotate)
         return n
 
-    def _rotate(self, reopen: bool = True) -> None:
+    def _rotate(self, reopen: bool = True) -> bool:
+        """Close the journal and turn it into a segment; open the next one (``reopen``).
+        False when the disk refused (the journal, or what it still holds, is kept)."""
         j = self.journal
         assert j is not None
         if j._pending:  # type: ignore[attr-defined]
             try:
                 j.flush()
-            except SpoolError:
-                return  # keep the journal; retried at the next flush
+            except SpoolError as err:
+                self._disk_failed(err)
+                return False  # keep the journal; retried at the next flush
         if j.frames == 0 and j.gps == 0:
             if reopen:
                 self._journal_opened = time.monotonic()
                 self._journal_t0 = None
-                return
+                return True
             j.close()
             j.path.unlink(missing_ok=True)
             self.journal = None
-            return
+            return True
         j.close()
+        self.journal = None
         try:
             self._finalize(j.path)
-        except SpoolError as err:
-            log.error("%s", err)
-            self.counters.error(str(err))
-        self.journal = None
+        except (SpoolError, OSError) as err:  # durable in its journal: retried later
+            self._disk_failed(err)
+            self._unfinished.append(j.path)
         self.spool_bytes = self._segment_bytes
-        if reopen:
+        return self._reopen() if reopen else True
+
+    def _reopen(self) -> bool:
+        """Open the next journal; False when the disk refused (retried at the next flush)."""
+        try:
             self._open_journal()
+            return True
+        except (SpoolError, OSError) as err:
+            self._disk_failed(err)
+            self.journal = None
+            return False
+
+    def _retry_unfinished(self) -> None:
+        """Segments that could not be written (a full disk) from their journals, in order."""
+        while self._unfinished:
+            try:
+                self._finalize(self._unfinished[0])
+            except (SpoolError, OSError) as err:
+                self._disk_failed(err)
+                return
+            self._unfinished.pop(0)
+            if not self._unfinished:
+                self._disk_ok()
+
+    def _disk_failed(self, err: Exception) -> None:
+        msg = self.disk.failed(err)
+        if msg:
+            log.error("%s", msg)
+            self.counters.error(msg)
+
+    def _disk_ok(self) -> None:
+        msg = self.disk.ok()
+        if msg:
+            log.warning("%s", msg)
 
     def _finalize(self, path: Path) -> str | None:
         """Journal -> segment (idempotent); delete the journal. Returns the segment key."""
@@ -399,91 +469,10 @@ class EdgeLogger:
             self.counters.capture_to_uploaded.add((time.time_ns() - times) / 1e9)
         self._segment_bytes -= manifest.get("bytes", 0)
 
-    # ---- spool accounting and quota ----------------------------------------------------------
-    def _measure_spool(self) -> int:
-        """Bytes of local segments (from their manifests) and journals; done at start and
-        after deletions, otherwise kept up to date incrementally."""
-        seg = 0
-        for m in self._local_segments():
-            try:
-                seg += json.loads(m.read_text()).get("bytes", 0)
-            except (OSError, ValueError):
-                pass
-        self._segment_bytes = seg
-        return seg + sum(j.stat().st_size for j in self.state_dir.glob(JOURNAL_GLOB))
-
-    def _local_segments(self) -> list[Path]:
-        base = self.root / "raw" / f"vehicle={self.cfg.vehicle}"
-        return sorted(base.glob("date=*/*.zarr.manifest.json"),
-                      key=lambda p: (p.parent.name, p.name)) if base.exists() else []
-
-    def _enforce_quota(self) -> None:
-        q = self.cfg.quota_bytes
-        if not q:
-            return
-        if self.spool_bytes <= q:
-            if self._quota_full:
-                log.warning("spool back under quota (%d <= %d bytes): accepting frames again",
-                            self.spool_bytes, q)
-            self._quota_full = False
-            return
-        if self.cfg.quota_policy == "delete-oldest":
-            for man in self._local_segments():
-                if self.spool_bytes <= q:
-                    break
-                key = json.loads(man.read_text())["key"]
-                msg = (f"quota {q} bytes exceeded: deleting segment {key} that was NOT uploaded "
-                       "(quota_policy = delete-oldest)")
-                log.error("%s", msg)
-                self.counters.error(msg)
-                shutil.rmtree(self.root / key, ignore_errors=True)
-                man.unlink(missing_ok=True)
-                self.deleted_not_uploaded += 1
-                self.spool_bytes = self._measure_spool()
-            return
-        if not self._quota_full:
-            msg = (f"spool over quota ({self.spool_bytes} > {q} bytes): new frames are dropped "
-                   "(quota_policy = stop); nothing stored is deleted")
-            log.error("%s", msg)
-            self.counters.error(msg)
-        self._quota_full = True
-
     # ---- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        c = self.counters
-        with c.lock:
-            up = self.uploader
-            return {
-                "vehicle": self.cfg.vehicle,
-                "logger_version": __version__,
-                "pid": os.getpid(),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "time_ns": time.time_ns(),
-                "state": "quota-full" if self._quota_full else self.state,
-                "frames": {"received": c.received, "durable": c.durable,
-                           "in_segments": c.in_segments, "uploaded": c.uploaded},
-                "dropped": dict(c.dropped),
-                "queue_depth": self._queued_frames,
-                "seq": {"first": self.first_seq, "current": self.seq},
-                "spool_bytes": self.spool_bytes,
-                "gps_fixes": c.gps_fixes,
-                "segments": {"written": c.segments_written,
-                             "recovered_at_start": self.recovered_segments,
-                             "uploaded": c.segments_uploaded,
-                             "deleted_not_uploaded": self.deleted_not_uploaded},
-                "latency_s": {"capture_to_durable": c.capture_to_durable.summary(),
-                              "capture_to_uploaded": c.capture_to_uploaded.summary(),
-                              "capture_to_publish": c.capture_to_publish.summary()},
-                "live": None if self.live is None else self.live.status(),
-                "alerts": None if self.alerts is None else self.alerts.status(),
-                "upload": None if up is None else {
-                    "target": self.cfg.s3_url, "state": up.state, "attempt": up.attempt,
-                    "next_try": up.next_try},
-                "sources": [{"name": s.name, "running": not s.finished.is_set(),
-                             "error": None if s.error is None else str(s.error)}
-                            for s in self.sources],
-                "errors": list(c.errors),
-            }
+        """What the status file says (:func:`._status.logger_status`)."""
+        return logger_status(self)
 
     def _status_if_due(self) -> None:
         if time.monotonic() - self._last_status >= self.cfg.status_interval:
@@ -492,6 +481,10 @@ class EdgeLogger:
     def _write_status(self) -> None:
         try:
             write_status(self.cfg.status_file, self.status())
+            self._status_failed = False
         except OSError as err:
-            log.error("%s: cannot write the status file: %s", self.cfg.status_file, err.strerror)
+            if not self._status_failed:  # reported once per episode, not every second
+                log.error("%s: cannot write the status file: %s", self.cfg.status_file,
+                          err.strerror)
+            self._status_failed = True
         self._last_status = time.monotonic()

@@ -99,3 +99,47 @@ def write_status(path: Path, status: dict[str, Any]) -> None:
 def read_status(path: Path) -> dict[str, Any]:
     """The last status written (for tests, ``cantelem-edge status`` and dashboards)."""
     return json.loads(Path(path).read_text())
+
+
+def logger_status(lg: Any) -> dict[str, Any]:
+    """The status of an :class:`~._logger.EdgeLogger` (what its status file says)."""
+    from . import __version__
+
+    c = lg.counters
+    with c.lock:
+        up = lg.uploader
+        return {
+            "vehicle": lg.cfg.vehicle,
+            "logger_version": __version__,
+            "pid": os.getpid(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "time_ns": time.time_ns(),
+            "state": ("disk-error" if lg.disk.failures else
+                      "quota-full" if lg._quota_full else lg.state),
+            "disk": {"failed_writes": lg.disk.failures,
+                     "retry_every_s": lg.disk.delay,
+                     "segments_waiting": len(lg._unfinished)},
+            "frames": {"received": c.received, "durable": c.durable,
+                       "in_segments": c.in_segments, "uploaded": c.uploaded},
+            "dropped": dict(c.dropped),
+            "queue_depth": lg._queued_frames,
+            "seq": {"first": lg.first_seq, "current": lg.seq},
+            "spool_bytes": lg.spool_bytes,
+            "gps_fixes": c.gps_fixes,
+            "segments": {"written": c.segments_written,
+                         "recovered_at_start": lg.recovered_segments,
+                         "uploaded": c.segments_uploaded,
+                         "deleted_not_uploaded": lg.deleted_not_uploaded},
+            "latency_s": {"capture_to_durable": c.capture_to_durable.summary(),
+                          "capture_to_uploaded": c.capture_to_uploaded.summary(),
+                          "capture_to_publish": c.capture_to_publish.summary()},
+            "live": None if lg.live is None else lg.live.status(),
+            "alerts": None if lg.alerts is None else lg.alerts.status(),
+            "upload": None if up is None else {
+                "target": lg.cfg.s3_url, "state": up.state, "attempt": up.attempt,
+                "next_try": up.next_try},
+            "sources": [{"name": s.name, "running": not s.finished.is_set(),
+                         "error": None if s.error is None else str(s.error)}
+                        for s in lg.sources],
+            "errors": list(c.errors),
+        }

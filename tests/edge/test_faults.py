@@ -279,3 +279,75 @@ def test_replay_of_an_mf4_capture_stores_every_frame(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["frames"]["durable"] == n
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 6 MiB tmpfs of its own (a disk that really fills: ENOSPC); skips where this machine
+    does not let the tests mount one."""
+    mnt = tmp_path / "small-disk"
+    mnt.mkdir()
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {out.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_a_disk_that_fills_then_frees_loses_nothing_durable_and_stops_on_sigterm(
+        tmp_path, small_filesystem):
+    """The spool on a disk that fills up (ENOSPC): the logger backs off instead of spinning
+    (a handful of log lines, not thousands), holds at most its queue in memory (the rest
+    counted as dropped), writes the segments that failed once space returns, without a
+    restart, and ends on SIGTERM; every frame it declared durable is in a segment."""
+    spool = small_filesystem / "spool"
+    status = tmp_path / "status.json"  # (outside the full disk, as a systemd unit would put it)
+    filler = small_filesystem / "filler"
+    filler.write_bytes(b"\0" * (5 * 2**20))  # about 1 MiB left for the spool
+    env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000)
+    p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim",
+                               "--flush-interval", "0.1", "--segment-seconds", "1",
+                               "--status-path", str(status)),
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t_end = time.monotonic() + 90
+        st = None
+        while time.monotonic() < t_end:  # until the disk is full
+            st = _status(status)
+            if st and st["pid"] == p.pid and st["state"] == "disk-error":
+                break
+            assert p.poll() is None, p.stderr.read()
+            time.sleep(0.1)
+        assert st and st["state"] == "disk-error", st
+        errors_before = len(st["errors"])
+        time.sleep(4.0)  # full for a while: backing off, not spinning
+        st = _status(status)
+        assert st["state"] == "disk-error" and st["disk"]["failed_writes"] >= 2
+        assert len(st["errors"]) - errors_before <= 2  # reported once, then every 10 s
+        assert st["queue_depth"] <= 20000
+        filler.unlink()  # space returns
+        while time.monotonic() < t_end:
+            st = _status(status)
+            if st["state"] == "running" and st["disk"]["segments_waiting"] == 0 and \
+                    st["frames"]["in_segments"] > 0:
+                break
+            time.sleep(0.1)
+        assert st["state"] == "running" and st["disk"]["segments_waiting"] == 0, st
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0  # (systemd's default stop timeout is 90 s, often 30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    log = p.stderr.read()
+    assert "No space left on device" in log and "spool writable again after" in log
+    assert log.count("No space left on device") <= 6, log[-3000:]
+    final = _status(status)
+    frames = sum(len(s[1]) for s in _segments(spool))
+    assert frames >= final["frames"]["durable"] > 0
+    times = np.concatenate([s[1] for s in _segments(spool)])
+    ids = np.concatenate([s[2] for s in _segments(spool)])
+    assert np.unique(np.rec.fromarrays([times, ids])).shape[0] == frames  # each frame once
