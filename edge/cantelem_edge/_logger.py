@@ -319,6 +319,12 @@ class EdgeLogger(SpoolQuota):
                     if not self._rotate():  # the disk refused: keep the rest queued
                         self._requeue([("can", b.take(slice(k, None)))] + items[idx + 1:])
                         return rotated
+                    self._enforce_quota()  # per segment: a backlog may not run past it
+                    if self._quota_full and self.cfg.quota_policy == "stop":
+                        rest = len(b) - k + sum(len(o) for kd, o in items[idx + 1:]
+                                                if kd == "can")
+                        self.counters.drop("quota", rest)
+                        return rotated
                     # a backlog can span many segments: keep the status fresh meanwhile
                     self._status_if_due()
                     b = b.take(slice(k, None))

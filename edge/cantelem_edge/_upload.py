@@ -48,7 +48,7 @@ def make_filesystem(cfg: EdgeConfig):
     import s3fs
 
     kw: dict[str, Any] = {"skip_instance_cache": True,
-                          "config_kwargs": {"retries": {"max_attempts": 1},
+                          "config_kwargs": {"retries": {"total_max_attempts": 1},
                                             "connect_timeout": cfg.upload_timeout,
                                             "read_timeout": cfg.upload_timeout}}
     if cfg.s3_endpoint_url:
@@ -56,7 +56,45 @@ def make_filesystem(cfg: EdgeConfig):
     if cfg.s3_key:
         kw["key"] = cfg.s3_key
         kw["secret"] = cfg.s3_secret
-    return s3fs.S3FileSystem(**kw)
+    fs = s3fs.S3FileSystem(**kw)
+    # one try per call (s3fs tries 5 times, sleeping in between): the uploader's own backoff
+    # decides when to try again, so an outage is seen after ``upload_timeout``
+    fs.retries = 1
+    return fs
+
+
+def retry_delay(attempt: int, base: float, cap: float) -> float:
+    """Seconds before retry ``attempt`` (1, 2, ...): ``base`` doubled per attempt, times a
+    jitter of 0.5-1.5 (a fleet does not retry in step), never above ``cap``.
+
+    Example
+    -------
+    >>> all(retry_delay(n, 1.0, 30.0) <= 30.0 for n in range(1, 20))
+    True
+    """
+    return min(cap, base * 2 ** min(attempt - 1, 30) * random.uniform(0.5, 1.5))
+
+
+#: Errors that mean the endpoint could not be reached (rather than refused the request).
+UNREACHABLE = ("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError",
+               "ConnectionClosedError", "ClientConnectorError", "ServerDisconnectedError",
+               "ClientOSError", "TimeoutError")
+
+
+def unreachable(err: BaseException) -> bool:
+    """Whether ``err`` (or what caused it) is a failure to reach the endpoint."""
+    seen = 0
+    e: BaseException | None = err
+    while e is not None and seen < 8:
+        if isinstance(e, (ConnectionError, TimeoutError)) or type(e).__name__ in UNREACHABLE:
+            return True
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return False
+
+
+#: Seconds between two probes of an endpoint that could not be reached.
+PROBE_EVERY = 1.0
 
 
 class Uploader:
@@ -127,9 +165,8 @@ class Uploader:
                     self.state = "uploading"
             except Exception as err:  # network, credentials, server: retried, never fatal
                 self.attempt += 1
-                delay = min(self.cfg.upload_retry_max,
-                            self.cfg.upload_retry_base * 2 ** (self.attempt - 1))
-                delay *= random.uniform(0.5, 1.5)  # jitter: a fleet does not retry in step
+                delay = retry_delay(self.attempt, self.cfg.upload_retry_base,
+                                    self.cfg.upload_retry_max)
                 msg = self._redact(f"upload failed ({type(err).__name__}: {err}); "
                                    f"retry {self.attempt} in {delay:.1f} s")
                 self.state = "offline"
@@ -137,7 +174,36 @@ class Uploader:
                 log.warning("%s", msg)
                 self.on_error(msg)
                 self.fs = None  # new connection next time
-                self._stop.wait(delay)
+                self._wait(delay, probe=unreachable(err))
+
+    def _wait(self, delay: float, probe: bool) -> None:
+        """Sleep ``delay`` seconds (or until stopped); with ``probe``, end early as soon as
+        the endpoint answers HTTP again (any status: it is back), checked every
+        :data:`PROBE_EVERY` seconds, so the backlog goes as soon as the network returns."""
+        t_end = time.monotonic() + delay
+        while not self._stop.is_set():
+            left = t_end - time.monotonic()
+            if left <= 0:
+                return
+            if self._stop.wait(min(PROBE_EVERY, left)):
+                return
+            if probe and self._answers():
+                return
+
+    def _answers(self) -> bool:
+        """Whether the endpoint answers an HTTP request within ``upload_timeout``."""
+        import urllib.error
+        import urllib.request
+
+        url = self.cfg.s3_endpoint_url or "https://s3.amazonaws.com"
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"),
+                                   timeout=min(self.cfg.upload_timeout, PROBE_EVERY))
+            return True
+        except urllib.error.HTTPError:
+            return True  # an answer, if not a welcome one
+        except (OSError, ValueError):
+            return False
 
     def upload(self, man_path: Path) -> tuple[dict[str, Any], float]:
         """Upload one segment and verify it; delete the local copy; return its manifest."""

@@ -42,3 +42,22 @@ def test_status_stays_fresh_while_a_backlog_is_flushed(tmp_path):
     lg.stop()
     st = lg.status()
     assert st["frames"]["durable"] == st["frames"]["in_segments"] == 1200
+
+
+def test_quota_stop_holds_within_a_backlog(tmp_path):
+    """A backlog of 12 segments flushed at once against a quota the first segments already
+    fill: the quota is checked per segment, so the spool ends within the quota plus one
+    segment, and every frame not stored is counted as dropped (quota)."""
+    cfg = load_config(spool=str(tmp_path), environ={}, segment_seconds=0.5,
+                      quota_bytes=1, quota_policy="stop")
+    lg = EdgeLogger(cfg)
+    lg.start()
+    lg.put_can(_batch(1200, 6.0))
+    lg.flush()
+    st = lg.status()
+    lg.stop()
+    sizes = [json.loads(m.read_text())["bytes"]
+             for m in tmp_path.glob("raw/vehicle=*/date=*/*.manifest.json")]
+    assert len(sizes) == 1  # the first segment reached the quota; nothing more was stored
+    assert st["state"] == "quota-full"
+    assert st["frames"]["durable"] + st["dropped"]["quota"] == 1200

@@ -20,8 +20,10 @@ def _cfg(tmp_path, server, bucket, **kw):
     # 4 per wall second, a backlog to test without hundreds of uploads to drain
     return load_config(environ={}, spool=str(tmp_path / "spool"), flush_interval=0.1,
                        segment_seconds=kw.pop("segment_seconds", 5.0), s3_url=f"s3://{bucket}/fleet",
-                       s3_endpoint_url=server.endpoint_url, upload_retry_base=0.2,
-                       upload_retry_max=1.0, upload_timeout=2.0,
+                       s3_endpoint_url=server.endpoint_url,
+                       upload_retry_base=kw.pop("upload_retry_base", 0.2),
+                       upload_retry_max=kw.pop("upload_retry_max", 1.0),
+                       upload_timeout=kw.pop("upload_timeout", 2.0),
                        sources=kw.pop("sources", ["sim:20x"]), **kw)
 
 
@@ -117,5 +119,109 @@ def test_server_down_then_back_nothing_lost_no_duplicates(tmp_path):
         # no duplicate frames: each (time, id) once
         keys = np.array([str(t) + ":" + str(i) for t, i in zip(df["time"], df["arbitration_id"])])
         assert len(np.unique(keys)) == len(keys)
+    finally:
+        server.stop()
+
+
+class _BlackHole:
+    """An endpoint that accepts TCP connections and never answers (a black-holed network):
+    keeps the first line of each request it was sent."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted: list = []
+        self.requests: list[str] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)  # held open, never answered
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn) -> None:
+        try:
+            line = conn.makefile("rb").readline()
+        except OSError:
+            return
+        self.requests.append(line.decode("latin-1").strip())
+
+    def s3_requests(self) -> list[str]:
+        """The requests of the S3 client (not the uploader's probes of ``/``)."""
+        return [r for r in self.requests if not r.startswith("HEAD / ")]
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.accepted:
+            c.close()
+
+
+def test_a_black_holed_endpoint_is_one_try_per_attempt(tmp_path):
+    """With the network black-holed, the first attempt fails after one request of
+    ``upload_timeout`` (s3fs's own retries are off), is reported, and the next attempt waits
+    for the uploader's backoff: connections are counted at the endpoint, not timed."""
+    from cantelem_edge._upload import Uploader
+    from tests.conftest import wait_for
+
+    hole = _BlackHole()
+    try:
+        lg = EdgeLogger(load_config(environ={}, spool=str(tmp_path / "spool"), sources=["sim"]))
+        lg.start()  # (no upload configured: one segment to upload below)
+        lg.run(duration=1.0)
+        lg.stop()
+        cfg = load_config(environ={}, spool=str(tmp_path / "spool"), sources=["sim"],
+                          s3_url="s3://bucket/fleet", s3_endpoint_url=hole.url,
+                          s3_key="AKIAEXAMPLEKEY", s3_secret="example-secret-0123",
+                          upload_timeout=0.5, upload_retry_base=60.0, upload_retry_max=60.0)
+        errors: list[str] = []
+        up = Uploader(cfg, lambda *a: None, errors.append)
+        up.start()
+        assert wait_for(lambda: errors, timeout=30)
+        first = hole.s3_requests()
+        time.sleep(1.5)  # within the 30-90 s backoff: no new attempt, only probes
+        up.stop(timeout=5)
+        assert len(first) == 1, first  # s3fs alone would have made 5 tries
+        assert hole.s3_requests() == first
+        assert "upload failed" in errors[0] and "retry 1 in" in errors[0]
+    finally:
+        hole.close()
+
+
+def test_uploads_resume_when_the_endpoint_answers_again_not_when_the_backoff_ends(tmp_path):
+    """After an outage the uploader probes the endpoint every second and goes on as soon as
+    it answers: the backlog is uploaded before the retry its backoff had scheduled."""
+    from tests.conftest import MotoS3, wait_for
+
+    server = MotoS3()
+    try:
+        bucket = server.new_bucket()
+        lg = EdgeLogger(_cfg(tmp_path, server, bucket, upload_retry_base=30.0,
+                             upload_retry_max=60.0, upload_timeout=1.0))
+        lg.start()
+        server.stop()
+        lg.run(duration=1.5)
+        assert wait_for(lambda: lg.status()["upload"]["state"] == "offline", timeout=30)
+        scheduled = lg.status()["upload"]["next_try"]  # 15-45 s ahead
+        server.start()
+        lg.sources[0].stop()
+        lg.run(duration=0.2)
+        lg.flush(force_rotate=True)
+        assert wait_for(lambda: not lg.uploader.pending(), timeout=12)
+        assert time.time() < scheduled
+        lg.stop(upload_timeout=5)
+        st = lg.status()
+        assert st["frames"]["uploaded"] == st["frames"]["durable"] > 0
     finally:
         server.stop()
