@@ -5,11 +5,10 @@ the small Zarr v3 writer and reader of raw segments (``write_group``, ``write_ar
 ``read_array``: the subset the segments use, without zarr-python).
 """
 
-from ._direct import read_segment
-from ._direct import read_times as read_segment_times
 from ._messages import from_messages
 from ._order import CLOCK_STEP_NS, clock_steps, order_frames
 from ._schema import (
+    DTYPES,
     FD_LENGTHS,
     FIELDS,
     SCHEMA_NAME,
@@ -23,6 +22,7 @@ from ._zarr3 import read_array, write_array, write_group
 
 __all__ = [
     "CLOCK_STEP_NS",
+    "DTYPES",
     "FD_LENGTHS",
     "FIELDS",
     "SCHEMA_NAME",
@@ -34,8 +34,6 @@ __all__ = [
     "from_messages",
     "order_frames",
     "read_array",
-    "read_segment",
-    "read_segment_times",
     "seconds_to_ns",
     "write_array",
     "write_group",

@@ -9,7 +9,8 @@ subscriber's state (:class:`LiveFeed`) and a broker for machines without one
 (:class:`EmbeddedBroker`). The durable path: the write-ahead journal
 (:class:`JournalWriter`, :func:`read_journal`), where a vehicle's journals live in a spool
 (:func:`state_dir`) and what they hold (:func:`durable_frames`). Stores of segments and
-decoded days: :class:`Store` (:class:`LocalStore`, :class:`FsspecStore`).
+decoded days: :class:`Store` (:class:`LocalStore`, :class:`FsspecStore`); raw segments,
+written and read (:func:`write_segment`, :func:`read_segment`).
 """
 
 from ._broker import EmbeddedBroker
@@ -42,6 +43,14 @@ from ._live_payload import (
     live_topic,
 )
 from ._mqtt import BrokerSettings, connect, redact_url
+from ._segment import (
+    frames_checksum,
+    read_segment,
+    read_segment_times,
+    remove_temporaries,
+    segment_key,
+    write_segment,
+)
 from ._store import FsspecStore, LocalStore, Store
 
 __all__ = [
@@ -69,12 +78,18 @@ __all__ = [
     "durable_frames",
     "encode_samples",
     "encode_status",
+    "frames_checksum",
     "fsync_dir",
     "journal_path",
     "live_topic",
     "read_journal",
+    "read_segment",
+    "read_segment_times",
     "redact_url",
     "release_flock",
+    "remove_temporaries",
+    "segment_key",
     "state_dir",
     "try_flock",
+    "write_segment",
 ]

@@ -34,8 +34,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import StoreError, UnsupportedSegmentError
-from ..frames import FrameBatch, read_segment, read_segment_times
+from ..frames import FrameBatch
 from ._journal import durable_frames
+from ._segment import read_segment, read_segment_times
 
 
 def _is_local(url: str) -> bool:
@@ -226,7 +227,7 @@ class LocalStore(Store):
         return files
 
     def read_frames(self, key: str) -> FrameBatch:
-        """Read from the segment's files directly (:mod:`cantelem_sci.frames._direct`, about
+        """Read from the segment's files directly (:func:`~cantelem_sci.io.read_segment`, about
         10x faster than xarray), or through xarray for a segment that reader does not
         handle."""
         try:

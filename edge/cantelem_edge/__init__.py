@@ -10,11 +10,10 @@ Example
 """
 
 from cantelem_sci import __version__
-from cantelem_sci.io import read_journal
+from cantelem_sci.io import read_journal, segment_key, write_segment
 
 from ._config import EdgeConfig, SourceConfig, check_vehicle_id, load_config
 from ._logger import EdgeLogger
-from ._segment import segment_key, write_segment
 from ._sources import BatchSource, NmeaParser, messages_to_batch, parse_nmea_lines
 from ._status import LatencyHistogram, read_status
 

@@ -10,7 +10,7 @@ import xarray as xr
 from hypothesis import given, settings
 
 from cantelem_edge import segment_key, write_segment
-from cantelem_edge._segment import frames_checksum, remove_temporaries
+from cantelem_sci.io import frames_checksum, remove_temporaries
 from cantelem_sci.frames import FrameBatch
 from tests.conftest import corpus_path
 from tests.strategies import frame_arrays

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cantelem_edge import _segment
+from cantelem_sci.io import _segment
 from cantelem_sci.errors import FrameFormatError
 from cantelem_sci.frames._zarr3 import write_array
 from cantelem_sci.frames import FrameBatch

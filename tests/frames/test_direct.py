@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cantelem_sci as ct
-from cantelem_edge import _segment
+from cantelem_sci.io import _segment
 from cantelem_sci.errors import FrameFormatError
 from cantelem_sci.fleet._store import Store
 from cantelem_sci.frames import SCHEMA_NAME, SCHEMA_VERSION, FrameBatch
-from cantelem_sci.frames._direct import read_segment
+from cantelem_sci.io import read_segment
 from tests.strategies import frame_arrays
 
 
