@@ -32,15 +32,8 @@ from cantelem_sci.frames import FrameBatch, clock_steps
 from . import __version__
 from ._config import EdgeConfig
 from ._disk import DiskTrouble
-from cantelem_sci.io import (
-    JOURNAL_GLOB,
-    JournalWriter,
-    journal_path,
-    read_journal,
-    remove_temporaries,
-    segment_key,
-    write_segment,
-)
+from cantelem_sci.io import (JOURNAL_GLOB, JournalWriter, journal_path, read_journal,
+                             remove_temporaries, segment_key, write_segment)
 from ._lock import SpoolLock
 from ._sources import Source, make_source
 from ._quota import SpoolQuota

@@ -43,6 +43,29 @@ def _status(path: Path):
         return None
 
 
+def _run(spool: Path, status: Path, source: str, segment_seconds: float, env: dict,
+         stdout=subprocess.PIPE, **kw) -> subprocess.Popen:
+    """``cantelem-edge run`` in a process of its own, flushing every 0.1 s."""
+    return subprocess.Popen(_edge("run", "--spool", str(spool), "--source", source,
+                                  "--flush-interval", "0.1",
+                                  "--segment-seconds", str(segment_seconds),
+                                  "--status-path", str(status)),
+                            env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _await_status(p: subprocess.Popen, status: Path, cond, timeout: float = 60.0):
+    """The first status of process ``p`` for which ``cond(status)`` holds (None when
+    ``timeout`` passes first); fails at once, with its stderr, if ``p`` ends meanwhile."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        st = _status(status)
+        if st and st["pid"] == p.pid and cond(st):
+            return st
+        assert p.poll() is None, p.stderr.read()
+        time.sleep(0.05)
+    return None
+
+
 def _segments(spool: Path):
     """Every segment with a manifest: (seq, frames as a structured array). All must open."""
     out = []
@@ -64,17 +87,8 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
     recovered_at_start = []  # segments each start made from the journal of the kill before
     for i in range(20):
         status.unlink(missing_ok=True)
-        p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
-                                   "--flush-interval", "0.1", "--segment-seconds", "0.4",
-                                   "--status-path", str(status)),
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        t_end = time.monotonic() + 60
-        while time.monotonic() < t_end:
-            st = _status(status)
-            if st and st["pid"] == p.pid and st["frames"]["durable"] > 0:
-                break
-            assert p.poll() is None, p.stderr.read().decode()
-            time.sleep(0.02)
+        p = _run(spool, status, "sim:fast", 0.4, env, stdout=subprocess.DEVNULL)
+        assert _await_status(p, status, lambda st: st["frames"]["durable"] > 0)
         time.sleep(rng.uniform(0.0, 1.2))
         st = _status(status)
         p.send_signal(signal.SIGKILL)
@@ -111,18 +125,9 @@ def test_second_process_on_a_running_spool_is_refused_and_nothing_is_lost(tmp_pa
     spool = tmp_path / "spool"
     status = tmp_path / "status.json"
     env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000)
-    p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
-                               "--flush-interval", "0.1", "--segment-seconds", "0.5",
-                               "--status-path", str(status)),
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = _run(spool, status, "sim:fast", 0.5, env)
     try:
-        t_end = time.monotonic() + 60
-        while time.monotonic() < t_end:
-            st = _status(status)
-            if st and st["pid"] == p.pid and st["segments"]["written"] > 0:
-                break
-            assert p.poll() is None, p.stderr.read()
-            time.sleep(0.05)
+        assert _await_status(p, status, lambda st: st["segments"]["written"] > 0)
         for cmd in (["recover"], ["run", "--source", "sim:fast", "--duration", "1"]):
             out = subprocess.run(_edge(*cmd, "--spool", str(spool)), env=env,
                                  capture_output=True, text=True)
@@ -156,19 +161,9 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000, CANTELEM_EDGE_SEGMENT_MAX_FRAMES=10**9)
-    p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim:fast",
-                               "--flush-interval", "0.1", "--segment-seconds", "600",
-                               "--status-path", str(status)),
-                         env=env, preexec_fn=small_disk, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
-    t_end = time.monotonic() + 60
-    st = None
-    while time.monotonic() < t_end:
-        st = _status(status)
-        if st and any("File too large" in e for e in st["errors"]):
-            break
-        assert p.poll() is None, p.stderr.read()
-        time.sleep(0.1)
+    p = _run(spool, status, "sim:fast", 600, env, stdout=subprocess.DEVNULL,
+             preexec_fn=small_disk)
+    assert _await_status(p, status, lambda st: any("File too large" in e for e in st["errors"]))
     time.sleep(0.5)
     st = _status(status)
     assert p.poll() is None  # still running, not crashed
@@ -308,20 +303,10 @@ def test_a_disk_that_fills_then_frees_loses_nothing_durable_and_stops_on_sigterm
     filler = small_filesystem / "filler"
     filler.write_bytes(b"\0" * (5 * 2**20))  # about 1 MiB left for the spool
     env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000)
-    p = subprocess.Popen(_edge("run", "--spool", str(spool), "--source", "sim",
-                               "--flush-interval", "0.1", "--segment-seconds", "1",
-                               "--status-path", str(status)),
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        t_end = time.monotonic() + 90
-        st = None
-        while time.monotonic() < t_end:  # until the disk is full
-            st = _status(status)
-            if st and st["pid"] == p.pid and st["state"] == "disk-error":
-                break
-            assert p.poll() is None, p.stderr.read()
-            time.sleep(0.1)
-        assert st and st["state"] == "disk-error", st
+    p = _run(spool, status, "sim", 1, env, stdout=subprocess.DEVNULL)
+    try:  # until the disk is full
+        st = _await_status(p, status, lambda st: st["state"] == "disk-error", timeout=90)
+        assert st, _status(status)
         errors_before = len(st["errors"])
         time.sleep(4.0)  # full for a while: backing off, not spinning
         st = _status(status)
@@ -329,13 +314,9 @@ def test_a_disk_that_fills_then_frees_loses_nothing_durable_and_stops_on_sigterm
         assert len(st["errors"]) - errors_before <= 2  # reported once, then every 10 s
         assert st["queue_depth"] <= 20000
         filler.unlink()  # space returns
-        while time.monotonic() < t_end:
-            st = _status(status)
-            if st["state"] == "running" and st["disk"]["segments_waiting"] == 0 and \
-                    st["frames"]["in_segments"] > 0:
-                break
-            time.sleep(0.1)
-        assert st["state"] == "running" and st["disk"]["segments_waiting"] == 0, st
+        st = _await_status(p, status, lambda st: st["state"] == "running" and
+                           st["disk"]["segments_waiting"] == 0 and st["frames"]["in_segments"])
+        assert st, _status(status)
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0  # (systemd's default stop timeout is 90 s, often 30)
     finally:
