@@ -353,7 +353,7 @@ def _load_one(path: str, *, strict: bool, channel: ChannelKey) -> DbcFile:
             warnings.simplefilter("ignore")
             db = cantools.database.load_string(fixed, "dbc", strict=strict)
     except Exception as err:  # cantools raises several unrelated types
-        raise _wrap_cantools_error(path, fixed, err) from err
+        raise _wrap_cantools_error(path, fixed, err, strict) from err
     for msg in db.messages:
         if msg.name in pre.renamed:
             msg.name = pre.renamed[msg.name]
@@ -389,7 +389,41 @@ def _warn_shared_ids(files: Sequence[DbcFile]) -> None:
                 seen[key] = f"{msg.name} ({where})"
 
 
-def _wrap_cantools_error(path: str, text: str, err: Exception) -> DbcError:
+def _first_failing_statement(text: str, strict: bool) -> int | None:
+    """The line of the top-level statement whose inclusion first makes cantools refuse
+    ``text`` (a binary search over prefixes that end between statements), for errors that
+    name no line; None when every prefix loads."""
+    import cantools
+
+    lines = text.split("\n")
+    starts = [i for i, ln in enumerate(lines) if ln[:1].strip() and ln[:1] != "}"]
+
+    def fails(k: int) -> bool:  # the first k statements
+        end = starts[k] if k < len(starts) else len(lines)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cantools.database.load_string("\n".join(lines[:end]), "dbc", strict=strict)
+        except Exception:  # cantools raises several unrelated types
+            return True
+        return False
+
+    if not starts:
+        return None
+    if fails(1):  # (no statement at all does not load either)
+        return starts[0] + 1
+    lo, hi = 1, len(starts)  # fails(hi) holds: the whole text failed
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid
+    return starts[hi - 1] + 1
+
+
+def _wrap_cantools_error(path: str, text: str, err: Exception, strict: bool = False
+                         ) -> DbcError:
     inner = getattr(err, "e_dbc", None) or err
     line = getattr(inner, "line", None) or getattr(inner, "_line", None)
     msg = str(err)
@@ -403,6 +437,8 @@ def _wrap_cantools_error(path: str, text: str, err: Exception) -> DbcError:
             bo = re.search(rf"^BO_[ \t]+\d+[ \t]+{re.escape(m.group(1))}\b", text, re.M)
             if bo:
                 line = text.count("\n", 0, bo.start()) + 1
+    if line is None:  # the statement that makes it fail
+        line = _first_failing_statement(text, strict)
     where = f"{path}:{line}" if line else str(path)
     src = ""
     if line:

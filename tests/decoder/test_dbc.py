@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cantelem_sci as ct
@@ -181,3 +181,38 @@ def test_a_shared_id_is_warned_of_once_at_load_with_file_and_line(tmp_path):
         ct.decode(frames, db)
     assert not caught
     assert list(tree.children) == ["One"] and tree["One"]["X"].values.tolist() == [7, 7, 7]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_damaged_dbc_loads_or_is_refused_at_a_line(tmp_path_factory, data):
+    """The sample DBC with a line deleted, duplicated, swapped, cut short or a character
+    changed: it loads, or DbcError names the file and a line of it (also where cantools'
+    own error names none: the statement that makes it fail)."""
+    import re
+
+    lines = open(ct.sample_dbc_path()).read().split("\n")
+    k = data.draw(st.integers(0, len(lines) - 1))
+    op = data.draw(st.sampled_from(["delete", "duplicate", "swap", "truncate", "change"]))
+    if op == "delete":
+        del lines[k]
+    elif op == "duplicate":
+        lines.insert(k, lines[k])
+    elif op == "swap":
+        j = data.draw(st.integers(0, len(lines) - 1))
+        lines[k], lines[j] = lines[j], lines[k]
+    elif op == "truncate":
+        lines = lines[:k]
+    elif lines[k]:
+        j = data.draw(st.integers(0, len(lines[k]) - 1))
+        lines[k] = lines[k][:j] + data.draw(st.sampled_from(list("x9|@+-: \"'"))) + lines[k][j + 1:]
+    p = tmp_path_factory.mktemp("dbc") / "damaged.dbc"
+    p.write_text("\n".join(lines))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ct.load_dbc(p)
+        except DbcError as err:
+            m = re.match(rf"{re.escape(str(p))}:(\d+): \S", str(err))
+            assert m, str(err)
+            assert 1 <= int(m.group(1)) <= len(lines), str(err)
