@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from benchmarks._moto import MotoS3  # noqa: F401  (the tests' S3 server too)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 settings.register_profile("ci", max_examples=60, deadline=None,
@@ -73,54 +75,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _aws_test_env() -> None:
-    # moto accepts any credentials; these never reach a real AWS account
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    os.environ.pop("AWS_PROFILE", None)
-
-
-class MotoS3:
-    """A moto S3 server in this process (start/stop/restart on a fixed port)."""
-
-    def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        _aws_test_env()
-        self.port = free_port()
-        self._cls = ThreadedMotoServer
-        self.server = None
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self.start()
-
-    def start(self) -> None:
-        import logging
-
-        # werkzeug logs every request at INFO (thousands of lines in a benchmark's output)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.server = self._cls(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def fs(self):
-        import s3fs
-
-        return s3fs.S3FileSystem(client_kwargs={"endpoint_url": self.endpoint_url},
-                                 skip_instance_cache=True)
-
-    def new_bucket(self) -> str:
-        import uuid
-
-        name = f"cantelem-{uuid.uuid4().hex[:12]}"
-        self.fs().mkdir(name)
-        return name
 
 
 @pytest.fixture(scope="session")

@@ -137,7 +137,7 @@ def logger_status(lg: Any) -> dict[str, Any]:
             "alerts": None if lg.alerts is None else lg.alerts.status(),
             "upload": None if up is None else {
                 "target": lg.cfg.s3_url, "state": up.state, "attempt": up.attempt,
-                "next_try": up.next_try},
+                "next_try": up.next_try, "resumed_by_probe": up.resumed_by_probe},
             "sources": [{"name": s.name, "running": not s.finished.is_set(),
                          "error": None if s.error is None else str(s.error)}
                         for s in lg.sources],

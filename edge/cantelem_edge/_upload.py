@@ -113,6 +113,7 @@ class Uploader:
         self.state = "idle"
         self.next_try = 0.0
         self.attempt = 0
+        self.resumed_by_probe = 0  # waits cut short because the endpoint answered again
         self.fs: Any = None
 
     def _redact(self, text: str) -> str:
@@ -188,6 +189,7 @@ class Uploader:
             if self._stop.wait(min(PROBE_EVERY, left)):
                 return
             if probe and self._answers():
+                self.resumed_by_probe += 1
                 return
 
     def _answers(self) -> bool:
