@@ -55,7 +55,10 @@ from ..frames import (
 from ._journal import GPS_FLOAT, GPS_INT, fsync_dir
 
 CHUNK_FRAMES = 1_000_000
-TIME_ATTRS = {"units": "nanoseconds since 1970-01-01", "calendar": "proleptic_gregorian"}
+#: The time encoding of a segment (CF, integer nanoseconds since the epoch), written by
+#: :func:`write_segment` and required by :func:`read_segment`.
+TIME_UNITS = "nanoseconds since 1970-01-01"
+TIME_ATTRS = {"units": TIME_UNITS, "calendar": "proleptic_gregorian"}
 GPS_UNITS = {"latitude": "deg", "longitude": "deg", "altitude": "m", "speed": "km/h",
              "course": "deg", "hdop": "1"}
 
@@ -211,8 +214,6 @@ def remove_temporaries(root: Path, vehicle: str | None = None) -> list[Path]:
     return gone
 
 
-#: The time encoding the edge logger writes (CF, integer nanoseconds since the epoch).
-TIME_UNITS = "nanoseconds since 1970-01-01"
 
 
 def read_segment(path: str | Path) -> FrameBatch:

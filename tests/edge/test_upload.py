@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import threading
 import time
 
 import numpy as np
@@ -128,9 +130,6 @@ class _BlackHole:
     keeps the first line of each request it was sent."""
 
     def __init__(self) -> None:
-        import socket
-        import threading
-
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -141,8 +140,6 @@ class _BlackHole:
         self._thread.start()
 
     def _run(self) -> None:
-        import threading
-
         while True:
             try:
                 conn, _ = self.sock.accept()
