@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -161,19 +162,52 @@ def test_random_dbc_like_text_never_crashes(tmp_path_factory, text):
     _loads_or_names_file(p)
 
 
-def test_a_shared_id_is_warned_of_once_at_load_with_file_and_line(tmp_path):
-    """Two messages with one id: the later is never matched; load_dbc says so once, naming
-    both files and lines; decoding warns of nothing more and uses the first."""
-    text = ('VERSION ""\nNS_ :\nBS_:\nBU_: A\nBO_ 300 One: 8 A\n'
+DUP_TEXT = ('VERSION ""\nNS_ :\nBS_:\nBU_: A\nBO_ 300 One: 8 A\n'
             ' SG_ X : 0|8@1+ (1,0) [0|255] "" A\n\nBO_ 300 Two: 8 A\n'
-            ' SG_ Y : 0|8@1+ (1,0) [0|255] "" A\n')
+            ' SG_ Y : 0|8@1+ (1,0) [0|255] "" A\nVAL_ 300 Y 0 "zero" ;\n')
+
+
+def test_an_id_defined_twice_in_one_dbc_keeps_the_first_with_its_signals(tmp_path):
+    """R8: the later BO_ block is left out with a warning naming both lines; decoding uses
+    the first message and its signals."""
     p = tmp_path / "dup.dbc"
-    p.write_text(text)
+    p.write_text(DUP_TEXT)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         db = ct.load_dbc(p)
+    said = [str(w.message) for w in caught if "R8" in str(w.message)]
+    assert said == [f"{p}:8: R8 duplicate-id: message Two has the id 0x12c of message One "
+                    "(line 5): left out, One kept with its signals"]
+    assert [(m.name, [s.name for s in m.signals]) for m in db.messages] == [("One", ["X"])]
+    frames = ct.frames(np.arange(3), [300, 300, 300], np.full((3, 8), 7, np.uint8))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = ct.decode(frames, db)
+    assert not caught
+    assert list(tree.children) == ["One"] and tree["One"]["X"].values.tolist() == [7, 7, 7]
+
+
+def test_an_id_defined_twice_is_an_error_naming_both_lines_when_strict(tmp_path):
+    p = tmp_path / "dup.dbc"
+    p.write_text(DUP_TEXT)
+    with pytest.raises(DbcError, match=rf"^{re.escape(str(p))}:8: message Two has the id 0x12c "
+                       r"of message One \(line 5\) \(rule R8 duplicate-id; strict=True\)"):
+        ct.load_dbc(p, strict=True)
+
+
+def test_an_id_shared_across_files_is_warned_of_once_at_load_with_file_and_line(tmp_path):
+    """Two files on one channel with one id: the later message is never matched; load_dbc
+    says so once, naming both files and lines; decoding uses the first."""
+    head = 'VERSION ""\nNS_ :\nBS_:\nBU_: A\n'
+    p1, p2 = tmp_path / "a.dbc", tmp_path / "b.dbc"
+    p1.write_text(head + 'BO_ 300 One: 8 A\n SG_ X : 0|8@1+ (1,0) [0|255] "" A\n')
+    p2.write_text(head + '\n\nBO_ 300 Two: 8 A\n SG_ Y : 0|8@1+ (1,0) [0|255] "" A\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        db = ct.load_dbc([p1, p2])
     shared = [str(w.message) for w in caught if "never matched" in str(w.message)]
-    assert shared == [f"{p}:8: message Two has the id 0x12c of One ({p}:5) and is never matched"]
+    assert shared == [f"{p2}:7: message Two has the id 0x12c of One ({p1}:5) and is never "
+                      "matched"]
     frames = ct.frames(np.arange(3), [300, 300, 300], np.full((3, 8), 7, np.uint8))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
