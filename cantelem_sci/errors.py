@@ -25,6 +25,7 @@ __all__ = [
     "DecodeError",
     "FrameFormatError",
     "LivePayloadError",
+    "LogDamageWarning",
     "LogFormatError",
     "NmeaError",
     "SpoolError",
@@ -136,6 +137,11 @@ class CantelemWarning(UserWarning):
 
 class DbcLeniencyWarning(CantelemWarning):
     """A DBC defect that was repaired by a documented leniency rule."""
+
+
+class LogDamageWarning(CantelemWarning):
+    """Damaged frames of a log kept as read because the reader was asked to be lenient
+    (``strict=False``)."""
 
 
 class UnknownFramesWarning(CantelemWarning):

@@ -1,27 +1,176 @@
-"""Every log format python-can reads (ASC, BLF, TRC, MF4, CSV, candump; gzip too)."""
+"""Every log format python-can reads (ASC, BLF, TRC, MF4, CSV; gzip too), read strictly.
+
+python-can's readers are forgiving: a line with fewer data bytes than its DLC is
+zero-padded, a classic frame may say it has 64 bytes, an id may be wider than 29 bits. Here
+such damage is refused by default with the file and the line (text formats) or the frame
+number (binary formats), like the candump reader does. ``strict=False`` keeps the frames as
+python-can gives them and warns once (:class:`~cantelem_sci.errors.LogDamageWarning`).
+
+One rule is not damage: a classic frame's DLC code 9-15 means 8 data bytes (ISO 11898-1);
+such frames carrying their 8 bytes are kept with ``dlc`` 8.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import gzip
+import os
+import warnings
+from typing import Any, Iterator
 
-from ..errors import FrameFormatError, LogFormatError
+import numpy as np
+
+from ..errors import FrameFormatError, LogDamageWarning, LogFormatError
 from ..frames import FrameBatch, from_messages
 
 NO_CHANNEL = "unknown"  # name of frames whose channel the log does not give
+_TEXT = {".asc": "ASCReader", ".trc": "TRCReader", ".csv": "CSVReader"}
+# a classic DLC code 9..15 as python-can reports it: raw (BLF, TRC, CSV) or as a length (ASC)
+_CODES_ABOVE_8 = np.array(list(range(9, 16)) + [12, 16, 20, 24, 32, 48, 64])
 
 
-def read_pycan(path: str, **kwargs: Any) -> FrameBatch:
-    """Read any python-can log into a :class:`FrameBatch` through ``can.LogReader``.
+class _CountedLines:
+    """A text file that counts the lines taken from it: python-can's text readers iterate
+    their file and yield each message right after its line, so the count is its line."""
 
-    Channel names are ``str(msg.channel)`` (``"unknown"`` where the log gives none) in
-    order of first appearance; the frames are converted by
-    :func:`cantelem_sci.frames.from_messages` (timestamps to the ns).
-    """
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.line = 0
+        self.text = ""
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        self.line += 1  # counted first: an error while reading names the line it reads
+        self.text = next(self._fh)
+        return self.text
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fh, name)
+
+
+def _suffix(path: str) -> str:
+    low = path.lower()
+    return os.path.splitext(low[:-3] if low.endswith(".gz") else low)[1]
+
+
+def _open(path: str, kwargs: dict[str, Any]) -> tuple[Any, _CountedLines | None]:
     import can
 
-    msgs: list[Any] = []
+    cls = _TEXT.get(_suffix(path))
+    if cls is None:
+        return can.LogReader(path, **kwargs), None
+    enc = kwargs.pop("encoding", "utf-8")
+    fh = (gzip.open(path, "rt", encoding=enc, errors="replace") if path.lower().endswith(".gz")
+          else open(path, encoding=enc, errors="replace"))
+    lines = _CountedLines(fh)
     try:
-        reader = can.LogReader(path, **kwargs)
+        return getattr(can, cls)(lines, **kwargs), lines
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _where(path: str, lines: list[int] | None, i: int) -> str:
+    return f"{path}:{lines[i]}: frame {i}" if lines else f"{path}: frame {i}"
+
+
+def _asc_code(line: str, base: int) -> int:
+    """The DLC as written on an ASC classic-frame line (python-can maps it through the FD
+    table, so 0x40 and 0xF both read as 64)."""
+    tokens = line.split()
+    low = [t.lower() for t in tokens]
+    k = low.index("d") if "d" in low else len(tokens)
+    try:
+        return int(tokens[k + 1], base)
+    except (IndexError, ValueError):
+        return 99
+
+
+def _damage(msgs: list[Any], written: dict[int, int]) -> tuple[np.ndarray, np.ndarray,
+                                                                list[str]]:
+    """Which frames are damaged (mask), which carry a classic DLC code above 8 (mask), and
+    what is wrong with the first damaged one. ``written`` holds the DLC as written on the
+    line where the reader changed it."""
+    n = len(msgs)
+    ext = np.fromiter((m.is_extended_id for m in msgs), bool, n)
+    aid = np.fromiter((m.arbitration_id for m in msgs), np.int64, n)
+    dlc = np.fromiter((m.dlc for m in msgs), np.int64, n)
+    size = np.fromiter((len(m.data or b"") for m in msgs), np.int64, n)
+    fd = np.fromiter((m.is_fd for m in msgs), bool, n)
+    rtr = np.fromiter((m.is_remote_frame for m in msgs), bool, n)
+    err = np.fromiter((m.is_error_frame for m in msgs), bool, n)
+    frame = ~err
+    wide = frame & (aid > np.where(ext, 0x1FFFFFFF, 0x7FF))
+    code = frame & ~fd & (dlc > 8) & np.isin(dlc, _CODES_ABOVE_8) & ((size == 8) | rtr)
+    for i, raw in written.items():
+        if raw > 15:
+            code[i] = False
+            dlc[i] = raw
+    classic_long = frame & ~fd & (dlc > 8) & ~code
+    short = frame & ~rtr & ~classic_long & (size < np.where(fd, dlc, np.minimum(dlc, 8)))
+    bad = wide | classic_long | short
+    why = []
+    for i in np.flatnonzero(bad)[:1]:
+        if wide[i]:
+            why.append(f"id {aid[i]:#x} is wider than {29 if ext[i] else 11} bits; expected at "
+                       f"most {0x1FFFFFFF if ext[i] else 0x7FF:#x} for a"
+                       f"{'n extended' if ext[i] else ' standard'} id")
+        elif classic_long[i]:
+            why.append(f"classic CAN frame (id {aid[i]:#x}) with dlc {dlc[i]} and {size[i]} "
+                       "data bytes; expected dlc 0-8, or a DLC code 9-15 with 8 bytes")
+        else:
+            why.append(f"id {aid[i]:#x} has {size[i]} data bytes for dlc {dlc[i]}; expected "
+                       f"{dlc[i] if fd[i] else min(dlc[i], 8)}")
+    return bad, code, why
+
+
+def read_pycan(path: str, *, strict: bool = True, **kwargs: Any) -> FrameBatch:
+    """Read any python-can log into a :class:`FrameBatch`.
+
+    Parameters
+    ----------
+    path
+        An ASC, BLF, TRC, MF4 or python-can CSV file, optionally ``.gz``.
+    strict
+        Refuse damaged frames (default); ``False`` keeps them as python-can reads them
+        (short payloads zero-padded) and warns once with the count and the first one.
+    **kwargs
+        Passed to python-can's reader (e.g. ``base="dec"`` for an ASC file).
+
+    Returns
+    -------
+    FrameBatch
+        Channel names ``str(msg.channel)`` (``"unknown"`` where the log gives none) in order
+        of first appearance; timestamps to the ns (:func:`cantelem_sci.frames.from_messages`).
+
+    Raises
+    ------
+    LogFormatError
+        Naming the file and the line (ASC, TRC, CSV) or the frame number (BLF, MF4), and what
+        was expected.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.csv")
+    >>> _ = open(p, "w").write("timestamp,arbitration_id,extended,remote,error,dlc,data\\n"
+    ...                        "1.5,0x123,0,0,0,2,3q0=\\n")
+    >>> read_pycan(p).data[0, :2].tolist()
+    [222, 173]
+    >>> _ = open(p, "a").write("1.6,0x123,0,0,0,4,3q0=\\n")
+    >>> try:
+    ...     read_pycan(p)
+    ... except LogFormatError as err:
+    ...     print(os.path.basename(str(err)).split(" (")[0])
+    x.csv:3: frame 1: id 0x123 has 2 data bytes for dlc 4; expected 4
+    """
+    path = os.fspath(path)
+    msgs: list[Any] = []
+    lines: list[int] = []
+    written: dict[int, int] = {}
+    try:
+        reader, counter = _open(path, dict(kwargs))
     except Exception as err:  # readers parse headers in their constructors
         raise LogFormatError(
             f"{path}: cannot open as a CAN log: {type(err).__name__}: {err}") from err
@@ -29,13 +178,30 @@ def read_pycan(path: str, **kwargs: Any) -> FrameBatch:
         with reader:
             for msg in reader:
                 msgs.append(msg)
-    except Exception as err:  # python-can raises many types on corrupt input
+                if counter is not None:
+                    lines.append(counter.line)
+                    if msg.dlc > 8 and not msg.is_fd and _suffix(path) == ".asc":
+                        written[len(msgs) - 1] = _asc_code(
+                            counter.text, getattr(reader, "_converted_base", 16))
+    except Exception as err:  # python-can and zlib raise many types on corrupt input
+        at = f"{path}:{counter.line}" if counter is not None else path
         raise LogFormatError(
-            f"{path}: corrupt or truncated log after frame {len(msgs)} (last good timestamp "
+            f"{at}: corrupt or truncated log after frame {len(msgs)} (last good timestamp "
             f"{msgs[-1].timestamp if msgs else 'none'}): {type(err).__name__}: {err}"
         ) from err
     if not msgs:
         return FrameBatch.empty()
+    bad, code, why = _damage(msgs, written)
+    if why:
+        i = int(np.flatnonzero(bad)[0])
+        what = f"{_where(path, lines, i)}: {why[0]}"
+        if strict:
+            raise LogFormatError(f"{what} (strict=False keeps such frames as python-can reads "
+                                 "them)")
+        warnings.warn(f"{int(bad.sum())} damaged frame(s) kept as python-can reads them; the "
+                      f"first: {what}", LogDamageWarning, stacklevel=3)
+    for i in np.flatnonzero(code):
+        msgs[i].dlc = 8  # a classic DLC code above 8 means 8 bytes
     try:
         return from_messages(msgs, default_channel=NO_CHANNEL)
     except FrameFormatError as err:
