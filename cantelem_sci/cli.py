@@ -195,7 +195,7 @@ def _decode(args: argparse.Namespace) -> int:
     db = ct.load_dbc(args.dbc)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        tree = ct.decode(ct.read_log(args.log), db)
+        tree = ct.decode(ct.read_log(args.log, strict=not args.lenient), db)
     for w in rec:
         print(f"warning: {w.message}", file=sys.stderr)
     print(f"{tree.attrs['frames_total']} frames, {tree.attrs['frames_decoded']} decoded, "
@@ -245,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                       "file with --dbc")
     e.add_argument("log", nargs="?", default=None, help="a log file (else: the fleet store)")
     e.add_argument("--dbc", nargs="+", default=None)
+    e.add_argument("--lenient", action="store_true",
+                   help="keep a log's damaged frames (zero-padded) with a warning instead of "
+                        "refusing the file")
     e.add_argument("--out", default=None, help="write the decoded tree to this Zarr path")
     e.add_argument("--store", default=None, help="fleet store URL (CANTELEM_STORE)")
     e.add_argument("--catalog", default=None, help="fleet catalog YAML (DBC groups)")
