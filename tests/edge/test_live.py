@@ -164,10 +164,13 @@ def test_credentials_are_masked_in_check_config_logs_and_status(tmp_path, mosqui
     url = mosquitto.url.replace("mqtt://", f"mqtt://car:{secret}@")
     env = {"CANTELEM_EDGE_LIVE_PASSWORD": "other-" + secret, "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "cantelem_edge", "check-config", "--live-url",
-                          url], capture_output=True, text=True, env=env)
-    assert out.returncode == 0 and secret not in out.stdout
-    shown = json.loads(out.stdout)["live"]
-    assert shown["url"].startswith("mqtt://car:***@") and shown["password"] == "***"
+                          url, "--s3-endpoint-url", f"http://AKIAEXAMPLE:{secret}@127.0.0.1:9"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and secret not in out.stdout, out.stderr
+    shown = json.loads(out.stdout)
+    assert shown["live"]["url"].startswith("mqtt://car:***@")
+    assert shown["live"]["password"] == "***"
+    assert shown["s3_endpoint_url"] == "http://AKIAEXAMPLE:***@127.0.0.1:9"
     status = tmp_path / "status.json"
     out = subprocess.run([sys.executable, "-m", "cantelem_edge", "run", "-v", "--spool",
                           str(tmp_path), "--source", "sim:fast", "--duration", "1.5",
