@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
     "live_prefix": "cantelem",
     # 1: the dashboard opens in live mode (when a broker is configured)
     "dashboard_live": 0,
+    # the address `cantelem dashboard`/`lab` listen on; any other than loopback needs a token
+    "dashboard_ip": "127.0.0.1",
+    # the token visitors give (?token=...) when the dashboard listens beyond loopback; from
+    # the environment or the file, never a command line (it would show in `ps`)
+    "dashboard_token": None,
 }
 
 

@@ -212,13 +212,13 @@ def _dashboard(args: argparse.Namespace) -> int:
     from .viz import serve_dashboard
 
     return serve_dashboard(args.store, port=args.port, preheat=not args.no_preheat,
-                           mqtt=args.mqtt)
+                           mqtt=args.mqtt, ip=args.ip)
 
 
 def _lab(args: argparse.Namespace) -> int:
     from .viz import serve_lab
 
-    return serve_lab(args.store, port=args.port)
+    return serve_lab(args.store, port=args.port, ip=args.ip)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,10 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--no-preheat", action="store_true", help="do not pre-heat a kernel")
     g.add_argument("--mqtt", default=None, help="MQTT broker of the live mode, "
                                                 "mqtt://host:port (CANTELEM_MQTT)")
+    ip_help = ("address to listen on (CANTELEM_DASHBOARD_IP; default 127.0.0.1); any other "
+               "than loopback needs CANTELEM_DASHBOARD_TOKEN")
+    g.add_argument("--ip", default=None, help=ip_help)
     g.set_defaults(func=_dashboard)
     lab = sub.add_parser("lab", help="JupyterLab on the notebooks")
     lab.add_argument("--store", default=None)
     lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--ip", default=None, help=ip_help)
     lab.set_defaults(func=_lab)
     args = p.parse_args(argv)
     from .errors import CantelemError

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import ConfigError, UsageError
+
+#: the smallest token accepted for a dashboard reachable beyond this machine
+MIN_TOKEN_LENGTH = 16
 
 
 def notebooks_dir() -> Path:
@@ -22,14 +26,53 @@ def dashboard_notebook() -> Path:
     return notebooks_dir() / "dashboard.ipynb"
 
 
-def voila_command(store: str, port: int = 8866, preheat: bool = True) -> list[str]:
-    """The Voilà command serving the dashboard (kernels pre-heated)."""
+def is_loopback(ip: str) -> bool:
+    """Whether ``ip`` (an address or ``localhost``) is reachable from this machine only."""
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def access(ip: str, token: str | None) -> tuple[dict[str, str], bool]:
+    """The environment that sets the server's token, and whether remote Host headers are
+    allowed. On loopback the Host header is checked (DNS rebinding) and a token is
+    optional; beyond it a token of at least :data:`MIN_TOKEN_LENGTH` characters is required
+    (it is what keeps other machines, and rebinding pages, out).
+
+    Example
+    -------
+    >>> access("127.0.0.1", None)
+    ({}, False)
+    >>> access("0.0.0.0", None)
+    Traceback (most recent call last):
+    cantelem_sci.errors.ConfigError: listening on 0.0.0.0 (beyond this machine) needs a token of at least 16 characters: set CANTELEM_DASHBOARD_TOKEN or dashboard_token in the config file
+    """
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"the dashboard token has {len(token)} characters; expected at least "
+                          f"{MIN_TOKEN_LENGTH}")
+    if not is_loopback(ip) and not token:
+        raise ConfigError(f"listening on {ip} (beyond this machine) needs a token of at least "
+                          f"{MIN_TOKEN_LENGTH} characters: set CANTELEM_DASHBOARD_TOKEN or "
+                          "dashboard_token in the config file")
+    # Jupyter reads JUPYTER_TOKEN from the environment: the token never shows in `ps`
+    return ({"JUPYTER_TOKEN": token} if token else {}), not is_loopback(ip)
+
+
+def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = "127.0.0.1",
+                  token: bool = False) -> list[str]:
+    """The Voilà command serving the dashboard (kernels pre-heated). With ``token`` the
+    server asks for the token in ``JUPYTER_TOKEN`` and allows remote Host headers;
+    without, it checks the Host header (loopback addresses and "localhost" only)."""
     cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
-           f"--port={port}", "--Voila.ip=127.0.0.1", "--theme=dark",
+           f"--port={port}", f"--Voila.ip={ip}", "--theme=dark",
            "--VoilaConfiguration.show_tracebacks=False",
-           # Voila allows any Host header; Jupyter's check (loopback addresses and
-           # "localhost" only) turns DNS rebinding away
-           "--Voila.tornado_settings={'allow_remote_access': False}"]
+           # Voila allows any Host header; Jupyter's check turns DNS rebinding away
+           f"--Voila.tornado_settings={{'allow_remote_access': {bool(token)}}}"]
+    if token:
+        cmd.append("--Voila.auto_token=True")
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
     return cmd
@@ -48,22 +91,26 @@ class DashboardServer:
     """
 
     def __init__(self, store: str | os.PathLike[str], mqtt: str | None = None,
-                 port: int | None = None, timeout: float = 120.0) -> None:
+                 port: int | None = None, timeout: float = 120.0, ip: str = "127.0.0.1",
+                 token: str | None = None) -> None:
         import socket
         import subprocess
         import time
         import urllib.error
         import urllib.request
 
+        token_env, remote = access(ip, token)
         if port is None:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 port = sock.getsockname()[1]
         self.port = port
-        env = dict(os.environ, CANTELEM_STORE=str(store))
+        env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
+        env.update(token_env, CANTELEM_STORE=str(store))
         if mqtt:
             env["CANTELEM_MQTT"] = mqtt
-        self.proc = subprocess.Popen(voila_command(str(store), port), env=env,
+        self.proc = subprocess.Popen(voila_command(str(store), port, ip=ip, token=remote),
+                                     env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.url = f"http://127.0.0.1:{port}/"
@@ -92,19 +139,36 @@ class DashboardServer:
             self.proc.kill()
 
 
+def _serving_env(ip: str | None, token: str | None) -> tuple[str, dict[str, str], bool]:
+    from .. import _config
+
+    ip = str(_config.get("dashboard_ip", ip))
+    token_env, remote = access(ip, _config.get("dashboard_token", token))
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN"}
+    env.update(token_env)
+    return ip, env, remote
+
+
 def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = True,
-                    mqtt: str | None = None) -> int:
-    """Serve the dashboard on http://127.0.0.1:<port>/ until interrupted; ``mqtt`` (or
-    ``CANTELEM_MQTT``) is the broker of its live mode."""
+                    mqtt: str | None = None, ip: str | None = None,
+                    token: str | None = None) -> int:
+    """Serve the dashboard on http://<ip>:<port>/ until interrupted.
+
+    ``ip`` (``dashboard_ip``, default 127.0.0.1): an address beyond loopback needs ``token``
+    (``CANTELEM_DASHBOARD_TOKEN``), which visitors give once as ``?token=...``. ``mqtt`` (or
+    ``CANTELEM_MQTT``) is the broker of the live mode.
+    """
     from .. import _config
 
     store = os.path.abspath(_config.get("store", store)) if "://" not in str(store or "") else store
-    env = dict(os.environ, CANTELEM_STORE=str(store))
+    ip, env, remote = _serving_env(ip, token)
+    env["CANTELEM_STORE"] = str(store)
     mqtt = _config.get("mqtt", mqtt)
     if mqtt:
         env["CANTELEM_MQTT"] = str(mqtt)
-    print(f"dashboard: http://127.0.0.1:{port}/  (store {store}; Ctrl-C to stop)", flush=True)
-    return _run_child(voila_command(str(store), port, preheat), env)
+    how = "token required: ?token=..." if remote else "this machine only"
+    print(f"dashboard: http://{ip}:{port}/  ({how}; store {store}; Ctrl-C to stop)", flush=True)
+    return _run_child(voila_command(str(store), port, preheat, ip=ip, token=remote), env)
 
 
 def _run_child(cmd: list[str], env: dict[str, str]) -> int:
@@ -126,13 +190,16 @@ def _run_child(cmd: list[str], env: dict[str, str]) -> int:
                 proc.wait()
 
 
-def serve_lab(store: str | None = None, port: int = 8888) -> int:
-    """JupyterLab on the notebooks folder."""
+def serve_lab(store: str | None = None, port: int = 8888, ip: str | None = None,
+               token: str | None = None) -> int:
+    """JupyterLab on the notebooks folder (same ``ip``/``token`` rule as the dashboard; on
+    loopback without a token JupyterLab makes up its own and prints it)."""
     from .. import _config
 
-    env = dict(os.environ, CANTELEM_STORE=os.path.abspath(_config.get("store", store)))
+    ip, env, _ = _serving_env(ip, token)
+    env["CANTELEM_STORE"] = os.path.abspath(_config.get("store", store))
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={notebooks_dir()}",
-           f"--port={port}", "--ServerApp.ip=127.0.0.1", "--no-browser"]
+           f"--port={port}", f"--ServerApp.ip={ip}", "--no-browser"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     return _run_child(cmd, env)

@@ -76,3 +76,39 @@ def test_served_dashboard_refuses_a_foreign_host_header(tmp_path):
                        "localhost": (200, True)}
     finally:
         s.stop()
+
+
+def test_listening_beyond_loopback_needs_a_token():
+    from cantelem_sci.errors import ConfigError
+    from cantelem_sci.viz import DashboardServer
+
+    with pytest.raises(ConfigError, match="listening on 0.0.0.0 .* needs a token"):
+        DashboardServer("unused", ip="0.0.0.0")
+    with pytest.raises(ConfigError, match="token has 6 characters; expected at least 16"):
+        DashboardServer("unused", ip="0.0.0.0", token="secret")
+
+
+def test_served_beyond_loopback_the_page_needs_the_token(tmp_path):
+    """On 0.0.0.0 any Host header is allowed (remote users name the server), so the token
+    is what keeps others out; it is passed in the environment, never on a command line."""
+    import http.client
+
+    from cantelem_sci.viz import DashboardServer
+
+    token = "t0k3n-" + "x" * 20
+    s = DashboardServer(tmp_path, ip="0.0.0.0", token=token)
+    try:
+        with open(f"/proc/{s.proc.pid}/cmdline", "rb") as fh:
+            assert token.encode() not in fh.read()
+        got = {}
+        for name, path in (("no token", "/"), ("wrong token", "/?token=" + "y" * 26),
+                           ("token", f"/?token={token}")):
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+            c.request("GET", path, headers={"Host": "dash.example:8866"})
+            r = c.getresponse()
+            got[name] = (r.status, b"cantelem" in r.read())
+        assert got["no token"][1] is False and got["no token"][0] in (302, 403)
+        assert got["wrong token"][1] is False and got["wrong token"][0] in (302, 403)
+        assert got["token"] == (200, True)
+    finally:
+        s.stop()
