@@ -183,6 +183,7 @@ class EdgeConfig:
     segment_max_frames: int = 1_000_000
     flush_interval: float = 1.0
     status_interval: float = 1.0
+    latency_window: float = 60.0  # seconds of the rolling latency percentiles
     status_path: str | None = None
     queue_max_frames: int = 1_000_000
     compression_level: int = 7
@@ -392,8 +393,8 @@ def _validate_live(live: LiveConfig) -> None:
 def validate(cfg: EdgeConfig) -> None:
     """Check ranges and names; raise :class:`ConfigError` naming the setting."""
     check_vehicle_id(cfg.vehicle)
-    for name in ("segment_seconds", "flush_interval", "status_interval", "upload_retry_base",
-                 "upload_retry_max", "upload_timeout"):
+    for name in ("segment_seconds", "flush_interval", "status_interval", "latency_window",
+                 "upload_retry_base", "upload_retry_max", "upload_timeout"):
         if not getattr(cfg, name) > 0:
             raise ConfigError(f"{name} must be positive, got {getattr(cfg, name)}")
     if cfg.flush_interval > 1.0:

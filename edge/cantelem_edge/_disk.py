@@ -9,7 +9,14 @@ succeed again.
 
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
+from typing import Any
+
+from cantelem_sci.errors import SpoolError
+
+log = logging.getLogger("cantelem_edge")
 
 #: Seconds before the first retry; doubled per failure up to :data:`BACKOFF_MAX`.
 BACKOFF_MIN = 0.1
@@ -67,3 +74,36 @@ class DiskTrouble:
                f"{time.monotonic() - (self.since or 0.0):.0f} s")
         self.failures, self.since, self.delay = 0, None, 0.0
         return msg
+
+
+class DiskRecovery:
+    """The logger's side of an episode (a mixin of :class:`~._logger.EdgeLogger`): report a
+    failure, report the recovery, and write the segments a failure held back, in order."""
+
+    disk: DiskTrouble
+    counters: Any
+    _unfinished: list[Path]
+    _finalize: Any  # journal path -> segment (the logger's)
+
+    def _retry_unfinished(self) -> None:
+        """Segments that could not be written (a full disk) from their journals, in order."""
+        while self._unfinished:
+            try:
+                self._finalize(self._unfinished[0])
+            except (SpoolError, OSError) as err:
+                self._disk_failed(err)
+                return
+            self._unfinished.pop(0)
+            if not self._unfinished:
+                self._disk_ok()
+
+    def _disk_failed(self, err: Exception) -> None:
+        msg = self.disk.failed(err)
+        if msg:
+            log.error("%s", msg)
+            self.counters.error(msg)
+
+    def _disk_ok(self) -> None:
+        msg = self.disk.ok()
+        if msg:
+            log.warning("%s", msg)

@@ -232,6 +232,8 @@ class LivePublisher:
                         self._alert(sig, part)
                     if publish:
                         self.publish(part, sig)
+                if publish:
+                    self.counters.latency.published(items, time.time_ns())
             except Exception as err:  # never let the live path stop: count and report
                 self.counters.drop("live", n)
                 self.counters.error(f"live: cannot decode or publish: {err}")
@@ -291,4 +293,4 @@ class LivePublisher:
         self.client.publish(self.topic, payload, qos=0)
         self.published_messages += 1
         self.published_samples += sum(len(tv[0]) for tv in sig.values())
-        self.counters.capture_to_publish.add((now - batch.time) / 1e9)
+

@@ -31,18 +31,19 @@ from cantelem_sci.frames import FrameBatch, clock_steps
 
 from . import __version__
 from ._config import EdgeConfig
-from ._disk import DiskTrouble
+from ._disk import DiskRecovery, DiskTrouble
 from cantelem_sci.io import (JOURNAL_GLOB, JournalWriter, journal_path, read_journal,
                              remove_temporaries, segment_key, write_segment)
 from ._lock import SpoolLock
 from ._sources import Source, make_source
 from ._quota import SpoolQuota
+from ._latency import latency_line
 from ._status import Counters, logger_status, write_status
 
 log = logging.getLogger("cantelem_edge")
 
 
-class EdgeLogger(SpoolQuota):
+class EdgeLogger(SpoolQuota, DiskRecovery):
     """One vehicle's logger. ``start()``, then ``run()`` until ``stop()`` (or a duration).
 
     Example
@@ -61,7 +62,7 @@ class EdgeLogger(SpoolQuota):
         self.root = Path(cfg.spool)
         self.state_dir = cfg.state_dir
         self.lock = SpoolLock(self.state_dir)
-        self.counters = Counters()
+        self.counters = Counters(cfg.latency_window)
         self.sources: list[Source] = [make_source(s, cfg.vehicle) for s in cfg.sources]
         self.sources += list(sources or [])
         self.live: Any = None
@@ -98,10 +99,14 @@ class EdgeLogger(SpoolQuota):
         self._unfinished: list[Path] = []  # journals whose segment could not be written yet
 
     # ---- sink interface used by the sources -------------------------------------------------
-    def put_can(self, batch: FrameBatch, *, block: bool = False) -> None:
+    def put_can(self, batch: FrameBatch, *, block: bool = False, wall_clock: bool = True
+                ) -> None:
+        """Take ``batch`` from a source; ``wall_clock``: its frames carry the time they were
+        captured (a bus), not the times of a log being replayed as fast as possible."""
         n = len(batch)
         if n == 0:
             return
+        self.counters.latency.stamp(batch, wall_clock)
         with self._cv:
             if self._quota_full:
                 self.counters.drop("quota", n)
@@ -117,6 +122,7 @@ class EdgeLogger(SpoolQuota):
             self._queued_frames += n
             with self.counters.lock:
                 self.counters.received += n
+        self.counters.latency.received(batch)
         if self.live is not None:
             self.live.offer(batch)  # bounded, never blocks: drops are counted
 
@@ -298,6 +304,7 @@ class EdgeLogger(SpoolQuota):
         rotated = 0
         for idx, (kind, obj) in enumerate(items):
             if kind == "can":
+                recv = getattr(obj, "received_ns", time.time_ns())
                 remap = self._channel_map(obj.channel_names)
                 b = FrameBatch(obj.time, obj.arbitration_id, obj.dlc, obj.is_extended, obj.is_fd,
                                obj.is_remote, obj.is_error, remap[obj.channel], obj.data,
@@ -309,15 +316,17 @@ class EdgeLogger(SpoolQuota):
                     k = int(np.searchsorted(b.time, self._journal_t0 + seg_ns, side="left"))
                     if k >= len(b):
                         self.journal.append_can(b)
-                        times.append(b.time)
+                        times.append((recv, len(b)))
                         break
                     if k:
                         self.journal.append_can(b.take(slice(0, k)))
-                        times.append(b.time[:k])
+                        times.append((recv, k))
                     rotated += self._flush_journal(times)
                     times = []
                     if not self._rotate():  # the disk refused: keep the rest queued
-                        self._requeue([("can", b.take(slice(k, None)))] + items[idx + 1:])
+                        rest = b.take(slice(k, None))
+                        rest.received_ns = recv  # type: ignore[attr-defined]
+                        self._requeue([("can", rest)] + items[idx + 1:])
                         return rotated
                     self._enforce_quota()  # per segment: a backlog may not run past it
                     if self._quota_full and self.cfg.quota_policy == "stop":
@@ -349,11 +358,9 @@ class EdgeLogger(SpoolQuota):
         if not self._unfinished:  # (the episode ends when every pending write is done)
             self._disk_ok()
         if n:
-            now = time.time_ns()
             with self.counters.lock:
                 self.counters.durable += n
-            if times:
-                self.counters.capture_to_durable.add((now - np.concatenate(times)) / 1e9)
+            self.counters.latency.durable(self.seq, times)
         return n
 
     def _finish_flush(self, times: list, force_rotate: bool) -> int:
@@ -409,29 +416,6 @@ class EdgeLogger(SpoolQuota):
             self.journal = None
             return False
 
-    def _retry_unfinished(self) -> None:
-        """Segments that could not be written (a full disk) from their journals, in order."""
-        while self._unfinished:
-            try:
-                self._finalize(self._unfinished[0])
-            except (SpoolError, OSError) as err:
-                self._disk_failed(err)
-                return
-            self._unfinished.pop(0)
-            if not self._unfinished:
-                self._disk_ok()
-
-    def _disk_failed(self, err: Exception) -> None:
-        msg = self.disk.failed(err)
-        if msg:
-            log.error("%s", msg)
-            self.counters.error(msg)
-
-    def _disk_ok(self) -> None:
-        msg = self.disk.ok()
-        if msg:
-            log.warning("%s", msg)
-
     def _finalize(self, path: Path) -> str | None:
         """Journal -> segment (idempotent); delete the journal. Returns the segment key."""
         c = read_journal(path)
@@ -458,6 +442,7 @@ class EdgeLogger(SpoolQuota):
             log.warning("%s: the clock stepped back %d time(s), by up to %.3f s; frames are "
                         "stored in time order", path.name, steps, step_max / 1e9)
         manifest = write_segment(self.root, key, frames, c.gps, meta, self.cfg.compression_level)
+        self.counters.latency.segment(seq, key, keep=self.uploader is not None)
         path.unlink()
         self._segment_bytes += manifest["bytes"]
         with self.counters.lock:
@@ -467,12 +452,11 @@ class EdgeLogger(SpoolQuota):
             self.uploader.kick()
         return key
 
-    def _uploaded(self, manifest: dict[str, Any], times: np.ndarray) -> None:
+    def _uploaded(self, manifest: dict[str, Any]) -> None:
         with self.counters.lock:
             self.counters.uploaded += manifest["frame_count"]
             self.counters.segments_uploaded += 1
-        if len(times):
-            self.counters.capture_to_uploaded.add((time.time_ns() - times) / 1e9)
+        self.counters.latency.uploaded(manifest["key"])
         self._segment_bytes -= manifest.get("bytes", 0)
 
     # ---- status -------------------------------------------------------------------------------
@@ -485,8 +469,12 @@ class EdgeLogger(SpoolQuota):
             self._write_status()
 
     def _write_status(self) -> None:
+        status = self.status()
+        line = latency_line(status["latency_s"])
+        if line:
+            log.info("%s", line)
         try:
-            write_status(self.cfg.status_file, self.status())
+            write_status(self.cfg.status_file, status)
             self._status_failed = False
         except OSError as err:
             if not self._status_failed:  # reported once per episode, not every second

@@ -29,7 +29,8 @@ BATCH_SECONDS = 0.02
 
 
 class Sink(Protocol):
-    def put_can(self, batch: FrameBatch, *, block: bool = False) -> None: ...
+    def put_can(self, batch: FrameBatch, *, block: bool = False,
+                wall_clock: bool = True) -> None: ...
     def put_gps(self, fixes: dict[str, np.ndarray]) -> None: ...
     def count_drop(self, cause: str, n: int) -> None: ...
 
@@ -181,7 +182,8 @@ class _BatchPlayer(Source):
                     j = min(n, i + 20_000)
                 part = b.take(slice(i, j))
                 part.time = times[i:j].copy()
-                sink.put_can(part, block=not self.realtime)
+                # paced frames carry the clock's time; fast ones the log's
+                sink.put_can(part, block=not self.realtime, wall_clock=self.realtime)
                 i = j
             k += 1
             if not self.loop:

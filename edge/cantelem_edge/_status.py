@@ -9,57 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-# log-spaced latency bins: 1 us .. ~28 h, 20 per decade; memory is fixed whatever the run length
-_EDGES = np.logspace(-6, 5, 11 * 20 + 1)
+from ._latency import Latencies, LatencyHistogram
 
-
-class LatencyHistogram:
-    """Fixed-size histogram of latencies in seconds; percentiles within 12 % (one bin).
-
-    Example
-    -------
-    >>> h = LatencyHistogram()
-    >>> h.add(np.full(100, 0.5))
-    >>> 0.45 < h.percentile(50) < 0.56
-    True
-    """
-
-    def __init__(self) -> None:
-        self.counts = np.zeros(_EDGES.shape[0] + 1, np.int64)
-        self.n = 0
-        self.max = 0.0
-
-    def add(self, seconds: np.ndarray) -> None:
-        s = np.asarray(seconds, dtype=np.float64)
-        if s.size == 0:
-            return
-        idx = np.searchsorted(_EDGES, np.maximum(s, 0.0), side="right")
-        self.counts += np.bincount(idx, minlength=self.counts.shape[0])
-        self.n += s.size
-        self.max = max(self.max, float(s.max()))
-
-    def percentile(self, q: float) -> float | None:
-        if self.n == 0:
-            return None
-        k = int(np.searchsorted(np.cumsum(self.counts), q / 100.0 * self.n, side="left"))
-        if k == 0:
-            return float(_EDGES[0])
-        if k >= _EDGES.shape[0]:
-            return self.max
-        # geometric middle of the bin, but never above the largest seen
-        return min(float(np.sqrt(_EDGES[k - 1] * _EDGES[k])), self.max)
-
-    def summary(self) -> dict[str, float | None]:
-        return {"p50": self.percentile(50), "p95": self.percentile(95),
-                "p99": self.percentile(99), "max": self.max if self.n else None, "n": self.n}
+__all__ = ["Counters", "LatencyHistogram", "logger_status", "read_status", "write_status"]
 
 
 class Counters:
     """Thread-safe counters of the logger, plus latency histograms."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_window: float = 60.0) -> None:
         self.lock = threading.Lock()
         self.received = 0
         self.durable = 0
@@ -70,9 +29,7 @@ class Counters:
         self.segments_uploaded = 0
         self.dropped: dict[str, int] = {}
         self.errors: list[str] = []
-        self.capture_to_durable = LatencyHistogram()
-        self.capture_to_uploaded = LatencyHistogram()
-        self.capture_to_publish = LatencyHistogram()  # live publishing (``[live]``)
+        self.latency = Latencies(latency_window)
 
     def drop(self, cause: str, n: int) -> None:
         with self.lock:
@@ -130,9 +87,7 @@ def logger_status(lg: Any) -> dict[str, Any]:
                          "recovered_at_start": lg.recovered_segments,
                          "uploaded": c.segments_uploaded,
                          "deleted_not_uploaded": lg.deleted_not_uploaded},
-            "latency_s": {"capture_to_durable": c.capture_to_durable.summary(),
-                          "capture_to_uploaded": c.capture_to_uploaded.summary(),
-                          "capture_to_publish": c.capture_to_publish.summary()},
+            "latency_s": c.latency.summary(),
             "live": None if lg.live is None else lg.live.status(),
             "alerts": None if lg.alerts is None else lg.alerts.status(),
             "upload": None if up is None else {

@@ -20,10 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from cantelem_sci.errors import UploadError
-from cantelem_sci.frames import read_array
 
 from ._config import EdgeConfig
 
@@ -100,7 +97,7 @@ PROBE_EVERY = 1.0
 class Uploader:
     """Ships the finished segments of ``spool`` to ``cfg.s3_url``, in a daemon thread."""
 
-    def __init__(self, cfg: EdgeConfig, on_uploaded: Callable[[dict[str, Any], float], None],
+    def __init__(self, cfg: EdgeConfig, on_uploaded: Callable[[dict[str, Any]], None],
                  on_error: Callable[[str], None]) -> None:
         self.cfg = cfg
         self.root = Path(cfg.spool)
@@ -160,8 +157,7 @@ class Uploader:
                         break
                     if self.attempt == 0:  # while retrying we stay "offline" until one succeeds
                         self.state = "uploading"
-                    manifest, latency_from = self.upload(man)
-                    self.on_uploaded(manifest, latency_from)
+                    self.on_uploaded(self.upload(man))
                     self.attempt = 0
                     self.state = "uploading"
             except Exception as err:  # network, credentials, server: retried, never fatal
@@ -247,10 +243,9 @@ class Uploader:
             if fs.info(remote_man).get("size") != man_path.stat().st_size:
                 raise UploadError(f"{remote_man}: manifest does not verify")
         # verified: the local copy may go
-        times = _segment_times(local)
         man_path.unlink()
         shutil.rmtree(local, ignore_errors=True)
-        return manifest, times
+        return manifest
 
     def _listing(self, base: str) -> dict[str, dict]:
         """``{path: info}`` of every object under ``base`` (fresh, not from s3fs' cache)."""
@@ -264,11 +259,3 @@ class Uploader:
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-
-def _segment_times(local: Path) -> Any:
-    """Frame times of a local segment (for capture -> uploaded latency)."""
-    try:
-        return read_array(local / "time")
-    except Exception:  # latency is best effort; the upload itself is verified
-        return np.zeros(0, np.int64)

@@ -61,3 +61,60 @@ def test_quota_stop_holds_within_a_backlog(tmp_path):
     assert len(sizes) == 1  # the first segment reached the quota; nothing more was stored
     assert st["state"] == "quota-full"
     assert st["frames"]["durable"] + st["dropped"]["quota"] == 1200
+
+
+def test_latency_of_a_fast_replay_is_measured_from_the_receive_time(tmp_path):
+    """Frames of a log replayed as fast as possible carry times of years ago: every stage is
+    measured from when the logger received them, so no latency exceeds the run itself, the
+    receive stage (frame time -> received) is not counted, and the log carries the line."""
+    import logging
+    import time
+
+    from cantelem_edge._sources import BatchSource
+
+    old = _batch(5000, 10.0)
+    old.time = old.time - 6 * 365 * 86400 * 10**9  # six years ago
+    cfg = load_config(spool=str(tmp_path), environ={}, flush_interval=0.1,
+                      status_interval=0.1)
+    t0 = time.monotonic()
+    lg = EdgeLogger(cfg, sources=[BatchSource(old, realtime=False)])
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("cantelem_edge")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        lg.start()
+        lg.run(duration=2.0)
+        lg.stop()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    ran = time.monotonic() - t0
+    lat = lg.status()["latency_s"]
+    assert lat["durable"]["n"] == 5000
+    assert 0 <= lat["durable"]["max"] <= ran
+    assert lat["receive"]["n"] == 0
+    lines = [x for x in lines if x.startswith("latency")]
+    assert lines and lines[-1].startswith("latency over 60 s: durable p50 ")
+    assert "(5000 frames)" in lines[-1]
+
+
+def test_latency_percentiles_cover_a_rolling_window():
+    """Per stage, the percentiles are those of the last window: slow frames a window old no
+    longer count (a fixed clock here: the window is about time, not about the host)."""
+    from cantelem_edge._latency import RollingLatency
+
+    now = [1000.0]
+    r = RollingLatency(window=60.0, clock=lambda: now[0])
+    r.add(np.full(100, 30.0))      # a slow start (an upload backlog)
+    now[0] += 20
+    r.add(np.full(900, 0.02))
+    assert r.summary()["n"] == 1000 and r.summary()["p99"] > 20
+    now[0] += 50                   # 70 s after the slow ones, 50 s after the fast ones
+    s = r.summary()
+    assert s["n"] == 900 and s["max"] == 0.02 and 0.017 < s["p99"] <= 0.02
+    now[0] += 3600                 # nothing for an hour: an empty window
+    assert r.summary()["n"] == 0 and r.summary()["p50"] is None

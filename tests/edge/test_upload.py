@@ -58,7 +58,7 @@ def test_segments_upload_verified_then_deleted_locally(tmp_path, moto_s3, s3_buc
     assert st["frames"]["uploaded"] == st["frames"]["durable"] == len(df) > 0
     assert st["segments"]["uploaded"] == st["segments"]["written"] == len(mans)
     assert not list((tmp_path / "spool").glob("raw/**/*.zarr"))  # local copies gone
-    assert st["latency_s"]["capture_to_uploaded"]["p50"] is not None
+    assert st["latency_s"]["uploaded"]["p50"] is not None
     text = (lg.cfg.status_file).read_text()
     assert "topsecret" not in text and "AKIATESTKEY" not in text
 
