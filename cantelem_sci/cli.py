@@ -9,6 +9,8 @@
 ``cantelem decode LOG --dbc FILE``  decode one log file and print its messages.
 ``cantelem alerts --rules FILE [--store URL] [--catalog YAML]``  the fleet alert job: rules
                    over the decoded store (incremental), events under ``events/``.
+``cantelem retention --catalog YAML [--dry-run]``  delete days older than the catalog's
+                   retention policy (``--s3-lifecycle FILE``: the same policy for the bucket).
 ``cantelem dashboard [--store URL] [--port N] [--mqtt URL]``  serve the Voila dashboard.
 ``cantelem lab``  JupyterLab on the notebooks.
 """
@@ -168,6 +170,41 @@ def _decode_fleet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import ConfigError
+    from .fleet import (Store, apply_retention, lifecycle_configuration, load_catalog)
+    from .fleet._index import list_vehicles
+    from .fleet._retention import put_lifecycle
+
+    catalog = load_catalog(args.catalog)
+    if not catalog.retention:
+        raise ConfigError(f"{catalog.path}: no retention rules (metadata.cantelem.retention)")
+    store = Store(args.store or catalog.store, catalog.storage_options)
+    if args.s3_lifecycle or args.apply_lifecycle:
+        url = str(store.url)
+        # the key prefix inside the bucket (none for a local store synced to a bucket root)
+        prefix = url.split("://", 1)[1].partition("/")[2] if "://" in url else ""
+        vehicles = sorted(set(list_vehicles(store)) | {
+            n[len("vehicle="):] for n in store.ls("decoded") if n.startswith("vehicle=")})
+        config = lifecycle_configuration(catalog.retention, vehicles, prefix)
+        text = json.dumps(config, indent=1)
+        if args.s3_lifecycle == "-":
+            print(text)
+        elif args.s3_lifecycle:
+            with open(args.s3_lifecycle, "w") as fh:
+                fh.write(text + "\n")
+            print(f"{len(config['Rules'])} lifecycle rule(s) written to {args.s3_lifecycle}")
+        if args.apply_lifecycle:
+            got = put_lifecycle(store, config)
+            print(f"{store.url}: the bucket holds {len(got['Rules'])} lifecycle rule(s)")
+        return 0
+    print(apply_retention(catalog, store=store, today=args.today, dry_run=args.dry_run,
+                          wait=args.wait))
+    return 0
+
+
 def _alerts(args: argparse.Namespace) -> int:
     import cantelem_sci as ct
 
@@ -272,6 +309,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     a.add_argument("--wait", type=float, default=0.0,
                    help="seconds to wait for another alert job on the store (default: refuse)")
     a.set_defaults(func=_alerts)
+    r = sub.add_parser("retention", help="delete the days older than the catalog's retention "
+                                         "policy (raw, decoded, events per vehicle group)")
+    r.add_argument("--catalog", required=True, help="fleet catalog YAML with retention rules")
+    r.add_argument("--store", default=None, help="store URL (default: the catalog's)")
+    r.add_argument("--dry-run", action="store_true", help="say what would go; delete nothing")
+    r.add_argument("--today", default=None, help="YYYY-MM-DD (default: today, UTC)")
+    r.add_argument("--wait", type=float, default=0.0,
+                   help="seconds to wait for a running decode or alert job")
+    r.add_argument("--s3-lifecycle", default=None, metavar="FILE",
+                   help="write the policy as an S3 lifecycle configuration ('-': stdout) "
+                        "instead of deleting")
+    r.add_argument("--apply-lifecycle", action="store_true",
+                   help="put that configuration on the store's bucket (its own rules kept)")
+    r.set_defaults(func=_retention)
     g = sub.add_parser("dashboard", help="serve the Voila dashboard on 127.0.0.1")
     g.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")
     g.add_argument("--port", type=int, default=8866)

@@ -6,6 +6,8 @@ from ._fleet import Fleet
 from ._open import open_fleet
 from ._index import refresh_index
 from ._job import JobReport, decode_fleet, plan
+from ._retention import (RetentionReport, RetentionRule, apply_retention,
+                         lifecycle_configuration)
 from ._store import Store
 
 __all__ = [
@@ -14,10 +16,14 @@ __all__ = [
     "DbcGroup",
     "Fleet",
     "JobReport",
+    "RetentionReport",
+    "RetentionRule",
     "Store",
+    "apply_retention",
     "decode_fleet",
     "evaluate_fleet",
     "default_catalog",
+    "lifecycle_configuration",
     "load_catalog",
     "open_fleet",
     "plan",

@@ -62,6 +62,8 @@ class Catalog:
     groups: list[DbcGroup] = field(default_factory=list)
     trip_gap: str = "5min"
     path: str | None = None
+    #: retention rules (:mod:`._retention`), first match wins; empty: keep everything
+    retention: list[Any] = field(default_factory=list)
 
     def group_for(self, vehicle: str) -> DbcGroup:
         for g in self.groups:
@@ -156,9 +158,12 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
                               f"(paths, or channel -> paths): {err}") from err
     if not groups:
         raise ConfigError(f"{path}: metadata.cantelem.dbc_groups is empty")
+    from ._retention import parse_retention
+
     return Catalog(store=str(meta["store"]),
                    storage_options=dict(meta.get("storage_options") or {}),
-                   groups=groups, trip_gap=str(meta.get("trip_gap", "5min")), path=path)
+                   groups=groups, trip_gap=str(meta.get("trip_gap", "5min")), path=path,
+                   retention=parse_retention(meta.get("retention"), path))
 
 
 @lru_cache(maxsize=32)

@@ -44,7 +44,8 @@ def refresh_vehicle(store: Store, vehicle: str, gap_ns: int) -> dict[str, Any]:
                                                        "segments": []})
     known = {s["key"] for s in idx["segments"]}
     dates = [d for d in store.ls(f"raw/vehicle={vehicle}") if d.startswith("date=")]
-    last = max((s["date"] for s in idx["segments"]), default="")
+    last = max([s["date"] for s in idx["segments"]] + list(idx.get("retired", {})),
+               default="")
     new_keys = []
     for d in dates:
         date = d[len("date="):]
@@ -92,7 +93,10 @@ def refresh_index(store: Store, vehicles: list[str] | None = None,
 
 def trips_of(idx: dict[str, Any], gap_ns: int) -> list[dict[str, Any]]:
     """Trips: sessions of consecutive segments merged when the gap is at most ``gap_ns``."""
-    sessions = sorted(s for seg in idx["segments"] for s in seg.get("sessions", []))
+    # days whose raw segments retention deleted keep their sessions (their decoded data stay)
+    sessions = sorted([s for seg in idx["segments"] for s in seg.get("sessions", [])] +
+                      [s for rec in idx.get("retired", {}).values()
+                       for s in rec.get("sessions", [])])
     trips: list[list[int]] = []
     for s, e in sessions:
         if trips and s - trips[-1][1] <= gap_ns:

@@ -130,8 +130,10 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
         group = catalog.group_for(vehicle)
         dsha = group_sha(group)
         days: dict[str, list[dict]] = {}
+        retired = idx.get("retired", {})  # days retention deleted: left as they are
         for seg in idx["segments"]:
-            days.setdefault(seg["date"], []).append(seg)
+            if seg["date"] not in retired:
+                days.setdefault(seg["date"], []).append(seg)
         for date, segs in sorted(days.items()):
             segs = sorted(segs, key=lambda s: s["key"])
             h = hashlib.sha256(f"{DECODED_FORMAT}|{DECODE_RULES}|{dsha}".encode())

@@ -196,6 +196,7 @@ class EdgeConfig:
     upload_timeout: float = 10.0
     quota_bytes: int | None = None
     quota_policy: str = "stop"
+    spool_max_age_days: float | None = None  # local segments of older days are deleted
     alert_rules: str | None = None  # a rule file (rules and sinks, docs/alerts.md); None: off
     sources: list[SourceConfig] = field(default_factory=list)
     live: LiveConfig = field(default_factory=LiveConfig)
@@ -405,6 +406,9 @@ def validate(cfg: EdgeConfig) -> None:
             raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}")
     if not 1 <= cfg.compression_level <= 22:
         raise ConfigError(f"compression_level must be 1..22 (zstd), got {cfg.compression_level}")
+    if cfg.spool_max_age_days is not None and not cfg.spool_max_age_days > 0:
+        raise ConfigError(f"spool_max_age_days must be positive (or unset), got "
+                          f"{cfg.spool_max_age_days}")
     if cfg.quota_policy not in QUOTA_POLICIES:
         raise ConfigError(f"quota_policy: unknown {cfg.quota_policy!r}; valid: "
                           f"{', '.join(QUOTA_POLICIES)}")

@@ -87,6 +87,7 @@ class EdgeLogger(SpoolQuota, DiskRecovery):
         self.spool_bytes = 0
         self._segment_bytes = 0
         self.deleted_not_uploaded = 0
+        self.deleted_expired = 0  # segments older than spool_max_age_days
         self.recovered_segments = 0  # made at start from the journals a crash left
         self.state = "new"
         self.first_seq: int | None = None
@@ -191,6 +192,7 @@ class EdgeLogger(SpoolQuota, DiskRecovery):
         if recovered:
             log.info("recovered %d segment(s) from journals: %s", len(recovered), recovered)
         self.spool_bytes = self._measure_spool()
+        self._enforce_age()  # a logger restarted after a long pause deletes at once
         for s in self.sources:
             s.open()  # every device and file is checked before anything starts
         if self.cfg.s3_url:
@@ -369,6 +371,7 @@ class EdgeLogger(SpoolQuota, DiskRecovery):
         if self.disk.failures:
             return n
         self.spool_bytes = self._segment_bytes + self.journal.size
+        self._enforce_age()
         self._enforce_quota()
         age = time.monotonic() - self._journal_opened
         if force_rotate or age >= self.cfg.segment_seconds or \

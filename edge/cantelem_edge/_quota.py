@@ -1,12 +1,15 @@
-"""The spool's size and its quota: what the logger's segments and journals take on disk,
-and what happens when they exceed ``quota_bytes`` (``quota_policy``: ``stop`` drops new
-frames, counted; ``delete-oldest`` deletes the oldest segments not yet uploaded, said)."""
+"""The spool's size, its quota and its age limit: what the logger's segments and journals
+take on disk, what happens when they exceed ``quota_bytes`` (``quota_policy``: ``stop``
+drops new frames, counted; ``delete-oldest`` deletes the oldest segments not yet uploaded,
+said), and the segments older than ``spool_max_age_days`` (deleted, said and counted)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from cantelem_sci.io import JOURNAL_GLOB
@@ -65,3 +68,33 @@ class SpoolQuota:
             log.error("%s", msg)
             self.counters.error(msg)
         self._quota_full = True
+
+    def _enforce_age(self, every_s: float = 60.0) -> None:
+        """Delete the local segments of days older than ``spool_max_age_days`` (whole date
+        folders, as the store's retention does; journals are never touched). Checked at most
+        every ``every_s`` seconds."""
+        days = self.cfg.spool_max_age_days
+        now = time.monotonic()
+        if not days or now - getattr(self, "_age_checked", -every_s) < every_s:
+            return
+        self._age_checked = now
+        cutoff = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)).date().isoformat()
+        base = self.root / "raw" / f"vehicle={self.cfg.vehicle}"
+        gone = 0
+        for folder in sorted(base.glob("date=*")) if base.exists() else []:
+            if folder.name[len("date="):] >= cutoff:
+                break
+            for man in sorted(folder.glob("*.zarr.manifest.json")):
+                key = man.name[: -len(".manifest.json")]
+                man.unlink(missing_ok=True)  # first: no uploader or reader takes it any more
+                shutil.rmtree(folder / key, ignore_errors=True)
+                gone += 1
+            shutil.rmtree(folder, ignore_errors=True)
+            msg = (f"spool_max_age_days = {days:g}: deleted {folder.name} of the spool "
+                   "(segments not uploaded)")
+            log.error("%s", msg)
+            self.counters.error(msg)
+        if gone:
+            self.deleted_expired += gone
+            self.spool_bytes = self._measure_spool()
+

@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--flush-interval", type=float)
         s.add_argument("--status-path")
         s.add_argument("--quota-bytes", type=int)
+        s.add_argument("--spool-max-age-days", type=float,
+                       help="delete local segments of days older than this")
         s.add_argument("--quota-policy")
         s.add_argument("--live-url", help="publish live signals to this MQTT broker "
                                           "(mqtt://host:port or mqtts://...; [live] url)")
@@ -93,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s cantelem-edge %(levelname)s %(message)s")
     explicit = {k: getattr(args, k) for k in (
         "vehicle", "spool", "s3_url", "s3_endpoint_url", "segment_seconds", "segment_max_frames",
-        "flush_interval", "status_path", "quota_bytes", "quota_policy", "live_url",
-        "alert_rules")}
+        "flush_interval", "status_path", "quota_bytes", "quota_policy", "spool_max_age_days",
+        "live_url", "alert_rules")}
     try:
         cfg = load_config(args.config, sources=args.sources, **explicit)
     except ConfigError as err:

@@ -118,3 +118,34 @@ def test_latency_percentiles_cover_a_rolling_window():
     assert s["n"] == 900 and s["max"] == 0.02 and 0.017 < s["p99"] <= 0.02
     now[0] += 3600                 # nothing for an hour: an empty window
     assert r.summary()["n"] == 0 and r.summary()["p50"] is None
+
+
+def test_segments_older_than_the_spool_age_limit_are_deleted_and_counted(tmp_path):
+    """spool_max_age_days: the spool keeps the segments of recent days (not yet uploaded
+    here: no S3), deletes older days' segments when the logger starts, says so and counts
+    them; journals and newer segments are untouched."""
+    import datetime as dt
+
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=6, minute=0, second=0, microsecond=0)
+    for days_ago in (45, 31, 2):
+        start = (today - dt.timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S")
+        ingest(ct.simulate_vehicle("EV0001", duration_s=20, start=start), "EV0001",
+               str(tmp_path))
+    base = tmp_path / "raw" / "vehicle=EV0001"
+    dates = sorted(p.name for p in base.glob("date=*"))
+    assert len(dates) == 3
+    recent = (today - dt.timedelta(days=2)).strftime("date=%Y-%m-%d")
+    st = ingest(ct.simulate_vehicle("EV0001", duration_s=5, start=today.strftime(
+        "%Y-%m-%dT%H:%M:%S")), "EV0001", str(tmp_path), spool_max_age_days=30)
+    assert sorted(p.name for p in base.glob("date=*")) == sorted(
+        {recent, today.strftime("date=%Y-%m-%d")})
+    assert st["segments"]["deleted_expired"] == 2
+    assert sum("spool_max_age_days = 30: deleted date=" in e for e in st["errors"]) == 2
+    assert st["frames"]["durable"] == st["frames"]["in_segments"] > 0
+    from cantelem_sci.io import read_segment
+
+    left = list(base.glob("date=*/*.manifest.json"))
+    assert left and all(len(read_segment(str(m)[: -len(".manifest.json")])) > 0 for m in left)
