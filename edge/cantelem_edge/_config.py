@@ -15,8 +15,12 @@ set from the environment as ``CANTELEM_EDGE_<KEY>`` (upper case), e.g.
   ``cantelem_sci.sim.Fault``);
 * ``gps:<serial port or NMEA file>[:<baudrate>]`` NMEA 0183 via pynmea2.
 
-Credentials for S3 come from the standard AWS chain (environment, ``~/.aws``, instance role)
-unless ``s3_key``/``s3_secret`` are set; they never appear in logs or in the status file.
+Credentials for S3 come from the standard AWS chain (environment, web identity, ``~/.aws``,
+instance role) unless ``s3_key``/``s3_secret`` are set, or from the AWS profile
+``s3_profile`` (where a ``credential_process``, SSO or ``web_identity_token_file`` gives
+short-lived credentials, renewed as they expire); they never appear in logs or in the status
+file. Each vehicle's credentials should allow writing under its own prefix only
+(``edge/README.md``, "Credentials").
 
 Alerts: ``alert_rules`` names a rule file (rules and their sinks, ``docs/alerts.md``); the
 logger evaluates them on the live decode and delivers through an outbox in
@@ -191,6 +195,7 @@ class EdgeConfig:
     s3_endpoint_url: str | None = None
     s3_key: str | None = None
     s3_secret: str | None = None
+    s3_profile: str | None = None  # an AWS profile (credential_process, SSO, web identity)
     upload_retry_base: float = 1.0
     upload_retry_max: float = 60.0
     upload_timeout: float = 10.0

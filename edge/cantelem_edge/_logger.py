@@ -264,7 +264,7 @@ class EdgeLogger(SpoolQuota, DiskRecovery):
             t_end = time.monotonic() + upload_timeout
             self.uploader.kick()
             while self.uploader.pending() and time.monotonic() < t_end and \
-                    self.uploader.state != "offline":
+                    self.uploader.state not in ("offline", "refused"):
                 time.sleep(0.1)
             self.uploader.stop()
         self.state = "stopped"

@@ -53,6 +53,8 @@ def make_filesystem(cfg: EdgeConfig):
     if cfg.s3_key:
         kw["key"] = cfg.s3_key
         kw["secret"] = cfg.s3_secret
+    elif cfg.s3_profile:  # botocore renews short-lived credentials of the profile itself
+        kw["profile"] = cfg.s3_profile
     fs = s3fs.S3FileSystem(**kw)
     # one try per call (s3fs tries 5 times, sleeping in between): the uploader's own backoff
     # decides when to try again, so an outage is seen after ``upload_timeout``
@@ -112,6 +114,7 @@ class Uploader:
         self.attempt = 0
         self.resumed_by_probe = 0  # waits cut short because the endpoint answered again
         self.fs: Any = None
+        self._target = ""  # the object being written or read (named when S3 refuses)
 
     def _redact(self, text: str) -> str:
         for secret in (self.cfg.s3_key, self.cfg.s3_secret):
@@ -164,13 +167,23 @@ class Uploader:
                 self.attempt += 1
                 delay = retry_delay(self.attempt, self.cfg.upload_retry_base,
                                     self.cfg.upload_retry_max)
-                msg = self._redact(f"upload failed ({type(err).__name__}: {err}); "
-                                   f"retry {self.attempt} in {delay:.1f} s")
-                self.state = "offline"
+                if isinstance(err, PermissionError):  # S3 refused these credentials
+                    msg = self._redact(
+                        f"upload refused: these credentials may not write s3://{self._target} "
+                        f"({err}); a vehicle's credentials must allow s3:PutObject, "
+                        f"s3:GetObject and s3:ListBucket under s3://{self.remote}/raw/"
+                        f"vehicle={self.cfg.vehicle}/ (is vehicle = {self.cfg.vehicle!r} "
+                        f"right?); segments stay in the spool; retry {self.attempt} in "
+                        f"{delay:.1f} s")
+                    self.state = "refused"
+                else:
+                    msg = self._redact(f"upload failed ({type(err).__name__}: {err}); "
+                                       f"retry {self.attempt} in {delay:.1f} s")
+                    self.state = "offline"
                 self.next_try = time.time() + delay
-                log.warning("%s", msg)
+                (log.error if self.state == "refused" else log.warning)("%s", msg)
                 self.on_error(msg)
-                self.fs = None  # new connection next time
+                self.fs = None  # new connection (and credentials) next time
                 self._wait(delay, probe=unreachable(err))
 
     def _wait(self, delay: float, probe: bool) -> None:
@@ -212,6 +225,7 @@ class Uploader:
         fs = self.fs
         remote_man = f"{base}.manifest.json"
         done = False
+        self._target = remote_man
         if fs.exists(remote_man):
             theirs = json.loads(fs.cat_file(remote_man))
             done = theirs.get("frames_sha256") == manifest["frames_sha256"] and \
@@ -227,6 +241,7 @@ class Uploader:
                 h = have.get(dst)
                 if h is None or h.get("size") != info["size"] or \
                         str(h.get("ETag", "")).strip('"') != want:
+                    self._target = dst
                     fs.put_file(str(local / rel), dst, chunksize=CHUNKSIZE)
             after = self._listing(base)
             for rel, info in manifest["files"].items():
@@ -238,6 +253,7 @@ class Uploader:
                     raise UploadError(f"{dst}: uploaded object does not verify (size "
                                       f"{None if h is None else h.get('size')} vs {info['size']}, "
                                       "or ETag)")
+            self._target = remote_man
             fs.put_file(str(man_path), remote_man)
             fs.invalidate_cache(remote_man)
             if fs.info(remote_man).get("size") != man_path.stat().st_size:
@@ -249,6 +265,7 @@ class Uploader:
 
     def _listing(self, base: str) -> dict[str, dict]:
         """``{path: info}`` of every object under ``base`` (fresh, not from s3fs' cache)."""
+        self._target = base + "/"
         self.fs.invalidate_cache(base)
         try:
             found = self.fs.find(base, detail=True)

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                             "gps:<port or file>[:<baudrate>] (repeatable)")
         s.add_argument("--s3-url")
         s.add_argument("--s3-endpoint-url")
+        s.add_argument("--s3-profile", help="AWS profile of the upload credentials "
+                                            "(credential_process, SSO, web identity)")
         s.add_argument("--segment-seconds", type=float)
         s.add_argument("--segment-max-frames", type=int)
         s.add_argument("--flush-interval", type=float)
@@ -94,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s cantelem-edge %(levelname)s %(message)s")
     explicit = {k: getattr(args, k) for k in (
-        "vehicle", "spool", "s3_url", "s3_endpoint_url", "segment_seconds", "segment_max_frames",
-        "flush_interval", "status_path", "quota_bytes", "quota_policy", "spool_max_age_days",
+        "vehicle", "spool", "s3_url", "s3_endpoint_url", "s3_profile", "segment_seconds",
+        "segment_max_frames", "flush_interval", "status_path", "quota_bytes", "quota_policy", "spool_max_age_days",
         "live_url", "alert_rules")}
     try:
         cfg = load_config(args.config, sources=args.sources, **explicit)
