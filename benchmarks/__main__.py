@@ -1,4 +1,4 @@
-"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge|fleet|dashboard|live|alerts]``
+"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge [device]|fleet|dashboard|live|alerts]``
 (all by default)."""
 
 import sys

@@ -7,6 +7,10 @@
 * the same with live publishing on (``--live-url`` to a local broker: Mosquitto when
   installed, else the embedded amqtt): the journal/segment path must keep >= 100,000 frames/s;
   what the live path cannot keep up with is dropped from it and counted (``dropped.live``).
+* a Raspberry Pi class device: the logger installed as on a device (its own dependencies
+  only, in ``.cache/device-venv``) capturing a bus at 500 frames/s and uploading to S3
+  (moto), resident memory sampled every second (target: <= 80 MB); the same with live
+  publishing and alert rules (numba added).
 Target: >= 100,000 frames/s sustained, memory bounded whatever the run length.
 """
 
@@ -120,8 +124,73 @@ def virtual_drain(n: int = 1_000_000) -> dict:
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: what a device installs (edge/README.md); numba only for live publishing and alerts
+DEVICE_DEPS = ["numpy", "python-can", "numcodecs", "pynmea2", "pyserial", "botocore",
+               "paho-mqtt", "cantools", "pyyaml"]
+
+
+def device_python(with_numba: bool) -> str:
+    """The interpreter of a venv holding only the logger's dependencies (made once)."""
+    venv = os.path.join(ROOT, ".cache", "device-venv" + ("-numba" if with_numba else ""))
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", *DEVICE_DEPS,
+                        *(["numba"] if with_numba else [])], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "-e", ROOT], check=True)
+    return py
+
+
+def device(rate: float = 500.0, seconds: float = 40.0, live: bool = False) -> dict:
+    """Resident memory of the logger as a device runs it (see the module docstring): the
+    median of the samples after the first 10 s, and the largest."""
+    import statistics
+
+    from benchmarks._moto import MotoS3
+    from cantelem_sci.io import EmbeddedBroker
+
+    server = MotoS3()
+    bucket = server.new_bucket()
+    broker = EmbeddedBroker("mosquitto").__enter__() if live else None
+    try:
+        with tempfile.TemporaryDirectory() as spool:
+            args = ["--spool", spool, "--s3-url", f"s3://{bucket}/fleet", "--s3-endpoint-url",
+                    server.endpoint_url, "--segment-seconds", "10"]
+            if live:
+                rules = os.path.join(spool, "rules.yaml")
+                with open(rules, "w") as fh:
+                    fh.write("rules: [{name: hot, signal: CellTempMax, above: 60}]\n")
+                args += ["--live-url", broker.url, "--alert-rules", rules]
+            env = dict(os.environ, MALLOC_ARENA_MAX="1")  # as the systemd unit runs it
+            out = subprocess.run([device_python(live), os.path.join(ROOT, "benchmarks",
+                                                                     "_device_run.py"),
+                                  str(rate), str(seconds), "--", *args],
+                                 capture_output=True, text=True, env=env, check=True)
+            rss = json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"]
+    finally:
+        if broker is not None:
+            broker.__exit__(None, None, None)
+        server.stop()
+    return {"rate": rate, "seconds": seconds, "live": live,
+            "rss_mb": statistics.median(rss[10:]), "peak_mb": max(rss)}
+
+
+def devices() -> list[dict]:
+    runs = [device(), device(live=True)]
+    for r in runs:
+        what = "with live publishing and alerts (numba)" if r["live"] else "capture and upload"
+        print(f"[edge] device install, {r['rate']:.0f} frames/s, {what}: resident "
+              f"{r['rss_mb']:.0f} MB (peak {r['peak_mb']:.0f} MB; target <= 80 MB for capture "
+              "and upload)")
+    return runs
+
+
 def main() -> dict:
     from cantelem_sci.io import EmbeddedBroker
+
+    if "device" in sys.argv:  # ./run bench edge device: only the device runs
+        return {"device": devices()}
 
     res = {"sim": [sim_run(s) for s in (10.0, 30.0)]}
     for r in res["sim"]:
@@ -153,6 +222,7 @@ def main() -> dict:
         print(f"[edge] python-can virtual bus drained by the logger alone, one core: "
               f"{d['fps']:,.0f} frames/s ({d['frames']:,} frames in {d['seconds']:.1f} s; peak RSS "
               f"{d['peak_rss_mb']:.0f} MB, mostly the 1 M python-can messages queued on the bus)")
+    res["device"] = devices()
     return res
 
 

@@ -1,7 +1,7 @@
 """Background upload of finished segments to S3 (any endpoint: AWS, MinIO, SeaweedFS, moto).
 
 Oldest segment first. Each file of a segment is uploaded and verified (size and ETag, i.e.
-MD5 or the multipart MD5), then the manifest last; only after the manifest is verified is the
+MD5; one PUT per file), then the manifest last; only after the manifest is verified is the
 local copy deleted. An upload is idempotent: the same key is written again with the same
 bytes, files already present and identical are skipped, so a crash at any moment followed by
 a restart never duplicates or loses a segment. Failures are retried with exponential backoff
@@ -10,7 +10,6 @@ and jitter; while offline every segment stays in the local spool.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
@@ -23,43 +22,14 @@ from typing import Any, Callable
 from cantelem_sci.errors import UploadError
 
 from ._config import EdgeConfig
+from ._s3 import S3Client, etag_of
 
 log = logging.getLogger("cantelem_edge")
-CHUNKSIZE = 50 * 2**20  # s3fs' multipart part size used for put_file
 
 
-def _etag_of(path: Path, size: int, chunksize: int = CHUNKSIZE) -> str:
-    """The ETag S3 gives ``path`` when uploaded in parts of ``chunksize`` (plain MD5 if one)."""
-    with open(path, "rb") as fh:
-        if size <= chunksize:
-            return hashlib.md5(fh.read()).hexdigest()
-        digests = []
-        for part in iter(lambda: fh.read(chunksize), b""):
-            digests.append(hashlib.md5(part).digest())
-    return f"{hashlib.md5(b''.join(digests)).hexdigest()}-{len(digests)}"
-
-
-def make_filesystem(cfg: EdgeConfig):
-    """An ``s3fs.S3FileSystem`` for the configured endpoint; credentials from the config or
-    the standard AWS chain; short timeouts and no hidden retries (we retry ourselves)."""
-    import s3fs
-
-    kw: dict[str, Any] = {"skip_instance_cache": True,
-                          "config_kwargs": {"retries": {"total_max_attempts": 1},
-                                            "connect_timeout": cfg.upload_timeout,
-                                            "read_timeout": cfg.upload_timeout}}
-    if cfg.s3_endpoint_url:
-        kw["client_kwargs"] = {"endpoint_url": cfg.s3_endpoint_url}
-    if cfg.s3_key:
-        kw["key"] = cfg.s3_key
-        kw["secret"] = cfg.s3_secret
-    elif cfg.s3_profile:  # botocore renews short-lived credentials of the profile itself
-        kw["profile"] = cfg.s3_profile
-    fs = s3fs.S3FileSystem(**kw)
-    # one try per call (s3fs tries 5 times, sleeping in between): the uploader's own backoff
-    # decides when to try again, so an outage is seen after ``upload_timeout``
-    fs.retries = 1
-    return fs
+def make_filesystem(cfg: EdgeConfig) -> S3Client:
+    """The S3 client of the uploader (:class:`._s3.S3Client`: botocore, one try per call)."""
+    return S3Client(cfg)
 
 
 def retry_delay(attempt: int, base: float, cap: float) -> float:
@@ -227,14 +197,13 @@ class Uploader:
         done = False
         self._target = remote_man
         if fs.exists(remote_man):
-            theirs = json.loads(fs.cat_file(remote_man))
+            theirs = json.loads(fs.cat(remote_man))
             done = theirs.get("frames_sha256") == manifest["frames_sha256"] and \
                 theirs.get("files") == manifest["files"]
         if not done:
             # one listing instead of a request per file: what is there already, with ETags
             have = self._listing(base)
-            etags = {rel: _etag_of(local / rel, info["size"])
-                     for rel, info in manifest["files"].items()}
+            etags = {rel: etag_of(local / rel) for rel in manifest["files"]}
             for rel, info in sorted(manifest["files"].items()):
                 dst = f"{base}/{rel}"
                 want = etags[rel]
@@ -242,7 +211,7 @@ class Uploader:
                 if h is None or h.get("size") != info["size"] or \
                         str(h.get("ETag", "")).strip('"') != want:
                     self._target = dst
-                    fs.put_file(str(local / rel), dst, chunksize=CHUNKSIZE)
+                    fs.put_file(local / rel, dst)
             after = self._listing(base)
             for rel, info in manifest["files"].items():
                 dst = f"{base}/{rel}"
@@ -254,9 +223,8 @@ class Uploader:
                                       f"{None if h is None else h.get('size')} vs {info['size']}, "
                                       "or ETag)")
             self._target = remote_man
-            fs.put_file(str(man_path), remote_man)
-            fs.invalidate_cache(remote_man)
-            if fs.info(remote_man).get("size") != man_path.stat().st_size:
+            fs.put_file(man_path, remote_man)
+            if fs.size(remote_man) != man_path.stat().st_size:
                 raise UploadError(f"{remote_man}: manifest does not verify")
         # verified: the local copy may go
         man_path.unlink()
@@ -264,14 +232,12 @@ class Uploader:
         return manifest
 
     def _listing(self, base: str) -> dict[str, dict]:
-        """``{path: info}`` of every object under ``base`` (fresh, not from s3fs' cache)."""
+        """``{path: info}`` of every object under ``base``."""
         self._target = base + "/"
-        self.fs.invalidate_cache(base)
         try:
-            found = self.fs.find(base, detail=True)
+            return self.fs.listing(base)
         except FileNotFoundError:
             return {}
-        return {k.rstrip("/"): v for k, v in found.items()}
 
     @property
     def alive(self) -> bool:
