@@ -26,8 +26,13 @@ def main() -> int:
         time.sleep(1.0)  # the logger opens the bus first
         bus = can.Bus(interface="virtual", channel="device")
         t0, i = time.perf_counter(), 0
+        # the sample EV's ids, so the live path and the alert rule have signals to decode
+        from cantelem_sci.decoder import load_dbc
+        from cantelem_sci.sim import sample_dbc_path
+
+        ids = [m.frame_id for f in load_dbc(sample_dbc_path()).files for m in f.db.messages]
         while True:
-            bus.send(can.Message(arbitration_id=0x100 + i % 64, data=bytes([i % 256] * 8),
+            bus.send(can.Message(arbitration_id=ids[i % len(ids)], data=bytes([i % 256] * 8),
                                  is_extended_id=False))
             i += 1
             ahead = i / rate - (time.perf_counter() - t0)

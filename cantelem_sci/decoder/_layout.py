@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import functools
 import weakref
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from ._bits import small_integer
-from ._dbc import Database, DbcFile
+from ._dbc import Database
+from ._messages import MessageInfo, _conversion, _position, message_infos  # noqa: F401
 from ._groups import MuxGroups
 from ._match import Matcher
 from ._nodes import NodePlan, node_plan
 from ._tables import (
-    CONV_IDENTITY,
-    CONV_INTEGER,
-    CONV_LINEAR,
     KIND_F32,
     KIND_F64,
     KIND_INT,
@@ -30,62 +27,6 @@ from ._tables import (
 ROW = 64
 #: Windows start at bytes 0..LAST_WINDOW (a window is 8 bytes of a 64-byte row).
 LAST_WINDOW = ROW - 8
-
-
-@dataclass
-class MessageInfo:
-    index: int
-    node: str  # unique node name
-    message: Any  # cantools Message
-    file: DbcFile
-    j1939: bool
-    signals: list[Any]  # cantools signals in kernel order (multiplexers first)
-    sig0: int
-    sig1: int
-
-
-def _conversion(sig: Any) -> tuple[int, float, float, int, int]:
-    conv = sig.conversion
-    inner = getattr(conv, "_conversion", conv)
-    name = type(inner).__name__
-    scale, offset = inner.scale, inner.offset
-    if name == "IdentityConversion":
-        return CONV_IDENTITY, 1.0, 0.0, 1, 0
-    if name == "LinearIntegerConversion":
-        s_i, o_i = int(scale), int(offset)
-        # exact in int64 unless the product can overflow: then float64 (documented limit)
-        if sig.length + abs(s_i).bit_length() + 1 < 63 and abs(o_i) < 2**61:
-            return CONV_INTEGER, float(scale), float(offset), s_i, o_i
-        return CONV_LINEAR, float(scale), float(offset), 1, 0
-    return CONV_LINEAR, float(scale), float(offset), 1, 0
-
-
-def _position(sig: Any) -> int:
-    if sig.byte_order == "little_endian":
-        return int(sig.start)
-    return 8 * (sig.start // 8) + (7 - sig.start % 8)
-
-
-def _ordered_signals(msg: Any) -> list[Any]:
-    sigs = list(msg.signals)
-    names = {s.name for s in sigs}
-    done: set[str] = set()
-    out: list[Any] = []
-    pending = sigs
-    while pending:
-        rest = []
-        for s in pending:
-            parent = s.multiplexer_signal
-            if parent is None or parent in done or parent not in names:
-                out.append(s)
-                done.add(s.name)
-            else:
-                rest.append(s)
-        if len(rest) == len(pending):  # a multiplexer cycle: keep them, unselected
-            out.extend(rest)
-            break
-        pending = rest
-    return out
 
 
 def _signal_attrs(sig: Any) -> dict[str, Any]:
@@ -125,52 +66,36 @@ class Layout:
             "pos", "length", "be", "signed", "kind", "conv", "scale", "offset", "scale_i",
             "offset_i", "parent", "mux0", "mux1")}
         mux_vals: list[int] = []
-        seen_names: dict[str, int] = {}
-        for f in db.files:
-            auto_j1939 = db.j1939 == "auto"
-            for msg in f.db.messages:
-                if msg.is_container:
-                    continue
-                j1939 = bool(msg.is_extended_frame) and (
-                    db.j1939 is True or (auto_j1939 and (msg.protocol == "j1939")))
-                name = msg.name
-                if name in seen_names:
-                    name = f"{msg.name}_{msg.frame_id:#x}"
-                    k = 2
-                    while name in seen_names:
-                        name = f"{msg.name}_{msg.frame_id:#x}_{k}"
-                        k += 1
-                seen_names[name] = 1
-                sigs = _ordered_signals(msg)
-                local = {s.name: i for i, s in enumerate(sigs)}
-                sig0 = len(cols["pos"])
-                for s in sigs:
-                    conv, sc, of, sci, ofi = _conversion(s)
-                    cols["pos"].append(_position(s))
-                    cols["length"].append(int(s.length))
-                    cols["be"].append(s.byte_order == "big_endian")
-                    cols["signed"].append(bool(s.is_signed))
-                    kind = KIND_INT
-                    if s.is_float:
-                        kind = KIND_F32 if s.length == 32 else KIND_F64
-                    cols["kind"].append(kind)
-                    cols["conv"].append(conv)
-                    cols["scale"].append(sc)
-                    cols["offset"].append(of)
-                    cols["scale_i"].append(sci)
-                    cols["offset_i"].append(ofi)
-                    parent = s.multiplexer_signal
-                    if parent is not None and parent in local:
-                        cols["parent"].append(sig0 + local[parent])
-                        cols["mux0"].append(len(mux_vals))
-                        mux_vals.extend(int(v) for v in (s.multiplexer_ids or []))
-                        cols["mux1"].append(len(mux_vals))
-                    else:
-                        cols["parent"].append(-1)
-                        cols["mux0"].append(0)
-                        cols["mux1"].append(0)
-                self.messages.append(MessageInfo(len(self.messages), name, msg, f, j1939, sigs,
-                                                 sig0, len(cols["pos"])))
+        for info in message_infos(db):
+            sigs = info.signals
+            local = {s.name: i for i, s in enumerate(sigs)}
+            sig0 = info.sig0
+            for s in sigs:
+                conv, sc, of, sci, ofi = _conversion(s)
+                cols["pos"].append(_position(s))
+                cols["length"].append(int(s.length))
+                cols["be"].append(s.byte_order == "big_endian")
+                cols["signed"].append(bool(s.is_signed))
+                kind = KIND_INT
+                if s.is_float:
+                    kind = KIND_F32 if s.length == 32 else KIND_F64
+                cols["kind"].append(kind)
+                cols["conv"].append(conv)
+                cols["scale"].append(sc)
+                cols["offset"].append(of)
+                cols["scale_i"].append(sci)
+                cols["offset_i"].append(ofi)
+                parent = s.multiplexer_signal
+                if parent is not None and parent in local:
+                    cols["parent"].append(sig0 + local[parent])
+                    cols["mux0"].append(len(mux_vals))
+                    mux_vals.extend(int(v) for v in (s.multiplexer_ids or []))
+                    cols["mux1"].append(len(mux_vals))
+                else:
+                    cols["parent"].append(-1)
+                    cols["mux0"].append(0)
+                    cols["mux1"].append(0)
+            self.messages.append(info)
         dt = {"pos": np.int64, "length": np.int64, "be": np.bool_, "signed": np.bool_,
               "kind": np.int8, "conv": np.int8, "scale": np.float64, "offset": np.float64,
               "scale_i": np.int64, "offset_i": np.int64, "parent": np.int64, "mux0": np.int64,

@@ -4,19 +4,19 @@ Every downsampler returns sorted int64 indices into its input, so one selection 
 every variable of a dataset.
 """
 
-from ._gaps import METHODS, breaks, downsample, step
-from ._lttb import lttb
-from ._minmax import lttb_on_subset, m4, minmax, minmax_lttb
-from ._stats import (
-    FIELDS,
-    STATS,
-    stats_append,
-    stats_combine,
-    stats_create,
-    stats_finalize,
-    window_quantiles,
-    window_stats,
-)
+import importlib
+from typing import Any
+
+#: public name -> module (imported on first use: ``kernels._alerts`` alone, as the edge
+#: logger uses it, needs no numba)
+_WHERE = {
+    "METHODS": "_gaps", "breaks": "_gaps", "downsample": "_gaps", "step": "_gaps",
+    "lttb": "_lttb",
+    "lttb_on_subset": "_minmax", "m4": "_minmax", "minmax": "_minmax", "minmax_lttb": "_minmax",
+    "FIELDS": "_stats", "STATS": "_stats", "stats_append": "_stats", "stats_combine": "_stats",
+    "stats_create": "_stats", "stats_finalize": "_stats", "window_quantiles": "_stats",
+    "window_stats": "_stats",
+}
 
 __all__ = [
     "FIELDS",
@@ -37,3 +37,11 @@ __all__ = [
     "window_quantiles",
     "window_stats",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

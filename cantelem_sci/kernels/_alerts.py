@@ -26,7 +26,7 @@ other rows).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 #: rule parameters (float64 array): trigger band, clear band, durations (ns), rate flag
 P_FIELDS = ("lo", "hi", "clo", "chi", "for_ns", "clear_for_ns", "rate", "absent_ns")

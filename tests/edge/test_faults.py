@@ -206,14 +206,16 @@ def test_bad_config_file_exits_2_naming_the_file(tmp_path):
 
 
 def test_runs_with_dask_xarray_and_plotting_blocked(tmp_path):
-    """... and zarr-python: the logger writes (and reads back) its segments itself, and
-    evaluates alert rules."""
+    """... and zarr-python and numba: the logger writes (and reads back) its segments
+    itself, and decodes (numpy) and evaluates (plain Python) alert rules without numba, as
+    a small device installs it."""
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules: [{name: hot, signal: CellTempMax, above: 60, clear: 57}]\n")
     code = (
         "import sys\n"
         "for m in ('xarray', 'dask', 'distributed', 'holoviews', 'hvplot', 'panel', 'bokeh',"
-        " 'datashader', 'pandas', 'matplotlib', 'zarr'):\n"
+        " 'datashader', 'pandas', 'matplotlib', 'zarr', 'numba', 'llvmlite', 's3fs',"
+        " 'aiohttp'):\n"
         "    sys.modules[m] = None  # any import of them fails\n"
         "from cantelem_edge.cli import main\n"
         f"raise SystemExit(main(['run', '--spool', {str(tmp_path / 'spool')!r}, '--source',"

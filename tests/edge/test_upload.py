@@ -64,12 +64,13 @@ def test_segments_upload_verified_then_deleted_locally(tmp_path, moto_s3, s3_buc
 
 
 def test_upload_is_idempotent(tmp_path, moto_s3, s3_bucket):
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+
     cfg = _cfg(tmp_path, moto_s3, s3_bucket)
-    lg = EdgeLogger(load_config(environ={}, spool=cfg.spool, flush_interval=0.1,
-                                segment_seconds=5.0, sources=["sim:20x"]))  # no S3: local only
-    lg.start()
-    lg.run(duration=0.8)
-    lg.stop()
+    # 12 s of frames in 5 s segments, local only (no S3): three segments, however busy the host
+    ingest(ct.simulate_vehicle("EV0001", duration_s=12), "EV0001", cfg.spool,
+           segment_seconds=5.0)
     local = sorted((tmp_path / "spool").glob("raw/vehicle=EV0001/date=*/*.zarr.manifest.json"))
     backup = tmp_path / "backup"
     shutil.copytree(tmp_path / "spool" / "raw", backup)

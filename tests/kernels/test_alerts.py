@@ -169,3 +169,22 @@ def test_hysteresis_fires_once_while_hovering():
     out = kinds(run(t, v, params(**RULES[0])))
     assert [o[0] for o in out] == ["fired", "cleared", "fired", "cleared"]
     assert out[0][1] == 1 * 10**9 and out[1][2] == 8 * 10**9  # ends at the first value <= 55
+
+
+def test_the_kernels_agree_without_numba_too():
+    """A device without numba runs the same kernels as plain Python (``kernels._jit``): this
+    file's accordance and split tests, run again with compilation off."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CANTELEM_JIT="0")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-p", "no:logging", __file__, "-k", "not without_numba", "-x"],
+                         capture_output=True, text=True, env=env, cwd=os.path.dirname(
+                             os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.returncode == 0 and "4 passed" in out.stdout, out.stdout[-2000:]
+    check = subprocess.run([sys.executable, "-c", "import cantelem_sci.kernels._alerts as a; "
+                            "print(type(a.threshold_append).__name__)"],
+                           capture_output=True, text=True, env=env)
+    assert check.stdout.strip() == "function"  # really not compiled

@@ -1,0 +1,108 @@
+"""The messages of a :class:`Database` as the decoder sees them: a unique node name each,
+J1939 or not, signals in decoding order (multiplexers first), and how each signal's bits and
+conversion are read. numpy and cantools only (no numba): the edge's live decoder
+(:mod:`._lean`) and the kernels' tables (:mod:`._layout`) share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._dbc import Database, DbcFile
+from ._tables import CONV_IDENTITY, CONV_INTEGER, CONV_LINEAR
+
+__all__ = ["MessageInfo", "message_infos"]
+
+
+@dataclass
+class MessageInfo:
+    index: int
+    node: str  # unique node name
+    message: Any  # cantools Message
+    file: DbcFile
+    j1939: bool
+    signals: list[Any]  # cantools signals in kernel order (multiplexers first)
+    sig0: int
+    sig1: int
+
+
+def _conversion(sig: Any) -> tuple[int, float, float, int, int]:
+    conv = sig.conversion
+    inner = getattr(conv, "_conversion", conv)
+    name = type(inner).__name__
+    scale, offset = inner.scale, inner.offset
+    if name == "IdentityConversion":
+        return CONV_IDENTITY, 1.0, 0.0, 1, 0
+    if name == "LinearIntegerConversion":
+        s_i, o_i = int(scale), int(offset)
+        # exact in int64 unless the product can overflow: then float64 (documented limit)
+        if sig.length + abs(s_i).bit_length() + 1 < 63 and abs(o_i) < 2**61:
+            return CONV_INTEGER, float(scale), float(offset), s_i, o_i
+        return CONV_LINEAR, float(scale), float(offset), 1, 0
+    return CONV_LINEAR, float(scale), float(offset), 1, 0
+
+
+def _position(sig: Any) -> int:
+    if sig.byte_order == "little_endian":
+        return int(sig.start)
+    return 8 * (sig.start // 8) + (7 - sig.start % 8)
+
+
+def _ordered_signals(msg: Any) -> list[Any]:
+    sigs = list(msg.signals)
+    names = {s.name for s in sigs}
+    done: set[str] = set()
+    out: list[Any] = []
+    pending = sigs
+    while pending:
+        rest = []
+        for s in pending:
+            parent = s.multiplexer_signal
+            if parent is None or parent in done or parent not in names:
+                out.append(s)
+                done.add(s.name)
+            else:
+                rest.append(s)
+        if len(rest) == len(pending):  # a multiplexer cycle: keep them, unselected
+            out.extend(rest)
+            break
+        pending = rest
+    return out
+
+
+def message_infos(db: Database) -> list[MessageInfo]:
+    """Every message of ``db`` but containers, in file order; a name already taken is made
+    unique as ``Name_0x1a2`` (then ``_2``, ``_3``, ...); ``sig0``/``sig1`` number the
+    signals of all messages in a row.
+
+    Example
+    -------
+    >>> from cantelem_sci.decoder import load_dbc
+    >>> from cantelem_sci.sim import sample_dbc_path
+    >>> info = message_infos(load_dbc(sample_dbc_path()))[0]
+    >>> info.node, info.sig0, info.signals[0].name
+    ('BMS_PackStatus', 0, 'PackVoltage')
+    """
+    out: list[MessageInfo] = []
+    seen_names: dict[str, int] = {}
+    n_sig = 0
+    for f in db.files:
+        auto_j1939 = db.j1939 == "auto"
+        for msg in f.db.messages:
+            if msg.is_container:
+                continue
+            j1939 = bool(msg.is_extended_frame) and (
+                db.j1939 is True or (auto_j1939 and (msg.protocol == "j1939")))
+            name = msg.name
+            if name in seen_names:
+                name = f"{msg.name}_{msg.frame_id:#x}"
+                k = 2
+                while name in seen_names:
+                    name = f"{msg.name}_{msg.frame_id:#x}_{k}"
+                    k += 1
+            seen_names[name] = 1
+            sigs = _ordered_signals(msg)
+            out.append(MessageInfo(len(out), name, msg, f, j1939, sigs, n_sig, n_sig + len(sigs)))
+            n_sig += len(sigs)
+    return out
