@@ -162,3 +162,27 @@ def test_blf_with_damaged_compression_is_refused_at_the_frame_reached(tmp_path):
     with pytest.raises(LogFormatError, match=rf"^{re.escape(str(p))}: corrupt or truncated log "
                        r"after frame \d+"):
         ct.read_log(p)
+
+
+# asammdf's MDF4.__del__ fails on a file it could not open (its own noise, not ours)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("damage, expect", [
+    ("truncate", r"cannot open as a CAN log: .*seek out of range"),
+    ("zero a block", r"cannot open as a CAN log: .*@0x[0-9a-f]+"),  # asammdf: the byte offset
+])
+def test_a_damaged_mf4_is_refused_naming_the_file(tmp_path, damage, expect):
+    pytest.importorskip("asammdf")
+    p = tmp_path / "x.mf4"
+    msgs = [can.Message(timestamp=1 + i * 0.001, arbitration_id=0x100 + i % 5,
+                        data=bytes([i % 256] * 8), is_extended_id=False, channel=0)
+            for i in range(2000)]
+    _write(p, msgs)
+    raw = bytearray(p.read_bytes())
+    half = len(raw) // 2
+    if damage == "truncate":
+        raw = raw[:half]
+    else:
+        raw[half:half + 200] = bytes(200)
+    p.write_bytes(bytes(raw))
+    with pytest.raises(LogFormatError, match=rf"^{re.escape(str(p))}: {expect}"):
+        ct.read_log(p)
