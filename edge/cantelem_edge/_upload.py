@@ -169,6 +169,7 @@ class Uploader:
                 return
             if probe and self._answers():
                 self.resumed_by_probe += 1
+                self.next_try = time.time()  # the status says "now", not the old plan
                 return
 
     def _answers(self) -> bool:
