@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "dashboard_live": 0,
     # the address `cantelem dashboard`/`lab` listen on; any other than loopback needs a token
     "dashboard_ip": "127.0.0.1",
+    # seconds a closed dashboard page's kernel is kept (Jupyter's culler; 0: never freed)
+    "dashboard_kernel_idle": 60,
     # the token visitors give (?token=...) when the dashboard listens beyond loopback; from
     # the environment or the file, never a command line (it would show in `ps`)
     "dashboard_token": None,

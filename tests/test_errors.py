@@ -42,6 +42,8 @@ TABLE = [
     ("decode", lambda tmp: ct.decode(_batch(), _db(), multiplexed="sparse")),
     ("decode_arrays", lambda tmp: decoder.decode_arrays(_batch(), _db(), multiplexed="x")),
     ("Database.get_message", lambda tmp: _db().get_message("NoSuchMessage")),
+    ("message_infos", lambda tmp: decoder.message_infos("ev.dbc")),
+    ("LeanDecoder", lambda tmp: decoder.LeanDecoder(decoder.message_infos(_db()), [(0, 10**6)])),
     ("frames", lambda tmp: ct.frames(np.arange(3), [1, 2], np.zeros((3, 8), np.uint8))),
     ("frames", lambda tmp: ct.frames(np.arange(2), [1, 2], np.zeros((2, 65), np.uint8))),
     ("frames", lambda tmp: ct.frames(np.arange(1), [2**30], np.zeros((1, 8), np.uint8),

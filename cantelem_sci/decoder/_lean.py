@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import ArgumentError
 from ._messages import MessageInfo, _conversion, _position
 from ._tables import CONV_IDENTITY, CONV_INTEGER
 
@@ -95,7 +96,11 @@ class LeanDecoder:
 
     def __init__(self, infos: Sequence[MessageInfo], wanted: Sequence[tuple[int, int]]) -> None:
         self.infos = list(infos)
-        self.wanted = list(wanted)
+        self.wanted = [(int(m), int(s)) for m, s in wanted]
+        for m, s in self.wanted:
+            if not (0 <= m < len(self.infos) and self.infos[m].sig0 <= s < self.infos[m].sig1):
+                raise ArgumentError(f"LeanDecoder: signal {s} of message {m} does not exist "
+                                    f"({len(self.infos)} messages; see message_infos)")
         self._keys: dict[tuple[str, ...], list[tuple[int, Any, bool, int]]] = {}
 
     def _claims(self, channel_names: tuple[str, ...]) -> list[tuple[int, Any, bool, int]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ArgumentError
 from ._dbc import Database, DbcFile
 from ._tables import CONV_IDENTITY, CONV_INTEGER, CONV_LINEAR
 
@@ -84,6 +85,9 @@ def message_infos(db: Database) -> list[MessageInfo]:
     >>> info.node, info.sig0, info.signals[0].name
     ('BMS_PackStatus', 0, 'PackVoltage')
     """
+    if not isinstance(db, Database):
+        raise ArgumentError(f"message_infos: expected a Database (load_dbc), got "
+                            f"{type(db).__name__}")
     out: list[MessageInfo] = []
     seen_names: dict[str, int] = {}
     n_sig = 0

@@ -62,10 +62,18 @@ def access(ip: str, token: str | None) -> tuple[dict[str, str], bool]:
 
 
 def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = "127.0.0.1",
-                  token: bool = False) -> list[str]:
+                  token: bool = False, idle: int | None = None) -> list[str]:
     """The Voilà command serving the dashboard (kernels pre-heated). With ``token`` the
     server asks for the token in ``JUPYTER_TOKEN`` and allows remote Host headers;
-    without, it checks the Host header (loopback addresses and "localhost" only)."""
+    without, it checks the Host header (loopback addresses and "localhost" only).
+
+    ``idle`` (``dashboard_kernel_idle``, 60 s): a closed page's kernel (idle, no
+    connection) is shut down by Jupyter's culler after that many seconds. The page's own
+    shutdown request is not enough: Voilà refuses it without an XSRF token, so every visit
+    used to leave a kernel of about 500 MB behind."""
+    from .. import _config
+
+    idle = int(_config.get("dashboard_kernel_idle", idle))
     cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
            f"--port={port}", f"--Voila.ip={ip}", "--theme=dark",
            "--VoilaConfiguration.show_tracebacks=False",
@@ -73,6 +81,10 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = 
            f"--Voila.tornado_settings={{'allow_remote_access': {bool(token)}}}"]
     if token:
         cmd.append("--Voila.auto_token=True")
+    if idle > 0:
+        cmd += [f"--MappingKernelManager.cull_idle_timeout={idle}",
+                f"--MappingKernelManager.cull_interval={max(1, idle // 4)}",
+                "--MappingKernelManager.cull_connected=False"]
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
     return cmd
@@ -92,7 +104,7 @@ class DashboardServer:
 
     def __init__(self, store: str | os.PathLike[str], mqtt: str | None = None,
                  port: int | None = None, timeout: float = 120.0, ip: str = "127.0.0.1",
-                 token: str | None = None) -> None:
+                 token: str | None = None, idle: int | None = None) -> None:
         import socket
         import subprocess
         import time
@@ -109,8 +121,8 @@ class DashboardServer:
         env.update(token_env, CANTELEM_STORE=str(store))
         if mqtt:
             env["CANTELEM_MQTT"] = mqtt
-        self.proc = subprocess.Popen(voila_command(str(store), port, ip=ip, token=remote),
-                                     env=env,
+        self.proc = subprocess.Popen(voila_command(str(store), port, ip=ip, token=remote,
+                                                   idle=idle), env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.url = f"http://127.0.0.1:{port}/"
@@ -132,11 +144,14 @@ class DashboardServer:
     def stop(self) -> None:
         import subprocess
 
+        left = descendants(self.proc.pid)
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        _end([p for p in left if _alive(p)])
 
 
 def _serving_env(ip: str | None, token: str | None) -> tuple[str, dict[str, str], bool]:
@@ -171,16 +186,75 @@ def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = 
     return _run_child(voila_command(str(store), port, preheat, ip=ip, token=remote), env)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...), from ``/proc``; empty
+    where there is no ``/proc``."""
+    parent_of: dict[int, int] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        parent_of[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent_of.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+
+
+def _end(pids: list[int], grace: float = 5.0) -> None:
+    """SIGTERM ``pids``, then SIGKILL those still there after ``grace`` seconds."""
+    import signal
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = []
+        for p in pids:
+            try:
+                os.kill(p, sig)
+                alive.append(p)
+            except OSError:
+                pass
+        if not alive or sig == signal.SIGKILL:
+            return
+        t_end = time.monotonic() + grace
+        while time.monotonic() < t_end and any(_alive(p) for p in alive):
+            time.sleep(0.1)
+        pids = [p for p in alive if _alive(p)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _run_child(cmd: list[str], env: dict[str, str]) -> int:
     """Run ``cmd`` until it exits or this process is interrupted (Ctrl-C, or SIGTERM turned
     into KeyboardInterrupt by the CLI); then stop it with SIGTERM, so Voilà and Jupyter shut
-    their kernels down, and SIGKILL only if it is still there 20 s later."""
+    their kernels down, SIGKILL it if it is still there 20 s later, and end any process it
+    left behind (kernels run in sessions of their own, so a signal to the group misses
+    them)."""
     proc = subprocess.Popen(cmd, env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         return 0
     finally:
+        left = descendants(proc.pid)
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -188,6 +262,7 @@ def _run_child(cmd: list[str], env: dict[str, str]) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        _end([p for p in left if _alive(p)])
 
 
 def serve_lab(store: str | None = None, port: int = 8888, ip: str | None = None,

@@ -112,3 +112,89 @@ def test_served_beyond_loopback_the_page_needs_the_token(tmp_path):
         assert got["token"] == (200, True)
     finally:
         s.stop()
+
+
+def _kernels(pid: int) -> list[int]:
+    from cantelem_sci.viz._serve import descendants
+
+    out = []
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as fh:
+                if b"ipykernel" in fh.read():
+                    out.append(p)
+        except OSError:
+            pass
+    return out
+
+
+def _get(url: str) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=180) as r:
+        r.read()
+        return r.status
+
+
+def test_a_closed_pages_kernel_is_freed(tmp_path):
+    """A visit executes the dashboard in a kernel of its own; once the page is gone (here:
+    never connected, as after a closed tab) Jupyter's culler shuts that kernel down after
+    ``idle`` seconds, whatever Voilà did with the page's own shutdown request."""
+    import time
+
+    from cantelem_sci.viz import DashboardServer
+
+    s = DashboardServer(tmp_path, idle=3)
+    try:
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end and not _kernels(s.proc.pid):
+            time.sleep(0.5)  # the pre-heated kernel
+        before = set(_kernels(s.proc.pid))
+        assert _get(s.url) == 200
+        after = set(_kernels(s.proc.pid))
+        assert len(after) > len(before), "the visit started no kernel"
+        t_end = time.monotonic() + 90
+        while time.monotonic() < t_end and len(_kernels(s.proc.pid)) > len(before):
+            time.sleep(1)
+        now = set(_kernels(s.proc.pid))
+        assert len(now) == len(before) and now < after, (before, after, now)  # one freed
+        assert _get(s.url) == 200  # and the dashboard still serves the next visitor
+    finally:
+        s.stop()
+
+
+def test_sigterm_to_cantelem_dashboard_ends_every_child(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from cantelem_sci.viz._serve import _alive, descendants
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "cantelem_sci", "dashboard", "--store",
+                             str(tmp_path), "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        t_end = time.monotonic() + 120
+        while time.monotonic() < t_end:
+            try:
+                _get(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                time.sleep(0.5)
+        kids = descendants(proc.pid)
+        assert _kernels(proc.pid), "no kernel started"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(90)
+        t_end = time.monotonic() + 10
+        while time.monotonic() < t_end and any(_alive(p) for p in kids):
+            time.sleep(0.2)
+        assert not [p for p in kids if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
