@@ -17,13 +17,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ArgumentError
-from ._messages import MessageInfo, _conversion, _position
+from ._messages import EXT_BIT, J1939_MASK, MessageInfo, _conversion, _position, match_keys
 from ._tables import CONV_IDENTITY, CONV_INTEGER
 
 __all__ = ["LeanDecoder"]
-
-EXT_BIT = 1 << 31
-J1939_MASK = 0x3FFFF00
 
 
 def _raw(data: np.ndarray, pos: int, length: int, big_endian: bool) -> np.ndarray:
@@ -111,16 +108,14 @@ class LeanDecoder:
             return self._keys[channel_names]
         bound, anywhere = [], []
         for info in self.infos:
-            ch = info.file.channel
-            if isinstance(ch, str):
-                if ch not in channel_names:
-                    continue
-                ch = channel_names.index(ch)
-            k = int(info.message.frame_id) | (EXT_BIT if info.message.is_extended_frame else 0)
+            keys = match_keys(info, channel_names)
+            if keys is None:
+                continue
+            ch, k, pgn = keys
             rows = bound if ch is not None else anywhere
             rows.append((info.index, ch, False, k))
-            if info.j1939:
-                rows.append((info.index, ch, True, (k & J1939_MASK) | EXT_BIT))
+            if pgn is not None:
+                rows.append((info.index, ch, True, pgn))
         order = []
         for rows in (bound, anywhere):
             order += [r for r in rows if not r[2]] + [r for r in rows if r[2]]

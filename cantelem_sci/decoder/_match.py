@@ -13,9 +13,7 @@ import numpy as np
 from numba import njit
 
 
-#: Bit 31 marks an extended (29-bit) id in a match key; J1939 matches on the PGN part.
-EXT_BIT = 1 << 31
-J1939_MASK = 0x3FFFF00
+from ._messages import EXT_BIT, J1939_MASK, match_keys
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -154,19 +152,17 @@ class Matcher:
         j1939: dict[Any, dict[int, int]] = {}
         dup: list[str] = []
         for info in self.messages:
-            ch = info.file.channel
-            if isinstance(ch, str):
-                if ch not in channel_names:
-                    continue
-                ch = channel_names.index(ch)
-            k = int(info.message.frame_id) | (EXT_BIT if info.message.is_extended_frame else 0)
+            keys = match_keys(info, channel_names)
+            if keys is None:
+                continue
+            ch, k, pgn = keys
             tab = tables.setdefault(ch, {})
             if k in tab:
                 dup.append(f"{info.node} ({k & 0x1FFFFFFF:#x})")
                 continue
             tab[k] = info.index
-            if info.j1939:
-                j1939.setdefault(ch, {}).setdefault((k & J1939_MASK) | EXT_BIT, info.index)
+            if pgn is not None:
+                j1939.setdefault(ch, {}).setdefault(pgn, info.index)
         slots = sorted(c for c in tables if c is not None) + [None]
         slot_of_channel = np.full(256, -1, np.int64)
         for t, ch in enumerate(slots[:-1]):

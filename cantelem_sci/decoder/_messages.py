@@ -13,7 +13,11 @@ from ..errors import ArgumentError
 from ._dbc import Database, DbcFile
 from ._tables import CONV_IDENTITY, CONV_INTEGER, CONV_LINEAR
 
-__all__ = ["MessageInfo", "message_infos"]
+__all__ = ["EXT_BIT", "J1939_MASK", "MessageInfo", "match_keys", "message_infos"]
+
+#: Bit 31 marks an extended (29-bit) id in a match key; J1939 matches on the PGN part.
+EXT_BIT = 1 << 31
+J1939_MASK = 0x3FFFF00
 
 
 @dataclass
@@ -110,3 +114,26 @@ def message_infos(db: Database) -> list[MessageInfo]:
             out.append(MessageInfo(len(out), name, msg, f, j1939, sigs, n_sig, n_sig + len(sigs)))
             n_sig += len(sigs)
     return out
+
+
+def match_keys(info: MessageInfo, channel_names: tuple[str, ...] | list[str]
+               ) -> tuple[int | None, int, int | None] | None:
+    """How frames find message ``info`` in a batch with ``channel_names``: the channel (an
+    index into the names; None: any channel), the exact key (id, bit 31 when extended) and
+    the J1939 key (the id's PGN part with bit 31; None unless a J1939 message). None when
+    the message's DBC is bound to a channel the batch does not have.
+
+    Example
+    -------
+    >>> from cantelem_sci.decoder import load_dbc
+    >>> from cantelem_sci.sim import sample_dbc_path
+    >>> match_keys(message_infos(load_dbc(sample_dbc_path()))[0], ["can0"])
+    (None, 256, None)
+    """
+    ch = info.file.channel
+    if isinstance(ch, str):
+        if ch not in channel_names:
+            return None
+        ch = list(channel_names).index(ch)
+    k = int(info.message.frame_id) | (EXT_BIT if info.message.is_extended_frame else 0)
+    return ch, k, ((k & J1939_MASK) | EXT_BIT) if info.j1939 else None

@@ -44,6 +44,7 @@ from ._live_payload import (
 )
 from ._mqtt import BrokerSettings, connect, redact_url
 from ._segment import (
+    file_md5,
     frames_checksum,
     read_segment,
     read_segment_times,
@@ -54,6 +55,7 @@ from ._segment import (
 from ._store import FsspecStore, LocalStore, Store
 
 __all__ = [
+    "file_md5",
     "GPS_FLOAT",
     "GPS_INT",
     "JOURNAL_GLOB",

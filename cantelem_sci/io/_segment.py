@@ -96,7 +96,9 @@ def _fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def _md5(path: Path) -> str:
+def file_md5(path: str | Path) -> str:
+    """The MD5 (hex) of a file's bytes: what a manifest lists, and S3's ETag of a one-part
+    upload."""
     h = hashlib.md5()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -171,7 +173,7 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
         for dirpath, _, names in os.walk(final):
             for f in sorted(names):
                 p = Path(dirpath) / f
-                files[str(p.relative_to(final))] = {"size": p.stat().st_size, "md5": _md5(p)}
+                files[str(p.relative_to(final))] = {"size": p.stat().st_size, "md5": file_md5(p)}
         manifest = {"key": key, **attrs, "start_ns": start, "end_ns": end,
                     "clock_steps": int(meta.get("clock_steps", 0)),
                     "clock_step_max_ns": int(meta.get("clock_step_max_ns", 0)),

@@ -5,9 +5,9 @@ Best effort, never at the cost of capture or durability: the logger hands each a
 batch to :meth:`LivePublisher.offer`, which only appends it to a bounded queue (beyond
 ``queue_max_frames`` frames, or while the broker is unreachable, frames are counted as
 ``dropped.live`` in the status file and never wait). Decoding and publishing run in the
-publisher's own thread with the numpy decoder of :mod:`cantelem_sci.decoder._lean` (no numba
-in the logger: about 70 MB less on a small device), value for value the kernels' result. The connection reconnects by itself with
-backoff; the retained ``<prefix>/<vehicle>/status`` says ``online`` at every connection and
+publisher's own thread with the numpy decoder :class:`cantelem_sci.decoder.LeanDecoder` (no
+numba in the logger: about 70 MB less on a small device), value for value the kernels'
+result. The connection reconnects by itself with backoff; the retained ``<prefix>/<vehicle>/status`` says ``online`` at every connection and
 the broker publishes the last will ``offline`` when the logger goes away.
 
 With alert rules (an :class:`~cantelem_sci.alerts.AlertEngine`), the same thread also decodes

@@ -12,25 +12,15 @@ Paths are ``bucket/key`` strings, as in s3fs.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["S3Client", "etag_of"]
+__all__ = ["S3Client"]
 
 #: Error codes that mean "these credentials may not" (raised as PermissionError).
 DENIED = {"AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch",
           "ExpiredToken", "InvalidToken", "AllAccessDisabled"}
 NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
-
-
-def etag_of(path: Path) -> str:
-    """The ETag S3 gives ``path`` uploaded in one PUT: the MD5 of its bytes."""
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _split(path: str) -> tuple[str, str]:

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cantelem_sci.errors import UploadError
+from cantelem_sci.io import file_md5
 
 from ._config import EdgeConfig
-from ._s3 import S3Client, etag_of
+from ._s3 import S3Client
 
 log = logging.getLogger("cantelem_edge")
 
@@ -204,7 +205,10 @@ class Uploader:
         if not done:
             # one listing instead of a request per file: what is there already, with ETags
             have = self._listing(base)
-            etags = {rel: etag_of(local / rel) for rel in manifest["files"]}
+            # S3's ETag of a one-part upload is the MD5 the manifest lists (a local file that
+            # changed since would not verify)
+            etags = {rel: info.get("md5") or file_md5(local / rel)
+                     for rel, info in manifest["files"].items()}
             for rel, info in sorted(manifest["files"].items()):
                 dst = f"{base}/{rel}"
                 want = etags[rel]

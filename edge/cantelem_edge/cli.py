@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s cantelem-edge %(levelname)s %(message)s")
     explicit = {k: getattr(args, k) for k in (
         "vehicle", "spool", "s3_url", "s3_endpoint_url", "s3_profile", "segment_seconds",
-        "segment_max_frames", "flush_interval", "status_path", "quota_bytes", "quota_policy", "spool_max_age_days",
-        "live_url", "alert_rules")}
+        "segment_max_frames", "flush_interval", "status_path", "quota_bytes", "quota_policy",
+        "spool_max_age_days", "live_url", "alert_rules")}
     try:
         cfg = load_config(args.config, sources=args.sources, **explicit)
     except ConfigError as err:
