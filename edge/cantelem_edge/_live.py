@@ -7,8 +7,9 @@ batch to :meth:`LivePublisher.offer`, which only appends it to a bounded queue (
 ``dropped.live`` in the status file and never wait). Decoding and publishing run in the
 publisher's own thread with the numpy decoder :class:`cantelem_sci.decoder.LeanDecoder` (no
 numba in the logger: about 70 MB less on a small device), value for value the kernels'
-result. The connection reconnects by itself with backoff; the retained ``<prefix>/<vehicle>/status`` says ``online`` at every connection and
-the broker publishes the last will ``offline`` when the logger goes away.
+result. The connection reconnects by itself with backoff; the retained
+``<prefix>/<vehicle>/status`` says ``online`` at every connection and the broker publishes
+the last will ``offline`` when the logger goes away.
 
 With alert rules (an :class:`~cantelem_sci.alerts.AlertEngine`), the same thread also decodes
 the rules' signals and evaluates every batch, with or without a broker for live data: an
