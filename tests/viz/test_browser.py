@@ -184,3 +184,34 @@ def test_empty_store_is_reported_on_the_page(browser, tmp_path):
         pg.screenshot(path=str(SHOTS / "empty-store.png"), full_page=True)
     finally:
         s.stop()
+
+
+def test_closing_the_page_frees_its_kernel_at_once(browser, decoded_store):  # noqa: F811
+    """The page's shutdown beacon is accepted (it was refused for want of an XSRF cookie):
+    with the idle culler off, closing the tab ends the visit's kernel, and 3 visits in a row
+    leave the server with the kernels it started with."""
+    import time
+
+    from tests.viz.test_dashboard import _kernels
+
+    s = VoilaServer(decoded_store[0], idle=0)
+    try:
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end and not _kernels(s.proc.pid):
+            time.sleep(0.5)
+        start = set(_kernels(s.proc.pid))
+        for visit in range(3):
+            ctx = browser.new_context(viewport={"width": 1300, "height": 900})
+            pg = ctx.new_page()
+            pg.goto(s.url, timeout=180_000)
+            pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
+            during = set(_kernels(s.proc.pid))
+            assert len(during) > len(start), f"visit {visit}: no kernel of its own"
+            pg.close(run_before_unload=True)  # the tab goes: beforeunload sends the beacon
+            t_end = time.monotonic() + 30
+            while time.monotonic() < t_end and len(_kernels(s.proc.pid)) > len(start):
+                time.sleep(0.5)
+            ctx.close()
+            assert len(_kernels(s.proc.pid)) == len(start), f"visit {visit}: kernel left"
+    finally:
+        s.stop()
