@@ -70,7 +70,7 @@ def _damage_text(tmp_path, row, gz=False):
     p.write_text("\n".join(lines))
     if gz:
         gp = tmp_path / f"x{suffix}.gz"
-        gp.write_bytes(gzip.compress(p.read_bytes()))
+        gp.write_bytes(gzip.compress(p.read_bytes(), mtime=0))
         p = gp
     return p, line + 1
 
@@ -113,7 +113,7 @@ def _gzip_damaged(tmp_path, suffix, n=3000):
                         data=np.random.default_rng(i).integers(0, 256, 8, np.uint8).tobytes(),
                         is_extended_id=False, channel=0) for i in range(n)]
     _write(p, msgs)
-    raw = bytearray(gzip.compress(p.read_bytes()))
+    raw = bytearray(gzip.compress(p.read_bytes(), mtime=0))
     mid = len(raw) // 2
     raw[mid:mid + 64] = bytes(64)
     gp = tmp_path / f"big{suffix}.gz"
@@ -127,7 +127,7 @@ def test_damaged_compression_is_refused_at_the_line_reached(tmp_path, suffix):
         p = tmp_path / "big.log"
         p.write_text("".join(f"({1 + i * 0.001:.6f}) can0 {i % 0x7FF:03X}#{i:016X}\n"
                              for i in range(3000)))
-        raw = bytearray(gzip.compress(p.read_bytes()))
+        raw = bytearray(gzip.compress(p.read_bytes(), mtime=0))
         mid = len(raw) // 2
         raw[mid:mid + 64] = bytes(64)
         gp = tmp_path / "big.log.gz"
@@ -138,7 +138,9 @@ def test_damaged_compression_is_refused_at_the_line_reached(tmp_path, suffix):
         ct.read_log(gp)
     m = re.match(rf"^{re.escape(str(gp))}:(\d+): ", str(info.value))
     assert m, str(info.value)
-    assert 1 < int(m.group(1)) <= 3010  # somewhere inside, not at the start
+    # the line reached when zlib noticed: inside the file, or at its end when only the
+    # CRC at the end of the stream shows the damage (garbage may hold extra newlines)
+    assert int(m.group(1)) > 1
 
 
 def test_blf_with_an_impossible_id_is_refused_at_its_frame(tmp_path):
