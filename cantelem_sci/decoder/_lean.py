@@ -168,9 +168,9 @@ class LeanDecoder:
             vals = np.where(present, _physical(_raw(data, pos, ln, sig.byte_order ==
                                                     "big_endian"), sig), np.nan)
         parent = sig.multiplexer_signal
-        names = [x.name for x in info.signals]
-        if parent is not None and parent in names:
-            pv = self._values(batch, rows, m, info.sig0 + names.index(parent), cache)
+        k = next((j for j, x in enumerate(info.signals) if x.name == parent), None)
+        if parent is not None and k is not None:
+            pv = self._values(batch, rows, m, info.sig0 + k, cache)
             ok = ~np.isnan(pv)
             sel = np.zeros(rows.shape[0], bool)
             sel[ok] = np.isin(pv[ok].astype(np.int64),

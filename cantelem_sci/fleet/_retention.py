@@ -128,7 +128,10 @@ def _dates(store: Store, prefix: str) -> list[str]:
 def _retire_raw(store: Store, vehicle: str, date: str, gap_ns: int, dry_run: bool) -> int:
     """Delete a raw day (each manifest before its segment, so no reader uses a half-deleted
     segment) and record it in the index; returns the bytes of its segments."""
-    idx = refresh_vehicle(store, vehicle, gap_ns)  # segments not indexed yet are counted too
+    # a dry run reads the index as it is (it writes nothing); a real run refreshes it first,
+    # so segments not indexed yet are recorded too
+    idx = store.read_json(index_key(vehicle), default={"segments": []}) if dry_run else \
+        refresh_vehicle(store, vehicle, gap_ns)
     day = [s for s in idx["segments"] if s["date"] == date]
     size = sum(int(s.get("bytes", 0)) for s in day)
     if dry_run:
