@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "decode",
     "decode_fleet",
+    "decode_obd",
     "evaluate_fleet",
     "frames",
     "load_catalog",
@@ -48,6 +49,7 @@ __all__ = [
     "read_log",
     "sample_dbc_path",
     "simulate_fleet",
+    "simulate_obd_vehicle",
     "simulate_vehicle",
 ]
 
@@ -57,6 +59,8 @@ _LAZY = {
     "read_log": "cantelem_sci.sources",
     "open_fleet": "cantelem_sci.fleet",
     "decode_fleet": "cantelem_sci.fleet",
+    "decode_obd": "cantelem_sci.decoder",
+    "simulate_obd_vehicle": "cantelem_sci.sim",
     "evaluate_fleet": "cantelem_sci.fleet",
     "load_catalog": "cantelem_sci.fleet",
     "sample_dbc_path": "cantelem_sci.sim",
@@ -66,7 +70,7 @@ _LAZY = {
 
 
 # names whose results are xarray objects: loading them registers the ``.cantelem`` accessor
-_XARRAY_NAMES = {"decode", "read_log", "simulate_fleet", "open_fleet", "decode_fleet"}
+_XARRAY_NAMES = {"decode", "decode_obd", "read_log", "simulate_fleet", "open_fleet", "decode_fleet"}
 
 
 #: subpackages reachable as attributes without an import of their own (``ct.alerts.evaluate``)

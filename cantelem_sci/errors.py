@@ -26,6 +26,8 @@ __all__ = [
     "FrameFormatError",
     "LivePayloadError",
     "LogDamageWarning",
+    "ObdError",
+    "ObdWarning",
     "LogFormatError",
     "NmeaError",
     "SpoolError",
@@ -82,6 +84,10 @@ class ConfigError(CantelemError, ValueError):
 class LivePayloadError(CantelemError, ValueError):
     """A live telemetry message (MQTT topic or payload) that is not valid (the message names
     the topic and what was expected)."""
+
+
+class ObdError(CantelemError, RuntimeError):
+    """An OBD-II source cannot poll: no answer to any request, or a bad PID list."""
 
 
 class NmeaError(CantelemError, ValueError):
@@ -142,6 +148,11 @@ class DbcLeniencyWarning(CantelemWarning):
 class LogDamageWarning(CantelemWarning):
     """Damaged frames of a log kept as read because the reader was asked to be lenient
     (``strict=False``)."""
+
+
+class ObdWarning(CantelemWarning):
+    """OBD-II / ISO-TP data that could not be decoded whole (lost or out-of-order frames,
+    unknown PIDs): the affected responses are dropped and counted, never mended."""
 
 
 class UnknownFramesWarning(CantelemWarning):

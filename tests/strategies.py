@@ -76,3 +76,11 @@ def alert_series(draw, max_len: int = 120):
                                       t[:: max(1, n // 5 or 1)]]))
     cuts = sorted(draw(st.lists(st.integers(0, span + 5_000_000_000), max_size=6)))
     return t, v, clock, [c + (int(t[0]) if n else 10**18) for c in cuts]
+
+
+@st.composite
+def isotp_payloads(draw, max_messages: int = 6):
+    """ISO-TP messages: single-frame sizes and multi-frame ones (up to 300 bytes)."""
+    sizes = st.one_of(st.integers(1, 7), st.integers(8, 300))
+    return [draw(st.binary(min_size=n, max_size=n))
+            for n in draw(st.lists(sizes, min_size=1, max_size=max_messages))]

@@ -43,6 +43,16 @@ TABLE = [
     ("decode_arrays", lambda tmp: decoder.decode_arrays(_batch(), _db(), multiplexed="x")),
     ("Database.get_message", lambda tmp: _db().get_message("NoSuchMessage")),
     ("message_infos", lambda tmp: decoder.message_infos("ev.dbc")),
+    ("decode_obd", lambda tmp: ct.decode_obd("not frames")),
+    ("decode_vehicle", lambda tmp: decoder.decode_vehicle(_batch(), "not a database")),
+    ("decode_vehicle", lambda tmp: decoder.decode_vehicle(_batch(), None, ["odb2"])),
+    ("check_protocols", lambda tmp: decoder.check_protocols(["j1850"], "catalog")),
+    ("obd_decode_value", lambda tmp: decoder.obd_decode_value(
+        decoder.OBD_PIDS[0x0C].fields[0], b"\x01")),
+    ("obd_encode_value", lambda tmp: decoder.obd_encode_value(
+        decoder.OBD_PIDS[0x0C].fields[0], "fast", bytearray(2))),
+    ("simulate_obd_vehicle", lambda tmp: ct.simulate_obd_vehicle(duration_s=-1)),
+    ("isotp_segment", lambda tmp: sim.isotp_segment(bytes(5000))),
     ("LeanDecoder", lambda tmp: decoder.LeanDecoder(decoder.message_infos(_db()), [(0, 10**6)])),
     ("frames", lambda tmp: ct.frames(np.arange(3), [1, 2], np.zeros((3, 8), np.uint8))),
     ("frames", lambda tmp: ct.frames(np.arange(2), [1, 2], np.zeros((2, 65), np.uint8))),

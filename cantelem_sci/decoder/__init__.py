@@ -8,14 +8,21 @@ from typing import Any
 from ._dbc import Database, Leniency, load_dbc
 from ._lean import LeanDecoder
 from ._messages import MessageInfo, message_infos
+from ._obd_pids import INFO_TYPES as OBD_INFO_TYPES
+from ._obd_pids import PIDS as OBD_PIDS
+from ._obd_pids import decode_value as obd_decode_value
+from ._obd_pids import encode_value as obd_encode_value
+from ._protocols import PROTOCOLS, check_protocols, decode_vehicle
 
-__all__ = ["Database", "LeanDecoder", "Leniency", "MessageInfo", "decode", "decode_arrays",
-           "load_dbc", "message_infos", "release_tree", "signal_layout", "uncached"]
+__all__ = ["Database", "LeanDecoder", "Leniency", "MessageInfo", "OBD_INFO_TYPES", "OBD_PIDS", "PROTOCOLS", "check_protocols",
+           "decode", "decode_arrays", "decode_obd", "decode_vehicle", "load_dbc",
+           "message_infos", "obd_decode_value", "obd_encode_value", "release_tree",
+           "signal_layout", "uncached"]
 
 #: imported on first use: the kernels need numba, ``decode`` and ``uncached`` xarray, and
 #: the edge logger imports this package with neither (it decodes live with ``._lean``)
 _WHERE = {"decode_arrays": "._decode", "signal_layout": "._decode", "decode": "._to_xarray",
-          "release_tree": "._tree", "uncached": "._lazy"}
+          "release_tree": "._tree", "uncached": "._lazy", "decode_obd": "._obd"}
 
 
 def __getattr__(name: str) -> Any:

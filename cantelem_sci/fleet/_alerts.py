@@ -80,11 +80,7 @@ def _decoded_days(store: Store, vehicle: str) -> list[tuple[str, str, dict]]:
 def _check_signals(rules: RuleSet, catalog: Catalog | None, vehicle: str) -> None:
     if catalog is None:
         return
-    db = catalog.database(vehicle)
-    known = set()
-    for m in db.messages:
-        for s in m.signals:
-            known.update((s.name, f"{m.name}.{s.name}"))
+    known = catalog.signal_names(vehicle)
     sub = RuleSet([r for r in rules.rules if r.applies_to(vehicle)], rules.sinks, rules.path)
     sub.check_signals(sorted(known), where=f"the DBC of vehicle {vehicle}")
 

@@ -15,6 +15,9 @@ readable with ``intake.open_catalog`` and intake-xarray); this module reads the
             vehicles: ["EV*"]                          # fnmatch patterns
             dbc:                                       # per channel; "*" = every channel
               "*": ["{{ PACKAGE_DATA }}/ev.dbc"]
+          - name: cars
+            vehicles: ["CAR*"]
+            protocols: [obd2]                          # OBD-II PIDs, no DBC needed
 
 Templates: ``{{ CATALOG_DIR }}`` (the catalog's folder), ``{{ PACKAGE_DATA }}`` (the
 package's data folder, e.g. the sample ``ev.dbc``), ``{{ env(NAME) }}``.
@@ -32,16 +35,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..decoder import PROTOCOLS, check_protocols
 from ..errors import ConfigError, UnknownNameError
 
 
 @dataclass
 class DbcGroup:
-    """Vehicles matching ``vehicles`` decode with ``dbc`` ({channel or "*": [paths]})."""
+    """Vehicles matching ``vehicles`` decode with ``dbc`` ({channel or "*": [paths]}, may be
+    empty) and the diagnostic ``protocols`` (``"obd2"``)."""
 
     name: str
     vehicles: list[str]
     dbc: dict[str, list[str]]
+    protocols: list[str] = field(default_factory=list)
 
     def matches(self, vehicle: str) -> bool:
         return any(fnmatch.fnmatchcase(vehicle, p) for p in self.vehicles)
@@ -73,8 +79,24 @@ class Catalog:
                                vehicle, [f"{g.name}: {', '.join(g.vehicles)}" for g in self.groups])
 
     def database(self, vehicle: str):
-        """The loaded (cached) DBC database of ``vehicle``'s group."""
+        """The loaded (cached) DBC database of ``vehicle``'s group (None: no DBC)."""
         return load_group_dbc(self.group_for(vehicle))
+
+    def signal_names(self, vehicle: str) -> set[str]:
+        """Every signal ``vehicle`` can have (``Signal`` and ``Message.Signal``): its DBC's
+        and its protocols'."""
+        from ..decoder import OBD_PIDS
+
+        group = self.group_for(vehicle)
+        known: set[str] = set()
+        db = load_group_dbc(group)
+        for m in db.messages if db is not None else ():
+            for s in m.signals:
+                known.update((s.name, f"{m.name}.{s.name}"))
+        if "obd2" in group.protocols:
+            for p in OBD_PIDS.values():
+                known.update(f.name for f in p.fields)
+        return known
 
 
 def _package_data() -> str:
@@ -101,10 +123,12 @@ def _expand(value: Any, catalog_dir: str) -> Any:
 
 
 def default_catalog(store: str, storage_options: dict | None = None) -> Catalog:
-    """Every vehicle decoded with the sample EV DBC on every channel (the embedded default)."""
+    """Every vehicle decoded with the sample EV DBC on every channel, and its OBD-II traffic
+    (the embedded default)."""
     return Catalog(store=store, storage_options=dict(storage_options or {}),
                    groups=[DbcGroup("default", ["*"],
-                                    {"*": [str(Path(_package_data()) / "ev.dbc")]})])
+                                    {"*": [str(Path(_package_data()) / "ev.dbc")]},
+                                    ["obd2"])])
 
 
 def load_catalog(path: str | os.PathLike[str]) -> Catalog:
@@ -147,15 +171,17 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     groups = []
     for i, g in enumerate(meta.get("dbc_groups") or []):
         try:
-            dbc = g["dbc"]
+            protocols = check_protocols(list(g.get("protocols") or []),
+                                        f"{path}: dbc_groups[{i}]")
+            dbc = g["dbc"] if "dbc" in g or not protocols else {}
             if isinstance(dbc, (str, list)):
-                dbc = {"*": dbc}
+                dbc = {"*": dbc} if dbc else {}
             groups.append(DbcGroup(str(g.get("name", f"group{i + 1}")), list(g["vehicles"]),
                                    {str(k): [v] if isinstance(v, str) else list(v)
-                                    for k, v in dbc.items()}))
+                                    for k, v in (dbc or {}).items()}, protocols))
         except (KeyError, TypeError) as err:
             raise ConfigError(f"{path}: dbc_groups[{i}] needs 'vehicles' (patterns) and 'dbc' "
-                              f"(paths, or channel -> paths): {err}") from err
+                              f"(paths, or channel -> paths) or 'protocols': {err}") from err
     if not groups:
         raise ConfigError(f"{path}: metadata.cantelem.dbc_groups is empty")
     from ._retention import parse_retention
@@ -176,6 +202,8 @@ def _load(spec_key: str, spec: Any):
 def load_group_dbc(group: DbcGroup, sha: str | None = None):
     """The group's database, cached by the SHA-256 of the DBC contents (so an edited file is
     read again, in every process)."""
+    if not group.dbc:
+        return None
     spec = group.spec()
     key = sha or group_sha(group)
     if isinstance(spec, dict):
@@ -191,8 +219,11 @@ class _Frozen(dict):
 
 
 def group_sha(group: DbcGroup) -> str:
-    """SHA-256 of the group's DBC contents (a changed file changes it)."""
+    """SHA-256 of the group's DBC contents and protocols (a changed file, or a protocol
+    added or decoded differently, changes it)."""
     h = hashlib.sha256()
+    for p in group.protocols:
+        h.update(f"protocol:{p}:{PROTOCOLS[p]}".encode())
     for ch in sorted(group.dbc):
         h.update(ch.encode())
         for p in group.dbc[ch]:

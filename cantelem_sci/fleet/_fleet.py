@@ -344,11 +344,12 @@ class Fleet:
             return ds
         w = pd.Timedelta(window).value
         frames = frames.take(np.flatnonzero(frames.time >= newest - w))
-        from ..decoder import decode, release_tree
+        from ..decoder import decode_vehicle, release_tree
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tree = decode(frames, self.catalog.database(vehicle))
+            tree = decode_vehicle(frames, self.catalog.database(vehicle),
+                                  self.catalog.group_for(vehicle).protocols)
         out = {}
         for sig in signals:
             for name, node in tree.children.items():

@@ -182,7 +182,7 @@ def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str
 
 
 def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
-    from ..decoder import decode, release_tree
+    from ..decoder import decode_vehicle, release_tree
 
     store = Store(store_url, storage_options)
     db = load_group_dbc(task.group, task.dbc_sha)
@@ -208,7 +208,7 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
         order["clock_step_max_ns"] = max(order["clock_step_max_ns"], step_max)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown ids are in the tree's attrs
-        tree = decode(frames, db)
+        tree = decode_vehicle(frames, db, task.group.protocols)
     tree.attrs.update({"vehicle": task.vehicle, "date": task.date, "dbc_sha256": task.dbc_sha,
                        "dbc_group": task.group.name, "source_segments": used,
                        "quarantined": [b["key"] for b in bad], "version": task.version,
@@ -232,6 +232,8 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
                "vehicle": task.vehicle, "date": task.date, "source_segments": used,
                "quarantined": bad, "frames": len(frames), "messages": messages,
                "format": DECODED_FORMAT, "files": files, **order}
+    if "obd2" in tree.attrs:
+        current["obd2"] = tree.attrs["obd2"]
     release_tree(tree)  # a worker decodes day after day: free this one's columns now
     store.write_json(f"{dkey}/current.json", current)
     for name in store.ls(dkey):
