@@ -13,6 +13,9 @@ set from the environment as ``CANTELEM_EDGE_<KEY>`` (upper case), e.g.
   2,000 frames a second in real time, the simulated drive compressed in time;
   ``fault=overheat@20s+3s``: an injected fault, seconds after the start, see
   ``cantelem_sci.sim.Fault``);
+* ``obd:<interface>:<channel>[:<bitrate>][:pids=0C@5,VehicleSpeed@2][:timeout=0.1][:ext]``
+  polls OBD-II PIDs (hex or signal name @ requests per second) and records the bus
+  (``cantelem_edge/_obd.py``);
 * ``gps:<serial port or NMEA file>[:<baudrate>]`` NMEA 0183 via pynmea2.
 
 Credentials for S3 come from the standard AWS chain (environment, web identity, ``~/.aws``,
@@ -48,7 +51,7 @@ from cantelem_sci.io import SEGMENT_RE, state_dir
 #: A vehicle id: letters, digits, ``_ . -``, 1-64 characters, starting with a letter or digit
 #: (and no ``..``): safe as a path segment and as an MQTT topic level (``cantelem_sci.io``).
 VEHICLE_RE = SEGMENT_RE
-SOURCE_KINDS = ("can", "canfd", "replay", "sim", "gps")
+SOURCE_KINDS = ("can", "canfd", "obd", "replay", "sim", "gps")
 QUOTA_POLICIES = ("stop", "delete-oldest")
 
 
@@ -92,6 +95,9 @@ class SourceConfig:
     speed: float = 1.0
     rate: float | None = None  # sim: frames per second (time compressed); None: as simulated
     faults: list[str] = field(default_factory=list)  # sim: injected faults, "overheat@20s+3s"
+    pids: Any = None  # obd: "0C@5,0D@5" or {"0C": 5}; None: the default list
+    timeout: float = 0.1  # obd: seconds to wait for answers
+    extended: bool = False  # obd: 29-bit identifiers (0x18DB33F1)
 
     @classmethod
     def parse(cls, spec: str) -> "SourceConfig":
@@ -114,6 +120,21 @@ class SourceConfig:
                     raise _SpecError("expected can:<interface>:<channel>[:<bitrate>]")
                 return cls(kind, interface=rest[0], channel=rest[1],
                            bitrate=int(rest[2]) if len(rest) > 2 else None)
+            if kind == "obd":
+                if len(rest) < 2:
+                    raise _SpecError("expected obd:<interface>:<channel>[:<bitrate>]"
+                                     "[:pids=0C@5,...][:timeout=<s>][:ext]")
+                kw: dict[str, Any] = {}
+                for r in rest[2:]:
+                    if r.startswith("pids="):
+                        kw["pids"] = r[5:]
+                    elif r.startswith("timeout="):
+                        kw["timeout"] = float(r[8:])
+                    elif r == "ext":
+                        kw["extended"] = True
+                    else:
+                        kw["bitrate"] = int(r)
+                return cls(kind, interface=rest[0], channel=rest[1], **kw)
             if kind == "replay":
                 if not rest:
                     raise _SpecError("expected replay:<path>[:realtime|fast]")

@@ -4,7 +4,8 @@
 * :class:`ReplaySource`: a log file (every ``read_log`` format), in real time or as fast as
   the logger takes it;
 * :class:`SimSource`: the built-in EV simulator (a pool of simulated frames, looped);
-* :class:`GpsSource`: NMEA 0183 from a serial port or a file, parsed with pynmea2.
+* :class:`GpsSource`: NMEA 0183 from a serial port or a file, parsed with pynmea2;
+* ``ObdSource`` (``_obd.py``): polls OBD-II PIDs on a python-can bus and records it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ class Source(abc.ABC):
 
     def stop(self) -> None:
         self._stop.set()
+
+    def status(self) -> dict[str, Any]:
+        """What the status file shows of this source beyond running/error."""
+        return {}
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -405,4 +410,8 @@ def make_source(cfg: SourceConfig, vehicle: str) -> Source:
         return ReplaySource(cfg)
     if cfg.kind == "sim":
         return SimSource(cfg, vehicle)
+    if cfg.kind == "obd":
+        from ._obd import ObdSource
+
+        return ObdSource(cfg)
     return GpsSource(cfg)

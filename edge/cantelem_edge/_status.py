@@ -95,7 +95,7 @@ def logger_status(lg: Any) -> dict[str, Any]:
                 "target": lg.cfg.s3_url, "state": up.state, "attempt": up.attempt,
                 "next_try": up.next_try, "resumed_by_probe": up.resumed_by_probe},
             "sources": [{"name": s.name, "running": not s.finished.is_set(),
-                         "error": None if s.error is None else str(s.error)}
+                         "error": None if s.error is None else str(s.error), **s.status()}
                         for s in lg.sources],
             "errors": list(c.errors),
         }
