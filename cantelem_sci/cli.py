@@ -60,16 +60,24 @@ def _demo(args: argparse.Namespace) -> int:
         st = ingest(batch, vid, store, segment_seconds=60.0)
         print(f"  {vid}: {st['frames']['durable']:>9,} frames through the edge logger -> "
               f"{st['segments']['written']} segments")
+    # a combustion car without a DBC: a tester polls its OBD-II PIDs
+    if not os.path.isdir(os.path.join(store, "raw", f"vehicle={DEMO_CAR}")):
+        batch = ct.simulate_obd_vehicle(DEMO_CAR, duration_s=args.duration, seed=args.seed,
+                                        start=start)
+        st = ingest(batch, DEMO_CAR, store, segment_seconds=60.0)
+        print(f"  {DEMO_CAR}: {st['frames']['durable']:>9,} OBD-II frames (requests and "
+              f"answers) -> {st['segments']['written']} segments")
     print(f"edge logger: {time.perf_counter() - t0:.1f} s")
     rep = ct.decode_fleet(store, workers=args.workers, progress=_progress(args))
     print(f"decode job (LocalCluster, {_config.get('workers', args.workers)} workers): {rep}")
     fleet = ct.open_fleet(store)
     for v in fleet.vehicles:
         spd = fleet.load(v, "VehicleSpeed")["VehicleSpeed"]
-        soc = fleet.load(v, "SOC")["SOC"].values
+        level = "SOC" if "SOC" in fleet.signals(v) else "FuelLevel"
+        soc = fleet.load(v, level)[level].values
         trips = fleet.trips(v)
         print(f"  {v}: {len(trips)} trip(s), speed max {float(spd.max()):6.1f} km/h, "
-              f"SOC {soc[0]:5.1f}% -> {soc[-1]:5.1f}%")
+              f"{level} {soc[0]:5.1f}% -> {soc[-1]:5.1f}%")
     rules = _demo_rules(store, None)
     arep = ct.evaluate_fleet(store, rules=rules, workers=args.workers)
     print(f"alert job (rules {rules}): {arep}")
@@ -80,16 +88,19 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"decoded:       {os.path.join(store, 'decoded')}  (ct.open_fleet({store!r}))")
     if args.no_serve:
         return 0
-    return _serve_live(store, fleet.vehicles, args)
+    return _serve_live(store, [v for v in fleet.vehicles if v != DEMO_CAR], args)
 
 
 #: the demo's injected faults: the first vehicle's pack overheats (batch and live)
 DEMO_FAULT = "overheat@300s+8s"
+#: the demo's fourth vehicle: OBD-II only (``cantelem_sci.sim.simulate_obd_vehicle``)
+DEMO_CAR = "CAR0001"
 LIVE_FAULT = "overheat@40s+5s"
 DEMO_RULES = """\
 # the demo's alert rules (docs/alerts.md); written by ``cantelem demo``
 {sinks}rules:
   - name: pack-overtemp
+    vehicles: "EV*"
     signal: CellTempMax
     above: 60
     clear: 57
@@ -97,12 +108,14 @@ DEMO_RULES = """\
     severity: critical
     message: "{{vehicle}} pack at {{value:.1f}} °C"
   - name: cell-undervoltage
+    vehicles: "EV*"
     signal: CellVoltageMin
     below: 3.0
     clear: 3.1
     for: 1s
     severity: warning
   - name: motor-controller-silent
+    vehicles: "EV*"
     signal: MotorSpeed
     absent: 2s
     severity: warning

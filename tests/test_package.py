@@ -215,7 +215,7 @@ def test_cli_demo_runs(tmp_path):
            "--no-serve", "--quiet"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "EV0002" in out.stdout and "decoded 2 vehicle-day(s)" in out.stdout
+    assert "EV0002" in out.stdout and "decoded 3 vehicle-day(s)" in out.stdout
     # the job's own LocalCluster: its start and stop are part of the wall time, and said
     m = re.search(r"frames in ([\d.]+) s, ([\d.]+) M frames/s; ([\d.]+) s of it starting and "
                   r"stopping the cluster\)", out.stdout)
@@ -223,12 +223,18 @@ def test_cli_demo_runs(tmp_path):
     total, cluster = float(m[1]), float(m[3])
     assert 0 < cluster <= total  # the cluster's part is within the job's wall time
     fleet = ct.open_fleet(tmp_path / "store")
-    assert fleet.vehicles == ["EV0001", "EV0002"]
+    assert fleet.vehicles == ["CAR0001", "EV0001", "EV0002"]
     assert fleet.load("EV0001", "PackVoltage").sizes["time"] > 0
+    # the fourth vehicle has no DBC: its OBD-II PIDs are signals like any other
+    car = fleet.signals("CAR0001")
+    assert {"EngineSpeed", "VehicleSpeed", "CoolantTemp", "FuelLevel"}.issubset(car)
+    assert car["EngineSpeed"] == "OBD2_7E8_010C"
+    assert fleet.load("CAR0001", "EngineSpeed").sizes["time"] > 100
+    assert "CAR0001" in out.stdout and "FuelLevel" in out.stdout
     # run again: nothing ingested twice, nothing decoded twice
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert "already in the store" in out.stdout
-    assert "decoded 0 vehicle-day(s), 2 up to date" in out.stdout
+    assert "decoded 0 vehicle-day(s), 3 up to date" in out.stdout
 
 
 def _descendants(pid: int) -> set[int]:

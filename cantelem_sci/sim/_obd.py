@@ -156,21 +156,24 @@ class ObdEcu:
             bits |= 1  # the next bitmap exists
         return bits
 
-    def _data(self, pid: int, t: float) -> bytes | None:
+    def _data(self, pid: int, t: float, vals: dict[str, float] | None) -> bytes | None:
         if pid % 0x20 == 0 and pid <= 0xC0:
             return self.supported_bitmap(pid).to_bytes(4, "big") if (
                 pid == 0 or any(p > pid for p in self.pids)) else None
         if pid not in self.pids or pid not in PIDS:
             return None
-        vals = self.model.values(np.array([t]))
+        if vals is None:
+            vals = {k: float(v[0]) for k, v in self.model.values(np.array([t])).items()}
         p = PIDS[pid]
         data = bytearray(p.length)
         for f in p.fields:
-            obd_encode_value(f, float(vals.get(f.name, np.zeros(1))[0]), data)
+            obd_encode_value(f, vals.get(f.name, 0.0), data)
         return bytes(data)
 
-    def respond(self, request: bytes, t: float) -> bytes | None:
-        """Response payload to a request payload (service byte first), None: no answer."""
+    def respond(self, request: bytes, t: float,
+                values: dict[str, float] | None = None) -> bytes | None:
+        """Response payload to a request payload (service byte first), None: no answer;
+        ``values``: the model's values at ``t`` when the caller has them already."""
         if not request:
             return None
         svc = request[0]
@@ -180,7 +183,7 @@ class ObdEcu:
             out = bytearray([0x40 + svc])
             pids = request[1:7] if svc == 0x01 else request[1:2]
             for pid in pids:
-                d = self._data(pid, t)
+                d = self._data(pid, t, values)
                 if d is not None:
                     out += bytes([pid]) + (bytes([0]) if svc == 0x02 else b"") + d
             return bytes(out) if len(out) > 1 else None
@@ -220,10 +223,10 @@ def simulate_obd_vehicle(vehicle: str = "CAR0001", *, duration_s: float = 60.0, 
                                                                                           "ns")
     rows: list[tuple[float, int, bytes]] = []
 
-    def ask(t: float, req: bytes, functional: bool = True) -> None:
-        rows.append((t, 0x7DF if functional else ecus[0].request_id, isotp_segment(req, 0)[0]))
+    def ask(t: float, req: bytes, values: dict[str, float] | None = None) -> None:
+        rows.append((t, 0x7DF, isotp_segment(req, 0)[0]))
         for k, ecu in enumerate(ecus):
-            p = ecu.respond(req, t)
+            p = ecu.respond(req, t, values)
             if p is None or (req[0] == 0x09 and not ecu.vin):
                 continue
             ta = t + 0.005 + 0.004 * k + rng.uniform(0, 0.015)
@@ -244,12 +247,18 @@ def simulate_obd_vehicle(vehicle: str = "CAR0001", *, duration_s: float = 60.0, 
         # one request every 25 ms, PIDs interleaved by their rates
         slots = np.arange(base, duration_s, 0.025)
         due = {pid: 0.0 for pid in poll}
+        plan: list[tuple[float, int]] = []
         for t in slots.tolist():
             pid = min(due, key=lambda p: (due[p], p))
             if due[pid] > t:
                 continue
-            ask(t, bytes([0x01, pid]))
+            plan.append((t, pid))
             due[pid] = max(due[pid], t) + 1.0 / poll[pid]
+        at = np.array([t for t, _ in plan])
+        vals = {k: v.tolist() for k, v in model.values(at).items()}  # one vectorised pass
+        names = list(vals)
+        for i, (t, pid) in enumerate(plan):
+            ask(t, bytes([0x01, pid]), {k: vals[k][i] for k in names})
     rows.sort(key=lambda r: r[0])
     n = len(rows)
     data = np.zeros((n, 8), np.uint8)

@@ -106,17 +106,22 @@ def test_2_change_vehicle_changes_the_plot(page):
     page.screenshot(path=str(SHOTS / "2-vehicle-EV0002.png"), full_page=True)
 
 
-def test_3_add_a_signal(page):
-    n = page.locator(".cantelem-hv canvas").count()
+def test_3_add_a_signal(page, decoded_store):
     inp = page.locator(".cantelem-signals input").first
     inp.click()
-    inp.fill("SOC")
+    inp.press_sequentially("SOC", delay=30)  # typed: the list filters to SOC
+    page.wait_for_timeout(300)
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
     _wait_text(page, "cantelem-status", r"3 signal\(s\)")
+    detail = _wait_text(page, "cantelem-detail", r"SOC: \d+ of \d+ samples shown")
+    import cantelem_sci as ct
+
+    fleet = ct.open_fleet(decoded_store[0])
+    n_soc = fleet.load("EV0002", "SOC").sizes["time"]
+    # SOC's samples in the view (the whole recording, its ends rounded to the second)
+    assert 0.98 * n_soc <= int(re.search(r"SOC: \d+ of (\d+)", detail)[1]) <= n_soc
     _settle(page)
-    assert (page.locator(".cantelem-hv canvas").count() > n
-            or "SOC" in _text(page, "cantelem-detail"))
     page.screenshot(path=str(SHOTS / "3-three-signals.png"), full_page=True)
 
 
