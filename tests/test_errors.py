@@ -107,6 +107,7 @@ TABLE = [
     ("load_catalog", lambda tmp: ct.load_catalog(_write(tmp, "c.yaml", "- not a mapping\n"))),
     ("open_fleet", lambda tmp: ct.open_fleet(str(tmp), catalog=tmp / "missing.yaml")),
     ("Fleet.trips", lambda tmp: ct.open_fleet(str(tmp)).trips("")),
+    ("Fleet.ecus", lambda tmp: ct.open_fleet(str(tmp)).ecus("CAR9")),
     ("Fleet.load", lambda tmp: ct.open_fleet(str(tmp)).load("EV9", ["Speed"])),
     ("evaluate_fleet", lambda tmp: ct.evaluate_fleet(str(tmp), rules={"rules": []},
                                                      vehicles=["a/b"])),

@@ -231,6 +231,11 @@ def test_cli_demo_runs(tmp_path):
     assert car["EngineSpeed"] == "OBD2_7E8_010C"
     assert fleet.load("CAR0001", "EngineSpeed").sizes["time"] > 100
     assert "CAR0001" in out.stdout and "FuelLevel" in out.stdout
+    ecus = fleet.ecus("CAR0001").set_index("ecu")
+    assert ecus.loc["7E8", "VIN"] == "WCTOBD2SIMCAR0457"
+    assert 0x0C in ecus.loc["7E8", "supported_pids"] and list(ecus.index) == ["7E8", "7E9"]
+    # a mixed fleet: SOC is asked of the vehicles that have it
+    assert list(fleet.resample("1min", ["SOC"]).vehicle.values) == ["EV0001", "EV0002"]
     # run again: nothing ingested twice, nothing decoded twice
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert "already in the store" in out.stdout

@@ -24,7 +24,6 @@ import numpy as np
 from numba import njit
 
 from ..errors import ObdWarning
-from ..frames import FrameBatch
 from ._isotp import PROBLEMS, reassemble
 from ._obd_pids import (INFO_TYPES, NEGATIVE, PIDS, SERVICE_CURRENT, SERVICE_FREEZE,
                         SERVICE_INFO, decode_value, pid_lengths)

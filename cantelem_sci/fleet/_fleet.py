@@ -4,7 +4,6 @@ xarray queries (load, resample, aggregate, export)."""
 from __future__ import annotations
 
 import os
-import warnings
 from collections import OrderedDict
 from typing import Any, Iterable, Sequence
 
@@ -289,6 +288,16 @@ class Fleet:
         res.attrs["vehicle"] = vehicle
         return res
 
+    def _having(self, vehicles: Iterable[str] | None, signals: Any) -> list[str]:
+        """The vehicles named, or else every vehicle that has all ``signals`` (a mixed
+        fleet: the EVs' SOC is not asked of a combustion car)."""
+        if vehicles is not None:
+            return list(vehicles)
+        if not signals:
+            return list(self.vehicles)
+        want = [signals] if isinstance(signals, str) else list(signals)
+        return [v for v in self.vehicles if all(s in self.signals(v) for s in want)]
+
     def _fits(self, vehicle: str, message: str, sigs: list[str]) -> bool:
         """Whether the whole message fits the in-memory cache (else: out-of-core dask path)."""
         n = sum(cur["messages"][message]["frames"] for _, cur in self._days(vehicle)
@@ -320,47 +329,16 @@ class Fleet:
         has made durable but the decode job has not seen yet: its open journal (local spool)
         and raw segments newer than the decoded days. ``attrs["newest"]`` is the newest
         frame time. Used by the dashboard's live mode (lag: the logger's flush interval)."""
-        from ..frames import FrameBatch
+        from ._recent import recent
 
-        if isinstance(signals, str):
-            signals = [signals]
-        # only this vehicle's index and decoded days: the array caches stay (called every second)
-        from ._index import refresh_vehicle
+        return recent(self, vehicle, signals, window)
 
-        self._index[vehicle] = refresh_vehicle(self.store, vehicle, self.trip_gap.value)
-        self._days_cache.pop(vehicle, None)
-        batches = []
-        decoded_end = max((m["end_ns"] or 0 for _, cur in self._days(vehicle)
-                           for m in cur["messages"].values()), default=0)
-        for seg in self._index.get(vehicle, {}).get("segments", []):
-            if seg["end_ns"] > decoded_end:
-                batches.append(self.store.read_frames(seg["key"]))
-        batches.append(self.store.journal_frames(vehicle))  # (a local logger's spool)
-        frames = FrameBatch.concat(batches) if batches else FrameBatch.empty()
-        newest = int(frames.time.max()) if len(frames) else None
-        if newest is None:
-            ds = xr.Dataset()
-            ds.attrs["newest"] = None
-            return ds
-        w = pd.Timedelta(window).value
-        frames = frames.take(np.flatnonzero(frames.time >= newest - w))
-        from ..decoder import decode_vehicle, release_tree
+    def ecus(self, vehicle: str) -> pd.DataFrame:
+        """The OBD-II ECUs that answered ``vehicle``'s requests: VIN, ECU name, calibration
+        id, supported PIDs, negative answers and ISO-TP problems (summed over its days)."""
+        from ._recent import ecus
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = decode_vehicle(frames, self.catalog.database(vehicle),
-                                  self.catalog.group_for(vehicle).protocols)
-        out = {}
-        for sig in signals:
-            for name, node in tree.children.items():
-                if sig in node.dataset.data_vars:
-                    da = node.dataset[sig]
-                    out[sig] = da.rename({"time": f"time_{name}"})
-                    break
-        release_tree(tree)  # the live view decodes every tick: the rest is freed now
-        ds = xr.Dataset(out)
-        ds.attrs.update({"vehicle": vehicle, "newest": pd.Timestamp(newest)})
-        return ds
+        return ecus(self, vehicle)
 
     def gps_track(self, vehicle: str, start: Any = None, end: Any = None,
                   max_points: int | None = 5000) -> xr.Dataset:
@@ -373,7 +351,7 @@ class Fleet:
         """A (vehicle, time) Dataset on a common grid of ``freq`` with zero-order hold: each
         grid point takes the last sample at or before it, not older than ``max_hold``
         (default: ``freq``); ``<signal>_gap`` is True where no sample qualifies."""
-        vehicles = list(vehicles or self.vehicles)
+        vehicles = self._having(vehicles, signals)
         hold = pd.Timedelta(max_hold or freq)
         loaded = {v: self.load(v, signals, start, end) for v in vehicles}
         starts, ends = [], []
@@ -415,7 +393,7 @@ class Fleet:
                   end: Any = None) -> xr.Dataset:
         """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
         flox-backed), as variables of dims (vehicle, time, stat)."""
-        vehicles = list(vehicles or self.vehicles)
+        vehicles = self._having(vehicles, signals)
         stats = ["count", "min", "max", "mean", "std"]
         per_vehicle = []
         for v in vehicles:
