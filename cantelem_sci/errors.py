@@ -27,7 +27,7 @@ __all__ = [
     "LivePayloadError",
     "LogDamageWarning",
     "ObdError",
-    "ObdWarning",
+    "ProtocolWarning",
     "LogFormatError",
     "NmeaError",
     "SpoolError",
@@ -150,9 +150,10 @@ class LogDamageWarning(CantelemWarning):
     (``strict=False``)."""
 
 
-class ObdWarning(CantelemWarning):
-    """OBD-II / ISO-TP data that could not be decoded whole (lost or out-of-order frames,
-    unknown PIDs): the affected responses are dropped and counted, never mended."""
+class ProtocolWarning(CantelemWarning):
+    """Diagnostic or transport-protocol data (OBD-II, ISO-TP, J1939 TP) that could not be
+    decoded whole (lost or out-of-order frames, unknown PIDs): the affected messages are
+    dropped and counted, never mended."""
 
 
 class UnknownFramesWarning(CantelemWarning):

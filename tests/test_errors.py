@@ -45,6 +45,7 @@ TABLE = [
     ("message_infos", lambda tmp: decoder.message_infos("ev.dbc")),
     ("decode_obd", lambda tmp: ct.decode_obd("not frames")),
     ("decode_vehicle", lambda tmp: decoder.decode_vehicle(_batch(), "not a database")),
+    ("decode_j1939", lambda tmp: decoder.decode_j1939(b"\x18\xec\xff\x00")),
     ("decode_vehicle", lambda tmp: decoder.decode_vehicle(_batch(), None, ["odb2"])),
     ("check_protocols", lambda tmp: decoder.check_protocols(["j1850"], "catalog")),
     ("obd_decode_value", lambda tmp: decoder.obd_decode_value(

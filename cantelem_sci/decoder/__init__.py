@@ -15,14 +15,15 @@ from ._obd_pids import encode_value as obd_encode_value
 from ._protocols import PROTOCOLS, check_protocols, decode_vehicle
 
 __all__ = ["Database", "LeanDecoder", "Leniency", "MessageInfo", "OBD_INFO_TYPES", "OBD_PIDS", "PROTOCOLS", "check_protocols",
-           "decode", "decode_arrays", "decode_obd", "decode_vehicle", "load_dbc",
+           "decode", "decode_arrays", "decode_j1939", "decode_obd", "decode_vehicle", "load_dbc",
            "message_infos", "obd_decode_value", "obd_encode_value", "release_tree",
            "signal_layout", "uncached"]
 
 #: imported on first use: the kernels need numba, ``decode`` and ``uncached`` xarray, and
 #: the edge logger imports this package with neither (it decodes live with ``._lean``)
 _WHERE = {"decode_arrays": "._decode", "signal_layout": "._decode", "decode": "._to_xarray",
-          "release_tree": "._tree", "uncached": "._lazy", "decode_obd": "._obd"}
+          "release_tree": "._tree", "uncached": "._lazy", "decode_obd": "._obd",
+          "decode_j1939": "._j1939"}
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit
 
-from ..errors import ObdWarning
+from ..errors import ProtocolWarning
 from ._isotp import PROBLEMS, reassemble
 from ._obd_pids import (INFO_TYPES, NEGATIVE, PIDS, SERVICE_CURRENT, SERVICE_FREEZE,
                         SERVICE_INFO, decode_value, pid_lengths)
@@ -137,7 +137,7 @@ def decode_obd(raw: Any) -> "xr.DataTree":
         ``CalibrationID``, ``ECUName`` (service 09), ``supported_pids``, ``negative``
         (negative responses by service and code), and ``problems`` (ISO-TP messages
         dropped, by cause). Lost or out-of-order frames drop their message and are
-        counted there (and warned about with :class:`~cantelem_sci.errors.ObdWarning`);
+        counted there (and warned about with :class:`~cantelem_sci.errors.ProtocolWarning`);
         nothing is invented.
 
     Example
@@ -187,7 +187,7 @@ def decode_obd(raw: Any) -> "xr.DataTree":
     k, bad = _split(buf, r.offset, r.length, pid_lengths(), rows)
     rows = rows[:k]
     if bad:
-        warnings.warn(ObdWarning(f"OBD-II: {bad} response(s) with an unknown PID or cut "
+        warnings.warn(ProtocolWarning(f"OBD-II: {bad} response(s) with an unknown PID or cut "
                                  f"short: the PIDs before it are decoded"), stacklevel=2)
     times = batch.time[sel]
     chans = batch.channel[sel]
@@ -223,7 +223,7 @@ def _problems(r: Any, stream: np.ndarray, names: list[str], info: dict) -> None:
     for code, frame in zip(r.problem_code.tolist(), r.problem_frame.tolist()):
         pr = info[names[stream[frame]]].setdefault("problems", {})
         pr[PROBLEMS[code]] = pr.get(PROBLEMS[code], 0) + 1
-    warnings.warn(ObdWarning(
+    warnings.warn(ProtocolWarning(
         "ISO-TP: " + "; ".join(f"ECU {n}: " + ", ".join(f"{v} {k}" for k, v in
                                                         info[n]["problems"].items())
                                for n in names if "problems" in info[n])

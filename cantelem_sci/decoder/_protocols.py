@@ -1,10 +1,12 @@
 """One vehicle's frames through its DBC and its diagnostic protocols into one tree.
 
-A catalog group names a DBC set, protocols, or both (``protocols: [obd2]``). The frames of
-OBD-II traffic (requests ``0x7DF``/``0x7E0``-``0x7E7``, ``0x18DB33F1``/``0x18DAxxF1``, and
-responses) whose identifier the DBC does not define go to :func:`decode_obd`; the rest to
-:func:`decode`. The trees are merged: node names cannot collide (OBD-II nodes are named
-``OBD2_<ecu>_<service><pid>``).
+A catalog group names a DBC set, protocols, or both (``protocols: [obd2, j1939]``). The
+frames of OBD-II traffic (requests ``0x7DF``/``0x7E0``-``0x7E7``, ``0x18DB33F1``/
+``0x18DAxxF1``, and responses) whose identifier the DBC does not define go to
+:func:`decode_obd`; J1939 transport frames (TP.CM, TP.DT) and DM1/DM2 to
+:func:`decode_j1939`, which decodes multi-packet PGNs the DBC defines through it; the rest
+to :func:`decode`. The trees are merged: node names cannot collide (``OBD2_<ecu>_<service>
+<pid>``, ``J1939_DM1``...).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["PROTOCOLS", "as_batch", "check_protocols", "decode_vehicle", "obd_traffic"]
 
 #: protocol name -> version of its decoded form (a catalog group's hash includes it)
-PROTOCOLS = {"obd2": 1}
+PROTOCOLS = {"obd2": 1, "j1939": 1}
 
 
 def as_batch(raw: Any, where: str) -> FrameBatch:
@@ -102,8 +104,24 @@ def decode_vehicle(raw: Any, db: Database | None, protocols: Sequence[str] = ())
                 batch.is_extended.astype(np.int64) << 31)
             obd &= ~np.isin(key, known)
     n_obd = int(np.count_nonzero(obd))
-    rest = batch.take(np.flatnonzero(~obd)) if n_obd else batch
+    tp = np.zeros(len(batch), bool)
+    if "j1939" in protocols and len(batch):
+        pf = (batch.arbitration_id.astype(np.int64) >> 16) & 0xFF
+        tp = batch.is_extended & ((pf == 0xEC) | (pf == 0xEB))
+    aside = obd | tp
+    rest = batch.take(np.flatnonzero(~aside)) if aside.any() else batch
     tree = decode(rest, db) if db is not None else _empty_tree(rest)
+    if "j1939" in protocols:
+        from ._j1939 import decode_j1939
+
+        sub = decode_j1939(batch, db)
+        for name, node in sub.children.items():
+            if name not in tree.children:
+                tree[name] = node.copy()
+        tree.attrs["frames_total"] = len(batch)
+        tree.attrs["frames_j1939_tp"] = int(np.count_nonzero(tp))
+        tree.attrs["j1939"] = sub.attrs["j1939"]
+        tree.attrs["j1939_tp"] = sub.attrs.get("j1939_tp", {})
     if "obd2" in protocols:
         sub = decode_obd(batch.take(np.flatnonzero(obd))) if n_obd else None
         for name, node in (sub.children.items() if sub is not None else ()):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import cantelem_sci as ct
 from cantelem_sci.decoder import OBD_PIDS, decode_vehicle, obd_decode_value, obd_encode_value
-from cantelem_sci.errors import ObdWarning, UnknownNameError
+from cantelem_sci.errors import ProtocolWarning, UnknownNameError
 from cantelem_sci.frames import FrameBatch
 from cantelem_sci.sim import CarModel, ObdEcu, isotp_segment
 
@@ -181,7 +181,7 @@ def test_negative_answers_and_lost_frames_are_counted_not_invented():
     rows = [(1.0, 0x7E8, bytes([0x03, 0x7F, 0x01, 0x31])),  # request out of range
             (2.0, 0x7E8, vin[0]), (2.01, 0x7E8, vin[2]),  # the 2nd frame is lost
             (3.0, 0x7E8, isotp_segment(bytes([0x41, 0x0D, 0x32]))[0])]
-    with pytest.warns(ObdWarning, match="lost_or_out_of_order"):
+    with pytest.warns(ProtocolWarning, match="lost_or_out_of_order"):
         tree = ct.decode_obd(_batch(rows))
     info = tree.attrs["obd2"]["7E8"]
     assert info["negative"] == {"01:31": 1}
@@ -192,7 +192,7 @@ def test_negative_answers_and_lost_frames_are_counted_not_invented():
 
 def test_unknown_pid_in_an_answer_is_warned_and_the_rest_kept():
     rows = [(1.0, 0x7E8, bytes([0x05, 0x41, 0x0D, 0x32, 0xE7, 0x01]))]
-    with pytest.warns(ObdWarning, match="unknown PID"):
+    with pytest.warns(ProtocolWarning, match="unknown PID"):
         tree = ct.decode_obd(_batch(rows))
     assert tree["OBD2_7E8_010D"]["VehicleSpeed"].values.tolist() == [50.0]
 

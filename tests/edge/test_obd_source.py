@@ -3,11 +3,9 @@ the real edge logger, with a silent ECU, and with negative responses."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import can
-import numpy as np
 import pytest
 import xarray as xr
 
