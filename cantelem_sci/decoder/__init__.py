@@ -12,11 +12,12 @@ from ._obd_pids import INFO_TYPES as OBD_INFO_TYPES
 from ._obd_pids import PIDS as OBD_PIDS
 from ._obd_pids import decode_value as obd_decode_value
 from ._obd_pids import encode_value as obd_encode_value
+from ._gps import GPS_NODE, gps_dataset, merge_fixes
 from ._protocols import PROTOCOLS, check_protocols, decode_vehicle
 
-__all__ = ["Database", "LeanDecoder", "Leniency", "MessageInfo", "OBD_INFO_TYPES", "OBD_PIDS", "PROTOCOLS", "check_protocols",
-           "decode", "decode_arrays", "decode_j1939", "decode_obd", "decode_vehicle", "load_dbc",
-           "message_infos", "obd_decode_value", "obd_encode_value", "release_tree",
+__all__ = ["Database", "GPS_NODE", "LeanDecoder", "Leniency", "MessageInfo", "OBD_INFO_TYPES", "OBD_PIDS", "PROTOCOLS", "check_protocols",
+           "decode", "decode_arrays", "decode_j1939", "decode_obd", "decode_vehicle", "gps_dataset", "load_dbc",
+           "merge_fixes", "message_infos", "obd_decode_value", "obd_encode_value", "release_tree",
            "signal_layout", "uncached"]
 
 #: imported on first use: the kernels need numba, ``decode`` and ``uncached`` xarray, and

@@ -341,9 +341,14 @@ class Fleet:
         return ecus(self, vehicle)
 
     def gps_track(self, vehicle: str, start: Any = None, end: Any = None,
-                  max_points: int | None = 5000) -> xr.Dataset:
-        """Latitude/longitude of ``vehicle`` (decoded GPS_Position)."""
-        return self.load(vehicle, ["Latitude", "Longitude"], start, end, max_points=max_points)
+                  max_points: int | None = 5000, source: str = "auto") -> xr.Dataset:
+        """Latitude/longitude of ``vehicle``: ``source`` ``"nmea"`` (the logger's GPS
+        receiver, node ``GPS``), ``"dbc"`` (a DBC message with Latitude/Longitude) or
+        ``"auto"`` (NMEA when recorded, else the DBC's)."""
+        from ._recent import gps_signals
+
+        return self.load(vehicle, gps_signals(self, vehicle, source), start, end,
+                         max_points=max_points)
 
     def resample(self, freq: str, signals: Sequence[str] | str,
                  vehicles: Iterable[str] | None = None,

@@ -66,6 +66,9 @@ def refresh_vehicle(store: Store, vehicle: str, gap_ns: int) -> dict[str, Any]:
                  "end_ns": int(man["end_ns"]), "frames": int(man["frame_count"]),
                  "sha256": man["frames_sha256"], "channels": man.get("channel_names", []),
                  "bytes": int(man.get("bytes", 0)), "gps": int(man.get("gps_count", 0))}
+        if entry["gps"]:  # the fixes' own time span (older segments: the segment's)
+            entry["gps_start_ns"] = int(man.get("gps_start_ns", entry["start_ns"]))
+            entry["gps_end_ns"] = int(man.get("gps_end_ns", entry["end_ns"]))
         try:
             t = store.read_times(key)
             entry["sessions"] = _sessions(t, gap_ns)

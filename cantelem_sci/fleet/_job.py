@@ -53,6 +53,8 @@ class DayTask:
     group: DbcGroup
     dbc_sha: str
     version: str
+    #: segments of other days holding GPS fixes of this day (fixes go by their own time)
+    gps_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -134,11 +136,22 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
         for seg in idx["segments"]:
             if seg["date"] not in retired:
                 days.setdefault(seg["date"], []).append(seg)
+        for seg in idx["segments"]:  # a day with fixes only in another day's segments
+            if seg.get("gps"):
+                for d in np.arange(np.datetime64(seg.get("gps_start_ns", seg["start_ns"]), "ns")
+                                   .astype("datetime64[D]"),
+                                   np.datetime64(seg.get("gps_end_ns", seg["end_ns"]), "ns")
+                                   .astype("datetime64[D]") + 1).astype(str).tolist():
+                    if d not in retired:
+                        days.setdefault(d, [])
         for date, segs in sorted(days.items()):
             segs = sorted(segs, key=lambda s: s["key"])
+            gps_keys = _gps_from_other_days(idx["segments"], date, retired)
             h = hashlib.sha256(f"{DECODED_FORMAT}|{DECODE_RULES}|{dsha}".encode())
             for s in segs:
                 h.update(f"|{s['key']}:{s['sha256']}".encode())
+            for k in gps_keys:
+                h.update(f"|gps:{k}".encode())
             version = h.hexdigest()[:20]
             cur = store.read_json(f"{day_key(vehicle, date)}/current.json",
                                   default={"version": None})
@@ -150,8 +163,22 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
                 repaired.append({"vehicle": vehicle, "date": date, "problem": problem})
             tasks.append(DayTask(vehicle, date, [s["key"] for s in segs],
                                  [s["sha256"] for s in segs], sum(s["frames"] for s in segs),
-                                 group, dsha, version))
+                                 group, dsha, version, gps_keys))
     return tasks, skipped
+
+
+def _day_bounds(date: str) -> tuple[int, int]:
+    t0 = int(np.datetime64(date, "D").astype("datetime64[ns]").astype(np.int64))
+    return t0, t0 + 86_400 * 10**9
+
+
+def _gps_from_other_days(segments: list[dict], date: str, retired: dict) -> list[str]:
+    """Keys of segments filed under another day whose GPS fixes fall (partly) on ``date``."""
+    t0, t1 = _day_bounds(date)
+    return sorted(s["key"] for s in segments
+                  if s.get("gps") and s["date"] != date and s["date"] not in retired
+                  and s.get("gps_start_ns", s["start_ns"]) < t1
+                  and s.get("gps_end_ns", s["end_ns"]) >= t0)
 
 
 def _encoding(tree) -> dict[str, dict[str, Any]]:
@@ -182,7 +209,9 @@ def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str
 
 
 def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
-    from ..decoder import decode_vehicle, release_tree
+    import xarray as xr
+
+    from ..decoder import GPS_NODE, decode_vehicle, gps_dataset, merge_fixes, release_tree
 
     store = Store(store_url, storage_options)
     db = load_group_dbc(task.group, task.dbc_sha)
@@ -209,6 +238,10 @@ def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown ids are in the tree's attrs
         tree = decode_vehicle(frames, db, task.group.protocols)
+    fixes = merge_fixes([store.read_gps(k) for k in used + list(task.gps_keys)],
+                        *_day_bounds(task.date))
+    if fixes is not None and GPS_NODE not in tree.children:
+        tree[GPS_NODE] = xr.DataTree(gps_dataset(fixes))
     tree.attrs.update({"vehicle": task.vehicle, "date": task.date, "dbc_sha256": task.dbc_sha,
                        "dbc_group": task.group.name, "source_segments": used,
                        "quarantined": [b["key"] for b in bad], "version": task.version,

@@ -1,5 +1,5 @@
 """Queries beside the decoded store: the newest frames decoded on the fly (the live view),
-and the OBD-II ECUs a vehicle's days found."""
+the OBD-II ECUs a vehicle's days found, and which GPS a track comes from."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..decoder import decode_vehicle, release_tree
+from ..decoder import GPS_NODE, decode_vehicle, release_tree
+from ..errors import UnknownNameError
 from ..frames import FrameBatch
 from ._index import refresh_vehicle
 
-__all__ = ["ecus", "recent"]
+__all__ = ["ecus", "gps_signals", "recent"]
 
 
 def recent(fleet: Any, vehicle: str, signals: Sequence[str] | str, window: Any = "60s"
@@ -78,3 +79,22 @@ def ecus(fleet: Any, vehicle: str) -> pd.DataFrame:
     out = pd.DataFrame([{**r, "supported_pids": sorted(r["supported_pids"])}
                         for _, r in sorted(rows.items())], columns=cols)
     return out
+
+
+def gps_signals(fleet: Any, vehicle: str, source: str = "auto") -> list[str]:
+    """``[latitude, longitude]`` signal names of ``vehicle`` for ``source`` (see
+    :meth:`Fleet.gps_track`)."""
+    msgs = fleet.messages(vehicle)
+    nmea = GPS_NODE in msgs
+    dbc = [m for m, sigs in msgs.items() if m != GPS_NODE and {"Latitude", "Longitude"} <= set(sigs)]
+    if source not in ("auto", "nmea", "dbc"):
+        raise UnknownNameError("GPS source", source, ["auto", "nmea", "dbc"])
+    if source == "nmea" or (source == "auto" and nmea):
+        if not nmea:
+            raise UnknownNameError(f"GPS of vehicle {vehicle} (no NMEA fixes recorded)", "nmea",
+                                   ["dbc"] if dbc else [])
+        return [f"{GPS_NODE}.Latitude", f"{GPS_NODE}.Longitude"]
+    if not dbc:
+        raise UnknownNameError(f"GPS of vehicle {vehicle} (no DBC message with Latitude and "
+                               "Longitude)", source, ["nmea"] if nmea else [])
+    return [f"{dbc[0]}.Latitude", f"{dbc[0]}.Longitude"]

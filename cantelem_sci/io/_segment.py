@@ -174,6 +174,9 @@ def write_segment(root: Path, key: str, batch: FrameBatch, gps: dict[str, np.nda
             for f in sorted(names):
                 p = Path(dirpath) / f
                 files[str(p.relative_to(final))] = {"size": p.stat().st_size, "md5": file_md5(p)}
+        if gps is not None and len(gps["time"]):  # fixes carry their own (GNSS) time
+            attrs["gps_start_ns"] = int(np.min(gps["time"]))
+            attrs["gps_end_ns"] = int(np.max(gps["time"]))
         manifest = {"key": key, **attrs, "start_ns": start, "end_ns": end,
                     "clock_steps": int(meta.get("clock_steps", 0)),
                     "clock_step_max_ns": int(meta.get("clock_step_max_ns", 0)),

@@ -155,6 +155,16 @@ class Store(abc.ABC):
         """The raw frames of the segment at ``key``."""
         return FrameBatch.from_dataset(self.open_zarr(key, chunks=None))
 
+    def read_gps(self, key: str) -> dict[str, np.ndarray] | None:
+        """The GPS fixes of the segment at ``key`` (its ``gps`` group), None without any."""
+        try:
+            ds = self.open_zarr(key, group="gps", chunks=None)
+        except (FileNotFoundError, KeyError, OSError, ValueError):
+            return None
+        out = {k: np.asarray(v.values) for k, v in ds.variables.items() if k != "time"}
+        out["time"] = ds["time"].values.astype("datetime64[ns]").view("int64")
+        return out
+
     def read_times(self, key: str) -> np.ndarray:
         """The ``time`` column (int64 ns) of the segment at ``key``, read as
         :meth:`read_frames` reads it."""
