@@ -1,11 +1,12 @@
-"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge [device]|fleet|dashboard|live|alerts]``
+"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge [device]|fleet|dashboard|live|alerts|protocols]``
 (all by default)."""
 
 import sys
 
-from . import bench_alerts, bench_decode_ab, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live
+from . import bench_alerts, bench_decode_ab, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live, bench_protocols
 
-which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live", "alerts"]
+which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live", "alerts",
+                         "protocols"]
 if "decode" in which:
     bench_decode.main()
 if "decode-ab" in which:
@@ -23,3 +24,5 @@ if "live" in which:
     bench_live.main()
 if "alerts" in which:
     bench_alerts.main()
+if "protocols" in which:
+    bench_protocols.main()

@@ -59,9 +59,12 @@ def ecu_name(arbitration_id: int, is_extended: bool) -> str:
 
 @njit(cache=True, nogil=True)
 def _split(buf: np.ndarray, offset: np.ndarray, length: np.ndarray, lens: np.ndarray,
-           out: np.ndarray) -> tuple[int, int]:
-    """PIDs of every service 01/02 response: rows (message, service, PID, data offset) in
-    ``out``; returns (rows, truncated responses: an unknown PID or too few bytes)."""
+           rows: tuple) -> tuple[int, int]:
+    """PIDs of every service 01/02 response: (message, service-1 << 8 | PID, data offset)
+    into ``rows`` (three arrays; None-sized: count only); returns (rows, truncated
+    responses: an unknown PID or too few bytes)."""
+    msg, key, off = rows
+    fill = msg.shape[0] > 0
     k = 0
     bad = 0
     for m in range(offset.shape[0]):
@@ -78,16 +81,15 @@ def _split(buf: np.ndarray, offset: np.ndarray, length: np.ndarray, lens: np.nda
             continue
         i = 1
         while i < n:
-            pid = buf[o + i]
+            pid = np.int64(buf[o + i])
             ln = lens[pid]
             if ln == 0 or i + head + ln > n:
-                if not (sid == 0x41 and i > 1 and pid == 0):  # trailing zero padding
-                    bad += 1
+                bad += 1
                 break
-            out[k, 0] = m
-            out[k, 1] = sid - 0x40
-            out[k, 2] = pid
-            out[k, 3] = o + i + head
+            if fill:
+                msg[k] = m
+                key[k] = (sid - 0x41) << 8 | pid
+                off[k] = o + i + head
             k += 1
             i += head + ln
     return k, bad
@@ -160,15 +162,24 @@ def decode_obd(raw: Any) -> "xr.DataTree":
     tree.attrs["obd2"] = info
     if not sel.size:
         return tree
-    key = (batch.channel[sel].astype(np.int64) << 32) | batch.arbitration_id[sel]
-    ukeys, stream = np.unique(key, return_inverse=True)
-    r = reassemble(stream, batch.data[sel], batch.dlc[sel], len(ukeys))
-    ext_of = batch.is_extended[sel]
+    whole = sel.size == len(batch)  # (the decode job hands over OBD-II frames only)
+    aid = batch.arbitration_id if whole else batch.arbitration_id[sel]
+    ext = batch.is_extended if whole else batch.is_extended[sel]
+    chan = batch.channel if whole else batch.channel[sel]
+    # stream per channel and ECU without a sort: 8 standard and 256 extended ECUs a channel
+    local = np.where(ext, 8 + (aid.astype(np.int64) & 0xFF), aid.astype(np.int64) - 0x7E8)
+    code = chan.astype(np.int64) * 264 + local
+    used = np.flatnonzero(np.bincount(code))
+    remap = np.zeros(int(used[-1]) + 1, np.int64)
+    remap[used] = np.arange(used.size)
+    stream = remap[code]
+    r = reassemble(stream, batch.data if whole else batch.data[sel],
+                   batch.dlc if whole else batch.dlc[sel], used.size)
     names = []
-    for s, k in enumerate(ukeys.tolist()):
-        first = int(np.flatnonzero(stream == s)[0])
-        names.append(ecu_name(k & 0xFFFFFFFF, bool(ext_of[first])))
-        info.setdefault(names[-1], {"channel": batch.channel_names[k >> 32]})
+    for c in used.tolist():
+        lo = c % 264
+        names.append(ecu_name(_EXT | (lo - 8), True) if lo >= 8 else ecu_name(0x7E8 + lo, False))
+        info.setdefault(names[-1], {"channel": batch.channel_names[c // 264]})
     _problems(r, stream, names, info)
     buf = r.buf
     sid = buf[r.offset] if buf.size else np.zeros(0, np.uint8)
@@ -183,31 +194,34 @@ def decode_obd(raw: Any) -> "xr.DataTree":
         elif len(p) >= 3 and p[1] in INFO_TYPES:
             name, size = INFO_TYPES[p[1]]
             e[name] = _text(p[3:3 + size * max(1, p[2])])
-    rows = np.empty((int(r.length.sum()) // 2 + 1, 4), np.int64)
-    k, bad = _split(buf, r.offset, r.length, pid_lengths(), rows)
-    rows = rows[:k]
+    lens = pid_lengths()
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    k, bad = _split(buf, r.offset, r.length, lens, none)  # count, then fill
+    rows = (np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64))
+    _split(buf, r.offset, r.length, lens, rows)
     if bad:
         warnings.warn(ProtocolWarning(f"OBD-II: {bad} response(s) with an unknown PID or cut "
-                                 f"short: the PIDs before it are decoded"), stacklevel=2)
-    times = batch.time[sel]
-    chans = batch.channel[sel]
-    gkey = (r.stream[rows[:, 0]] << 10) | (rows[:, 1] << 8) | rows[:, 2]
-    order = np.argsort(gkey, kind="stable")
+                                      f"short: the PIDs before it are decoded"), stacklevel=2)
+    times = batch.time if whole else batch.time[sel]
+    msg, key, off = rows
+    gkey = r.stream[msg] << 9 | key
+    order = np.argsort(gkey.astype(np.uint16) if used.size <= 128 else gkey, kind="stable")
     bounds = np.flatnonzero(np.diff(gkey[order])) + 1
     for part in np.split(order, bounds) if order.size else []:
-        m, svc, pid = rows[part[0], 0], int(rows[part[0], 1]), int(rows[part[0], 2])
+        m = int(msg[part[0]])
+        svc, pid = (int(key[part[0]]) >> 8) + 1, int(key[part[0]]) & 0xFF
         s = int(r.stream[m])
         p = PIDS[pid]
-        width = p.length + (1 if svc == SERVICE_FREEZE else 0)
-        start = rows[part, 3] - (1 if svc == SERVICE_FREEZE else 0)
-        data = buf[start[:, None] + np.arange(width)]
-        if svc == SERVICE_FREEZE:  # the frame number first, then the data
+        freeze = svc == SERVICE_FREEZE
+        start = off[part] - (1 if freeze else 0)
+        data = buf[start[:, None] + np.arange(p.length + (1 if freeze else 0))]
+        if freeze:  # the frame number first, then the data
             data = np.concatenate([data[:, 1:], data[:, :1]], axis=1)
-        last = r.last[rows[part, 0]]
+        last = r.last[msg[part]]
         name = f"OBD2_{names[s]}_{svc:02X}{pid:02X}"
-        ext = bool(ext_of[last[0]])
-        tree[name] = xr.DataTree(_node(name, names[s], ext, svc, pid, times[last], chans[last],
-                                       data))
+        ch = chan[last]
+        tree[name] = xr.DataTree(_node(name, names[s], bool(ext[last[0]]), svc, pid, times[last],
+                                       ch, data))
         if pid % 0x20 == 0 and svc == SERVICE_CURRENT:
             bits = int(decode_value(p.fields[0], data[-1]))
             sup = info[names[s]].setdefault("supported_pids", [])
