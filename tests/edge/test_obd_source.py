@@ -128,3 +128,12 @@ def test_pid_lists_are_checked_with_clear_errors():
     cfg = load_config(sources=["obd:virtual:x:timeout=60"], environ={})
     with pytest.raises(ConfigError, match="timeout"):
         ObdSource(cfg.sources[0])
+
+
+def test_obd_source_from_a_toml_table(tmp_path):
+    f = tmp_path / "edge.toml"
+    f.write_text('[[source]]\nkind = "obd"\ninterface = "virtual"\nchannel = "x"\n'
+                 'pids = {"0C" = 5, "CoolantTemp" = 0.5}\ntimeout = 0.2\nextended = true\n')
+    src = ObdSource(load_config(f, environ={}).sources[0])
+    assert src.pids == {0x0C: 5.0, 0x05: 0.5} and src.timeout == 0.2
+    assert src.functional == 0x18DB33F1
