@@ -99,6 +99,59 @@ def main() -> None:
               f"decode's time")
     print(f"  python-OBD, one answer at a time (20 k frames): "
           f"{_python_obd_rate(obd_log) / 1e3:7.1f} k frames/s")
+    uplink_sizes()
+
+
+#: the demo's 20 most useful signals, for the uplink's size
+UPLINK_SIGNALS = ["VehicleSpeed", "Odometer", "AccelPedal", "BrakePedal", "SOC", "PackVoltage",
+                  "PackCurrent", "BMS_State", "CellVoltageMin", "CellVoltageMax", "CellTempMax",
+                  "CellTempMin", "MotorSpeed", "MotorTorque", "MotorTemp", "InverterTemp",
+                  "CoolantInletTemp", "DCBusPower", "Latitude", "Longitude"]
+
+
+def uplink_sizes() -> None:
+    """Bytes per snapshot of the 20 signals, once a second over a simulated drive: the
+    uplink's keyframes and deltas (a keyframe every 10 packets), compact JSON of the same
+    values, and the raw frames that carry them (id 4 + dlc 1 + data 8 + time 8 bytes each)."""
+    import json
+
+    import cantelem_sci as ct
+    from cantelem_sci.decoder import UplinkSchema
+
+    db = ct.load_dbc(ct.sample_dbc_path())
+    schema = UplinkSchema.from_dbc(db, UPLINK_SIGNALS)
+    raw = ct.simulate_vehicle("EV0001", duration_s=120, seed=0)
+    tree = ct.decode(raw, db)
+    cols = {}
+    for node in tree.children.values():
+        for sname in UPLINK_SIGNALS:
+            if sname in node.dataset and sname not in cols:
+                cols[sname] = (node.dataset["time"].values.view("int64"),
+                               node.dataset[sname].values, node.attrs.get("frame_id"))
+    t0 = int(raw.time.min())
+    key, delta, js = [], [], []
+    base = None
+    for k, t in enumerate(range(t0 + 10**9, int(raw.time.max()), 10**9)):
+        vals = {}
+        for sname, (tt, vv, _) in cols.items():
+            i = np.searchsorted(tt, t, side="right") - 1
+            while i >= 0 and vv[i] != vv[i]:
+                i -= 1
+            if i >= 0:
+                vals[sname] = float(vv[i])
+        if k % 10 == 0:
+            key.append(len(schema.encode(vals, "EV0001", k, t)))
+            base = (k, vals)
+        else:
+            delta.append(len(schema.encode(vals, "EV0001", k, t, base=base[1],
+                                           base_seq=base[0])))
+        js.append(len(json.dumps({"v": "EV0001", "seq": k, "t": t, **vals},
+                                 separators=(",", ":"))))
+    frames = len({fid for _, _, fid in cols.values()}) * (4 + 1 + 8 + 8)
+    print(f"== uplink, {len(UPLINK_SIGNALS)} signals a snapshot (goal <= 64 bytes)")
+    print(f"  keyframe {np.mean(key):5.1f} B, delta {np.mean(delta):5.1f} B; compact JSON "
+          f"{np.mean(js):5.1f} B ({np.mean(js) / np.mean(key):4.1f}x a keyframe); the raw "
+          f"frames holding them {frames} B ({frames / np.mean(key):4.1f}x)")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@
                    retention policy (``--s3-lifecycle FILE``: the same policy for the bucket).
 ``cantelem dashboard [--store URL] [--port N] [--mqtt URL]``  serve the Voila dashboard.
 ``cantelem lab``  JupyterLab on the notebooks.
+``cantelem uplink receive --udp HOST:PORT --dbc FILE --signals A,B``  radio uplink packets
+                   into the store (``uplink/``; ``Fleet.uplink``).
 """
 
 from __future__ import annotations
@@ -258,6 +260,31 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uplink(args: argparse.Namespace) -> int:
+    import threading
+
+    import cantelem_sci as ct
+
+    from .decoder import UplinkSchema
+    from .fleet._uplink import UplinkReceiver, serve_udp
+    from .io import Store
+
+    schema = UplinkSchema.from_dbc(ct.load_dbc(args.dbc), [s.strip() for s in
+                                                            args.signals.split(",") if s.strip()])
+    store = Store(_config.get("store", args.store))
+    host, port = args.udp.rsplit(":", 1)
+    rx = UplinkReceiver(schema)
+    print(f"cantelem uplink: schema {schema.digest:08x}, {len(schema.fields)} signals, "
+          f"listening on udp {host}:{port}, writing to {store.uri('uplink')}", flush=True)
+    stop = threading.Event()
+    try:
+        serve_udp(rx, host, int(port), store, stop, args.flush)
+    except KeyboardInterrupt:
+        stop.set()
+    print(f"cantelem uplink: {rx.counts}")
+    return 0
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     from .viz import serve_dashboard
 
@@ -351,10 +378,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.add_argument("--port", type=int, default=8888)
     lab.add_argument("--ip", default=None, help=ip_help)
     lab.set_defaults(func=_lab)
+    u = sub.add_parser("uplink", help="receive radio uplink packets into the store")
+    u.add_argument("action", choices=["receive"])
+    u.add_argument("--udp", required=True, help="HOST:PORT to listen on (127.0.0.1:7700)")
+    u.add_argument("--dbc", required=True, nargs="+", help="the DBC(s) of the vehicles")
+    u.add_argument("--signals", required=True, help="comma-separated, as the edge's "
+                                                    "uplink_signals")
+    u.add_argument("--store", default=None, help="store URL (CANTELEM_STORE)")
+    u.add_argument("--flush", type=float, default=5.0, help="seconds between writes")
+    u.set_defaults(func=_uplink)
     args = p.parse_args(argv)
     from .errors import CantelemError
 
-    if args.cmd in ("demo", "dashboard", "lab"):
+    if args.cmd in ("demo", "dashboard", "lab", "uplink"):
         import signal
 
         def _interrupt(signum, frame):  # SIGTERM: stop children as Ctrl-C does

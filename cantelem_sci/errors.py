@@ -28,6 +28,7 @@ __all__ = [
     "LogDamageWarning",
     "ObdError",
     "ProtocolWarning",
+    "UplinkError",
     "LogFormatError",
     "NmeaError",
     "SpoolError",
@@ -88,6 +89,11 @@ class LivePayloadError(CantelemError, ValueError):
 
 class ObdError(CantelemError, RuntimeError):
     """An OBD-II source cannot poll: no answer to any request, or a bad PID list."""
+
+
+class UplinkError(CantelemError, ValueError):
+    """An uplink packet that cannot be made (a value outside its field) or read (damaged,
+    another schema, a delta without its base)."""
 
 
 class NmeaError(CantelemError, ValueError):

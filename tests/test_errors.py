@@ -48,6 +48,11 @@ TABLE = [
     ("gps_dataset", lambda tmp: decoder.gps_dataset({"latitude": [1.0]})),
     ("merge_fixes", lambda tmp: decoder.merge_fixes([{"latitude": [1.0]}])),
     ("Fleet.gps_track", lambda tmp: ct.open_fleet(str(tmp)).gps_track("EV9")),
+    ("peek_header", lambda tmp: decoder.peek_header(b"\x10" * 20)),
+    ("UplinkSchema.from_dbc", lambda tmp: decoder.UplinkSchema.from_dbc(_db(), ["Speed"])),
+    ("UplinkSchema.encode", lambda tmp: decoder.UplinkSchema.from_dbc(_db(), ["SOC"]).encode(
+        {"SOC": -5.0}, "EV0001", 1, 0)),
+    ("Fleet.uplink", lambda tmp: ct.open_fleet(str(tmp)).uplink("../x")),
     ("decode_j1939", lambda tmp: decoder.decode_j1939(b"\x18\xec\xff\x00")),
     ("decode_vehicle", lambda tmp: decoder.decode_vehicle(_batch(), None, ["odb2"])),
     ("check_protocols", lambda tmp: decoder.check_protocols(["j1850"], "catalog")),

@@ -14,10 +14,12 @@ from ._obd_pids import decode_value as obd_decode_value
 from ._obd_pids import encode_value as obd_encode_value
 from ._gps import GPS_NODE, gps_dataset, merge_fixes
 from ._protocols import PROTOCOLS, check_protocols, decode_vehicle
+from ._uplink import Snapshot, UplinkField, UplinkSchema, peek_header
 
-__all__ = ["Database", "GPS_NODE", "LeanDecoder", "Leniency", "MessageInfo", "OBD_INFO_TYPES", "OBD_PIDS", "PROTOCOLS", "check_protocols",
+__all__ = ["Database", "GPS_NODE", "LeanDecoder", "Leniency", "MessageInfo", "OBD_INFO_TYPES", "OBD_PIDS", "PROTOCOLS", "Snapshot", "UplinkField", "UplinkSchema",
+           "check_protocols",
            "decode", "decode_arrays", "decode_j1939", "decode_obd", "decode_vehicle", "gps_dataset", "load_dbc",
-           "merge_fixes", "message_infos", "obd_decode_value", "obd_encode_value", "release_tree",
+           "merge_fixes", "message_infos", "obd_decode_value", "obd_encode_value", "peek_header", "release_tree",
            "signal_layout", "uncached"]
 
 #: imported on first use: the kernels need numba, ``decode`` and ``uncached`` xarray, and

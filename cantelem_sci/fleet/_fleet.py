@@ -340,6 +340,14 @@ class Fleet:
 
         return ecus(self, vehicle)
 
+    def uplink(self, vehicle: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """The snapshots the radio uplink brought for ``vehicle`` (``cantelem uplink
+        receive``), each once, in time order: ``time``, ``seq`` and the signals."""
+        from ._uplink import read_uplink
+
+        check_vehicles([vehicle])
+        return read_uplink(self.store, vehicle, start, end)
+
     def gps_track(self, vehicle: str, start: Any = None, end: Any = None,
                   max_points: int | None = 5000, source: str = "auto") -> xr.Dataset:
         """Latitude/longitude of ``vehicle``: ``source`` ``"nmea"`` (the logger's GPS

@@ -224,6 +224,10 @@ class EdgeConfig:
     quota_policy: str = "stop"
     spool_max_age_days: float | None = None  # local segments of older days are deleted
     alert_rules: str | None = None  # a rule file (rules and sinks, docs/alerts.md); None: off
+    uplink: str | None = None  # radio uplink transport (udp:, serial:, mqtt://; _uplink.py)
+    uplink_signals: str = ""  # comma-separated signals of the uplink snapshots
+    uplink_interval: float = 1.0  # seconds between uplink packets
+    uplink_keyframe_every: int = 10  # a full snapshot every N packets, deltas between
     sources: list[SourceConfig] = field(default_factory=list)
     live: LiveConfig = field(default_factory=LiveConfig)
 
@@ -246,6 +250,7 @@ class EdgeConfig:
                 d[k] = "***"
         d["s3_endpoint_url"] = redact_url(d["s3_endpoint_url"])
         d["live"]["url"] = redact_url(d["live"]["url"])
+        d["uplink"] = redact_url(d["uplink"]) if "://" in (d["uplink"] or "") else d["uplink"]
         if d["live"]["password"]:
             d["live"]["password"] = "***"
         return d

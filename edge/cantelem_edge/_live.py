@@ -100,7 +100,7 @@ class LivePublisher:
     """
 
     def __init__(self, cfg: LiveConfig, vehicle: str, counters: Counters,
-                 alerts: "AlertEngine | None" = None) -> None:
+                 alerts: "AlertEngine | None" = None, uplink: Any = None) -> None:
         from cantelem_sci.decoder import load_dbc
 
         self.cfg = cfg
@@ -127,12 +127,19 @@ class LivePublisher:
         except UnknownNameError as err:
             raise ConfigError(f"[live] signals: {err}") from None
         self.published = {name for _, _, name, _ in self.selected}
-        if alerts is not None:
-            extra = _select_exact(self.layout, alerts.signals)
-            have = {(x[1], x[2]) for x in self.selected}
-            self.decoded = self.selected + [x for x in extra if (x[1], x[2]) not in have]
-        else:
-            self.decoded = self.selected
+        self.uplink = None
+        if uplink is not None:  # an EdgeConfig with an uplink: its sender, on the same DBC
+            from ._uplink import UplinkSender
+
+            self.uplink = UplinkSender(
+                uplink.uplink, [s.strip() for s in uplink.uplink_signals.split(",") if s.strip()],
+                vehicle, self.db, uplink.uplink_interval, uplink.uplink_keyframe_every)
+        self.decoded = self.selected
+        for consumer in (alerts, self.uplink):
+            if consumer is not None:
+                extra = _select_exact(self.layout, consumer.signals)
+                have = {(x[1], x[2]) for x in self.decoded}
+                self.decoded = self.decoded + [x for x in extra if (x[1], x[2]) not in have]
         self.units = {name: self.layout.messages[m].signals[s - self.layout.messages[m].sig0]
                       .unit or "" for m, s, name, _ in self.decoded}
         from cantelem_sci.decoder import LeanDecoder
@@ -179,6 +186,8 @@ class LivePublisher:
     def start(self) -> None:
         if self.alerts is not None:
             self.alerts.start()
+        if self.uplink is not None:
+            self.uplink.start()
         if self.settings is not None:
             will = (self.status_topic, encode_status(self.vehicle, "offline"))
             self.client = connect(self.settings, will=will, on_state=self._on_state)
@@ -209,6 +218,8 @@ class LivePublisher:
                     pass
             self.client.loop_stop()
             self.client.disconnect()
+        if self.uplink is not None:
+            self.uplink.stop()  # (the last values go out first)
         if self.alerts is not None:
             self.alerts.stop()
 
@@ -228,7 +239,7 @@ class LivePublisher:
             publish = self.settings is not None and self.connected
             if self.settings is not None and not publish:
                 self.counters.drop("live", n)
-                if self.alerts is None:
+                if self.alerts is None and self.uplink is None:
                     continue
             try:
                 batch = FrameBatch.concat(items)
@@ -237,6 +248,8 @@ class LivePublisher:
                     sig = self.samples(part)
                     if self.alerts is not None:
                         self._alert(sig, part)
+                    if self.uplink is not None:
+                        self.uplink.feed(sig)
                     if publish:
                         self.publish(part, sig)
                 if publish:

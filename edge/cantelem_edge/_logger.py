@@ -71,10 +71,11 @@ class EdgeLogger(SpoolQuota, DiskRecovery):
             from cantelem_sci.alerts import AlertEngine
 
             self.alerts = AlertEngine(cfg.alert_rules, cfg.vehicle, self.state_dir / "alerts")
-        if cfg.live.enabled or self.alerts is not None:
+        if cfg.live.enabled or self.alerts is not None or cfg.uplink:
             from ._live import LivePublisher
 
-            self.live = LivePublisher(cfg.live, cfg.vehicle, self.counters, self.alerts)
+            self.live = LivePublisher(cfg.live, cfg.vehicle, self.counters, self.alerts,
+                                      cfg if cfg.uplink else None)
         self.channels: list[str] = []
         self._queue: list[Any] = []
         self._queued_frames = 0

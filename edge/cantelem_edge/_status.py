@@ -91,6 +91,8 @@ def logger_status(lg: Any) -> dict[str, Any]:
             "latency_s": c.latency.summary(),
             "live": None if lg.live is None else lg.live.status(),
             "alerts": None if lg.alerts is None else lg.alerts.status(),
+            "uplink": (None if lg.live is None or lg.live.uplink is None
+                       else lg.live.uplink.status()),
             "upload": None if up is None else {
                 "target": lg.cfg.s3_url, "state": up.state, "attempt": up.attempt,
                 "next_try": up.next_try, "resumed_by_probe": up.resumed_by_probe},
