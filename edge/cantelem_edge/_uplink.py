@@ -62,16 +62,17 @@ class _Serial:
 
 class _Mqtt:
     def __init__(self, url: str, vehicle: str) -> None:
-        from cantelem_sci.io import BrokerSettings, connect, live_topic
+        from cantelem_sci.io import BrokerSettings, check_topic_segment, connect
 
         self.settings = BrokerSettings.from_url(url, client_id=f"cantelem-uplink-{vehicle}")
-        self.topic = live_topic("cantelem", vehicle, "uplink")
+        self.topic = f"cantelem/{check_topic_segment(vehicle)}/uplink"  # binary, not live JSON
         self.client = connect(self.settings)
 
     def send(self, packet: bytes) -> None:
         self.client.publish(self.topic, packet, qos=0)
 
     def close(self) -> None:
+        self.client.loop_stop()
         self.client.disconnect()
 
 

@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
                                           "(mqtt://host:port or mqtts://...; [live] url)")
         s.add_argument("--alert-rules", help="evaluate these alert rules live and deliver "
                                              "the alerts (a YAML file; docs/alerts.md)")
+        s.add_argument("--uplink", help="radio uplink transport: udp:host:port, "
+                                        "serial:/dev/ttyUSB0[:baud] or mqtt://host:port")
+        s.add_argument("--uplink-signals", help="signals of the uplink snapshots, a,b,c")
+        s.add_argument("--uplink-interval", type=float, help="seconds between uplink packets")
         s.add_argument("-v", "--verbose", action="store_true")
         if name == "run":
             s.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     explicit = {k: getattr(args, k) for k in (
         "vehicle", "spool", "s3_url", "s3_endpoint_url", "s3_profile", "segment_seconds",
         "segment_max_frames", "flush_interval", "status_path", "quota_bytes", "quota_policy",
-        "spool_max_age_days", "live_url", "alert_rules")}
+        "spool_max_age_days", "live_url", "alert_rules", "uplink", "uplink_signals",
+        "uplink_interval")}
     try:
         cfg = load_config(args.config, sources=args.sources, **explicit)
     except ConfigError as err:

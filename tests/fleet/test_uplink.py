@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 import cantelem_sci as ct
 from cantelem_sci.decoder import UplinkSchema
@@ -121,3 +122,31 @@ def test_edge_logger_sends_and_the_receiver_stores(tmp_path):
             i0 = max(0, np.searchsorted(t, row["time"].value - 10**6, side="right") - 1)
             i1 = np.searchsorted(t, row["time"].value + 10**6, side="right")
             assert row[sig] in node[sig].values[i0:i1].tolist(), (sig, row["seq"])
+
+
+@pytest.mark.mqtt
+def test_uplink_over_mqtt_for_testing(mosquitto):
+    """The MQTT transport (for testing without a radio): packets on cantelem/<v>/uplink."""
+    from cantelem_edge._uplink import UplinkSender
+    from cantelem_sci.io import BrokerSettings, connect
+
+    rx = UplinkReceiver(_schema())
+    sub = connect(BrokerSettings.from_url(mosquitto.url, client_id="uplink-test"),
+                  on_message=lambda topic, payload: rx.feed(payload),
+                  subscribe=["cantelem/+/uplink"])
+    tx = UplinkSender(mosquitto.url, SIGNALS, "EV0001", ct.load_dbc(ct.sample_dbc_path()),
+                      keyframe_every=2)
+    try:
+        assert wait_for(lambda: sub.connected_flag.is_set()
+                        and tx.transport.client.connected_flag.is_set(), 20)
+        time_ns = 10**18
+        for k in range(5):
+            tx.feed({"SOC": (np.array([time_ns + k * 10**9]), np.array([50.0 + k]))})
+            tx.send_now()
+        assert wait_for(lambda: rx.counts["decoded"] == 5, 10)
+        df = rx.frame(rx._new)
+        assert df["SOC"].tolist() == [50.0, 51.0, 52.0, 53.0, 54.0]
+    finally:
+        tx.transport.close()
+        sub.loop_stop()
+        sub.disconnect()
