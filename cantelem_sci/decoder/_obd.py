@@ -1,9 +1,9 @@
 """Passive OBD-II decoding: the request/response traffic of a log or segment into signals.
 
 Frames on the OBD-II response identifiers (ISO 15765-4: 11-bit ``0x7E8``-``0x7EF``, 29-bit
-``0x18DAF1xx``) are reassembled with ISO-TP (:mod:`._isotp`), each response is split into
-its PIDs (service 01 answers may carry several), and each PID's data become the fields of
-:mod:`._obd_pids`. The result has the layout of a DBC decode: one node per responding ECU
+``0x18DAF1xx``) are reassembled with ISO-TP (the rules of :mod:`._isotp`), each response is
+split into its PIDs (service 01 answers may carry several), and each PID's data become the
+fields of :mod:`._obd_pids`. The result has the layout of a DBC decode: one node per responding ECU
 and PID (``OBD2_7E8_010C``: ECU ``7E8``, service 01, PID 0C; freeze frames ``02..``), with a
 ``time`` axis (when the response completed), ``channel``, and one float64 variable per field
 with ``units``, ``minimum`` and ``maximum``, so queries, exports, alert rules and the
@@ -11,20 +11,22 @@ dashboard take them unchanged. Service 09 answers (VIN, calibration ids, ECU nam
 supported-PID lists, negative responses and ISO-TP problems are in the tree's
 ``attrs["obd2"]``.
 
-The split of responses into PIDs is a numba kernel over all responses; the fields are
-vectorised numpy per PID. Reference: python-OBD's decoders (``tests/decoder/test_obd.py``).
+One numba pass (:mod:`._obd_scan`, run twice: count, then fill) does the identifiers,
+ISO-TP and the split into PIDs; the fields are vectorised numpy per PID. Reference:
+python-OBD's decoders (``tests/decoder/test_obd.py``).
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numba import njit
 
 from ..errors import ProtocolWarning
-from ._isotp import PROBLEMS, reassemble
+from ._isotp import PROBLEMS
+from ._obd_scan import ECUS_PER_CHANNEL, N_BAD, N_OTHER, N_PROBLEMS, scan_obd
 from ._obd_pids import (INFO_TYPES, NEGATIVE, PIDS, SERVICE_CURRENT, SERVICE_FREEZE,
                         SERVICE_INFO, decode_value, pid_lengths)
 
@@ -57,42 +59,19 @@ def ecu_name(arbitration_id: int, is_extended: bool) -> str:
     return f"{arbitration_id:08X}" if is_extended else f"{arbitration_id:03X}"
 
 
-@njit(cache=True, nogil=True)
-def _split(buf: np.ndarray, offset: np.ndarray, length: np.ndarray, lens: np.ndarray,
-           rows: tuple) -> tuple[int, int]:
-    """PIDs of every service 01/02 response: (message, service-1 << 8 | PID, data offset)
-    into ``rows`` (three arrays; None-sized: count only); returns (rows, truncated
-    responses: an unknown PID or too few bytes)."""
-    msg, key, off = rows
-    fill = msg.shape[0] > 0
-    k = 0
-    bad = 0
-    for m in range(offset.shape[0]):
-        o = offset[m]
-        n = length[m]
-        if n < 2:
-            continue
-        sid = buf[o]
-        if sid == 0x41:
-            head = 1
-        elif sid == 0x42:
-            head = 2
-        else:
-            continue
-        i = 1
-        while i < n:
-            pid = np.int64(buf[o + i])
-            ln = lens[pid]
-            if ln == 0 or i + head + ln > n:
-                bad += 1
-                break
-            if fill:
-                msg[k] = m
-                key[k] = (sid - 0x41) << 8 | pid
-                off[k] = o + i + head
-            k += 1
-            i += head + ln
-    return k, bad
+def stream_names(streams: list[int], channel_names: list[str]) -> dict[int, str]:
+    """ECU names of streams (channel * 264 + ECU): the answering id, prefixed with its
+    channel where the same id answers on several channels (``can1_7E8``)."""
+    ids: dict[int, list[int]] = {}
+    for c in streams:
+        ids.setdefault(c % ECUS_PER_CHANNEL, []).append(c)
+    out = {}
+    for lo, cs in ids.items():
+        e = ecu_name(_EXT | (lo - 8), True) if lo >= 8 else ecu_name(0x7E8 + lo, False)
+        for c in cs:
+            ch = re.sub(r"\W", "_", str(channel_names[c // ECUS_PER_CHANNEL]))
+            out[c] = f"{ch}_{e}" if len(cs) > 1 else e
+    return out
 
 
 def _node(name: str, ecu: str, ext: bool, svc: int, pid: int, t: np.ndarray, ch: np.ndarray,
@@ -100,6 +79,7 @@ def _node(name: str, ecu: str, ext: bool, svc: int, pid: int, t: np.ndarray, ch:
     import xarray as xr
 
     p = PIDS[pid]
+    ecu = ecu.rsplit("_", 1)[-1]  # (the id, without a channel prefix)
     prefix = "FF_" if svc == SERVICE_FREEZE else ""
     variables: dict[str, Any] = {}
     for f in p.fields:
@@ -155,90 +135,62 @@ def decode_obd(raw: Any) -> "xr.DataTree":
     from ._protocols import as_batch
 
     batch = as_batch(raw, "decode_obd")
-    sel = np.flatnonzero(is_obd_response(batch.arbitration_id, batch.is_extended)
-                         & ~batch.is_remote & ~batch.is_error)
     tree = xr.DataTree()
     info: dict[str, dict[str, Any]] = {}
     tree.attrs["obd2"] = info
-    if not sel.size:
+    if not len(batch):
         return tree
-    whole = sel.size == len(batch)  # (the decode job hands over OBD-II frames only)
-    aid = batch.arbitration_id if whole else batch.arbitration_id[sel]
-    ext = batch.is_extended if whole else batch.is_extended[sel]
-    chan = batch.channel if whole else batch.channel[sel]
-    # stream per channel and ECU without a sort: 8 standard and 256 extended ECUs a channel
-    local = np.where(ext, 8 + (aid.astype(np.int64) & 0xFF), aid.astype(np.int64) - 0x7E8)
-    code = chan.astype(np.int64) * 264 + local
-    used = np.flatnonzero(np.bincount(code))
-    remap = np.zeros(int(used[-1]) + 1, np.int64)
-    remap[used] = np.arange(used.size)
-    stream = remap[code]
-    r = reassemble(stream, batch.data if whole else batch.data[sel],
-                   batch.dlc if whole else batch.dlc[sel], used.size)
-    names = []
-    for c in used.tolist():
-        lo = c % 264
-        names.append(ecu_name(_EXT | (lo - 8), True) if lo >= 8 else ecu_name(0x7E8 + lo, False))
-        info.setdefault(names[-1], {"channel": batch.channel_names[c // 264]})
-    _problems(r, stream, names, info)
-    buf = r.buf
-    sid = buf[r.offset] if buf.size else np.zeros(0, np.uint8)
-    # service 09 and negative responses: few, read one by one
-    for m in np.flatnonzero((sid == 0x40 + SERVICE_INFO) | (sid == NEGATIVE)).tolist():
-        p = bytes(buf[r.offset[m]:r.offset[m] + r.length[m]])
-        e = info[names[r.stream[m]]]
-        if p[0] == NEGATIVE and len(p) >= 3:
+    o = scan_obd(batch.arbitration_id, batch.is_extended, ~batch.is_remote & ~batch.is_error,
+                 batch.channel, batch.dlc, batch.data, pid_lengths())
+    names = stream_names(np.flatnonzero(o.seen).tolist(), batch.channel_names)
+    for c, name in names.items():  # each stream that carried an answer frame
+        info.setdefault(name, {"channel": batch.channel_names[c // ECUS_PER_CHANNEL]})
+    _problems(o, names, info)
+    # service 09 and negative answers: few, read one by one
+    for m in range(int(o.n[N_OTHER])):
+        p = bytes(o.o_buf[o.o_off[m]:o.o_off[m] + o.o_len[m]])
+        e = info[names[int(o.o_stream[m])]]
+        if len(p) >= 3 and p[0] == NEGATIVE:
             neg = e.setdefault("negative", {})
             k = f"{p[1]:02X}:{p[2]:02X}"
             neg[k] = neg.get(k, 0) + 1
-        elif len(p) >= 3 and p[1] in INFO_TYPES:
+        elif len(p) >= 3 and p[0] == 0x40 + SERVICE_INFO and p[1] in INFO_TYPES:
             name, size = INFO_TYPES[p[1]]
             e[name] = _text(p[3:3 + size * max(1, p[2])])
-    lens = pid_lengths()
-    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    k, bad = _split(buf, r.offset, r.length, lens, none)  # count, then fill
-    rows = (np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64))
-    _split(buf, r.offset, r.length, lens, rows)
-    if bad:
-        warnings.warn(ProtocolWarning(f"OBD-II: {bad} response(s) with an unknown PID or cut "
-                                      f"short: the PIDs before it are decoded"), stacklevel=2)
-    times = batch.time if whole else batch.time[sel]
-    msg, key, off = rows
-    gkey = r.stream[msg] << 9 | key
-    order = np.argsort(gkey.astype(np.uint16) if used.size <= 128 else gkey, kind="stable")
-    bounds = np.flatnonzero(np.diff(gkey[order])) + 1
-    for part in np.split(order, bounds) if order.size else []:
-        m = int(msg[part[0]])
-        svc, pid = (int(key[part[0]]) >> 8) + 1, int(key[part[0]]) & 0xFF
-        s = int(r.stream[m])
+    if o.n[N_BAD]:
+        warnings.warn(ProtocolWarning(f"OBD-II: {int(o.n[N_BAD])} response(s) with an unknown "
+                                      f"PID or cut short: the PIDs before it are decoded"),
+                      stacklevel=2)
+    for g in np.flatnonzero(o.count).tolist():
+        c, svc, pid = g // 512, (g % 512) // 256 + 1, g % 256
         p = PIDS[pid]
         freeze = svc == SERVICE_FREEZE
-        start = off[part] - (1 if freeze else 0)
-        data = buf[start[:, None] + np.arange(p.length + (1 if freeze else 0))]
+        rows = slice(int(o.start[g]), int(o.start[g] + o.count[g]))
+        frames = o.row_frame[rows]
+        data = o.row_data[rows, :p.length + (1 if freeze else 0)]
         if freeze:  # the frame number first, then the data
             data = np.concatenate([data[:, 1:], data[:, :1]], axis=1)
-        last = r.last[msg[part]]
-        name = f"OBD2_{names[s]}_{svc:02X}{pid:02X}"
-        ch = chan[last]
-        tree[name] = xr.DataTree(_node(name, names[s], bool(ext[last[0]]), svc, pid, times[last],
-                                       ch, data))
+        name = f"OBD2_{names[c]}_{svc:02X}{pid:02X}"
+        tree[name] = xr.DataTree(_node(name, names[c], c % ECUS_PER_CHANNEL >= 8, svc, pid,
+                                       batch.time[frames], batch.channel[frames], data))
         if pid % 0x20 == 0 and svc == SERVICE_CURRENT:
             bits = int(decode_value(p.fields[0], data[-1]))
-            sup = info[names[s]].setdefault("supported_pids", [])
+            sup = info[names[c]].setdefault("supported_pids", [])
             sup += [pid + 1 + b for b in range(32) if bits >> (31 - b) & 1 and
                     pid + 1 + b not in sup]
             sup.sort()
     return tree
 
 
-def _problems(r: Any, stream: np.ndarray, names: list[str], info: dict) -> None:
-    if not r.problem_code.size:
+def _problems(o: Any, names: dict[int, str], info: dict) -> None:
+    n = int(o.n[N_PROBLEMS])
+    if not n:
         return
-    for code, frame in zip(r.problem_code.tolist(), r.problem_frame.tolist()):
-        pr = info[names[stream[frame]]].setdefault("problems", {})
+    for code, c in zip(o.problems[:n, 1].tolist(), o.problems[:n, 2].tolist()):
+        pr = info[names[c]].setdefault("problems", {})
         pr[PROBLEMS[code]] = pr.get(PROBLEMS[code], 0) + 1
     warnings.warn(ProtocolWarning(
-        "ISO-TP: " + "; ".join(f"ECU {n}: " + ", ".join(f"{v} {k}" for k, v in
-                                                        info[n]["problems"].items())
-                               for n in names if "problems" in info[n])
+        "ISO-TP: " + "; ".join(f"ECU {e}: " + ", ".join(f"{v} {k}" for k, v in
+                                                        info[e]["problems"].items())
+                               for e in names.values() if "problems" in info[e])
         + " (those messages are dropped, not mended)"), stacklevel=3)

@@ -211,3 +211,51 @@ def test_vehicle_with_dbc_and_obd_keeps_dbc_ids_for_the_dbc():
     assert tree.attrs["frames_total"] == len(both)
     with pytest.raises(UnknownNameError, match="obd2"):
         decode_vehicle(both, db, ["obd"])
+
+
+def _accord(batch):
+    from .obd_reference import reference
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = ct.decode_obd(batch)
+        nodes, info = reference(batch)
+    assert tree.attrs["obd2"] == info
+    assert sorted(tree.children) == sorted(nodes)
+    for name, (t, ch, data) in nodes.items():
+        ds = tree[name].dataset
+        assert ds["time"].values.view("int64").tolist() == t.tolist(), name
+        assert ds["channel"].values.tolist() == ch.tolist(), name
+        pid = int(name[-2:], 16)
+        p = OBD_PIDS[pid]
+        prefix = "FF_" if name[-4:-2] == "02" else ""
+        for f in p.fields:
+            np.testing.assert_array_equal(ds[prefix + f.name].values,
+                                          obd_decode_value(f, data), err_msg=name)
+
+
+def test_fused_scan_agrees_with_the_step_by_step_decode_on_simulator_traffic():
+    _accord(ct.simulate_obd_vehicle("CAR0001", duration_s=60, seed=5))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0x7E8, 0x7E9, 0x18DAF110, 0x7DF, 0x100]),
+                          st.sampled_from([0, 1]),
+                          st.one_of(st.binary(min_size=1, max_size=8),
+                                    st.builds(lambda pid, a: bytes([3, 0x41, pid, a]),
+                                              st.sampled_from([0x0C, 0x0D, 0x05, 0x00, 0x99]),
+                                              st.integers(0, 255)),
+                                    st.builds(lambda k: bytes([0x10, 20, 0x49, 2, 1]) + b"ABC"
+                                              if k == 0 else bytes([0x20 + k]) + b"DEFGHIJ",
+                                              st.integers(0, 3)))),
+                max_size=60))
+def test_fused_scan_agrees_on_any_frames(rows):
+    data = np.zeros((len(rows), 8), np.uint8)
+    for i, (_, _, d) in enumerate(rows):
+        data[i, :len(d)] = np.frombuffer(d, np.uint8)
+    b = FrameBatch.from_arrays(np.arange(len(rows)) * 1000, [r[0] for r in rows], data,
+                               dlc=np.array([len(r[2]) for r in rows], np.uint8),
+                               is_extended=np.array([r[0] > 0x7FF for r in rows]),
+                               channel=np.array([r[1] for r in rows], np.uint8),
+                               channel_names=["can0", "can1"])
+    _accord(b)
