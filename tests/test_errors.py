@@ -48,6 +48,8 @@ TABLE = [
     ("gps_dataset", lambda tmp: decoder.gps_dataset({"latitude": [1.0]})),
     ("merge_fixes", lambda tmp: decoder.merge_fixes([{"latitude": [1.0]}])),
     ("Fleet.gps_track", lambda tmp: ct.open_fleet(str(tmp)).gps_track("EV9")),
+    ("reassemble_isotp", lambda tmp: decoder.reassemble_isotp(np.zeros(2), np.zeros((3, 8)),
+                                                              np.zeros(3))),
     ("peek_header", lambda tmp: decoder.peek_header(b"\x10" * 20)),
     ("UplinkSchema.from_dbc", lambda tmp: decoder.UplinkSchema.from_dbc(_db(), ["Speed"])),
     ("UplinkSchema.encode", lambda tmp: decoder.UplinkSchema.from_dbc(_db(), ["SOC"]).encode(

@@ -20,7 +20,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..errors import ArgumentError
+
 __all__ = ["PROBLEMS", "Reassembled", "reassemble"]
+
+# ``decode_obd`` does the same in one fused pass (``_obd_scan.py``); this step-by-step form
+# is public as ``cantelem_sci.decoder.reassemble_isotp`` (for UDS and other ISO-TP users) and
+# the reference the fused pass is checked against.
 
 LOST, ORPHAN, INTERRUPTED, BAD_LENGTH, INCOMPLETE, BAD_PCI = 1, 2, 3, 4, 5, 6
 #: problem code -> name
@@ -203,6 +209,12 @@ def reassemble(stream: np.ndarray, data: np.ndarray, dlc: np.ndarray,
     """
     stream = np.ascontiguousarray(stream, np.int64)
     n = stream.shape[0]
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[0] != n or data.shape[1] < 8 or np.shape(dlc) != (n,):
+        raise ArgumentError(f"reassemble_isotp: expected stream ({n},), data ({n}, 8 or 64) "
+                            f"and dlc ({n},), got data {data.shape} and dlc {np.shape(dlc)}")
+    if n and (stream.min() < 0 or (nstreams is not None and stream.max() >= nstreams)):
+        raise ArgumentError(f"reassemble_isotp: stream indices must be in 0..{nstreams}")
     if nstreams is None:
         nstreams = int(stream.max()) + 1 if n else 0
     fr = _In(stream, np.ascontiguousarray(data, np.uint8), np.ascontiguousarray(dlc, np.uint8))
