@@ -143,26 +143,27 @@ def decode_j1939(raw: Any, db: Any = None) -> "xr.DataTree":
     tree = xr.DataTree()
     info: dict[str, dict[str, Any]] = {}
     tree.attrs["j1939"] = info
-    ext = np.flatnonzero(batch.is_extended & ~batch.is_remote & ~batch.is_error)
-    if not ext.size:
+    usable = batch.is_extended & ~batch.is_remote & ~batch.is_error
+    if not usable.any():
         return tree
-    aid = batch.arbitration_id[ext]
-    idx, key, kind = tp_rows(aid, batch.channel[ext], batch.data[ext])
+    idx, key, kind = tp_rows(batch.arbitration_id, batch.channel, batch.data, usable)
     ukeys, stream = np.unique(key, return_inverse=True)
-    r = reassemble_tp(stream, kind, batch.data[ext][idx][:, :8], len(ukeys))
+    r = reassemble_tp(stream, kind, batch.data[idx][:, :8], len(ukeys))
     probs: dict[str, int] = {}
     for c in r.problem_code.tolist():
         probs[PROBLEMS[c]] = probs.get(PROBLEMS[c], 0) + 1
     tree.attrs["j1939_tp"] = {"messages": int(r.size.size), "problems": probs}
     if probs:
-        warnings.warn(ProtocolWarning(f"J1939 TP: {', '.join(f'{v} {k}' for k, v in probs.items())} "
-                                 "(those messages are dropped, not mended)"), stacklevel=2)
+        said = ", ".join(f"{v} {k}" for k, v in probs.items())
+        warnings.warn(ProtocolWarning(f"J1939 TP: {said} (those messages are dropped, not "
+                                      "mended)"), stacklevel=2)
     # messages: reassembled ones (time of the last packet) and single-frame DMs
-    fidx = ext[idx[r.last]]  # frame of each message's last packet
+    fidx = idx[r.last]  # frame of each message's last packet
     sa = (ukeys[r.stream] >> 8) & 0xFF
     pays = [bytes(r.buf[o:o + n]) for o, n in zip(r.offset.tolist(), r.size.tolist())]
     pgns = r.pgn.tolist()
-    single = ext[np.isin(pgn_of(aid), list(DM_PGNS))]
+    pg = (batch.arbitration_id >> 8) & 0x3FFFF  # DM1/DM2 are PDU2: the PGN is the id's
+    single = np.flatnonzero(usable & ((pg == 0xFECA) | (pg == 0xFECB)))
     for name_pgn, name in DM_PGNS.items():
         sel = [k for k, p in enumerate(pgns) if p == name_pgn]
         one = single[pgn_of(batch.arbitration_id[single]) == name_pgn]

@@ -168,10 +168,12 @@ class J1939Messages(NamedTuple):
     problem_code: np.ndarray
 
 
-def tp_rows(arbitration_id: np.ndarray, channel: np.ndarray, data: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of the TP frames among extended frames: (frame index, stream key, kind); the
-    key is (channel, sender, destination), so a receiver's CTS lands on its session.
+def tp_rows(arbitration_id: np.ndarray, channel: np.ndarray, data: np.ndarray,
+            usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the TP frames among the ``usable`` (extended, not remote or error) frames:
+    (frame index, stream key, kind); the key is (channel, sender, destination), so a
+    receiver's CTS lands on its session. Works on the whole batch's arrays: only the TP
+    frames are copied.
 
     Example
     -------
@@ -180,17 +182,21 @@ def tp_rows(arbitration_id: np.ndarray, channel: np.ndarray, data: np.ndarray
     >>> idx.tolist(), kind.tolist()
     ([0, 1], [0, 2])
     """
-    aid = np.asarray(arbitration_id, np.int64)
+    pf_all = (np.asarray(arbitration_id, np.uint32) >> 16) & 0xFF  # (uint32: no wide copy)
+    hit = (pf_all == PF_CM) | (pf_all == PF_DT)
+    if usable is not None:
+        hit &= usable
+    idx = np.flatnonzero(hit)
+    aid = np.asarray(arbitration_id)[idx].astype(np.int64)
     pf = (aid >> 16) & 0xFF
-    idx = np.flatnonzero((pf == PF_CM) | (pf == PF_DT))
-    sa, da = aid[idx] & 0xFF, (aid[idx] >> 8) & 0xFF
+    sa, da = aid & 0xFF, (aid >> 8) & 0xFF
     ctrl = data[idx, 0]
-    from_rx = (pf[idx] == PF_CM) & ((ctrl == CTS) | (ctrl == EOMA))
-    kind = np.where(pf[idx] == PF_DT, 2, np.where(from_rx, 1, 0))
+    from_rx = (pf == PF_CM) & ((ctrl == CTS) | (ctrl == EOMA))
+    kind = np.where(pf == PF_DT, 2, np.where(from_rx, 1, 0))
     sender = np.where(from_rx, da, sa)
     dest = np.where(from_rx, sa, da)
     # an abort may come from either side: the sender's stream first, then the receiver's
-    ab = np.flatnonzero((pf[idx] == PF_CM) & (ctrl == ABORT) & (da != 0xFF))
+    ab = np.flatnonzero((pf == PF_CM) & (ctrl == ABORT) & (da != 0xFF))
     if ab.size:
         s0, d0 = sender[ab], dest[ab]
         idx = np.concatenate([idx, idx[ab]])

@@ -140,7 +140,7 @@ def decode_obd(raw: Any) -> "xr.DataTree":
     tree.attrs["obd2"] = info
     if not len(batch):
         return tree
-    o = scan_obd(batch.arbitration_id, batch.is_extended, ~batch.is_remote & ~batch.is_error,
+    o = scan_obd(batch.arbitration_id, batch.is_extended, batch.is_remote, batch.is_error,
                  batch.channel, batch.dlc, batch.data, pid_lengths())
     names = stream_names(np.flatnonzero(o.seen).tolist(), batch.channel_names)
     for c, name in names.items():  # each stream that carried an answer frame

@@ -31,7 +31,8 @@ N_ROWS, N_OTHER, N_OTHER_BYTES, N_PROBLEMS, N_BAD = 0, 1, 2, 3, 4
 class _Frames(NamedTuple):
     aid: np.ndarray
     ext: np.ndarray
-    usable: np.ndarray
+    remote: np.ndarray
+    error: np.ndarray
     chan: np.ndarray
     dlc: np.ndarray
     data: np.ndarray
@@ -84,7 +85,7 @@ def scan(fr: _Frames, lens: np.ndarray, st: _State, out: ScanOut, fill: bool) ->
     first-frame length; returns that length."""
     longest = 0
     for i in range(fr.aid.shape[0]):
-        if not fr.usable[i]:
+        if fr.remote[i] or fr.error[i]:
             continue
         a = np.int64(fr.aid[i])
         if fr.ext[i]:
@@ -211,17 +212,16 @@ def scan(fr: _Frames, lens: np.ndarray, st: _State, out: ScanOut, fill: bool) ->
 
 
 def _longest(fr: _Frames) -> int:
-    """The longest length a first frame declares (numpy, before the passes)."""
+    """The longest length a first frame may declare: 4095 on classic CAN (12 bits); with
+    CAN FD frames, the longest 32-bit escape length present (numpy, before the passes)."""
+    if not fr.dlc.size or int(fr.dlc.max()) <= 8:
+        return 4095
     kind = fr.data[:, 0] >> 4
-    ff = np.flatnonzero((kind == 1) & (fr.dlc >= 8) & fr.usable)
-    if not ff.size:
-        return 0
+    ff = np.flatnonzero((kind == 1) & (fr.dlc >= 8) & ~fr.remote & ~fr.error)
     d = fr.data[ff].astype(np.int64)
     ln = ((d[:, 0] & 0xF) << 8) | d[:, 1]
-    if d.shape[1] >= 6:
-        esc = (d[:, 2] << 24) | (d[:, 3] << 16) | (d[:, 4] << 8) | d[:, 5]
-        ln = np.where(ln == 0, esc, ln)
-    return int(ln.max())
+    esc = (d[:, 2] << 24) | (d[:, 3] << 16) | (d[:, 4] << 8) | d[:, 5]
+    return max(4095, int(np.where(ln == 0, esc, ln).max(initial=0)))
 
 
 def _empty_out(groups: int, rows: int, others: int, other_bytes: int, problems: int,
@@ -235,8 +235,8 @@ def _empty_out(groups: int, rows: int, others: int, other_bytes: int, problems: 
                    np.zeros(streams, np.int64))
 
 
-def scan_obd(aid: np.ndarray, ext: np.ndarray, usable: np.ndarray, chan: np.ndarray,
-             dlc: np.ndarray, data: np.ndarray, lens: np.ndarray) -> ScanOut:
+def scan_obd(aid: np.ndarray, ext: np.ndarray, remote: np.ndarray, error: np.ndarray,
+             chan: np.ndarray, dlc: np.ndarray, data: np.ndarray, lens: np.ndarray) -> ScanOut:
     """Both passes over the frames; the outputs filled (see :class:`ScanOut`).
 
     Example
@@ -244,17 +244,18 @@ def scan_obd(aid: np.ndarray, ext: np.ndarray, usable: np.ndarray, chan: np.ndar
     >>> d = np.zeros((1, 8), np.uint8)
     >>> d[0, :4] = [0x03, 0x41, 0x0D, 0x32]
     >>> lens = np.zeros(256, np.int64); lens[0x0D] = 1
-    >>> o = scan_obd(np.array([0x7E8], np.uint32), np.zeros(1, bool), np.ones(1, bool),
-    ...              np.zeros(1, np.uint8), np.full(1, 8, np.uint8), d, lens)
+    >>> o = scan_obd(np.array([0x7E8], np.uint32), np.zeros(1, bool), np.zeros(1, bool),
+    ...              np.zeros(1, bool), np.zeros(1, np.uint8), np.full(1, 8, np.uint8), d, lens)
     >>> int(o.count[0x0D]), int(o.row_data[0, 0])
     (1, 50)
     """
     nch = int(chan.max()) + 1 if chan.size else 1
     streams = nch * ECUS_PER_CHANNEL
     fr = _Frames(np.ascontiguousarray(aid, np.uint32), np.ascontiguousarray(ext, np.bool_),
-                 np.ascontiguousarray(usable, np.bool_), np.ascontiguousarray(chan, np.uint8),
+                 np.ascontiguousarray(remote, np.bool_), np.ascontiguousarray(error, np.bool_),
+                 np.ascontiguousarray(chan, np.uint8),
                  np.ascontiguousarray(dlc, np.uint8), np.ascontiguousarray(data, np.uint8))
-    width = max(_longest(fr), 64)  # (single frames are copied in too: up to 62 bytes)
+    width = _longest(fr)  # (>= 4095: single frames, up to 62 bytes, are copied in too)
 
     def state() -> _State:
         return _State(np.zeros(streams, np.bool_), np.zeros(streams, np.int64),
