@@ -52,6 +52,34 @@ class _Msgs(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
+def note(prob_frame: np.ndarray, prob_code: np.ndarray, k: int, i: int, code: int) -> int:
+    """Record problem ``code`` at frame ``i`` as the ``k``-th; return ``k + 1``. (Arrays,
+    not the output struct: a call taking the struct costs reference counting.)"""
+    prob_frame[k] = i
+    prob_code[k] = code
+    return k + 1
+
+
+@njit(cache=True, nogil=True)
+def unfinished(cur: np.ndarray, first: np.ndarray, prob_frame: np.ndarray,
+               prob_code: np.ndarray, k: int) -> int:
+    """Each stream still inside a message at the end: ``INCOMPLETE`` at its first frame."""
+    for s in range(cur.shape[0]):
+        if cur[s] >= 0:
+            k = note(prob_frame, prob_code, k, first[cur[s]], INCOMPLETE)
+    return k
+
+
+def pack(ok: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lengths (0 for incomplete messages), their offsets in one buffer, and the buffer."""
+    length = np.where(ok, length, 0)
+    offset = np.zeros(length.size, np.int64)
+    if length.size:
+        np.cumsum(length[:-1], out=offset[1:])
+    return length, offset, np.zeros(int(length.sum()), np.uint8)
+
+
+@njit(cache=True, nogil=True)
 def _pci(data: np.ndarray, dlc: np.ndarray, i: int) -> tuple[int, int, int]:
     """(frame type, declared length or sequence number, first data byte) of frame ``i``;
     type -1: invalid length."""
@@ -92,31 +120,23 @@ def assign(fr: _In, nstreams: int, out: _Msgs) -> tuple[int, int]:
         s = fr.stream[i]
         out.frame_msg[i] = -1
         if fr.dlc[i] == 0:
-            out.prob_frame[npb] = i
-            out.prob_code[npb] = BAD_LENGTH
-            npb += 1
+            npb = note(out.prob_frame, out.prob_code, npb, i, BAD_LENGTH)
             continue
         kind, ln, start = _pci(fr.data, fr.dlc, i)
         if kind == 3:  # flow control: no data
             continue
         if kind == -1 or kind > 3:
-            out.prob_frame[npb] = i
-            out.prob_code[npb] = BAD_LENGTH if kind == -1 else BAD_PCI
-            npb += 1
+            npb = note(out.prob_frame, out.prob_code, npb, i, BAD_LENGTH if kind == -1 else BAD_PCI)
             continue
         if kind == 2:
             if cur[s] < 0:
                 if not skip[s]:  # once per run of orphans
-                    out.prob_frame[npb] = i
-                    out.prob_code[npb] = ORPHAN
-                    npb += 1
+                    npb = note(out.prob_frame, out.prob_code, npb, i, ORPHAN)
                     skip[s] = True
                 continue
             m = cur[s]
             if ln != seq[s]:
-                out.prob_frame[npb] = i
-                out.prob_code[npb] = LOST
-                npb += 1
+                npb = note(out.prob_frame, out.prob_code, npb, i, LOST)
                 cur[s] = -1
                 skip[s] = True
                 continue
@@ -131,9 +151,7 @@ def assign(fr: _In, nstreams: int, out: _Msgs) -> tuple[int, int]:
         # a single or first frame starts a message
         skip[s] = False
         if cur[s] >= 0:
-            out.prob_frame[npb] = i
-            out.prob_code[npb] = INTERRUPTED
-            npb += 1
+            npb = note(out.prob_frame, out.prob_code, npb, i, INTERRUPTED)
             cur[s] = -1
         m = nm
         nm += 1
@@ -148,12 +166,7 @@ def assign(fr: _In, nstreams: int, out: _Msgs) -> tuple[int, int]:
             got[s] = int(fr.dlc[i]) - start
             seq[s] = 1
             cur[s] = m
-    for s in range(nstreams):
-        if cur[s] >= 0:
-            out.prob_frame[npb] = out.first[cur[s]]
-            out.prob_code[npb] = INCOMPLETE
-            npb += 1
-    return nm, npb
+    return nm, unfinished(cur, out.first, out.prob_frame, out.prob_code, npb)
 
 
 @njit(cache=True, nogil=True)
@@ -223,11 +236,7 @@ def reassemble(stream: np.ndarray, data: np.ndarray, dlc: np.ndarray,
                 np.empty(n + nstreams, np.int64))
     nm, npb = assign(fr, nstreams, out) if n else (0, 0)
     ok = out.ok[:nm]
-    length = np.where(ok, out.length[:nm], 0)
-    offset = np.zeros(nm, np.int64)
-    if nm:
-        np.cumsum(length[:-1], out=offset[1:])
-    buf = np.zeros(int(length.sum()), np.uint8)
+    length, offset, buf = pack(ok, out.length[:nm])
     if nm:
         gather(fr, _Msgs(out.frame_msg, out.first[:nm], out.last[:nm], out.length[:nm], ok,
                          out.prob_frame, out.prob_code), offset, buf)

@@ -21,8 +21,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ._isotp import note, pack, unfinished
+
 __all__ = ["PROBLEMS", "J1939Messages", "reassemble_tp", "tp_rows"]
 
+# the codes ISO-TP uses (``_isotp``) where the cause is the same
 LOST, ORPHAN, INTERRUPTED, BAD_ANNOUNCEMENT, INCOMPLETE, ABORTED = 1, 2, 3, 4, 5, 6
 PROBLEMS = {LOST: "lost_or_out_of_order", ORPHAN: "data_without_announcement",
             INTERRUPTED: "interrupted", BAD_ANNOUNCEMENT: "bad_announcement",
@@ -64,17 +67,13 @@ def assign_tp(fr: _In, nstreams: int, out: _Out) -> tuple[int, int]:
         if fr.kind[i] == 2:
             if cur[s] < 0:
                 if not skip[s]:
-                    out.prob_frame[npb] = i
-                    out.prob_code[npb] = ORPHAN
-                    npb += 1
+                    npb = note(out.prob_frame, out.prob_code, npb, i, ORPHAN)
                     skip[s] = True
                 continue
             m = cur[s]
             sq = int(d[0])
             if sq != expect[s]:
-                out.prob_frame[npb] = i
-                out.prob_code[npb] = LOST
-                npb += 1
+                npb = note(out.prob_frame, out.prob_code, npb, i, LOST)
                 cur[s] = -1
                 skip[s] = True
                 continue
@@ -86,41 +85,29 @@ def assign_tp(fr: _In, nstreams: int, out: _Out) -> tuple[int, int]:
                 cur[s] = -1
             continue
         ctrl = int(d[0])
+        if ctrl == ABORT:  # from either side
+            if cur[s] >= 0:
+                npb = note(out.prob_frame, out.prob_code, npb, i, ABORTED)
+                cur[s] = -1
+                skip[s] = True
+            continue
         if fr.kind[i] == 1:  # from the receiver
             if ctrl == CTS and cur[s] >= 0:
                 nxt = int(d[2])
                 if int(d[1]) > 0 and 1 <= nxt <= expect[s]:
                     expect[s] = nxt  # a packet asked again (or the next one)
-            elif ctrl == ABORT and cur[s] >= 0:
-                out.prob_frame[npb] = i
-                out.prob_code[npb] = ABORTED
-                npb += 1
-                cur[s] = -1
-                skip[s] = True
-            continue
-        if ctrl == ABORT:
-            if cur[s] >= 0:
-                out.prob_frame[npb] = i
-                out.prob_code[npb] = ABORTED
-                npb += 1
-                cur[s] = -1
-                skip[s] = True
             continue
         if ctrl != BAM and ctrl != RTS:
             continue
         size = int(d[1]) | int(d[2]) << 8
         n = int(d[3])
         if size < 9 or size > 1785 or n != (size + 6) // 7:
-            out.prob_frame[npb] = i
-            out.prob_code[npb] = BAD_ANNOUNCEMENT
-            npb += 1
+            npb = note(out.prob_frame, out.prob_code, npb, i, BAD_ANNOUNCEMENT)
             cur[s] = -1
             skip[s] = True
             continue
         if cur[s] >= 0:
-            out.prob_frame[npb] = i
-            out.prob_code[npb] = INTERRUPTED
-            npb += 1
+            npb = note(out.prob_frame, out.prob_code, npb, i, INTERRUPTED)
         skip[s] = False
         m = nm
         nm += 1
@@ -132,12 +119,7 @@ def assign_tp(fr: _In, nstreams: int, out: _Out) -> tuple[int, int]:
         out.size[m] = size
         out.pgn[m] = int(d[5]) | int(d[6]) << 8 | int(d[7]) << 16
         out.ok[m] = False
-    for s in range(nstreams):
-        if cur[s] >= 0:
-            out.prob_frame[npb] = out.first[cur[s]]
-            out.prob_code[npb] = INCOMPLETE
-            npb += 1
-    return nm, npb
+    return nm, unfinished(cur, out.first, out.prob_frame, out.prob_code, npb)
 
 
 @njit(cache=True, nogil=True)
@@ -233,11 +215,7 @@ def reassemble_tp(stream: np.ndarray, kind: np.ndarray, data: np.ndarray,
                np.empty(n + nstreams, np.int64), np.empty(n + nstreams, np.int64))
     nm, npb = assign_tp(fr, nstreams, out) if n else (0, 0)
     ok = out.ok[:nm]
-    size = np.where(ok, out.size[:nm], 0)
-    offset = np.zeros(nm, np.int64)
-    if nm:
-        np.cumsum(size[:-1], out=offset[1:])
-    buf = np.zeros(int(size.sum()), np.uint8)
+    size, offset, buf = pack(ok, out.size[:nm])
     if nm:
         gather_tp(fr, _Out(out.first[:nm], out.last[:nm], out.size[:nm], out.pgn[:nm], ok,
                            out.frame_msg, out.prob_frame, out.prob_code), offset, buf)

@@ -86,7 +86,8 @@ def gps_signals(fleet: Any, vehicle: str, source: str = "auto") -> list[str]:
     :meth:`Fleet.gps_track`)."""
     msgs = fleet.messages(vehicle)
     nmea = GPS_NODE in msgs
-    dbc = [m for m, sigs in msgs.items() if m != GPS_NODE and {"Latitude", "Longitude"} <= set(sigs)]
+    dbc = [m for m, sigs in msgs.items()
+           if m != GPS_NODE and {"Latitude", "Longitude"} <= set(sigs)]
     if source not in ("auto", "nmea", "dbc"):
         raise UnknownNameError("GPS source", source, ["auto", "nmea", "dbc"])
     if source == "nmea" or (source == "auto" and nmea):
