@@ -183,3 +183,34 @@ def test_cantelem_uplink_receive_command(tmp_path):
     df = read_uplink(Store(str(tmp_path)), "EV0001")
     assert df["seq"].tolist() == list(range(12))  # deltas waited for their keyframes
     assert df["SOC"].tolist() == [v["SOC"] for _, _, v in snaps]
+
+
+def test_uplink_over_a_serial_port():
+    """The serial transport (a radio module's UART) on a pseudo-terminal pair: each packet
+    behind its 2-byte length, decoded on the other end."""
+    import os
+    import tty
+
+    from cantelem_edge._uplink import UplinkSender
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        tx = UplinkSender(f"serial:{os.ttyname(slave)}:115200", SIGNALS, "EV0001",
+                          ct.load_dbc(ct.sample_dbc_path()), keyframe_every=2)
+        for k in range(3):
+            tx.feed({"PackVoltage": (np.array([10**18 + k * 10**9]), np.array([400.0 + k]))})
+            tx.send_now()
+        tx.transport.close()
+        stream = b""
+        while len(stream) < tx.counts["bytes"] + 2 * tx.counts["packets"]:
+            stream += os.read(master, 4096)
+    finally:
+        os.close(master)
+        os.close(slave)
+    rx = UplinkReceiver(_schema())
+    while stream:
+        n = int.from_bytes(stream[:2], "big")
+        rx.feed(stream[2:2 + n])
+        stream = stream[2 + n:]
+    assert rx.frame(rx._new)["PackVoltage"].tolist() == [400.0, 401.0, 402.0]
