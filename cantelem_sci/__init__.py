@@ -73,8 +73,9 @@ _LAZY = {
 _XARRAY_NAMES = {"decode", "decode_obd", "read_log", "simulate_fleet", "open_fleet", "decode_fleet"}
 
 
-#: subpackages reachable as attributes without an import of their own (``ct.alerts.evaluate``)
-_SUBPACKAGES = ("alerts",)
+#: subpackages reachable as attributes without an import of their own (``ct.alerts.evaluate``,
+#: ``ct.decoder.decode_j1939``)
+_SUBPACKAGES = ("alerts", "decoder")
 
 
 def __getattr__(name: str) -> Any:
