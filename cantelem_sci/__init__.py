@@ -2,7 +2,7 @@
 
 The data path, one subpackage per stage (imports point upstream only)::
 
-    frames -> io -> sources -> decoder -> sim -> kernels -> alerts -> accessor -> fleet -> viz
+    frames -> io -> sources -> decoder -> sim -> kernels -> derived -> alerts -> accessor -> fleet -> viz
 
 Example
 -------

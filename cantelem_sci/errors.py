@@ -23,6 +23,7 @@ __all__ = [
     "DbcError",
     "DbcLeniencyWarning",
     "DecodeError",
+    "ExpressionError",
     "FrameFormatError",
     "LivePayloadError",
     "LogDamageWarning",
@@ -63,6 +64,18 @@ class DbcError(CantelemError, ValueError):
 
 class LogFormatError(CantelemError, ValueError):
     """A log file that cannot be read (the message names the file and the line or offset)."""
+
+
+class ExpressionError(CantelemError, ValueError):
+    """A calculated signal's expression that cannot be read or evaluated: the message names
+    the expression, where it was defined (catalog file and line) and the column."""
+
+    def __init__(self, expression: object, what: str, *, col: int | None = None,
+                 where: str = "") -> None:
+        self.expression, self.what, self.col, self.where = expression, what, col, where
+        at = f" at column {col}" if col and col > 0 else ""
+        origin = f"{where}: " if where else ""
+        super().__init__(f"{origin}expression {expression!r}{at}: {what}")
 
 
 class FrameFormatError(CantelemError, ValueError):

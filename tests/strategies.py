@@ -84,3 +84,21 @@ def isotp_payloads(draw, max_messages: int = 6):
     sizes = st.one_of(st.integers(1, 7), st.integers(8, 300))
     return [draw(st.binary(min_size=n, max_size=n))
             for n in draw(st.lists(sizes, min_size=1, max_size=max_messages))]
+
+
+@st.composite
+def operand_series(draw, max_len: int = 60):
+    """Two to four series on their own sorted time axes (ns, with gaps and NaN), for
+    calculated signals: ``{name: (times, values)}``."""
+    n_ops = draw(st.integers(2, 4))
+    out = {}
+    for k in range(n_ops):
+        n = draw(st.integers(1, max_len))
+        steps = draw(st.lists(st.sampled_from([1, 2, 5, 10, 10, 10, 500]), min_size=n,
+                              max_size=n))
+        t = np.cumsum(np.array(steps, np.int64)) * 1_000_000 + draw(st.integers(0, 50)) * 1_000_000
+        v = np.array(draw(st.lists(st.one_of(
+            st.floats(-1e3, 1e3, allow_nan=False), st.just(float("nan"))),
+            min_size=n, max_size=n)), np.float64)
+        out[f"S{k}"] = (t, v)
+    return out

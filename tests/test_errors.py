@@ -12,7 +12,7 @@ import pytest
 import cantelem_sci as ct
 import importlib
 
-from cantelem_sci import alerts, decoder, io, kernels, sim, sources
+from cantelem_sci import alerts, decoder, derived, io, kernels, sim, sources
 from cantelem_sci.errors import CantelemError
 
 frames = importlib.import_module("cantelem_sci.frames")  # (ct.frames is the function)
@@ -100,6 +100,20 @@ TABLE = [
     ("window_quantiles", lambda tmp: kernels.window_quantiles(X, Y, 0.0, 2.0, 3, [1.5])),
     ("stats_combine", lambda tmp: kernels.stats_combine(kernels.stats_create(2),
                                                         kernels.stats_create(3))),
+    # calculated signals
+    ("parse", lambda tmp: derived.parse("PackVoltage *")),
+    ("define", lambda tmp: derived.define("P", {"exp": "SOC"})),
+    ("parse_derived", lambda tmp: derived.parse_derived(["P"], "c.yaml")),
+    ("dependency_order", lambda tmp: derived.dependency_order(
+        {"A": derived.define("A", "A + 1")})),
+    ("operands", lambda tmp: derived.operands(derived.parse("SOCC"), ["SOC"])),
+    ("evaluate", lambda tmp: derived.evaluate(derived.parse("1 + 2"), {})),
+    ("evaluate", lambda tmp: derived.evaluate(derived.parse('rolling(A, "soon")'),
+                                              {"A": (np.arange(3), X[:3])})),
+    ("convert_units", lambda tmp: derived.convert_units(X, "km/h", "furlong")),
+    ("hold_onto", lambda tmp: derived.hold_onto(np.arange(3), np.arange(2), X[:3], -1)),
+    ("default_hold", lambda tmp: derived.default_hold("3s")),
+    ("Fleet.load", lambda tmp: ct.open_fleet(str(tmp)).derived_for("EV9", {"P": "SOC +"})),
     # alerts
     ("load_rules", lambda tmp: alerts.load_rules(tmp / "missing.yaml")),
     ("load_rules", lambda tmp: alerts.load_rules(_write(tmp, "r.yaml", "rules: [{name: a}]\n"))),
@@ -151,8 +165,8 @@ def test_every_public_module_is_in_the_table():
     for mod, skip in ((kernels, {"stats_create", "stats_append", "stats_finalize", "breaks",
                                  "lttb_on_subset", "step"}),
                       (alerts, {"events_frame", "available_sinks", "register_sink"}),
-                      (decoder, {"release_tree", "signal_layout",
-                                                             "uncached"})):
+                      (decoder, {"release_tree", "signal_layout", "uncached"}),
+                      (derived, set())):
         funcs = {n for n in mod.__all__ if callable(getattr(mod, n)) and n[0].islower()}
         missing = funcs - names - skip
         assert not missing, f"{mod.__name__}: no bad-input row for {sorted(missing)}"

@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 PKG = ROOT / "cantelem_sci"
 #: the data path; a stage may import only stages to its left
 ORDER = ["errors", "_config", "_version", "frames", "io", "sources", "decoder", "sim", "kernels",
-         "alerts", "accessor", "fleet", "viz", "cli"]
+         "derived", "alerts", "accessor", "fleet", "viz", "cli"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -70,6 +70,8 @@ class Catalog:
     path: str | None = None
     #: retention rules (:mod:`._retention`), first match wins; empty: keep everything
     retention: list[Any] = field(default_factory=list)
+    #: calculated signals ({name: :class:`cantelem_sci.derived.DerivedSignal`})
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def group_for(self, vehicle: str) -> DbcGroup:
         for g in self.groups:
@@ -122,13 +124,27 @@ def _expand(value: Any, catalog_dir: str) -> Any:
     return value
 
 
+#: the calculated signals of the embedded default (the sample EV DBC's pack and cells)
+DEFAULT_DERIVED = {
+    "PackPower": {"expr": "PackVoltage * PackCurrent / 1000", "unit": "kW",
+                  "description": "pack power (positive: discharge)"},
+    "PackEnergy": {"expr": 'integrate(PackPower, "h")', "unit": "kWh",
+                   "description": "energy out of the pack since the start of the range"},
+    "CellSpread": {"expr": "(max(Cell*_Voltage) - min(Cell*_Voltage)) * 1000", "unit": "mV",
+                   "description": "highest minus lowest cell voltage"},
+}
+
+
 def default_catalog(store: str, storage_options: dict | None = None) -> Catalog:
-    """Every vehicle decoded with the sample EV DBC on every channel, and its OBD-II traffic
-    (the embedded default)."""
+    """Every vehicle decoded with the sample EV DBC on every channel, and its OBD-II traffic,
+    with the calculated signals of :data:`DEFAULT_DERIVED` (the embedded default)."""
+    from ..derived import parse_derived
+
     return Catalog(store=store, storage_options=dict(storage_options or {}),
                    groups=[DbcGroup("default", ["*"],
                                     {"*": [str(Path(_package_data()) / "ev.dbc")]},
-                                    ["obd2"])])
+                                    ["obd2"])],
+                   derived=parse_derived(DEFAULT_DERIVED, "default catalog"))
 
 
 def load_catalog(path: str | os.PathLike[str]) -> Catalog:
@@ -153,7 +169,8 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     path = os.path.abspath(os.fspath(path))
     try:
         with open(path) as fh:
-            doc = yaml.safe_load(fh)
+            text = fh.read()
+        doc = yaml.safe_load(text)
     except OSError as err:
         raise ConfigError(f"{path}: cannot read the catalog: {err.strerror}") from err
     except yaml.YAMLError as err:
@@ -184,12 +201,28 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
                               f"(paths, or channel -> paths) or 'protocols': {err}") from err
     if not groups:
         raise ConfigError(f"{path}: metadata.cantelem.dbc_groups is empty")
+    from ..derived import parse_derived
     from ._retention import parse_retention
 
     return Catalog(store=str(meta["store"]),
                    storage_options=dict(meta.get("storage_options") or {}),
                    groups=groups, trip_gap=str(meta.get("trip_gap", "5min")), path=path,
-                   retention=parse_retention(meta.get("retention"), path))
+                   retention=parse_retention(meta.get("retention"), path),
+                   derived=parse_derived(meta.get("derived"), path, _derived_lines(text)))
+
+
+def _derived_lines(text: str) -> dict[str, int]:
+    """The line (1-based) of each name of ``metadata.cantelem.derived`` in a catalog."""
+    import yaml
+
+    node = yaml.compose(text)
+    for key in ("metadata", "cantelem", "derived"):
+        if not isinstance(node, yaml.MappingNode):
+            return {}
+        node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _ in node.value}
 
 
 @lru_cache(maxsize=32)

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 FORMATS = ("csv", "parquet")
 
 
-def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any) -> pd.DataFrame:
+def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any,
+             derived: Any = None) -> pd.DataFrame:
     """Union of timestamps; each signal carried forward from its last sample (its own message)."""
-    ds = fleet.load(vehicle, sigs, start, end)
+    ds = fleet.load(vehicle, sigs, start, end, derived=derived)
     frames = []
     for name, da in ds.data_vars.items():
         tdim = da.dims[0]
@@ -32,7 +33,8 @@ def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any
 
 def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "csv", *,
                  vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
-                 signals: Iterable[str] | None = None, start: Any = None, end: Any = None) -> str:
+                 signals: Iterable[str] | None = None, start: Any = None, end: Any = None,
+                 derived: Any = None) -> str:
     if format not in FORMATS:
         raise UnknownNameError("export format", format, FORMATS)
     path = os.fspath(path)
@@ -50,8 +52,12 @@ def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "cs
             sigs = [f"{m}.{s}" for m in chosen for s in known[m]]
             if signals is not None:
                 want = list(signals)
-                fleet._resolve(v, want)  # unknown names -> an error listing the valid ones
-                sigs = [s for w in want for s in sigs if s == w or s.split(".", 1)[1] == w]
+                calc = fleet.derived_for(v, derived)
+                calc = [w for w in want if w in calc and w not in fleet.signals(v)]
+                plain = [w for w in want if w not in calc]
+                fleet._resolve(v, plain)  # unknown names -> an error listing the valid ones
+                sigs = [s for w in plain for s in sigs if s == w or s.split(".", 1)[1] == w]
+                sigs += calc  # calculated signals, evaluated one vehicle-day at a time
             days = sorted({d for d, cur in fleet._days(v)})
             for d in days:
                 d0 = pd.Timestamp(d)
@@ -60,7 +66,7 @@ def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "cs
                 hi = min(hi, pd.Timestamp(end)) if end is not None else hi
                 if lo > hi:
                     continue
-                df = _aligned(fleet, v, sigs, lo, hi)
+                df = _aligned(fleet, v, sigs, lo, hi, derived)
                 df.columns = [c.split(".", 1)[1] if c.count(".") == 1 and
                               sum(x.split(".", 1)[1] == c.split(".", 1)[1] for x in sigs) == 1
                               else c for c in df.columns]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,8 @@ class Fleet:
         self._open: dict[tuple[str, str], xr.Dataset] = {}
         self._arrays: "OrderedDict[tuple[str, str, str], np.ndarray]" = OrderedDict()
         self.cache_bytes = cache_bytes
+        #: calculated signals ({name: DerivedSignal}): the catalog's ``derived:`` section
+        self.derived = dict(catalog.derived)
         self.refresh(index=refresh)
 
     def __repr__(self) -> str:
@@ -153,8 +155,30 @@ class Fleet:
                 out[f"{m}.{s}"] = m
         return out
 
+    def derived_for(self, vehicle: str, derived: Mapping[str, Any] | None = None) -> dict:
+        """The calculated signals ``vehicle`` can have (``{name: DerivedSignal}``): those of
+        the catalog (and ``derived``) that apply to it and whose operands it has."""
+        from ..derived import dependency_order, operands
+        from ._derived import definitions
+
+        defs = definitions(self.derived, derived)
+        have = set(self.signals(vehicle))
+        out = {}
+        for n in dependency_order(defs):
+            d = defs[n]
+            try:
+                if d.applies_to(vehicle) and operands(d.expr, [*have, *out]):
+                    out[n] = d
+            except KeyError:  # an operand this vehicle does not have
+                continue
+        return out
+
     def signal_info(self, vehicle: str, signal: str) -> dict[str, Any]:
         """Units and DBC range of a signal, and how many values fell outside it."""
+        calc = self.derived_for(vehicle) if signal not in self.signals(vehicle) else {}
+        if signal in calc:
+            return {"message": "(calculated)", "signal": signal, "units": calc[signal].unit,
+                    "expression": calc[signal].expr.text, "out_of_range_count": 0}
         msg, sig = self._resolve(vehicle, [signal])[0]
         info: dict[str, Any] = {"message": msg, "signal": sig, "out_of_range_count": 0}
         for _, cur in self._days(vehicle):
@@ -173,7 +197,8 @@ class Fleet:
         for s in signals:
             if s not in known:
                 raise UnknownNameError(f"signal of vehicle {vehicle}", s,
-                                       sorted(k for k in known if "." not in k))
+                                       sorted(k for k in known if "." not in k) +
+                                       sorted(self.derived_for(vehicle)))
             out.append((known[s], s.split(".", 1)[1] if "." in s else s))
         return out
 
@@ -247,7 +272,7 @@ class Fleet:
 
     def load(self, vehicle: str, signals: Sequence[str] | str, start: Any = None, end: Any = None,
              max_points: int | None = None, *, method: str = "minmax_lttb", gap: Any = None,
-             flag_range: bool = False) -> xr.Dataset:
+             flag_range: bool = False, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
         """Signals of one vehicle, lazily (dask), each message on its own time axis.
 
         With one message the dimension is ``time``; signals from several messages get
@@ -255,8 +280,16 @@ class Fleet:
         than ``gap`` and NaN runs kept as breaks) and returns in-memory data. A range
         without data gives an empty dataset. ``flag_range`` adds ``<signal>_out_of_range``
         (True where a value is outside the DBC minimum/maximum; values are never dropped).
+        Calculated signals (the catalog's ``derived:`` and ``derived`` = {name: expression})
+        are evaluated in memory, each on its own axis (see :mod:`cantelem_sci.derived`).
         """
-        pairs = self._resolve(vehicle, signals)
+        from ._derived import definitions, derived_dataset
+
+        names = [signals] if isinstance(signals, str) else list(signals)
+        self._check_vehicle(vehicle)
+        defs = definitions(self.derived, derived) if self.derived or derived else {}
+        calc = [n for n in names if n in defs and n not in self.signals(vehicle)]
+        pairs = self._resolve(vehicle, [n for n in names if n not in calc])
         by_msg: dict[str, list[str]] = {}
         for m, s in pairs:
             by_msg.setdefault(m, [])
@@ -281,14 +314,20 @@ class Fleet:
                 ds = ds.load()
             ds.attrs.update({"vehicle": vehicle, "message": m})
             out.append(ds)
+        out += [derived_dataset(self, vehicle, n, defs, start, end, max_points, method, gap)
+                for n in calc]
         if len(out) == 1:
             return out[0]
         merged = [d.rename({"time": f"time_{d.attrs['message']}"}) for d in out]
         res = xr.merge(merged, compat="override", combine_attrs="drop")
+        for d in merged:  # each variable keeps its own attrs (units, range, expression)
+            for n in d.data_vars:
+                res[n].attrs = dict(d[n].attrs)
         res.attrs["vehicle"] = vehicle
         return res
 
-    def _having(self, vehicles: Iterable[str] | None, signals: Any) -> list[str]:
+    def _having(self, vehicles: Iterable[str] | None, signals: Any,
+                derived: Mapping[str, Any] | None = None) -> list[str]:
         """The vehicles named, or else every vehicle that has all ``signals`` (a mixed
         fleet: the EVs' SOC is not asked of a combustion car)."""
         if vehicles is not None:
@@ -296,7 +335,14 @@ class Fleet:
         if not signals:
             return list(self.vehicles)
         want = [signals] if isinstance(signals, str) else list(signals)
-        return [v for v in self.vehicles if all(s in self.signals(v) for s in want)]
+        out = []
+        for v in self.vehicles:
+            have = set(self.signals(v))
+            if not set(want) <= have and (self.derived or derived):
+                have |= set(self.derived_for(v, derived))
+            if set(want) <= have:
+                out.append(v)
+        return out
 
     def _fits(self, vehicle: str, message: str, sigs: list[str]) -> bool:
         """Whether the whole message fits the in-memory cache (else: out-of-core dask path)."""
@@ -360,87 +406,36 @@ class Fleet:
 
     def resample(self, freq: str, signals: Sequence[str] | str,
                  vehicles: Iterable[str] | None = None,
-                 start: Any = None, end: Any = None, max_hold: Any = None) -> xr.Dataset:
+                 start: Any = None, end: Any = None, max_hold: Any = None,
+                 derived: Mapping[str, Any] | None = None) -> xr.Dataset:
         """A (vehicle, time) Dataset on a common grid of ``freq`` with zero-order hold: each
         grid point takes the last sample at or before it, not older than ``max_hold``
         (default: ``freq``); ``<signal>_gap`` is True where no sample qualifies."""
-        vehicles = self._having(vehicles, signals)
-        hold = pd.Timedelta(max_hold or freq)
-        loaded = {v: self.load(v, signals, start, end) for v in vehicles}
-        starts, ends = [], []
-        for ds in loaded.values():
-            for d in ds.dims:
-                if str(d).startswith("time") and ds.sizes[d]:
-                    starts.append(pd.Timestamp(ds[d].values[0]))
-                    ends.append(pd.Timestamp(ds[d].values[-1]))
-        t0 = _ts(start) or (min(starts) if starts else None)
-        t1 = _ts(end) or (max(ends) if ends else None)
-        if t0 is None or t1 is None:
-            grid = pd.DatetimeIndex([], name="time")
-        else:
-            grid = pd.date_range(pd.Timestamp(t0).floor(freq), pd.Timestamp(t1).ceil(freq),
-                                 freq=freq, name="time")
-        per_vehicle = []
-        for v, ds in loaded.items():
-            cols = {}
-            for name in [n for n in ds.data_vars if not n.endswith("_out_of_range")]:
-                da = ds[name]
-                tdim = da.dims[0]
-                da = da.rename({tdim: "time"})
-                if da.sizes["time"] == 0:
-                    vals = xr.DataArray(np.full(len(grid), np.nan), coords={"time": grid},
-                                        dims="time")
-                else:
-                    da = da.isel(time=~da.get_index("time").duplicated(keep="last"))
-                    vals = da.reindex(time=grid, method="ffill", tolerance=hold)
-                cols[name] = vals
-                cols[f"{name}_gap"] = vals.isnull()
-            per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
-        res = (xr.concat(per_vehicle, "vehicle", coords="minimal", compat="override")
-               if per_vehicle else xr.Dataset())
-        res.attrs.update({"freq": freq, "max_hold": str(hold)})
-        return res
+        from ._grid import resample
+
+        return resample(self, freq, signals, vehicles, start, end, max_hold, derived)
 
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
                   vehicles: Iterable[str] | None = None, start: Any = None,
-                  end: Any = None) -> xr.Dataset:
+                  end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
         """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
         flox-backed), as variables of dims (vehicle, time, stat)."""
-        vehicles = self._having(vehicles, signals)
-        stats = ["count", "min", "max", "mean", "std"]
-        per_vehicle = []
-        for v in vehicles:
-            sig = signals or [s for s in self.signals(v) if "." not in s]
-            ds = self.load(v, sig, start, end)
-            cols = {}
-            for name, da in ds.data_vars.items():
-                tdim = da.dims[0]
-                da = da.rename({tdim: "time"}) if tdim != "time" else da
-                if da.sizes["time"] == 0:
-                    continue
-                r = da.resample(time=freq)
-                parts = [r.count(), r.min(), r.max(), r.mean(), r.std()]
-                stat = pd.Index(np.array(stats, dtype=object), name="stat")
-                cols[name] = xr.concat(parts, stat, coords="minimal",
-                                       compat="override").transpose("time", "stat")
-            if cols:
-                per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
-        if not per_vehicle:
-            return xr.Dataset()
-        res = xr.concat(per_vehicle, "vehicle", join="outer", coords="minimal", compat="override")
-        res.attrs["window"] = freq
-        return res
+        from ._grid import aggregate
+
+        return aggregate(self, freq, signals, vehicles, start, end, derived)
 
     def export(self, path: str | os.PathLike[str], format: str = "csv", *,
                vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
-               signals: Iterable[str] | None = None, start: Any = None, end: Any = None) -> str:
+               signals: Iterable[str] | None = None, start: Any = None, end: Any = None,
+               derived: Mapping[str, Any] | None = None) -> str:
         """One time-aligned table (rows: union of the timestamps of the chosen messages;
         each signal carried forward from its last sample) with ``vehicle`` and ``time``
-        columns, written as CSV or Parquet, one vehicle-day at a time."""
+        columns, written as CSV or Parquet, one vehicle-day at a time. ``signals`` may name
+        calculated signals."""
         from ._export import export_table
 
         return export_table(self, path, format, vehicles=vehicles, messages=messages,
-                            signals=signals, start=start, end=end)
+                            signals=signals, start=start, end=end, derived=derived)
 
     def events(self, vehicle: str | Sequence[str] | None = None, start: Any = None,
                end: Any = None, *, rule: str | None = None,

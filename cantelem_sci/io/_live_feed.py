@@ -91,7 +91,8 @@ class LiveFeed:
                 self.settings, on_message=self.handle, on_state=self._on_state,
                 subscribe=[live_topic(self.prefix, "+", "signals"),
                            live_topic(self.prefix, "+", "status"),
-                           live_topic(self.prefix, "+", "alerts")])
+                           live_topic(self.prefix, "+", "alerts")], start=False)
+            self._client.loop_start()
         return self
 
     def stop(self) -> None:

@@ -125,12 +125,14 @@ class BrokerSettings:
 def connect(settings: BrokerSettings, *, on_message: Callable[[str, bytes], None] | None = None,
             subscribe: list[str] | tuple[str, ...] = (),
             will: tuple[str, bytes] | None = None,
-            on_state: Callable[[bool, str], None] | None = None) -> Any:
+            on_state: Callable[[bool, str], None] | None = None, start: bool = True) -> Any:
     """A started paho client: connects in the background, reconnects with backoff (0.5 s
     doubling to 10 s) and re-subscribes to ``subscribe`` at every connection.
     ``on_message(topic, payload)`` runs in paho's thread; ``on_state(connected, reason)``
     on every (dis)connection. ``will`` is a retained last will (topic, payload). Stop it with
-    ``client.loop_stop(); client.disconnect()``."""
+    ``client.loop_stop(); client.disconnect()``. With ``start=False`` the caller starts the
+    network thread (``client.loop_start()``) once it has stored the client: the first
+    ``on_state`` can otherwise run before ``connect`` has returned."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
@@ -168,5 +170,6 @@ def connect(settings: BrokerSettings, *, on_message: Callable[[str, bytes], None
     if on_message is not None:
         client.on_message = lambda c, u, msg: on_message(msg.topic, msg.payload)
     client.connect_async(settings.host, settings.port, keepalive=settings.keepalive)
-    client.loop_start()
+    if start:
+        client.loop_start()
     return client

@@ -220,6 +220,7 @@ class Dashboard:
             self._live_restart()
             return
         sigs = sorted(s for s in self.fleet.signals(v) if "." not in s)
+        sigs += sorted(set(self.fleet.derived_for(v)) - set(sigs))  # calculated signals
         self._silent = True  # one redraw at the end, not one per widget change
         self.w_signals.options = sigs
         keep = [s for s in self.w_signals.value if s in sigs]

@@ -190,7 +190,9 @@ class LivePublisher:
             self.uplink.start()
         if self.settings is not None:
             will = (self.status_topic, encode_status(self.vehicle, "offline"))
-            self.client = connect(self.settings, will=will, on_state=self._on_state)
+            self.client = connect(self.settings, will=will, on_state=self._on_state,
+                                  start=False)
+            self.client.loop_start()
         self._thread = threading.Thread(target=self._run, name="live-publisher", daemon=True)
         self._thread.start()
 

@@ -1,0 +1,90 @@
+"""Fleet-wide queries on a common grid: zero-order-hold resampling and windowed aggregates
+(the bodies of :meth:`Fleet.resample` and :meth:`Fleet.aggregate`)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._fleet import _ts
+
+__all__ = ["aggregate", "resample"]
+
+
+def resample(fleet: Any, freq: str, signals: Sequence[str] | str,
+             vehicles: Iterable[str] | None = None,
+             start: Any = None, end: Any = None, max_hold: Any = None,
+             derived: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """A (vehicle, time) Dataset on a common grid of ``freq`` with zero-order hold: each
+    grid point takes the last sample at or before it, not older than ``max_hold``
+    (default: ``freq``); ``<signal>_gap`` is True where no sample qualifies."""
+    vehicles = fleet._having(vehicles, signals, derived)
+    hold = pd.Timedelta(max_hold or freq)
+    loaded = {v: fleet.load(v, signals, start, end, derived=derived) for v in vehicles}
+    starts, ends = [], []
+    for ds in loaded.values():
+        for d in ds.dims:
+            if str(d).startswith("time") and ds.sizes[d]:
+                starts.append(pd.Timestamp(ds[d].values[0]))
+                ends.append(pd.Timestamp(ds[d].values[-1]))
+    t0 = _ts(start) or (min(starts) if starts else None)
+    t1 = _ts(end) or (max(ends) if ends else None)
+    if t0 is None or t1 is None:
+        grid = pd.DatetimeIndex([], name="time")
+    else:
+        grid = pd.date_range(pd.Timestamp(t0).floor(freq), pd.Timestamp(t1).ceil(freq),
+                             freq=freq, name="time")
+    per_vehicle = []
+    for v, ds in loaded.items():
+        cols = {}
+        for name in [n for n in ds.data_vars if not n.endswith("_out_of_range")]:
+            da = ds[name]
+            tdim = da.dims[0]
+            da = da.rename({tdim: "time"})
+            if da.sizes["time"] == 0:
+                vals = xr.DataArray(np.full(len(grid), np.nan), coords={"time": grid},
+                                    dims="time")
+            else:
+                da = da.isel(time=~da.get_index("time").duplicated(keep="last"))
+                vals = da.reindex(time=grid, method="ffill", tolerance=hold)
+            cols[name] = vals
+            cols[f"{name}_gap"] = vals.isnull()
+        per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
+    res = (xr.concat(per_vehicle, "vehicle", coords="minimal", compat="override")
+           if per_vehicle else xr.Dataset())
+    res.attrs.update({"freq": freq, "max_hold": str(hold)})
+    return res
+
+
+def aggregate(fleet: Any, freq: str = "1h", signals: Sequence[str] | str | None = None,
+              vehicles: Iterable[str] | None = None, start: Any = None,
+              end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
+    flox-backed), as variables of dims (vehicle, time, stat)."""
+    vehicles = fleet._having(vehicles, signals, derived)
+    stats = ["count", "min", "max", "mean", "std"]
+    per_vehicle = []
+    for v in vehicles:
+        sig = signals or [s for s in fleet.signals(v) if "." not in s]
+        ds = fleet.load(v, sig, start, end, derived=derived)
+        cols = {}
+        for name, da in ds.data_vars.items():
+            tdim = da.dims[0]
+            da = da.rename({tdim: "time"}) if tdim != "time" else da
+            if da.sizes["time"] == 0:
+                continue
+            r = da.resample(time=freq)
+            parts = [r.count(), r.min(), r.max(), r.mean(), r.std()]
+            stat = pd.Index(np.array(stats, dtype=object), name="stat")
+            cols[name] = xr.concat(parts, stat, coords="minimal",
+                                   compat="override").transpose("time", "stat")
+        if cols:
+            per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
+    if not per_vehicle:
+        return xr.Dataset()
+    res = xr.concat(per_vehicle, "vehicle", join="outer", coords="minimal", compat="override")
+    res.attrs["window"] = freq
+    return res
