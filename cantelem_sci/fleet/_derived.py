@@ -4,7 +4,7 @@ returned as a dataset shaped like a decoded message's."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ import xarray as xr
 from ..derived import DerivedSignal, define, evaluate, operands
 from ..errors import ExpressionError, UnknownNameError
 
-__all__ = ["definitions", "derived_dataset", "derived_series"]
+__all__ = ["clean", "definitions", "derived_dataset", "derived_series", "series_of"]
 
 
 def definitions(catalog_defs: Mapping[str, DerivedSignal],
@@ -30,15 +30,13 @@ def definitions(catalog_defs: Mapping[str, DerivedSignal],
     return defs
 
 
-def _available(fleet: Any, vehicle: str, defs: Mapping[str, DerivedSignal], skip: str) -> list:
-    return list(fleet.signals(vehicle)) + [n for n, d in defs.items()
-                                           if n != skip and d.applies_to(vehicle)]
-
-
-def derived_series(fleet: Any, vehicle: str, name: str, defs: Mapping[str, DerivedSignal],
-                   start: Any, end: Any, _seen: tuple[str, ...] = ()
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``(times ns, values)`` of the calculated signal ``name`` of ``vehicle`` in [start, end]."""
+def series_of(name: str, defs: Mapping[str, DerivedSignal], vehicle: str,
+              decoded: Callable[[str], tuple[np.ndarray, np.ndarray] | None],
+              available: Iterable[str], _seen: tuple[str, ...] = ()
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """``(times ns, values)`` of the calculated signal ``name``: operands come from
+    ``decoded(name)`` (sorted series, NaN rows dropped; None: not a decoded signal) or are
+    calculated first. ``available``: the decoded names globs expand against."""
     d = defs[name]
     if not d.applies_to(vehicle):
         raise UnknownNameError(f"calculated signal of vehicle {vehicle} ({name} applies to "
@@ -47,21 +45,14 @@ def derived_series(fleet: Any, vehicle: str, name: str, defs: Mapping[str, Deriv
     if name in _seen:
         raise ExpressionError(d.expr.text, f"calculated signals read each other: "
                               f"{' -> '.join(_seen + (name,))}", where=d.where)
-    decoded = fleet.signals(vehicle)
-    ops = operands(d.expr, _available(fleet, vehicle, defs, name))
+    avail = list(available)
+    ops = operands(d.expr, avail + [n for n, x in defs.items()
+                                    if n != name and n not in avail and x.applies_to(vehicle)])
     ser = {}
     for o in ops:
-        if o in decoded:
-            (msg, sig), = fleet._resolve(vehicle, [o])
-            t, vals, _, ordered = fleet._message_arrays(vehicle, msg, [sig], start, end)
-            v = np.asarray(vals[sig], np.float64)
-            if not ordered:
-                k = np.argsort(t, kind="stable")
-                t, v = t[k], v[k]
-            keep = ~np.isnan(v)  # rows of the message without this signal (multiplexed)
-            ser[o] = (t[keep], v[keep])
-        else:
-            ser[o] = derived_series(fleet, vehicle, o, defs, start, end, _seen + (name,))
+        got = decoded(o) if o in avail else None
+        ser[o] = got if got is not None else series_of(o, defs, vehicle, decoded, avail,
+                                                       _seen + (name,))
     hold = pd.Timedelta(d.max_hold).value if d.max_hold else None
     axis: Any = d.axis
     if axis is not None and axis not in ser:  # a frequency: a regular grid over the operands
@@ -78,6 +69,30 @@ def derived_series(fleet: Any, vehicle: str, name: str, defs: Mapping[str, Deriv
             t0 = min(int(t[0]) for t in ts) // step * step
             axis = np.arange(t0, max(int(t[-1]) for t in ts) + 1, step, dtype=np.int64)
     return evaluate(d.expr, ser, available=ops, axis=axis, max_hold=hold)
+
+
+def clean(t: np.ndarray, v: np.ndarray, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A decoded signal as an operand: sorted by time, rows without it (NaN: another
+    multiplexer value, or a message without the signal) dropped."""
+    v = np.asarray(v, np.float64)
+    if not ordered and t.size > 1 and (np.diff(t) < 0).any():
+        k = np.argsort(t, kind="stable")
+        t, v = t[k], v[k]
+    keep = ~np.isnan(v)
+    return t[keep], v[keep]
+
+
+def derived_series(fleet: Any, vehicle: str, name: str, defs: Mapping[str, DerivedSignal],
+                   start: Any, end: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(times ns, values)`` of the calculated signal ``name`` of ``vehicle`` in [start, end]."""
+    decoded = fleet.signals(vehicle)
+
+    def get(o: str):
+        (msg, sig), = fleet._resolve(vehicle, [o])
+        t, vals, _, ordered = fleet._message_arrays(vehicle, msg, [sig], start, end)
+        return clean(t, vals[sig], ordered)
+
+    return series_of(name, defs, vehicle, get, decoded)
 
 
 def derived_dataset(fleet: Any, vehicle: str, name: str, defs: Mapping[str, DerivedSignal],

@@ -264,8 +264,10 @@ class EdgeLogger(SpoolQuota, DiskRecovery):
         if self.uploader is not None:
             t_end = time.monotonic() + upload_timeout
             self.uploader.kick()
+            # a failed try ("offline": a timeout on a busy link, a reset) is retried within
+            # the timeout; refused credentials are not going to change before it ends
             while self.uploader.pending() and time.monotonic() < t_end and \
-                    self.uploader.state not in ("offline", "refused"):
+                    self.uploader.state != "refused":
                 time.sleep(0.1)
             self.uploader.stop()
         self.state = "stopped"
