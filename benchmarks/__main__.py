@@ -1,12 +1,12 @@
-"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge [device]|fleet|dashboard|live|alerts|protocols]``
+"""Run benchmarks by hand: ``./run bench [decode|decode-ab [REV]|kernels|edge [device]|fleet|dashboard|live|alerts|protocols|derived]``
 (all by default)."""
 
 import sys
 
-from . import bench_alerts, bench_decode_ab, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live, bench_protocols
+from . import bench_alerts, bench_derived, bench_decode_ab, bench_dashboard, bench_decode, bench_edge, bench_fleet, bench_kernels, bench_live, bench_protocols
 
 which = sys.argv[1:] or ["decode", "kernels", "edge", "fleet", "dashboard", "live", "alerts",
-                         "protocols"]
+                         "protocols", "derived"]
 if "decode" in which:
     bench_decode.main()
 if "decode-ab" in which:
@@ -26,3 +26,5 @@ if "alerts" in which:
     bench_alerts.main()
 if "protocols" in which:
     bench_protocols.main()
+if "derived" in which:
+    bench_derived.main()

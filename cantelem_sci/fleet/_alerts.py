@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..alerts import EVENT_COLUMNS, RuleSet, VehicleEvaluator, events_frame, load_rules
-from ..errors import ConfigError
+from ..errors import ConfigError, UnknownNameError
 from ._catalog import Catalog
 from ._job import day_key, map_on_cluster
 from ._lease import JobLease
@@ -46,6 +46,7 @@ class VehicleTask:
     first: int  # index of the first day to evaluate
     resume: dict[str, Any] | None  # evaluator state after day first - 1
     saved: list[dict[str, Any]]  # state.json's entries of the days before ``first``
+    derived: dict[str, Any] = field(default_factory=dict)  # calculated signals it may read
 
 
 @dataclass
@@ -80,7 +81,8 @@ def _decoded_days(store: Store, vehicle: str) -> list[tuple[str, str, dict]]:
 def _check_signals(rules: RuleSet, catalog: Catalog | None, vehicle: str) -> None:
     if catalog is None:
         return
-    known = catalog.signal_names(vehicle)
+    known = list(catalog.signal_names(vehicle)) + [
+        n for n, d in catalog.derived.items() if d.applies_to(vehicle)]
     sub = RuleSet([r for r in rules.rules if r.applies_to(vehicle)], rules.sinks, rules.path)
     sub.check_signals(sorted(known), where=f"the DBC of vehicle {vehicle}")
 
@@ -110,7 +112,9 @@ def plan(store: Store, rules: RuleSet, vehicles: list[str] | None = None,
             skipped += 1
             continue
         resume = saved[first - 1]["state"] if first else None
-        tasks.append(VehicleTask(vehicle, days, first, resume, saved[:first]))
+        derived = {n: d for n, d in (catalog.derived if catalog is not None else {}).items()
+                   if d.applies_to(vehicle)}
+        tasks.append(VehicleTask(vehicle, days, first, resume, saved[:first], derived))
     return tasks, skipped
 
 
@@ -125,7 +129,10 @@ def _resolve(signal: str, messages: dict[str, Any]) -> tuple[str | None, str]:
 
 
 def _day_data(store: Store, vehicle: str, date: str, version: str, cur: dict[str, Any],
-              signals: list[str], clock: bool):
+              signals: list[str], clock: bool, derived: dict[str, Any] | None = None):
+    """The day's samples of ``signals`` (decoded, or calculated from the day's decoded
+    signals: an integral or rolling window starts again each day) and, with ``clock``, the
+    times of every frame."""
     key = f"{day_key(vehicle, date)}/{version}.zarr"
     msgs = {m: i for m, i in cur["messages"].items() if i.get("frames")}
     groups: dict[str, Any] = {}
@@ -135,19 +142,41 @@ def _day_data(store: Store, vehicle: str, date: str, version: str, cur: dict[str
             groups[m] = store.open_zarr(key, group=m, chunks=None)
         return groups[m]["time"].values.astype("datetime64[ns]").view(np.int64)
 
-    samples = {}
-    for sig in signals:
+    def series(sig: str):
         m, name = _resolve(sig, msgs)
         if m is None:
-            continue
+            return None
         t = times(m)
         v = np.asarray(groups[m][name].values, np.float64)
         if t.size > 1 and np.any(np.diff(t) < 0):
             o = np.argsort(t, kind="stable")
             t, v = t[o], v[o]
-        samples[sig] = (t, v)
+        return t, v
+
+    samples = {}
+    for sig in signals:
+        got = series(sig)
+        if got is None and derived and sig in derived:
+            got = _calculated(sig, derived, vehicle, msgs, series)
+        if got is not None:
+            samples[sig] = got
     ticks = np.unique(np.concatenate([times(m) for m in msgs])) if clock and msgs else None
     return samples, ticks
+
+
+def _calculated(sig: str, derived: dict[str, Any], vehicle: str, msgs: dict[str, Any], series):
+    from ._derived import clean, series_of
+
+    decoded = sorted({s for i in msgs.values() for s in i.get("signals", {})})
+
+    def get(name: str):
+        got = series(name)
+        return None if got is None else clean(*got, ordered=True)
+
+    try:
+        return series_of(sig, derived, vehicle, get, decoded)
+    except UnknownNameError:  # an operand this day's frames do not hold: no samples today
+        return None
 
 
 def _read_partition(store: Store, key: str):
@@ -175,7 +204,8 @@ def evaluate_vehicle(store_url: str, storage_options: dict, rules: RuleSet,
     saved = list(task.saved)
     for date, version in task.days[task.first:]:
         cur = store.read_json(f"{day_key(task.vehicle, date)}/current.json")
-        samples, clock = _day_data(store, task.vehicle, date, version, cur, signals, need_clock)
+        samples, clock = _day_data(store, task.vehicle, date, version, cur, signals, need_clock,
+                                   task.derived)
         transitions += ve.feed(samples, clock)
         saved.append({"date": date, "version": version, "state": ve.get_state()})
     new = events_frame(transitions, [(task.vehicle, r, e) for r, e in ve.open_events()])

@@ -73,10 +73,10 @@ def _ports():
 
 
 def _receivers(ports):
-    broker = EmbeddedBroker("mosquitto", port=ports["mqtt"])
-    if not broker.available("mosquitto"):
-        pytest.skip("Mosquitto is not installed")
-    broker.start()
+    if not EmbeddedBroker.available("mosquitto"):
+        pytest.skip("Mosquitto is not installed (./run test installs Debian's mosquitto "
+                    "with apt-get when it can)")
+    broker = EmbeddedBroker("mosquitto", port=ports["mqtt"]).start()
     sub = Subscriber(broker.url)
     assert sub.client.connected_flag.wait(10)
     return broker, sub, WebhookReceiver(ports["hook"]), SmtpReceiver(ports["smtp"])

@@ -114,3 +114,31 @@ def test_cli_alerts(store, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "evaluated 2 vehicle(s)" in out.stdout and "charged" in out.stdout
     assert np.any([p.name == "events.parquet" for p in path.glob("events/**/*")])
+
+
+def test_rules_on_calculated_signals_equal_the_evaluator_fed_by_hand(store, cluster_client):
+    """A rule on the default catalog's PackPower (PackVoltage * PackCurrent / 1000): the job's
+    events equal the evaluator fed that product computed here from the decoded frames."""
+    from cantelem_sci.alerts import VehicleEvaluator, events_frame, load_rules
+
+    path, batches = store
+    db = ct.load_dbc(ct.sample_dbc_path())
+    power = {}
+    for v, b in batches.items():
+        df = ct.decode(b, db)["BMS_PackStatus"].to_dataset().to_dataframe().sort_index()
+        power[v] = (df.index.values.astype("datetime64[ns]").view(np.int64),
+                    (df["PackVoltage"] * df["PackCurrent"] / 1000).to_numpy())
+    high = float(np.quantile(np.concatenate([p for _, p in power.values()]), 0.9))
+    rules = {"rules": [{"name": "high-power", "signal": "PackPower", "above": high,
+                        "clear": high * 0.9}]}
+    rep = ct.evaluate_fleet(str(path), rules=rules, client=cluster_client)
+    assert len(rep.evaluated) == 2
+    want = []
+    for v, (t, p) in power.items():
+        ve = VehicleEvaluator(load_rules(rules), v)
+        tr = ve.feed({"PackPower": (t, p)})
+        want.append(events_frame(tr, [(v, r, e) for r, e in ve.open_events()]))
+    want = _norm(pd.concat(want, ignore_index=True))
+    got = _norm(ct.open_fleet(str(path)).events())
+    assert len(want) > 2
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)

@@ -1,0 +1,58 @@
+"""Calculated signals: a 3-operand expression over one vehicle-day beside the plain load of
+its operands, in the same run.
+
+Store: one vehicle-day of VCU_Vehicle at 10 M frames (about 116 Hz) written through the edge
+logger and decoded (``bench_fleet.vehicle_day_store``). Peer: ``fleet.load`` of the three
+operands (VehicleSpeed, Odometer, BrakePedal) at full resolution. Ours: ``fleet.load`` of
+``VehicleSpeed * BrakePedal / 100 + Odometer`` defined ad hoc, which reads the same
+operands, aligns them by zero-order hold and evaluates. Also the same with ``max_points=2000``
+(what a plot asks for). Goal: <= 1.5x the peer's time. Best of 5, warm.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+N = 10_000_000
+OPS = ["VehicleSpeed", "Odometer", "BrakePedal"]
+EXPR = {"X": "VehicleSpeed * BrakePedal / 100 + Odometer"}
+
+
+def _best(fn, repeat: int = 5) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main(n: int = N) -> dict:
+    import cantelem_sci as ct
+
+    from .bench_fleet import vehicle_day_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "day"
+        vehicle_day_store(store, n=n)
+        fleet = ct.open_fleet(store)
+        got = fleet.load("EV0100", ["X"], derived=EXPR)
+        assert got["X"].size == n
+        peer = _best(lambda: fleet.load("EV0100", OPS))
+        ours = _best(lambda: fleet.load("EV0100", ["X"], derived=EXPR))
+        peer_p = _best(lambda: fleet.load("EV0100", OPS, max_points=2000))
+        ours_p = _best(lambda: fleet.load("EV0100", ["X"], derived=EXPR, max_points=2000))
+    res = {"samples": n, "operands": len(OPS), "load_s": peer, "derived_s": ours,
+           "ratio": ours / peer, "load_2000_s": peer_p, "derived_2000_s": ours_p,
+           "ratio_2000": ours_p / peer_p}
+    print(f"[derived] {n / 1e6:.0f} M samples x {len(OPS)} operands: load {peer:.2f} s, "
+          f"calculated {ours:.2f} s ({res['ratio']:.2f}x, goal <= 1.5x); to 2,000 points: "
+          f"{peer_p:.2f} s vs {ours_p:.2f} s ({res['ratio_2000']:.2f}x)")
+    return res
+
+
+if __name__ == "__main__":
+    main()
