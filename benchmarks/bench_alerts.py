@@ -145,8 +145,8 @@ rules: [{{name: hot, signal: CellTempMax, above: 60, clear: 57}}]
                 stderr=subprocess.DEVNULL))
         for p in procs:
             p.wait(120)
+        sub.disconnect()  # first: the network thread sends it and ends
         sub.loop_stop()
-        sub.disconnect()
     hook.shutdown()
     lat: dict[str, list[float]] = {"mqtt": [], "webhook": []}
     for sink, at, doc in got:

@@ -89,8 +89,8 @@ class _Recorder:
                               subscribe=["cantelem/+/signals"])
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network thread sends it and ends
         self.client.loop_stop()
-        self.client.disconnect()
 
     def published(self) -> dict[tuple[str, float], int]:
         """(vehicle/signal, capture ms) -> the edge's publish time (ns)."""

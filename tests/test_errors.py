@@ -73,6 +73,8 @@ TABLE = [
     ("read_log", lambda tmp: ct.read_log(_write(tmp, "x.unknownformat", "1 2 3\n"))),
     ("read_log", lambda tmp: ct.read_log(tmp / "missing.asc")),
     ("sources.get_reader", lambda tmp: sources.get_reader("nope")),
+    ("write_log", lambda tmp: sources.write_log(ct.simulate_vehicle(duration_s=0.01),
+                                                tmp / "x.mdf")),
     ("simulate_vehicle", lambda tmp: ct.simulate_vehicle(duration_s=-1)),
     ("simulate_fleet", lambda tmp: ct.simulate_fleet(n_vehicles=-2)),
     ("sim.Fault.parse", lambda tmp: sim.Fault.parse("overheat@soon")),

@@ -142,8 +142,8 @@ class MqttSink(AlertSink):
 
     def close(self) -> None:
         if self.client is not None:
+            self.client.disconnect()  # first: the network thread sends it and ends
             self.client.loop_stop()
-            self.client.disconnect()
             self.client = None
 
 

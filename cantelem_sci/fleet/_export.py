@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from ..errors import UnknownNameError
@@ -12,21 +13,33 @@ from ..errors import UnknownNameError
 if TYPE_CHECKING:
     from ._fleet import Fleet
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "mf4")
 
 
 def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any,
-             derived: Any = None) -> pd.DataFrame:
-    """Union of timestamps; each signal carried forward from its last sample (its own message)."""
+             derived: Any = None, max_hold: Any = None) -> pd.DataFrame:
+    """Union of timestamps; each signal held from its last sample (its own message) for at
+    most ``max_hold`` (default: 3x its own median period), then empty: a gap stays a gap."""
+    from ..derived import default_hold, hold_onto
+    from ._derived import clean
+
     ds = fleet.load(vehicle, sigs, start, end, derived=derived)
-    frames = []
+    series = {}
     for name, da in ds.data_vars.items():
         tdim = da.dims[0]
-        s = pd.Series(da.values, index=pd.DatetimeIndex(da[tdim].values, name="time"), name=name)
-        frames.append(s[~s.index.duplicated(keep="last")])
-    if not frames:
+        series[name] = clean(da[tdim].values.view("int64"), da.values)
+    if not series:
         return pd.DataFrame(columns=["vehicle", "time", *sigs])
-    df = pd.concat(frames, axis=1, join="outer", sort=True).ffill().reset_index()
+    times = np.unique(np.concatenate([t for t, _ in series.values()]))
+    limit = None if max_hold is None else pd.Timedelta(max_hold).value
+    cols = {}
+    for name, (t, v) in series.items():
+        if t.size > 1:  # the last of equal times, as a table row holds one value
+            last = np.r_[t[1:] != t[:-1], True]
+            t, v = t[last], v[last]
+        cols[name] = hold_onto(times, t, v, default_hold(t) if limit is None else limit)
+    df = pd.DataFrame(cols, index=pd.DatetimeIndex(times.view("datetime64[ns]"), name="time"))
+    df = df.reset_index()
     df.insert(0, "vehicle", vehicle)
     return df
 
@@ -34,9 +47,14 @@ def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any
 def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "csv", *,
                  vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
                  signals: Iterable[str] | None = None, start: Any = None, end: Any = None,
-                 derived: Any = None) -> str:
+                 derived: Any = None, max_hold: Any = None) -> str:
     if format not in FORMATS:
         raise UnknownNameError("export format", format, FORMATS)
+    if format == "mf4":  # each message on its own time axis, not one aligned table
+        from ._mf4 import export_mf4
+
+        return export_mf4(fleet, path, vehicles=vehicles, messages=messages, signals=signals,
+                          start=start, end=end, derived=derived)
     path = os.fspath(path)
     vehicles = list(vehicles or fleet.vehicles)
     writer = None
@@ -66,7 +84,7 @@ def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "cs
                 hi = min(hi, pd.Timestamp(end)) if end is not None else hi
                 if lo > hi:
                     continue
-                df = _aligned(fleet, v, sigs, lo, hi, derived)
+                df = _aligned(fleet, v, sigs, lo, hi, derived, max_hold)
                 df.columns = [c.split(".", 1)[1] if c.count(".") == 1 and
                               sum(x.split(".", 1)[1] == c.split(".", 1)[1] for x in sigs) == 1
                               else c for c in df.columns]

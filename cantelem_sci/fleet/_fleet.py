@@ -427,15 +427,27 @@ class Fleet:
     def export(self, path: str | os.PathLike[str], format: str = "csv", *,
                vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
                signals: Iterable[str] | None = None, start: Any = None, end: Any = None,
-               derived: Mapping[str, Any] | None = None) -> str:
-        """One time-aligned table (rows: union of the timestamps of the chosen messages;
-        each signal carried forward from its last sample) with ``vehicle`` and ``time``
-        columns, written as CSV or Parquet, one vehicle-day at a time. ``signals`` may name
-        calculated signals."""
+               derived: Mapping[str, Any] | None = None, max_hold: Any = None) -> str:
+        """Decoded signals to a file. ``"csv"``/``"parquet"``: one time-aligned table (rows:
+        union of the timestamps of the chosen messages; each signal held from its last
+        sample for at most ``max_hold``, default 3x its own period, then empty) with
+        ``vehicle`` and ``time`` columns, one vehicle-day at a time. ``"mf4"``:
+        ASAM MDF 4 through asammdf, each message a channel group on its own time axis, with
+        units and comments. ``signals`` may name calculated signals."""
         from ._export import export_table
 
         return export_table(self, path, format, vehicles=vehicles, messages=messages,
-                            signals=signals, start=start, end=end, derived=derived)
+                            signals=signals, start=start, end=end, derived=derived,
+                            max_hold=max_hold)
+
+    def export_frames(self, path: str | os.PathLike[str], vehicle: str, start: Any = None,
+                      end: Any = None) -> str:
+        """The raw frames of ``vehicle`` in [start, end] to a log file for tools that decode
+        themselves; the suffix names the format: ``.mf4`` (bus logging), ``.asc``, ``.blf``,
+        ``.log`` (candump), ``.trc``, ``.csv`` (python-can's writers)."""
+        from ._mf4 import export_frames
+
+        return export_frames(self, path, vehicle, start, end)
 
     def events(self, vehicle: str | Sequence[str] | None = None, start: Any = None,
                end: Any = None, *, rule: str | None = None,

@@ -86,5 +86,7 @@ def aggregate(fleet: Any, freq: str = "1h", signals: Sequence[str] | str | None 
     if not per_vehicle:
         return xr.Dataset()
     res = xr.concat(per_vehicle, "vehicle", join="outer", coords="minimal", compat="override")
+    for name in res.data_vars:  # a window without samples counts 0 (its statistics are NaN)
+        res[name].loc[{"stat": "count"}] = res[name].sel(stat="count").fillna(0)
     res.attrs["window"] = freq
     return res

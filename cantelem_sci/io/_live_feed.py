@@ -98,8 +98,8 @@ class LiveFeed:
     def stop(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
+            client.disconnect()  # first: the network thread sends it and ends
             client.loop_stop()
-            client.disconnect()
 
     def _on_state(self, connected: bool, reason: str) -> None:
         if self._client is None:  # stopping

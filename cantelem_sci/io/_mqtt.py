@@ -130,7 +130,7 @@ def connect(settings: BrokerSettings, *, on_message: Callable[[str, bytes], None
     doubling to 10 s) and re-subscribes to ``subscribe`` at every connection.
     ``on_message(topic, payload)`` runs in paho's thread; ``on_state(connected, reason)``
     on every (dis)connection. ``will`` is a retained last will (topic, payload). Stop it with
-    ``client.loop_stop(); client.disconnect()``. With ``start=False`` the caller starts the
+    ``client.disconnect(); client.loop_stop()``. With ``start=False`` the caller starts the
     network thread (``client.loop_start()``) once it has stored the client: the first
     ``on_state`` can otherwise run before ``connect`` has returned."""
     import paho.mqtt.client as mqtt

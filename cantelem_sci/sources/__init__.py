@@ -8,6 +8,7 @@ from ._registry import (
     reader_for,
     register_reader,
 )
+from ._write import LOG_FORMATS, write_log
 
-__all__ = ["available_readers", "get_reader", "read_frames", "read_log", "reader_for",
-           "register_reader"]
+__all__ = ["LOG_FORMATS", "available_readers", "get_reader", "read_frames", "read_log", "reader_for",
+           "register_reader", "write_log"]

@@ -218,8 +218,8 @@ class LivePublisher:
                     info.wait_for_publish(2.0)
                 except (RuntimeError, ValueError):
                     pass
+            self.client.disconnect()  # first: the network thread sends it and ends
             self.client.loop_stop()
-            self.client.disconnect()
         if self.uplink is not None:
             self.uplink.stop()  # (the last values go out first)
         if self.alerts is not None:

@@ -72,8 +72,8 @@ class _Mqtt:
         self.client.publish(self.topic, packet, qos=0)
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network thread sends it and ends
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 def make_transport(spec: str, vehicle: str) -> Any:

@@ -108,8 +108,8 @@ def test_mqtt_sink_publishes_to_the_alerts_topic(mosquitto):
     assert _wait(lambda: got)
     assert got[0] == ("cantelem/EV0001/alerts", fired)
     sink.close()
+    sub.disconnect()  # first: the network thread sends it and ends
     sub.loop_stop()
-    sub.disconnect()
 
 
 def test_unreachable_receivers_raise_delivery_errors():

@@ -47,8 +47,8 @@ class Subscriber:
                                                                       json.loads(p))))
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network thread sends it and ends
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 def _start_logger(tmp_path, rules, source, duration, *extra):

@@ -131,8 +131,8 @@ def test_feed_started_while_the_broker_is_down_connects_when_it_comes(tmp_path):
         pub.publish("cantelem/EV0005/signals", b"x" * 10)  # refused, reported, not fatal
         assert _wait(lambda: feed.bad_messages == 1)
         assert "not JSON" in feed.last_error
+        pub.disconnect()  # first: the network thread sends it and ends
         pub.loop_stop()
-        pub.disconnect()
     finally:
         feed.stop()
         broker.close()

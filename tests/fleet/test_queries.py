@@ -39,7 +39,7 @@ def test_unknown_names_list_the_valid_ones(fleet):
                        match="unknown signal of vehicle EV0001 'Speeed' \\(did you mean "
                              ".*'VehicleSpeed'.*\\?\\); valid: AccelPedal"):
         fleet.load("EV0001", ["Speeed"])
-    with pytest.raises(UnknownNameError, match="valid: csv, parquet"):
+    with pytest.raises(UnknownNameError, match="valid: csv, mf4, parquet"):
         fleet.export("/tmp/x.xlsx", "xlsx")
 
 
@@ -201,3 +201,28 @@ def test_recent_shows_the_newest_frame_the_logger_made_durable(tmp_path):
         assert rec["VehicleSpeed"].size > 10 and rec["SOC"].size > 10
     finally:
         lg.stop()
+
+
+def test_export_holds_a_value_only_within_the_hold_limit(fleet, tmp_path):
+    """A value is carried to the other message's rows for at most max_hold (default: 3x the
+    signal's own period); past it the cell is empty, never a stale value."""
+    kw = dict(vehicles=["EV0001"], signals=["VehicleSpeed", "SOC"], start="2026-03-01T23:58",
+              end="2026-03-01T23:59")
+    full = pd.read_parquet(fleet.export(tmp_path / "a.parquet", "parquet", **kw))
+    tight = pd.read_parquet(fleet.export(tmp_path / "b.parquet", "parquet", max_hold="1us",
+                                         **kw))
+    spd = fleet.load("EV0001", "VehicleSpeed", kw["start"], kw["end"])
+    own = np.isin(full["time"].values, spd.time.values)
+    assert own.sum() > 10 and (~own).sum() > 10
+    assert full["VehicleSpeed"].notna().all()  # continuous data: always within 3 periods
+    np.testing.assert_array_equal(tight["VehicleSpeed"].values[own],
+                                  full["VehicleSpeed"].values[own])
+    assert tight["VehicleSpeed"][~own].isna().all()  # other rows: 1 us is too long ago
+
+
+def test_aggregate_counts_zero_in_windows_without_samples(fleet):
+    agg = fleet.aggregate("1h", ["PackVoltage"])
+    count = agg["PackVoltage"].sel(stat="count")
+    assert not count.isnull().any()
+    mean = agg["PackVoltage"].sel(stat="mean")
+    assert ((count == 0) == mean.isnull()).all()

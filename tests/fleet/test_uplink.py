@@ -148,8 +148,8 @@ def test_uplink_over_mqtt_for_testing(mosquitto):
         assert df["SOC"].tolist() == [50.0, 51.0, 52.0, 53.0, 54.0]
     finally:
         tx.transport.close()
+        sub.disconnect()  # first: the network thread sends it and ends
         sub.loop_stop()
-        sub.disconnect()
 
 
 def test_cantelem_uplink_receive_command(tmp_path):
