@@ -151,23 +151,41 @@ def evaluate(expr: Expression, series: Mapping[str, Series], *, available: Itera
                               where=expr.where)
     ser = {o: _series(o, series[o]) for o in ops}
     holds = {o: (max_hold.get(o) if isinstance(max_hold, Mapping) else max_hold) for o in ops}
-    holds = {o: default_hold(ser[o][0]) if h is None else int(h) for o, h in holds.items()}
+    holds = {o: int(h) for o, h in holds.items() if h is not None}  # the rest: when needed
     if axis is None or isinstance(axis, str):
         name = ops[0] if axis is None else axis
         if name not in ser:
             raise UnknownNameError(f"axis of expression {expr.text!r}:", name, ops)
-        times, own, gap = ser[name][0], name, holds[name]
+        times, own = ser[name][0], name
     else:
         times, own = _times(axis, f"axis of expression {expr.text!r}"), None
-        gap = int(np.median(np.diff(times)) * 3) if times.size > 1 else 0
-    ev = _Eval(expr, times, ser, holds, own, gap)
+    ev = _Eval(expr, times, ser, holds, own)
     return times, np.asarray(ev.run(expr.root), np.float64) * np.ones(times.shape)
 
 
 class _Eval:
-    def __init__(self, expr, times, ser, holds, own, gap):
+    def __init__(self, expr, times, ser, holds, own):
         self.expr, self.t, self.ser, self.holds, self.own = expr, times, ser, holds, own
-        self.step_ok = np.diff(times) <= gap if times.size > 1 else np.zeros(0, bool)
+        self._step_ok: np.ndarray | None = None
+
+    def hold(self, name: str) -> int:
+        """An operand's hold limit: given, or 3x its median period (computed once, if used)."""
+        if name not in self.holds:
+            self.holds[name] = default_hold(self.ser[name][0])
+        return self.holds[name]
+
+    @property
+    def step_ok(self) -> np.ndarray:
+        """Steps of the axis no longer than its gap limit (integrate and derivative skip the
+        others): the axis operand's hold limit, or 3x a grid's median step."""
+        if self._step_ok is None:
+            t = self.t
+            if self.own is not None:
+                gap = self.hold(self.own)
+            else:
+                gap = int(np.median(np.diff(t)) * 3) if t.size > 1 else 0
+            self._step_ok = np.diff(t) <= gap if t.size > 1 else np.zeros(0, bool)
+        return self._step_ok
 
     def fail(self, what: str) -> ExpressionError:
         return ExpressionError(self.expr.text, what, where=self.expr.where)
@@ -176,7 +194,9 @@ class _Eval:
         t, v = self.ser[name]
         if name == self.own:
             return v
-        return hold_onto(self.t, t, v, self.holds[name])
+        if t.size == self.t.size and np.array_equal(t, self.t):  # the same message's times
+            return np.array(v, np.float64)
+        return hold_onto(self.t, t, v, self.hold(name))
 
     def run(self, n: Node):
         with np.errstate(all="ignore"):

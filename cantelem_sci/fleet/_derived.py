@@ -79,7 +79,7 @@ def clean(t: np.ndarray, v: np.ndarray, ordered: bool = False) -> tuple[np.ndarr
         k = np.argsort(t, kind="stable")
         t, v = t[k], v[k]
     keep = ~np.isnan(v)
-    return t[keep], v[keep]
+    return (t, v) if keep.all() else (t[keep], v[keep])
 
 
 def derived_series(fleet: Any, vehicle: str, name: str, defs: Mapping[str, DerivedSignal],

@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -165,6 +166,37 @@ def test_5_export_csv_of_the_visible_range(page, decoded_store):
     t0, t1 = df["time"].iloc[0], df["time"].iloc[-1]
     spd = fleet.load("EV0002", "VehicleSpeed", t0, t1)
     assert df["VehicleSpeed"].notna().sum() >= spd.sizes["time"] - 1
+
+
+def test_5b_a_calculated_signal_is_listed_drawn_and_exported(page, decoded_store):
+    """PackPower (the default catalog's PackVoltage * PackCurrent / 1000) is picked like a
+    decoded signal; its samples in view and the exported values are those of its operands."""
+    import cantelem_sci as ct
+
+    inp = page.locator(".cantelem-signals input").first
+    inp.click()
+    inp.press_sequentially("PackPower", delay=30)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    _wait_text(page, "cantelem-status", r"4 signal\(s\)")
+    detail = _wait_text(page, "cantelem-detail", r"PackPower: \d+ of \d+ samples shown")
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator(".cantelem-csv button").first.click()
+    df = pd.read_csv(dl.value.path(), parse_dates=["time"])
+    fleet = ct.open_fleet(decoded_store[0])
+    t0, t1 = df["time"].iloc[0], df["time"].iloc[-1]
+    ops = fleet.load("EV0002", ["PackVoltage", "PackCurrent"], t0, t1)
+    want = pd.Series(ops["PackVoltage"].values * ops["PackCurrent"].values / 1000,
+                     index=pd.DatetimeIndex(ops["time"].values))
+    in_view = int(re.search(r"PackPower: \d+ of (\d+)", detail)[1])
+    assert abs(in_view - want.size) <= 0.02 * want.size
+    got = df.dropna(subset=["PackPower"]).set_index("time")["PackPower"]
+    own = got.index.isin(want.index)
+    assert own.sum() >= want.size - 1
+    np.testing.assert_allclose(got[own].values, want.reindex(got.index[own]).values,
+                               rtol=1e-12)
+    page.screenshot(path=str(SHOTS / "5b-calculated-signal.png"), full_page=True)
 
 
 def test_6_replay_scrubber_moves(page):
