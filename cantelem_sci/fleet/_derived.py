@@ -13,7 +13,8 @@ import xarray as xr
 from ..derived import DerivedSignal, define, evaluate, operands
 from ..errors import ExpressionError, UnknownNameError
 
-__all__ = ["clean", "definitions", "derived_dataset", "derived_series", "series_of"]
+__all__ = ["clean", "definitions", "derived_dataset", "derived_series", "series_of",
+           "signal_series"]
 
 
 def definitions(catalog_defs: Mapping[str, DerivedSignal],
@@ -120,3 +121,16 @@ def derived_dataset(fleet: Any, vehicle: str, name: str, defs: Mapping[str, Deri
                          if isinstance(gap, str) else gap)
     ds.attrs.update({"vehicle": vehicle, "message": name})
     return ds
+
+
+def signal_series(fleet: Any, vehicle: str, signal: str, start: Any, end: Any
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(times ns, values)`` in [start, end] at full resolution of a decoded signal (as
+    stored: NaN rows of a multiplexed one kept) or a calculated one (the catalog's)."""
+    if signal not in fleet.signals(vehicle):
+        defs = fleet.derived_for(vehicle)
+        if signal in defs:
+            return derived_series(fleet, vehicle, signal, defs, start, end)
+    (msg, sig), = fleet._resolve(vehicle, [signal])
+    t, vals, _, _ = fleet._message_arrays(vehicle, msg, [sig], start, end)
+    return t, vals[sig]

@@ -188,6 +188,14 @@ class Fleet:
                 info["out_of_range_count"] += int(s.get("out_of_range_count") or 0)
         return info
 
+    def series(self, vehicle: str, signal: str, start: Any = None, end: Any = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``(times ns, values)`` of one decoded or calculated signal in [start, end], full
+        resolution, in memory (a multiplexed signal keeps NaN where it was not sent)."""
+        from ._derived import signal_series
+
+        return signal_series(self, vehicle, signal, start, end)
+
     def _resolve(self, vehicle: str, signals: Sequence[str] | str) -> list[tuple[str, str]]:
         self._check_vehicle(vehicle)
         if isinstance(signals, str):

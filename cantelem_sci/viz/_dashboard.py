@@ -343,9 +343,7 @@ class Dashboard:
         v = self.w_vehicle.value
         rows = []
         for sig in self.w_signals.value:
-            msg, s = self.fleet._resolve(v, [sig])[0]
-            _, vals, _, _ = self.fleet._message_arrays(v, msg, [s], t0, t1)
-            x = vals[s]
+            _, x = self.fleet.series(v, sig, t0, t1)  # decoded or calculated
             ok = x[~np.isnan(x)]
             rows.append({"signal": sig, "count": int(ok.size),
                          "min": float(ok.min()) if ok.size else np.nan,
@@ -473,9 +471,8 @@ class Dashboard:
         t0, t1 = self.range
         frames = []
         for sig in self.w_signals.value:
-            msg, s = self.fleet._resolve(v, [sig])[0]
-            t, vals, _, _ = self.fleet._message_arrays(v, msg, [s], t0, t1)
-            ser = pd.Series(vals[s], index=pd.DatetimeIndex(t.view("datetime64[ns]"), name="time"),
+            t, x = self.fleet.series(v, sig, t0, t1)
+            ser = pd.Series(x, index=pd.DatetimeIndex(t.view("datetime64[ns]"), name="time"),
                             name=sig)
             frames.append(ser[~ser.index.duplicated(keep="last")])
         df = pd.concat(frames, axis=1, sort=True).ffill() if frames else pd.DataFrame()
