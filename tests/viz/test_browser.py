@@ -90,6 +90,16 @@ def _plot_png(pg) -> bytes:
     return pg.locator(".cantelem-hv").first.screenshot()
 
 
+def _add_signal(pg, name: str) -> None:
+    """Type ``name`` into the signal box (the list filters to it) and pick it."""
+    inp = pg.locator(".cantelem-signals input").first
+    inp.click()
+    inp.press_sequentially(name, delay=30)
+    pg.wait_for_timeout(300)
+    pg.keyboard.press("Enter")
+    pg.keyboard.press("Escape")
+
+
 def test_1_loads_with_plots_and_no_traceback(page):
     page.screenshot(path=str(SHOTS / "1-loaded.png"), full_page=True)
     assert page.locator(".cantelem-hv canvas").count() >= 2
@@ -108,12 +118,7 @@ def test_2_change_vehicle_changes_the_plot(page):
 
 
 def test_3_add_a_signal(page, decoded_store):
-    inp = page.locator(".cantelem-signals input").first
-    inp.click()
-    inp.press_sequentially("SOC", delay=30)  # typed: the list filters to SOC
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    _add_signal(page, "SOC")
     _wait_text(page, "cantelem-status", r"3 signal\(s\)")
     detail = _wait_text(page, "cantelem-detail", r"SOC: \d+ of \d+ samples shown")
     import cantelem_sci as ct
@@ -173,12 +178,7 @@ def test_5b_a_calculated_signal_is_listed_drawn_and_exported(page, decoded_store
     decoded signal; its samples in view and the exported values are those of its operands."""
     import cantelem_sci as ct
 
-    inp = page.locator(".cantelem-signals input").first
-    inp.click()
-    inp.press_sequentially("PackPower", delay=30)
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")
-    page.keyboard.press("Escape")
+    _add_signal(page, "PackPower")
     _wait_text(page, "cantelem-status", r"4 signal\(s\)")
     detail = _wait_text(page, "cantelem-detail", r"PackPower: \d+ of \d+ samples shown")
     with page.expect_download(timeout=60_000) as dl:

@@ -10,7 +10,8 @@ import pytest
 import cantelem_sci as ct
 from cantelem_edge import ingest
 
-from .test_browser import SHOTS, VoilaServer, _settle, _wait_text, browser  # noqa: F401
+from .test_browser import (SHOTS, VoilaServer, _add_signal, _settle, _wait_text,  # noqa: F401
+                           browser)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,12 +38,7 @@ def test_obd_pids_are_listed_and_drawn(browser, car_store):  # noqa: F811
         # the default signal of the EV fleet exists here too, from PID 0D
         detail = _wait_text(pg, "cantelem-detail", r"VehicleSpeed: \d+ of \d+ samples shown")
         assert int(re.search(r"VehicleSpeed: \d+ of (\d+)", detail)[1]) == n_speed
-        inp = pg.locator(".cantelem-signals input").first
-        inp.click()
-        inp.press_sequentially("EngineSpeed", delay=30)
-        pg.wait_for_timeout(300)
-        pg.keyboard.press("Enter")
-        pg.keyboard.press("Escape")
+        _add_signal(pg, "EngineSpeed")
         detail = _wait_text(pg, "cantelem-detail", r"EngineSpeed: \d+ of \d+ samples shown")
         assert int(re.search(r"EngineSpeed: \d+ of (\d+)", detail)[1]) == n_rpm
         _settle(pg)
