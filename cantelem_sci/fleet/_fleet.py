@@ -334,24 +334,6 @@ class Fleet:
         res.attrs["vehicle"] = vehicle
         return res
 
-    def _having(self, vehicles: Iterable[str] | None, signals: Any,
-                derived: Mapping[str, Any] | None = None) -> list[str]:
-        """The vehicles named, or else every vehicle that has all ``signals`` (a mixed
-        fleet: the EVs' SOC is not asked of a combustion car)."""
-        if vehicles is not None:
-            return list(vehicles)
-        if not signals:
-            return list(self.vehicles)
-        want = [signals] if isinstance(signals, str) else list(signals)
-        out = []
-        for v in self.vehicles:
-            have = set(self.signals(v))
-            if not set(want) <= have and (self.derived or derived):
-                have |= set(self.derived_for(v, derived))
-            if set(want) <= have:
-                out.append(v)
-        return out
-
     def _fits(self, vehicle: str, message: str, sigs: list[str]) -> bool:
         """Whether the whole message fits the in-memory cache (else: out-of-core dask path)."""
         n = sum(cur["messages"][message]["frames"] for _, cur in self._days(vehicle)
@@ -422,6 +404,16 @@ class Fleet:
         from ._grid import resample
 
         return resample(self, freq, signals, vehicles, start, end, max_hold, derived)
+
+    def align(self, signals: Sequence[str] | str, by: str = "distance",
+              vehicles: Iterable[str] | None = None, points: int = 1000, start: Any = None,
+              end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
+        """A (vehicle, ``by``) Dataset: ``signals`` against distance driven (odometer, else
+        integrated speed), SOC or any monotonic signal, on a grid of ``points`` over the
+        range every vehicle covers (see :mod:`cantelem_sci.fleet._align`)."""
+        from ._align import align
+
+        return align(self, vehicles, signals, by, points, start, end, derived)
 
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
                   vehicles: Iterable[str] | None = None, start: Any = None,

@@ -11,7 +11,7 @@ import xarray as xr
 
 from ._fleet import _ts
 
-__all__ = ["aggregate", "resample"]
+__all__ = ["aggregate", "having", "resample"]
 
 
 def resample(fleet: Any, freq: str, signals: Sequence[str] | str,
@@ -21,7 +21,7 @@ def resample(fleet: Any, freq: str, signals: Sequence[str] | str,
     """A (vehicle, time) Dataset on a common grid of ``freq`` with zero-order hold: each
     grid point takes the last sample at or before it, not older than ``max_hold``
     (default: ``freq``); ``<signal>_gap`` is True where no sample qualifies."""
-    vehicles = fleet._having(vehicles, signals, derived)
+    vehicles = having(fleet, vehicles, signals, derived)
     hold = pd.Timedelta(max_hold or freq)
     loaded = {v: fleet.load(v, signals, start, end, derived=derived) for v in vehicles}
     starts, ends = [], []
@@ -64,7 +64,7 @@ def aggregate(fleet: Any, freq: str = "1h", signals: Sequence[str] | str | None 
               end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
     """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
     flox-backed), as variables of dims (vehicle, time, stat)."""
-    vehicles = fleet._having(vehicles, signals, derived)
+    vehicles = having(fleet, vehicles, signals, derived)
     stats = ["count", "min", "max", "mean", "std"]
     per_vehicle = []
     for v in vehicles:
@@ -90,3 +90,22 @@ def aggregate(fleet: Any, freq: str = "1h", signals: Sequence[str] | str | None 
         res[name].loc[{"stat": "count"}] = res[name].sel(stat="count").fillna(0)
     res.attrs["window"] = freq
     return res
+
+
+def having(fleet: Any, vehicles: Iterable[str] | None, signals: Any,
+           derived: Mapping[str, Any] | None = None) -> list[str]:
+    """The vehicles named, or else every vehicle that has all ``signals`` (a mixed
+    fleet: the EVs' SOC is not asked of a combustion car)."""
+    if vehicles is not None:
+        return list(vehicles)
+    if not signals:
+        return list(fleet.vehicles)
+    want = [signals] if isinstance(signals, str) else list(signals)
+    out = []
+    for v in fleet.vehicles:
+        have = set(fleet.signals(v))
+        if not set(want) <= have and (fleet.derived or derived):
+            have |= set(fleet.derived_for(v, derived))
+        if set(want) <= have:
+            out.append(v)
+    return out
