@@ -13,11 +13,13 @@ from ..errors import UnknownNameError
 if TYPE_CHECKING:
     from ._fleet import Fleet
 
+__all__ = ["FORMATS", "aligned_table", "export_table"]
+
 FORMATS = ("csv", "parquet", "mf4")
 
 
-def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any,
-             derived: Any = None, max_hold: Any = None) -> pd.DataFrame:
+def aligned_table(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any,
+                  derived: Any = None, max_hold: Any = None) -> pd.DataFrame:
     """Union of timestamps; each signal held from its last sample (its own message) for at
     most ``max_hold`` (default: 3x its own median period), then empty: a gap stays a gap."""
     from ..derived import default_hold, hold_onto
@@ -33,7 +35,9 @@ def _aligned(fleet: "Fleet", vehicle: str, sigs: list[str], start: Any, end: Any
     times = np.unique(np.concatenate([t for t, _ in series.values()]))
     limit = None if max_hold is None else pd.Timedelta(max_hold).value
     cols = {}
-    for name, (t, v) in series.items():
+    order = [n for n in sigs if n in series] + [n for n in series if n not in sigs]
+    for name in order:  # the columns in the order asked for
+        t, v = series[name]
         if t.size > 1:  # the last of equal times, as a table row holds one value
             last = np.r_[t[1:] != t[:-1], True]
             t, v = t[last], v[last]
@@ -84,7 +88,7 @@ def export_table(fleet: "Fleet", path: str | os.PathLike[str], format: str = "cs
                 hi = min(hi, pd.Timestamp(end)) if end is not None else hi
                 if lo > hi:
                     continue
-                df = _aligned(fleet, v, sigs, lo, hi, derived, max_hold)
+                df = aligned_table(fleet, v, sigs, lo, hi, derived, max_hold)
                 df.columns = [c.split(".", 1)[1] if c.count(".") == 1 and
                               sum(x.split(".", 1)[1] == c.split(".", 1)[1] for x in sigs) == 1
                               else c for c in df.columns]

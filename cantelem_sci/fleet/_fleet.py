@@ -440,6 +440,15 @@ class Fleet:
                             signals=signals, start=start, end=end, derived=derived,
                             max_hold=max_hold)
 
+    def table(self, vehicle: str, signals: Sequence[str], start: Any = None, end: Any = None,
+              max_hold: Any = None, derived: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """One time-aligned DataFrame (``vehicle``, ``time``, the signals): rows at every
+        sample time of any of them, each signal held from its last sample for at most
+        ``max_hold`` (default 3x its own period), then empty. What ``export`` writes."""
+        from ._export import aligned_table
+
+        return aligned_table(self, vehicle, list(signals), start, end, derived, max_hold)
+
     def export_frames(self, path: str | os.PathLike[str], vehicle: str, start: Any = None,
                       end: Any = None) -> str:
         """The raw frames of ``vehicle`` in [start, end] to a log file for tools that decode

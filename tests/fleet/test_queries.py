@@ -218,6 +218,10 @@ def test_export_holds_a_value_only_within_the_hold_limit(fleet, tmp_path):
     np.testing.assert_array_equal(tight["VehicleSpeed"].values[own],
                                   full["VehicleSpeed"].values[own])
     assert tight["VehicleSpeed"][~own].isna().all()  # other rows: 1 us is too long ago
+    # the same table in memory, its columns in the order asked for
+    mem = fleet.table("EV0001", ["SOC", "VehicleSpeed"], kw["start"], kw["end"])
+    assert list(mem.columns) == ["vehicle", "time", "SOC", "VehicleSpeed"]
+    pd.testing.assert_frame_equal(mem[full.columns], full, check_dtype=False)
 
 
 def test_aggregate_counts_zero_in_windows_without_samples(fleet):
