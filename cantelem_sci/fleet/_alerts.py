@@ -319,8 +319,10 @@ def _run(st: Store, so: dict, rs: RuleSet, catalog: Catalog, vehicles, client, s
     return report
 
 
-def read_events(store: Store, vehicles: list[str], start: Any = None, end: Any = None):
-    """The events of ``vehicles`` overlapping [start, end] (a DataFrame, by start time)."""
+def read_events(store: Store, vehicles: list[str], start: Any = None, end: Any = None, *,
+                rule: str | None = None, severity: str | None = None):
+    """The events of ``vehicles`` overlapping [start, end], of ``rule`` and ``severity``
+    when given (a DataFrame, by start time)."""
     import pandas as pd
 
     t0 = pd.Timestamp(start) if start is not None else None
@@ -342,4 +344,8 @@ def read_events(store: Store, vehicles: list[str], start: Any = None, end: Any =
         df = df[df["end"].isna() | (df["end"] >= t0)]
     if t1 is not None:
         df = df[df["start"] <= t1]
+    if rule is not None:
+        df = df[df["rule"] == rule]
+    if severity is not None:
+        df = df[df["severity"] == severity]
     return df.sort_values(["start", "vehicle", "rule"], kind="stable").reset_index(drop=True)

@@ -190,8 +190,7 @@ class Fleet:
 
     def series(self, vehicle: str, signal: str, start: Any = None, end: Any = None
                ) -> tuple[np.ndarray, np.ndarray]:
-        """``(times ns, values)`` of one decoded or calculated signal in [start, end], full
-        resolution, in memory (a multiplexed signal keeps NaN where it was not sent)."""
+        """``(times ns, values)`` of a decoded or calculated signal in [start, end], in memory."""
         from ._derived import signal_series
 
         return signal_series(self, vehicle, signal, start, end)
@@ -415,6 +414,19 @@ class Fleet:
 
         return align(self, vehicles, signals, by, points, start, end, derived)
 
+    def charge_sessions(self, vehicle: str, start: Any = None, end: Any = None,
+                        **kw: Any) -> pd.DataFrame:
+        """Charge sessions: energy, Ah, SOC, peak current (:mod:`~.fleet._battery`)."""
+        from ._battery import charge_sessions
+
+        return charge_sessions(self, vehicle, start, end, **kw)
+
+    def trip_summary(self, vehicle: str) -> pd.DataFrame:
+        """Per trip: distance, energy, Wh/km, charged kWh, Ah, max cell temp, min SOC."""
+        from ._battery import trip_summary
+
+        return trip_summary(self, vehicle)
+
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
                   vehicles: Iterable[str] | None = None, start: Any = None,
                   end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
@@ -466,18 +478,11 @@ class Fleet:
         still going on), duration, peak, peak_time, value, fired_at, condition)."""
         from ._alerts import read_events
 
-        if vehicle is None:
-            vs = self.vehicles
-        else:
-            vs = [vehicle] if isinstance(vehicle, str) else list(vehicle)
-            for v in vs:
-                self._check_vehicle(v)
-        df = read_events(self.store, vs, start, end)
-        if rule is not None:
-            df = df[df["rule"] == rule]
-        if severity is not None:
-            df = df[df["severity"] == severity]
-        return df.reset_index(drop=True)
+        vs = self.vehicles if vehicle is None else [vehicle] if isinstance(vehicle, str) \
+            else list(vehicle)
+        for v in vs:
+            self._check_vehicle(v)
+        return read_events(self.store, vs, start, end, rule=rule, severity=severity)
 
     def evaluate_alerts(self, rules: Any = None, **kw: Any):
         """Run the fleet alert job on this store (see :func:`evaluate_fleet`)."""
