@@ -27,4 +27,4 @@ if "alerts" in which:
 if "protocols" in which:
     bench_protocols.main()
 if "derived" in which:
-    bench_derived.main()
+    bench_derived.run()
