@@ -68,27 +68,16 @@ def kernel(n: int = 100_000_000, repeat: int = 3) -> dict:
 
 
 def fleet(vehicles: int = 3, duration_s: float = 1800.0) -> dict:
-    from distributed import Client, LocalCluster
-
     import cantelem_sci as ct
-    from cantelem_edge import ingest
-    from cantelem_sci.cli import DEMO_FAULT, _demo_rules
-    from cantelem_sci.sim import vehicle_ids
+    from cantelem_sci.cli import _demo_rules
 
-    with tempfile.TemporaryDirectory() as store:
-        for i, vid in enumerate(vehicle_ids(vehicles)):
-            b = ct.simulate_vehicle(vid, duration_s=duration_s, index=i,
-                                    faults=[DEMO_FAULT] if i == 0 else ())
-            ingest(b, vid, store, segment_seconds=60.0)
+    from ._demo import demo_store
+
+    with demo_store(vehicles, duration_s, fault=True) as (store, client, rep, t_decode):
         rules = _demo_rules(store, None)
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            s = time.perf_counter()
-            rep = ct.decode_fleet(store, client=client, progress=False)
-            t_decode = time.perf_counter() - s
-            s = time.perf_counter()
-            arep = ct.evaluate_fleet(store, rules=rules, client=client)
-            t_alerts = time.perf_counter() - s
+        s = time.perf_counter()
+        arep = ct.evaluate_fleet(store, rules=rules, client=client)
+        t_alerts = time.perf_counter() - s
     res = {"frames": rep.frames, "decode_s": t_decode, "alerts_s": t_alerts,
            "events": arep.events}
     print(f"[alerts] fleet job on the demo store ({rep.frames:,} frames, {vehicles} vehicles): "

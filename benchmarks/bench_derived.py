@@ -59,21 +59,11 @@ def main(n: int = N) -> dict:
 
 
 def trips(vehicles: int = 3, duration_s: float = 1800.0) -> dict:
-    from distributed import Client, LocalCluster
-
     import cantelem_sci as ct
-    from cantelem_edge import ingest
-    from cantelem_sci.sim import vehicle_ids
 
-    with tempfile.TemporaryDirectory() as store:
-        for i, vid in enumerate(vehicle_ids(vehicles)):
-            ingest(ct.simulate_vehicle(vid, duration_s=duration_s, index=i), vid, store,
-                   segment_seconds=60.0)
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
-            s = time.perf_counter()
-            rep = ct.decode_fleet(store, client=client, progress=False)
-            t_decode = time.perf_counter() - s
+    from ._demo import demo_store
+
+    with demo_store(vehicles, duration_s) as (store, _client, rep, t_decode):
         s = time.perf_counter()
         fleet = ct.open_fleet(store)
         rows = sum(len(fleet.trip_summary(v)) for v in fleet.vehicles)
