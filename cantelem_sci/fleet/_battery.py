@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..derived import default_hold, hold_onto
 from ._align import distance
-from ._derived import clean
+from ._derived import clean, derived_series
 
 __all__ = ["charge_sessions", "runs", "trip_summary"]
 
@@ -92,10 +92,22 @@ def charge_sessions(fleet: Any, vehicle: str, start: Any = None, end: Any = None
     return pd.DataFrame(rows, columns=cols)
 
 
-def trip_summary(fleet: Any, vehicle: str) -> pd.DataFrame:
+def _time_above(t: np.ndarray, x: np.ndarray, limit: float) -> float:
+    """Seconds with ``x`` above ``limit``, each sample held until the next within 3x the
+    period (a gap counts nothing)."""
+    if t.size < 2:
+        return 0.0
+    dt = np.diff(t)
+    keep = (x[:-1] > limit) & (dt <= default_hold(t))
+    return float(dt[keep].sum() / 1e9)
+
+
+def trip_summary(fleet: Any, vehicle: str, hot_c: float = 45.0) -> pd.DataFrame:
     """One row per trip of ``vehicle`` (:meth:`Fleet.trips`): start, end, distance_km,
     energy_kwh (out of the pack, net of regeneration), charged_kwh (its charge sessions),
-    wh_per_km (driving energy per km), ah, max_cell_temp, min_soc."""
+    wh_per_km (driving energy per km), ah, max_cell_temp, seconds_above_hot (CellTempMax
+    above ``hot_c``), max_cell_spread_mv (the calculated CellSpread, when defined), min_soc."""
+    calc = fleet.derived_for(vehicle)
     out = []
     for tr in fleet.trips(vehicle).to_dict("records"):
         t0, t1 = tr["start"], tr["end"]
@@ -112,13 +124,18 @@ def trip_summary(fleet: Any, vehicle: str) -> pd.DataFrame:
         drive = net + float(charged["energy_kwh"].sum())  # the charging taken out again
         soc = clean(*fleet.series(vehicle, "SOC", t0, t1))[1] if "SOC" in fleet.signals(
             vehicle) else np.zeros(0)
-        temp = clean(*fleet.series(vehicle, "CellTempMax", t0, t1))[1] if "CellTempMax" in \
-            fleet.signals(vehicle) else np.zeros(0)
+        tt, temp = clean(*fleet.series(vehicle, "CellTempMax", t0, t1)) if "CellTempMax" in \
+            fleet.signals(vehicle) else (np.zeros(0, np.int64), np.zeros(0))
+        spread = derived_series(fleet, vehicle, "CellSpread", calc, t0, t1)[1] \
+            if "CellSpread" in calc else np.zeros(0)
         out.append({"vehicle": vehicle, "trip_id": tr["trip_id"], "start": t0, "end": t1,
                     "distance_km": km, "energy_kwh": net,
                     "charged_kwh": float(charged["energy_kwh"].sum()),
                     "wh_per_km": drive * 1000 / km if km > 0.1 else np.nan,
                     "ah": _trapz_h(t, np.abs(i), ok),
                     "max_cell_temp": float(temp.max()) if temp.size else np.nan,
+                    "seconds_above_hot": _time_above(tt, temp, hot_c),
+                    "max_cell_spread_mv": float(np.nanmax(spread)) if np.isfinite(
+                        spread).any() else np.nan,
                     "min_soc": float(soc.min()) if soc.size else np.nan})
     return pd.DataFrame(out)

@@ -421,11 +421,11 @@ class Fleet:
 
         return charge_sessions(self, vehicle, start, end, **kw)
 
-    def trip_summary(self, vehicle: str) -> pd.DataFrame:
-        """Per trip: distance, energy, Wh/km, charged kWh, Ah, max cell temp, min SOC."""
+    def trip_summary(self, vehicle: str, hot_c: float = 45.0) -> pd.DataFrame:
+        """Per trip: distance, energy, Wh/km, charged kWh, Ah, cell temperature and spread."""
         from ._battery import trip_summary
 
-        return trip_summary(self, vehicle)
+        return trip_summary(self, vehicle, hot_c)
 
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
                   vehicles: Iterable[str] | None = None, start: Any = None,

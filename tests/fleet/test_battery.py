@@ -57,3 +57,15 @@ def test_runs_break_at_gaps_and_state_changes():
     on = np.array([1, 1, 0, 1, 1, 1, 0], bool)
     assert runs(t, on, 2) == [(0, 1), (3, 3), (4, 5)]
     assert runs(t[:0], on[:0], 2) == []
+
+
+def test_trip_summary_time_above_and_cell_spread(fleet):
+    row = fleet.trip_summary("EV0001", hot_c=-100.0).iloc[0]
+    t, temp = fleet.series("EV0001", "CellTempMax", row["start"], row["end"])
+    # every step is above -100 degC: the recorded time, less the gaps
+    steps = np.diff(t)
+    assert row["seconds_above_hot"] == pytest.approx(
+        steps[steps <= 3 * np.median(steps)].sum() / 1e9)
+    assert fleet.trip_summary("EV0001", hot_c=1000.0).iloc[0]["seconds_above_hot"] == 0
+    _, spread = fleet.series("EV0001", "CellSpread", row["start"], row["end"])
+    assert row["max_cell_spread_mv"] == np.nanmax(spread) > 0
