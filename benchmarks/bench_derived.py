@@ -59,6 +59,7 @@ def main(n: int = N) -> dict:
 
 
 def trips(vehicles: int = 3, duration_s: float = 1800.0) -> dict:
+    """The decode job's trip-summary step beside the job itself, and a stored read."""
     import cantelem_sci as ct
 
     from ._demo import demo_store
@@ -67,11 +68,13 @@ def trips(vehicles: int = 3, duration_s: float = 1800.0) -> dict:
         s = time.perf_counter()
         fleet = ct.open_fleet(store)
         rows = sum(len(fleet.trip_summary(v)) for v in fleet.vehicles)
-        t_trips = time.perf_counter() - s
-    print(f"[derived] trip summary of the demo store ({rep.frames:,} frames, {vehicles} "
-          f"vehicles, {rows} trips): {t_trips:.2f} s beside the decode job's {t_decode:.1f} s "
-          f"({t_trips / t_decode:.2f}x)")
-    return {"frames": rep.frames, "decode_s": t_decode, "trips_s": t_trips, "trips": rows}
+        t_read = time.perf_counter() - s
+    t_step = rep.summary_seconds
+    print(f"[derived] trip summaries of the demo store ({rep.frames:,} frames, {vehicles} "
+          f"vehicles, {rows} trips): the decode job's summary step {t_step:.2f} s of its "
+          f"{t_decode:.1f} s ({t_step / t_decode:.2f}x); read back stored {t_read:.3f} s")
+    return {"frames": rep.frames, "decode_s": t_decode, "summary_step_s": t_step,
+            "read_s": t_read, "trips": rows}
 
 
 def run() -> dict:

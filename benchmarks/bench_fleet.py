@@ -61,7 +61,8 @@ def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
                               dashboard_address=None) as cluster, Client(cluster) as client:
                 client.run(_warm)  # imports and JIT cache loaded before timing
                 t = time.perf_counter()
-                rep = ct.decode_fleet(str(dst), client=client, progress=False)
+                # decoding alone: the trip-summary step is ./run bench derived's
+                rep = ct.decode_fleet(str(dst), client=client, progress=False, summaries=False)
                 dt = time.perf_counter() - t
             assert rep.frames == frames
             best = out.get(workers)

@@ -4,12 +4,16 @@ A charge session is a run of pack-current samples below ``-min_current`` (curren
 pack) while the vehicle stands (``VehicleSpeed`` at most 0.5 km/h, or unknown), without a
 gap longer than 3x the current's period, lasting at least ``min_duration``. Energy is the
 trapezoid integral of ``PackVoltage * PackCurrent`` (kWh, positive out of the pack); Ah
-throughput the integral of ``|PackCurrent|``. Both are computed on the fly from the decoded
-store for the range asked for (they are not stored).
+throughput the integral of ``|PackCurrent|``. The hottest module is the module temperature
+signal (``Module*Temp`` by default) with the highest value in the trip.
+
+Charge sessions are computed on the fly for the range asked for; trip summaries are also
+stored by the decode job (:mod:`._summaries`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import numpy as np
@@ -19,9 +23,13 @@ from ..derived import default_hold, hold_onto
 from ._align import distance
 from ._derived import clean, derived_series
 
-__all__ = ["charge_sessions", "runs", "trip_summary"]
+__all__ = ["SUMMARY_COLUMNS", "charge_sessions", "runs", "summarize_trip"]
 
 NS_PER_H = 3.6e12
+SUMMARY_COLUMNS = ["vehicle", "trip_id", "start", "end", "distance_km", "energy_kwh",
+                   "charged_kwh", "wh_per_km", "ah", "max_cell_temp", "seconds_above_hot",
+                   "hottest_module", "hottest_module_temp", "max_cell_spread_mv", "min_soc"]
+MODULES = "Module*Temp"
 
 
 def runs(t: np.ndarray, on: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
@@ -56,8 +64,16 @@ def _held(fleet: Any, v: str, name: str, t: np.ndarray, start: Any, end: Any) ->
     return hold_onto(t, ts, xs, default_hold(ts)) if ts.size else np.full(t.shape, np.nan)
 
 
+def _series(fleet: Any, v: str, name: str, start: Any, end: Any):
+    """``(t, x)`` without NaN; empty when ``v`` has no such signal (a vehicle without a
+    pack, or without module temperatures)."""
+    if name not in fleet.signals(v):
+        return np.zeros(0, np.int64), np.zeros(0)
+    return clean(*fleet.series(v, name, start, end))
+
+
 def _pack(fleet: Any, v: str, start: Any, end: Any):
-    t, i = clean(*fleet.series(v, "PackCurrent", start, end))
+    t, i = _series(fleet, v, "PackCurrent", start, end)
     return t, i, _held(fleet, v, "PackVoltage", t, start, end)
 
 
@@ -102,40 +118,47 @@ def _time_above(t: np.ndarray, x: np.ndarray, limit: float) -> float:
     return float(dt[keep].sum() / 1e9)
 
 
-def trip_summary(fleet: Any, vehicle: str, hot_c: float = 45.0) -> pd.DataFrame:
-    """One row per trip of ``vehicle`` (:meth:`Fleet.trips`): start, end, distance_km,
+def _hottest(fleet: Any, v: str, t0: Any, t1: Any, modules: str) -> tuple[str | None, float]:
+    best: tuple[str | None, float] = (None, np.nan)
+    for name in sorted(n for n in fleet.signals(v) if "." not in n
+                       and fnmatch.fnmatchcase(n, modules)):
+        x = _series(fleet, v, name, t0, t1)[1]
+        if x.size and not (x.max() <= best[1]):  # the first module wins a tie
+            best = (name, float(x.max()))
+    return best
+
+
+def summarize_trip(fleet: Any, vehicle: str, trip: dict[str, Any], hot_c: float = 45.0,
+                   modules: str = MODULES) -> dict[str, Any]:
+    """The summary of one trip (a row of :meth:`Fleet.trips`): start, end, distance_km,
     energy_kwh (out of the pack, net of regeneration), charged_kwh (its charge sessions),
     wh_per_km (driving energy per km), ah, max_cell_temp, seconds_above_hot (CellTempMax
-    above ``hot_c``), max_cell_spread_mv (the calculated CellSpread, when defined), min_soc."""
+    above ``hot_c``), hottest_module and its temperature (the ``modules`` signal reading
+    highest), max_cell_spread_mv (the calculated CellSpread, when defined), min_soc."""
     calc = fleet.derived_for(vehicle)
-    out = []
-    for tr in fleet.trips(vehicle).to_dict("records"):
-        t0, t1 = tr["start"], tr["end"]
-        t, i, u = _pack(fleet, vehicle, t0, t1)
-        ok = np.diff(t) <= default_hold(t) if t.size > 1 else np.zeros(0, bool)
-        if "Odometer" in fleet.signals(vehicle):
-            to, odo = clean(*fleet.series(vehicle, "Odometer", t0, t1))
-            km = float(odo[-1] - odo[0]) if odo.size else 0.0
-        else:
-            ts, spd = clean(*fleet.series(vehicle, "VehicleSpeed", t0, t1))
-            km = float(distance(ts, spd)[-1]) if ts.size else 0.0
-        charged = charge_sessions(fleet, vehicle, t0, t1)
-        net = _trapz_h(t, u * i / 1000, ok)
-        drive = net + float(charged["energy_kwh"].sum())  # the charging taken out again
-        soc = clean(*fleet.series(vehicle, "SOC", t0, t1))[1] if "SOC" in fleet.signals(
-            vehicle) else np.zeros(0)
-        tt, temp = clean(*fleet.series(vehicle, "CellTempMax", t0, t1)) if "CellTempMax" in \
-            fleet.signals(vehicle) else (np.zeros(0, np.int64), np.zeros(0))
-        spread = derived_series(fleet, vehicle, "CellSpread", calc, t0, t1)[1] \
-            if "CellSpread" in calc else np.zeros(0)
-        out.append({"vehicle": vehicle, "trip_id": tr["trip_id"], "start": t0, "end": t1,
-                    "distance_km": km, "energy_kwh": net,
-                    "charged_kwh": float(charged["energy_kwh"].sum()),
-                    "wh_per_km": drive * 1000 / km if km > 0.1 else np.nan,
-                    "ah": _trapz_h(t, np.abs(i), ok),
-                    "max_cell_temp": float(temp.max()) if temp.size else np.nan,
-                    "seconds_above_hot": _time_above(tt, temp, hot_c),
-                    "max_cell_spread_mv": float(np.nanmax(spread)) if np.isfinite(
-                        spread).any() else np.nan,
-                    "min_soc": float(soc.min()) if soc.size else np.nan})
-    return pd.DataFrame(out)
+    t0, t1 = trip["start"], trip["end"]
+    t, i, u = _pack(fleet, vehicle, t0, t1)
+    ok = np.diff(t) <= default_hold(t) if t.size > 1 else np.zeros(0, bool)
+    if "Odometer" in fleet.signals(vehicle):
+        odo = _series(fleet, vehicle, "Odometer", t0, t1)[1]
+        km = float(odo[-1] - odo[0]) if odo.size else 0.0
+    else:
+        ts, spd = _series(fleet, vehicle, "VehicleSpeed", t0, t1)
+        km = float(distance(ts, spd)[-1]) if ts.size else 0.0
+    charged = float(charge_sessions(fleet, vehicle, t0, t1)["energy_kwh"].sum())
+    net = _trapz_h(t, u * i / 1000, ok) if t.size else np.nan
+    soc = _series(fleet, vehicle, "SOC", t0, t1)[1]
+    tt, temp = _series(fleet, vehicle, "CellTempMax", t0, t1)
+    spread = derived_series(fleet, vehicle, "CellSpread", calc, t0, t1)[1] \
+        if "CellSpread" in calc else np.zeros(0)
+    module, module_c = _hottest(fleet, vehicle, t0, t1, modules)
+    return {"vehicle": vehicle, "trip_id": trip["trip_id"], "start": t0, "end": t1,
+            "distance_km": km, "energy_kwh": net, "charged_kwh": charged,
+            "wh_per_km": (net + charged) * 1000 / km if km > 0.1 else np.nan,
+            "ah": _trapz_h(t, np.abs(i), ok) if t.size else np.nan,
+            "max_cell_temp": float(temp.max()) if temp.size else np.nan,
+            "seconds_above_hot": _time_above(tt, temp, hot_c),
+            "hottest_module": module, "hottest_module_temp": module_c,
+            "max_cell_spread_mv": float(np.nanmax(spread)) if np.isfinite(spread).any()
+            else np.nan,
+            "min_soc": float(soc.min()) if soc.size else np.nan}

@@ -133,4 +133,4 @@ def signal_series(fleet: Any, vehicle: str, signal: str, start: Any, end: Any
             return derived_series(fleet, vehicle, signal, defs, start, end)
     (msg, sig), = fleet._resolve(vehicle, [signal])
     t, vals, _, _ = fleet._message_arrays(vehicle, msg, [sig], start, end)
-    return t, vals[sig]
+    return np.array(t), np.array(vals[sig])  # the caller's own (the cache's are read-only)

@@ -14,21 +14,15 @@ import xarray as xr
 from .. import accessor as _accessor  # noqa: F401  (registers .cantelem)
 from ..errors import UnknownNameError
 from ._catalog import Catalog
+from ._days import DecodedDays
 from ._index import index_key, list_vehicles, refresh_index, trips_of
-from ._job import JobReport, day_key, decode_fleet
+from ._job import JobReport, decode_fleet
 from ._store import Store, check_vehicles
 
 TripsKey = "index/trips/vehicle={}.json"
 
 
-def _ts(v: Any) -> pd.Timestamp | None:
-    if v is None:
-        return None
-    t = pd.Timestamp(v)
-    return t.tz_convert(None) if t.tzinfo is not None else t
-
-
-class Fleet:
+class Fleet(DecodedDays):
     """A fleet store opened for queries. Use :func:`open_fleet`.
 
     Example
@@ -210,73 +204,6 @@ class Fleet:
         return out
 
     # ---- queries -------------------------------------------------------------------------------
-    def _day_parts(self, vehicle: str, message: str, start, end) -> list[tuple[str, xr.Dataset]]:
-        """(store key, lazily opened group) of each decoded day of ``message`` in range."""
-        t0, t1 = _ts(start), _ts(end)
-        out = []
-        for date, cur in self._days(vehicle):
-            if message not in cur["messages"] or not cur["messages"][message]["frames"]:
-                continue
-            info = cur["messages"][message]
-            if t0 is not None and info["end_ns"] < t0.value:
-                continue
-            if t1 is not None and info["start_ns"] > t1.value:
-                continue
-            key = f"{day_key(vehicle, date)}/{cur['version']}.zarr"
-            if (key, message) not in self._open:  # opened once: metadata and time index
-                self._open[(key, message)] = self.store.open_zarr(key, group=message, chunks={})
-            out.append((key, self._open[(key, message)]))
-        return out
-
-    def _values(self, key: str, message: str, ds: xr.Dataset, var: str) -> np.ndarray:
-        """A whole variable of one decoded day, in memory (LRU, ``cache_bytes`` in total)."""
-        k = (key, message, var)
-        if k in self._arrays:
-            self._arrays.move_to_end(k)
-            return self._arrays[k]
-        a = np.asarray(ds[var].values)
-        self._arrays[k] = a
-        total = sum(v.nbytes for v in self._arrays.values())
-        while total > self.cache_bytes and len(self._arrays) > 1:
-            _, old = self._arrays.popitem(last=False)
-            total -= old.nbytes
-        return a
-
-    def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
-        """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""
-        t0, t1 = _ts(start), _ts(end)
-        times, vals = [], {s: [] for s in sigs}
-        attrs: dict[str, dict] = {}
-        ordered = True
-        for key, ds in self._day_parts(vehicle, message, start, end):
-            index = ds.indexes["time"]
-            ordered = ordered and index.is_monotonic_increasing  # cached by pandas
-            t = index.values.view("int64")
-            i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
-            i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
-            times.append(t[i0:i1])
-            for s in sigs:
-                vals[s].append(self._values(key, message, ds, s)[i0:i1])
-                attrs[s] = dict(ds[s].attrs)
-        ordered = ordered and all(a[-1] <= b[0] for a, b in zip(times, times[1:])
-                                  if a.size and b.size)
-        t = np.concatenate(times) if times else np.zeros(0, np.int64)
-        return (t, {s: (np.concatenate(v) if v else np.zeros(0)) for s, v in vals.items()},
-                attrs, ordered)
-
-    def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
-        t0, t1 = _ts(start), _ts(end)
-        parts = [ds[sigs] for _, ds in self._day_parts(vehicle, message, start, end)]
-        if not parts:
-            return xr.Dataset({s: ("time", np.zeros(0)) for s in sigs},
-                              coords={"time": np.zeros(0, "datetime64[ns]")})
-        ds = parts[0] if len(parts) == 1 else xr.concat(parts, "time", data_vars="minimal",
-                                                         coords="minimal", compat="override",
-                                                         join="outer")
-        if t0 is not None or t1 is not None:
-            ds = ds.sel(time=slice(t0, t1))
-        return ds
-
     def load(self, vehicle: str, signals: Sequence[str] | str, start: Any = None, end: Any = None,
              max_points: int | None = None, *, method: str = "minmax_lttb", gap: Any = None,
              flag_range: bool = False, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
@@ -332,32 +259,6 @@ class Fleet:
                 res[n].attrs = dict(d[n].attrs)
         res.attrs["vehicle"] = vehicle
         return res
-
-    def _fits(self, vehicle: str, message: str, sigs: list[str]) -> bool:
-        """Whether the whole message fits the in-memory cache (else: out-of-core dask path)."""
-        n = sum(cur["messages"][message]["frames"] for _, cur in self._days(vehicle)
-                if message in cur["messages"])
-        return n * 8 * (len(sigs) + 1) <= self.cache_bytes
-
-    def _downsampled(self, vehicle, message, sigs, start, end, max_points, method, gap):
-        from ..kernels import downsample
-
-        if isinstance(gap, str):
-            gap = pd.Timedelta(gap).to_timedelta64()
-        t, vals, attrs, ordered = self._message_arrays(vehicle, message, sigs, start, end)
-        if t.size <= max_points:
-            idx = np.arange(t.size)
-        else:
-            idx = np.unique(np.concatenate([downsample(t, vals[s], max_points, method, gap=gap,
-                                                       assume_sorted=ordered)
-                                            for s in sigs]))
-        ds = xr.Dataset({s: ("time", vals[s][idx], attrs.get(s, {})) for s in sigs},
-                        coords={"time": t[idx].view("datetime64[ns]")})
-        if gap is not None:
-            from ..accessor import with_breaks
-
-            ds = with_breaks(ds, "time", gap)
-        return ds
 
     def recent(self, vehicle: str, signals: Sequence[str] | str, window: Any = "60s") -> xr.Dataset:
         """The newest ``window`` of ``signals``, decoded on the fly from what the edge logger
@@ -422,9 +323,11 @@ class Fleet:
         return charge_sessions(self, vehicle, start, end, **kw)
 
     def trip_summary(self, vehicle: str, hot_c: float = 45.0) -> pd.DataFrame:
-        """Per trip: distance, energy, Wh/km, charged kWh, Ah, cell temperature and spread."""
-        from ._battery import trip_summary
+        """Per trip: distance, energy, Wh/km, charged kWh, Ah, cell temperatures, hottest
+        module, cell spread, min SOC; stored by the decode job (:mod:`~.fleet._summaries`)."""
+        from ._summaries import trip_summary
 
+        self._check_vehicle(vehicle)
         return trip_summary(self, vehicle, hot_c)
 
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,

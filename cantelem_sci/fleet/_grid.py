@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._fleet import _ts
+from ._days import _ts
 
 __all__ = ["aggregate", "having", "resample"]
 

@@ -60,7 +60,7 @@ class DayTask:
 @dataclass
 class JobReport:
     """What a decode job did: the vehicle-days ``decoded`` (one dict each), those ``skipped``
-    as up to date, those ``repaired`` (found damaged and decoded again), the segments
+    as up to date, the trip summaries computed again (``summarized``), those ``repaired`` (found damaged and decoded again), the segments
     ``quarantined``, the exact ``duplicates`` dropped and the ``clock_steps`` back found, the
     ``frames`` decoded, the job's wall time in ``seconds``, and how much of it went to
     starting and stopping a cluster the job made itself (``cluster_seconds``; 0 with a given
@@ -75,6 +75,10 @@ class JobReport:
     clock_steps: int = 0
     seconds: float = 0.0
     cluster_seconds: float = 0.0
+    #: trip summaries computed (the rest of each vehicle's table was up to date), and the
+    #: seconds of that step
+    summarized: int = 0
+    summary_seconds: float = 0.0
 
     def __str__(self) -> str:
         q = f", {len(self.quarantined)} segment(s) quarantined" if self.quarantined else ""
@@ -86,6 +90,9 @@ class JobReport:
             q += (f", {len(self.repaired)} damaged vehicle-day(s) decoded again ("
                   f"{self.repaired[0]['vehicle']} {self.repaired[0]['date']}: "
                   f"{self.repaired[0]['problem']})")
+        if self.summarized:
+            q += (f", {self.summarized} trip summar{'y' if self.summarized == 1 else 'ies'} "
+                  f"updated in {self.summary_seconds:.1f} s")
         what = f"decoded {len(self.decoded)} vehicle-day(s)"
         if self.decoded:
             rate = self.frames / self.seconds if self.seconds else 0.0
@@ -373,7 +380,7 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
                  vehicles: list[str] | None = None, client: Any = None,
                  scheduler: str | None = None, workers: int | None = None,
                  storage_options: dict | None = None, progress: bool = True,
-                 wait: float = 0.0, verify: bool = True) -> JobReport:
+                 wait: float = 0.0, verify: bool = True, summaries: bool = True) -> JobReport:
     """Decode every new raw segment of a fleet store on a dask cluster.
 
     One decode job at a time per store (:class:`~cantelem_sci.fleet._lease.JobLease`): a
@@ -392,6 +399,9 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
         else a LocalCluster of ``workers`` processes (``CANTELEM_WORKERS``, default 2).
     progress
         Show dask's progress bar (a widget in notebooks, a bar on the terminal).
+    summaries
+        Bring the stored trip summaries (:mod:`._summaries`) of the vehicles decoded up to
+        date (and make those missing), after the days are published.
 
     Example
     -------
@@ -411,19 +421,52 @@ def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = No
     st = Store(url, so)
     with JobLease(st, "decode", wait=wait):
         return _run(st, so, catalog, check_vehicles(vehicles), client, scheduler, workers,
-                    progress, verify)
+                    progress, verify, summaries)
 
 
 def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, workers,
-         progress: bool, verify: bool) -> JobReport:
+         progress: bool, verify: bool, summaries: bool) -> JobReport:
+    from ._summaries import summary_key
+
     t0 = time.perf_counter()
     repaired: list[dict[str, str]] = []
     tasks, skipped = plan(st, catalog, vehicles, verify=verify, repaired=repaired)
     report = JobReport(skipped=skipped, repaired=repaired)
+    # trip summaries: vehicles with a day decoded now, or without a stored table yet
+    todo = sorted({t.vehicle for t in tasks} | {
+        v for v in decoded_vehicles(st) if (vehicles is None or v in vehicles)
+        and not st.exists(summary_key(v))}) if summaries else []
+    if tasks or todo:
+        owned, spent = client is None, time.perf_counter()
+        if owned:
+            client, owned = get_client(scheduler, workers)
+        report.cluster_seconds = time.perf_counter() - spent if owned else 0.0
+        try:
+            _decode_and_summarize(st, so, catalog, tasks, todo, client, progress, report)
+        finally:
+            if owned:
+                spent = time.perf_counter()
+                cluster = client.cluster
+                client.close()
+                cluster.close()
+                report.cluster_seconds += time.perf_counter() - spent
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def decoded_vehicles(store: Store) -> list[str]:
+    return [n[len("vehicle="):] for n in store.ls("decoded") if n.startswith("vehicle=")]
+
+
+def _decode_and_summarize(st: Store, so: dict, catalog: Catalog, tasks: list[DayTask],
+                          todo: list[str], client: Any, progress: bool,
+                          report: JobReport) -> None:
+    from ._summaries import summarize_vehicle
+
     if tasks:
-        results, report.cluster_seconds = map_on_cluster(
-            decode_day, [[st.url] * len(tasks), [so] * len(tasks), tasks], client, scheduler,
-            workers, progress)
+        results, _ = map_on_cluster(
+            decode_day, [[st.url] * len(tasks), [so] * len(tasks), tasks], client, None, None,
+            progress)
         for r in results:
             report.decoded.append(r)
             report.frames += r["frames"]
@@ -431,8 +474,13 @@ def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, wor
             report.clock_steps += r.get("clock_steps", 0)
             report.quarantined += [dict(q, vehicle=r["vehicle"]) for q in r["quarantined"]]
         _update_quarantine(st, report.quarantined)
-    report.seconds = time.perf_counter() - t0
-    return report
+    if todo:  # after every day is published: a trip may span days decoded by two workers
+        t0 = time.perf_counter()
+        done, _ = map_on_cluster(summarize_vehicle, [[st.url] * len(todo), [so] * len(todo),
+                                                     [catalog] * len(todo), todo],
+                                 client, None, None, False)
+        report.summarized = sum(d["computed"] for d in done)
+        report.summary_seconds = time.perf_counter() - t0
 
 
 def _update_quarantine(store: Store, bad: list[dict[str, str]]) -> None:

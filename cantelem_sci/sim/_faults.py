@@ -3,8 +3,9 @@
 A fault is ``<kind>@<start>[+<duration>]`` (times in seconds from the start of the drive,
 ``s``/``ms``/``min`` suffixes allowed), e.g. ``overheat@20s+3s``:
 
-* ``overheat``: a cell module heats up; ``CellTempMax`` climbs to 58 °C over the 30 s before
-  ``start``, is above 60 °C (65 °C) for ``duration``, then reads normal again.
+* ``overheat``: cell module 3 heats up; its ``Module3Temp``, and ``CellTempMax`` with it,
+  climbs to 58 °C over the 30 s before ``start``, is above 60 °C (65 °C) for ``duration``,
+  then reads normal again.
 * ``cell_sag``: cell 17's voltage (and ``CellVoltageMin``) sags by 0.35 V for ``duration``.
 * ``silent``: the motor controller (``MCU_Motor``, ``MCU_Power``) sends nothing for
   ``duration``.
@@ -27,6 +28,7 @@ RAMP_TO_C = 58.0
 RAMP_S = 30.0
 SAG_V = 0.35
 SAG_CELL = 17
+HOT_MODULE = 3
 _SPEC = re.compile(r"^([a-z_]+)@([0-9.]+(?:ms|s|min)?)(?:\+([0-9.]+(?:ms|s|min)?))?$")
 _UNIT = {"ms": 1e-3, "s": 1.0, "min": 60.0, "": 1.0}
 
@@ -79,13 +81,14 @@ class Fault:
         of frames to keep."""
         keep = np.ones(tt.shape[0], bool)
         m = self.window(tt)
-        if self.kind == "overheat" and name == "BMS_Temperatures":
-            hi = np.asarray(vals["CellTempMax"], np.float64)
+        if self.kind == "overheat" and name in ("BMS_Temperatures", "BMS_ModuleTemps"):
+            key = "CellTempMax" if name == "BMS_Temperatures" else f"Module{HOT_MODULE}Temp"
+            hi = np.array(vals[key], np.float64)
             ramp = (tt >= self.start_s - RAMP_S) & (tt < self.start_s)
             frac = (tt[ramp] - (self.start_s - RAMP_S)) / RAMP_S
             hi[ramp] = np.maximum(hi[ramp], hi[ramp] + (RAMP_TO_C - hi[ramp]) * frac)
             hi[m] = OVERHEAT_C
-            vals["CellTempMax"] = hi
+            vals[key] = hi
         elif self.kind == "cell_sag" and name == "BMS_CellVoltages":
             key = f"Cell{SAG_CELL:02d}_Voltage"
             vals[key] = np.where(m, vals[key] - SAG_V, vals[key])

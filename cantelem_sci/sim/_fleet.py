@@ -47,7 +47,12 @@ SCHEDULE = {
     "VCU_Vehicle": (0.02, 0),
     "GPS_Position": (0.2, 1),
     "GPS_Motion": (0.2, 1),
+    "BMS_ModuleTemps": (1.0, 0),
 }
+N_MODULES = 8
+#: each module's offset from the pack's mean cell temperature (°C): the last module, at the
+#: coolant outlet, runs warmest and reads what ``CellTempMax`` reads
+MODULE_OFFSET_C = np.linspace(-1.5, 1.5, N_MODULES)
 
 
 def sample_dbc_path() -> str:
@@ -238,6 +243,9 @@ def simulate_vehicle(vehicle: str = "EV0001", *, duration_s: float = 60.0, seed:
                     "CoolantInletTemp": at("cool_in"), "CoolantOutletTemp": at("cool_out"),
                     "CellVoltageMin": base + cell_off.min(),
                     "CellVoltageMax": base + cell_off.max()}
+        elif name == "BMS_ModuleTemps":
+            vals = {f"Module{k + 1}Temp": at("cell_t") + off
+                    for k, off in enumerate(MODULE_OFFSET_C)}
         elif name == "MCU_Motor":
             vals = {"MotorSpeed": at("rpm"), "MotorTorque": at("torque"),
                     "MotorTemp": at("motor_t"), "InverterTemp": at("inv_t"),
