@@ -2,7 +2,8 @@
 
 Vehicle, trip and time-range selection; several signals on linked time axes, downsampled
 again with the project's kernels on every zoom (HoloViews ``RangeX`` streams); hover values;
-statistics of the visible range; CSV export of the visible range and PNG through the plot's
+statistics of the visible range; an x-axis choice (time, distance driven, or any signal for
+XY plots, ``_xy_view.py``); CSV export of the visible range and PNG through the plot's
 save tool; a dark theme; the GPS track without tiles; trip replay with a scrubber and
 play/pause (plots and map follow); alert events as shaded spans and a list to jump to
 (``_events_view.py``). Live mode, with a broker (``mqtt=`` or ``CANTELEM_MQTT``):
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ._xy_view import axis_options
 
 log = logging.getLogger("cantelem_sci.viz")
 
@@ -114,6 +117,9 @@ class Dashboard:
         self.replay_label = pn.pane.Markdown("", css_classes=["cantelem-replay"], width=300)
         self.w_signals = pn.widgets.MultiChoice(label="Signals", options=[], value=[],
                                                 css_classes=["cantelem-signals"], width=340)
+        self.w_xaxis = pn.widgets.Select(label="X axis", options=["time"], value="time",
+                                         css_classes=["cantelem-xaxis"], width=150)
+        self.xy: pd.DataFrame | None = None  # the table drawn against another axis than time
         self.w_player = pn.widgets.Player(label="Replay", start=0, end=100, value=0, step=1,
                                           interval=250, loop_policy="once",
                                           css_classes=["cantelem-player"], width=420)
@@ -138,6 +144,7 @@ class Dashboard:
         self.w_start.param.watch(self._on_range, "value")
         self.w_end.param.watch(self._on_range, "value")
         self.w_signals.param.watch(lambda e: None if self._silent else self._on_signals(), "value")
+        self.w_xaxis.param.watch(lambda e: None if self._silent else self._redraw(), "value")
         self.w_player.param.watch(self._on_player, "value")
         self.w_live.param.watch(self._on_live, "value")
         self.w_pause.param.watch(self._on_pause, "value")
@@ -163,7 +170,7 @@ class Dashboard:
         pn = self.pn
         pause = [self.w_pause] if self.feed is not None else []  # live streaming only
         controls = pn.Row(self.w_vehicle, self.w_trip, self.w_start, self.w_end, self.w_signals,
-                          self.w_live, *pause, self.w_csv)
+                          self.w_xaxis, self.w_live, *pause, self.w_csv)
         body = pn.Row(self.plots, pn.Column(self.map, self.stats, self.events_view.layout,
                                             width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
@@ -225,6 +232,9 @@ class Dashboard:
         self.w_signals.options = sigs
         keep = [s for s in self.w_signals.value if s in sigs]
         self.w_signals.value = keep or [s for s in DEFAULT_SIGNALS if s in sigs][:2] or sigs[:1]
+        x = self.w_xaxis.value
+        self.w_xaxis.options = axis_options(sigs)
+        self.w_xaxis.value = x if x in self.w_xaxis.options else "time"
         trips = self.fleet.trips(v)
         opts = {"whole recording": "all"}
         for _, r in trips.iterrows():
@@ -285,6 +295,12 @@ class Dashboard:
         if not sigs:
             self.plots.objects = []
             self.status.object = "Choose one or more signals."
+            return
+        self.xy = None
+        if self.w_xaxis.value != "time":
+            from ._xy_view import draw_xy
+
+            draw_xy(self, v, sigs, t0, t1)
             return
         items = []
         notes = []
@@ -466,8 +482,11 @@ class Dashboard:
 
     # ---- export ----------------------------------------------------------------------------------
     def _csv(self) -> io.StringIO:
-        """The visible range of the shown signals, full resolution, one time-aligned table."""
+        """The shown signals' visible range, full resolution, time-aligned (or as drawn)."""
         v = self.w_vehicle.value
+        if self.xy is not None:  # the table drawn against another axis
+            self.w_csv.filename = f"cantelem-{v}-{self.w_xaxis.value}.csv"
+            return io.StringIO(self.xy.to_csv(index=False))
         t0, t1 = self.range
         sigs = list(self.w_signals.value)
         # each value held at most 3x its signal's period: a gap stays empty, as in export

@@ -199,6 +199,54 @@ def test_5b_a_calculated_signal_is_listed_drawn_and_exported(page, decoded_store
     page.screenshot(path=str(SHOTS / "5b-calculated-signal.png"), full_page=True)
 
 
+def test_5c_signals_against_distance_and_against_another_signal(page, decoded_store):
+    """The x-axis choice: against distance the page draws (and exports) Fleet.align's
+    values over the range, as far as the odometer went; against VehicleSpeed every point
+    pairs the two signals' values held at the same moment."""
+    import cantelem_sci as ct
+
+    fleet = ct.open_fleet(decoded_store[0])
+    xaxis = page.locator(".cantelem-xaxis select").first
+    xaxis.select_option("distance")
+    detail = _wait_text(page, "cantelem-detail", r"against distance driven \(km\): .*SOC: \d+")
+    _wait_text(page, "cantelem-status", r"against distance driven")
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator(".cantelem-csv button").first.click()
+    df = pd.read_csv(dl.value.path())
+    sigs = [c for c in df.columns if c != "distance_km"]
+    assert df.columns[0] == "distance_km" and {"SOC", "PackPower"} <= set(sigs)
+    t0, t1 = fleet.trips("EV0002")["start"].min(), fleet.trips("EV0002")["end"].max()
+    want = fleet.align(sigs, by="distance", vehicles=["EV0002"], points=len(df), start=t0,
+                       end=t1)
+    np.testing.assert_allclose(df["distance_km"], want["distance"].values, atol=1e-9)
+    for s in sigs:
+        np.testing.assert_allclose(df[s], want[s].sel(vehicle="EV0002").values, atol=1e-9)
+        assert f"{s}: {int(df[s].notna().sum())} points drawn" in detail
+    _, odo = fleet.series("EV0002", "Odometer", t0, t1)
+    assert df["distance_km"].iloc[-1] == pytest.approx(np.nanmax(odo) - odo[0], abs=0.01)
+    page.screenshot(path=str(SHOTS / "5c-against-distance.png"), full_page=True)
+
+    xaxis.select_option("VehicleSpeed")
+    _wait_text(page, "cantelem-detail", r"against VehicleSpeed: PackCurrent: \d+ points drawn")
+    status = _wait_text(page, "cantelem-status", r"against VehicleSpeed, .* to ")
+    end = pd.Timestamp(re.search(r" to (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", status)[1])
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator(".cantelem-csv button").first.click()
+    xy = pd.read_csv(dl.value.path(), parse_dates=["time"])
+    assert xy.columns[0] == "VehicleSpeed" and len(xy) > 100
+    for s in ("VehicleSpeed", "PackCurrent"):  # each value the last sample at its point
+        t, x = fleet.series("EV0002", s, None, end)  # the page's range
+        ok = ~np.isnan(x)
+        t, x = t[ok], x[ok]
+        at = xy["time"].values.astype("datetime64[ns]").astype("int64")
+        i = np.searchsorted(t, at, side="right") - 1
+        row = xy[s].notna().values
+        np.testing.assert_array_equal(xy[s].values[row], x[i[row]])
+    page.screenshot(path=str(SHOTS / "5c-xy.png"), full_page=True)
+    xaxis.select_option("time")
+    _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\), ")
+
+
 def test_6_replay_scrubber_moves(page):
     before = _text(page, "cantelem-replay")
     buttons = page.locator(".cantelem-player button")
