@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._offline import inline_panel_css
 from ._xy_view import axis_options
 
 log = logging.getLogger("cantelem_sci.viz")
@@ -69,9 +70,9 @@ class Dashboard:
             hv.extension("bokeh", logo=False)  # options registry; notebooks call it themselves
         from holoviews.plotting.bokeh.callbacks import RangeXYCallback
 
-        # re-downsample sooner after a zoom (HoloViews waits 100 ms for range events to settle)
-        RangeXYCallback.debounce = 20
+        RangeXYCallback.debounce = 20  # re-downsample sooner after a zoom (HoloViews: 100 ms)
 
+        inline_panel_css()  # no stylesheet link to Panel's CDN on the page
         self.hv, self.pn = hv, pn
         from .. import _config
 

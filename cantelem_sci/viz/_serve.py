@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, UsageError
+from ._offline import TEMPLATE
 
 #: the smallest token accepted for a dashboard reachable beyond this machine
 MIN_TOKEN_LENGTH = 16
@@ -75,8 +76,11 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = 
 
     idle = int(_config.get("dashboard_kernel_idle", idle))
     cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
-           f"--port={port}", f"--Voila.ip={ip}", "--theme=dark",
+           f"--port={port}", f"--Voila.ip={ip}", "--theme=dark", f"--template={TEMPLATE}",
            "--VoilaConfiguration.show_tracebacks=False",
+           # Panel's JupyterLab extension needs JupyterLab's document manager, which a Voila
+           # page has not: it failed on every page (the page renders through jupyter_bokeh)
+           "--VoilaConfiguration.extension_denylist=['@pyviz/jupyterlab_pyviz']",
            # Voila allows any Host header; Jupyter's check turns DNS rebinding away. The
            # page's shutdown beacon on close carries the _xsrf cookie, which Voila never
            # sets: the check refused every beacon (403) and each visit left its kernel.
@@ -127,7 +131,7 @@ class DashboardServer:
         if mqtt:
             env["CANTELEM_MQTT"] = mqtt
         self.proc = subprocess.Popen(voila_command(str(store), port, ip=ip, token=remote,
-                                                   idle=idle), env=env,
+                                                   idle=idle), env=voila_env(env),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.url = f"http://127.0.0.1:{port}/"
@@ -159,6 +163,15 @@ class DashboardServer:
         _end([p for p in left if _alive(p)])
 
 
+def voila_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the dashboard's Voilà template (:mod:`._offline`) on ``JUPYTER_PATH``:
+    the command of :func:`voila_command` needs it."""
+    from ._offline import template_root
+
+    paths = [template_root(), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
+    return {**env, "JUPYTER_PATH": os.pathsep.join(paths)}
+
+
 def _serving_env(ip: str | None, token: str | None) -> tuple[str, dict[str, str], bool]:
     from .. import _config
 
@@ -188,7 +201,8 @@ def serve_dashboard(store: str | None = None, port: int = 8866, preheat: bool = 
         env["CANTELEM_MQTT"] = str(mqtt)
     how = "token required: ?token=..." if remote else "this machine only"
     print(f"dashboard: http://{ip}:{port}/  ({how}; store {store}; Ctrl-C to stop)", flush=True)
-    return _run_child(voila_command(str(store), port, preheat, ip=ip, token=remote), env)
+    return _run_child(voila_command(str(store), port, preheat, ip=ip, token=remote),
+                      voila_env(env))
 
 
 def descendants(pid: int) -> list[int]:

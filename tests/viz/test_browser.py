@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = ROOT / "artifacts" / "screenshots"
+SEEN: dict[str, list[str]] = {"requests": [], "errors": []}
 
 
 def _chromium() -> str:
@@ -58,6 +59,10 @@ def page(browser, server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     ctx = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
     pg = ctx.new_page()
+    # everything the page asks for and every console error, from its first request on
+    pg.on("request", lambda r: SEEN["requests"].append(r.url))
+    pg.on("console", lambda m: SEEN["errors"].append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: SEEN["errors"].append(str(e)))
     pg.goto(server.url, timeout=180_000)
     pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
     _settle(pg)
@@ -106,6 +111,25 @@ def test_1_loads_with_plots_and_no_traceback(page):
     assert "Traceback" not in page.content()
     _wait_text(page, "cantelem-status", r"EV0001: 2 signal\(s\)")
     _wait_text(page, "cantelem-detail", r"samples shown")
+
+
+def test_1b_every_asset_comes_from_the_server_and_no_console_error(page):
+    """Offline pages: no request leaves 127.0.0.1 (Panel's stylesheets were links to its
+    CDN, Font Awesome came from jsdelivr), and nothing fails in the console (Panel's
+    JupyterLab extension did, on every page)."""
+    from urllib.parse import urlparse
+
+    page.locator(".cantelem-signals").first.wait_for()
+    urls = SEEN["requests"]
+    assert any("/voila/templates/cantelem/static/fa/css/all.min.css" in u for u in urls)
+    away = [u for u in urls if urlparse(u).scheme not in ("blob", "data")
+            and urlparse(u).hostname not in ("127.0.0.1", "localhost")]
+    assert len(urls) > 20 and away == []
+    assert SEEN["errors"] == []
+    # the widgets' stylesheets are inline: the CSV button has Panel's dark look (without
+    # them it was the browser's white)
+    assert page.locator(".cantelem-csv button").first.evaluate(
+        "b => getComputedStyle(b).backgroundColor") != "rgb(255, 255, 255)"
 
 
 def test_2_change_vehicle_changes_the_plot(page):
