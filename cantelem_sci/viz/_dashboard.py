@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._map_view import draw_map
 from ._offline import inline_panel_css
 from ._xy_view import axis_options
 
@@ -298,6 +299,11 @@ class Dashboard:
             self.status.object = "Choose one or more signals."
             return
         self.xy = None
+        if t0 is not None and t1 is not None and pd.Timestamp(t0) >= pd.Timestamp(t1):
+            self.plots.objects, self.shown = [], {}
+            self.status.object = (f"**From** ({_fmt(t0)}) is not before **To** ({_fmt(t1)}): "
+                                  "choose a range that starts before it ends.")
+            return
         if self.w_xaxis.value != "time":
             from ._xy_view import draw_xy
 
@@ -320,6 +326,11 @@ class Dashboard:
                 notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
             elif bool(np.isnan(ds[sig].values).all()):
                 notes.append(f"{sig}: only NaN (no valid value) between {_fmt(t0)} and {_fmt(t1)}")
+        if len(notes) == len(sigs) and all(": no data between" in n for n in notes):
+            self.plots.objects = []  # never empty plots on a made-up axis
+            self.status.object = (f"**No data** of {', '.join(sigs)} for {v} between "
+                                  f"{_fmt(t0)} and {_fmt(t1)}: choose another range or trip.")
+            return
         layout = hv.Layout(items).cols(1).opts(shared_axes=True)
         self.plots.objects = [self.pn.pane.HoloViews(layout, backend="bokeh", theme="dark_minimal",
                                                      sizing_mode="stretch_width",
@@ -384,38 +395,12 @@ class Dashboard:
         self.detail.object = "; ".join(parts)
 
     def _draw_map(self, v: str, t0, t1) -> None:
-        hv = self.hv
-        try:
-            g = self.fleet.gps_track(v, t0, t1, max_points=3000)
-        except Exception:  # no GPS message for this vehicle
-            self.map.objects = [self.pn.pane.Markdown("No GPS track for this vehicle.")]
-            return
-        lat, lon = g["Latitude"].values, g["Longitude"].values
-        ok = ~(np.isnan(lat) | np.isnan(lon))
-        if not ok.any():
-            self.map.objects = [self.pn.pane.Markdown("No GPS fix in this range.")]
-            return
-        self._track = pd.DataFrame({"lon": lon[ok], "lat": lat[ok], "time": g["time"].values[ok]})
-        path = hv.Path([self._track[["lon", "lat"]].values]).opts(color="#4fc3f7", line_width=2)
-        marker = hv.DynamicMap(self._marker, streams=[self.replay_stream])
-        plot = (path * marker).opts(width=340, height=300, bgcolor="#262626", xlabel="longitude",
-                                    ylabel="latitude", data_aspect=1, tools=["hover"],
-                                    backend_opts={"plot.border_fill_color": "#1e1e1e"})
-        self.map.objects = [self.pn.pane.HoloViews(plot, backend="bokeh", theme="dark_minimal")]
+        draw_map(self, v, t0, t1)
 
     def _replay_time(self, t: float):
         t0 = self._span()[0]
         base = pd.Timestamp(0) if t0 is None or pd.isna(t0) else pd.Timestamp(t0)
         return base + pd.Timedelta(seconds=float(t))
-
-    def _marker(self, t: float = 0):
-        hv = self.hv
-        tr = getattr(self, "_track", None)
-        if tr is None or not len(tr):
-            return hv.Points([])
-        when = np.datetime64(self._replay_time(t))
-        i = min(int(np.searchsorted(tr["time"].values, when)), len(tr) - 1)
-        return hv.Points([(tr["lon"].iloc[i], tr["lat"].iloc[i])]).opts(color="#ff5252", size=10)
 
     def _jump_to(self, t0: pd.Timestamp, t1: pd.Timestamp) -> None:
         """Show [t0, t1] (an event's click)."""

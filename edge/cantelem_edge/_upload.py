@@ -98,7 +98,10 @@ class Uploader:
         base = self.root / "raw" / f"vehicle={self.cfg.vehicle}"
         if not base.exists():
             return []
-        return sorted(base.glob("date=*/*.zarr.manifest.json"),
+        # pathlib's glob matches dot files too: a manifest being written is
+        # ".tmp-<name>" until renamed, and taking it failed the upload with a back-off
+        return sorted((p for p in base.glob("date=*/*.zarr.manifest.json")
+                       if not p.name.startswith(".")),
                       key=lambda p: (p.parent.name, p.name))
 
     def start(self) -> None:

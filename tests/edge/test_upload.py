@@ -90,6 +90,23 @@ def test_upload_is_idempotent(tmp_path, moto_s3, s3_bucket):
     assert len([p for p in first if p.endswith(".manifest.json")]) == len(local) >= 2
 
 
+def test_a_manifest_still_being_written_is_not_pending(tmp_path, moto_s3, s3_bucket):
+    """The writer renames ``.tmp-<name>`` into place; pathlib's glob matches dot files, and
+    an upload of the temporary name failed (FileNotFoundError) and backed off."""
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+    from cantelem_edge._upload import Uploader
+
+    cfg = _cfg(tmp_path, moto_s3, s3_bucket)
+    ingest(ct.simulate_vehicle("EV0001", duration_s=6), "EV0001", cfg.spool,
+           segment_seconds=5.0)
+    up = Uploader(cfg, lambda *a: None, lambda m: None)
+    done = up.pending()
+    tmp = done[-1].with_name(".tmp-" + done[-1].name.replace("000002", "000003"))
+    tmp.write_text("{}")  # a manifest half way through its write
+    assert up.pending() == done and len(done) == 2
+
+
 def test_server_down_then_back_nothing_lost_no_duplicates(tmp_path):
     from tests.conftest import MotoS3
 

@@ -271,15 +271,52 @@ def test_5c_signals_against_distance_and_against_another_signal(page, decoded_st
     _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\), ")
 
 
-def test_6_replay_scrubber_moves(page):
-    before = _text(page, "cantelem-replay")
+def _replay_at(pg) -> pd.Timestamp:
+    txt = _wait_text(pg, "cantelem-replay", r"replay: \d{4}-")
+    return pd.Timestamp(re.search(r"replay: (\S+ \S+)", txt)[1])
+
+
+def test_6_replay_plays_and_pauses(page):
+    """Play advances the replay time by itself (one second of drive every 250 ms), pause
+    stops it; the Player's buttons are slower, first, previous, reverse, pause, play, next,
+    last, faster."""
     buttons = page.locator(".cantelem-player button")
-    buttons.nth(6).click()  # "play"
+    assert buttons.count() == 9
+    buttons.nth(5).click()  # play
+    page.wait_for_timeout(1000)
+    a = _replay_at(page)
+    page.wait_for_timeout(2000)
+    b = _replay_at(page)
+    assert b - a >= pd.Timedelta("4s")  # several steps with no click: playing
+    buttons.nth(4).click()  # pause
+    page.wait_for_timeout(500)
+    c = _replay_at(page)
     page.wait_for_timeout(1500)
-    buttons.nth(4).click()  # "pause"
-    after = _wait_text(page, "cantelem-replay", r"replay: \d{4}-")
-    assert after != before
+    assert _replay_at(page) == c > b
     page.screenshot(path=str(SHOTS / "6-replay.png"), full_page=True)
+
+
+def _set_date(pg, cls: str, text: str) -> None:
+    box = pg.locator(f".{cls} input").first
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_7_a_reversed_or_empty_range_is_explained_not_drawn(page):
+    """From after To, or a range without data, clears the plots and says why (the page
+    used to draw empty plots on a 1970 axis)."""
+    _set_date(page, "cantelem-start", "2026-03-02 00:03:00")
+    _set_date(page, "cantelem-end", "2026-03-02 00:01:00")
+    _wait_text(page, "cantelem-status", r"From.*2026-03-02 00:03:00.*is not before.*To")
+    assert page.locator(".cantelem-hv canvas").count() == 0
+    _set_date(page, "cantelem-start", "2026-03-05 10:00:00")  # days after the recording
+    _set_date(page, "cantelem-end", "2026-03-05 11:00:00")
+    _wait_text(page, "cantelem-status", r"No data.* for EV0002 between 2026-03-05 10:00:00")
+    assert page.locator(".cantelem-hv canvas").count() == 0
+    _set_date(page, "cantelem-start", "2026-03-01 23:56:00")  # back to data: drawn again
+    _set_date(page, "cantelem-end", "2026-03-01 23:58:00")
+    _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\), 2026-03-01 23:56:00")
+    page.wait_for_selector(".cantelem-hv canvas", timeout=30_000)
 
 
 def test_empty_store_is_reported_on_the_page(browser, tmp_path):
