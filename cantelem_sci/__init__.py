@@ -10,7 +10,7 @@ Example
 >>> db = ct.load_dbc(ct.sample_dbc_path())
 >>> raw = ct.simulate_fleet(1, duration_s=1.0)["EV0001"]
 >>> sorted(ct.decode(raw, db).children)[:2]
-['BMS_CellVoltages', 'BMS_PackStatus']
+['BMS_CellVoltages', 'BMS_ModuleTemps']
 """
 
 from __future__ import annotations
