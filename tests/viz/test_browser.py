@@ -288,9 +288,13 @@ def test_6_replay_plays_and_pauses(page):
     page.wait_for_timeout(2000)
     b = _replay_at(page)
     assert b - a >= pd.Timedelta("4s")  # several steps with no click: playing
-    buttons.nth(4).click()  # pause
-    page.wait_for_timeout(500)
-    c = _replay_at(page)
+    buttons.nth(4).click()  # pause: the steps already sent still arrive, then none
+    c, t_end = _replay_at(page), time.monotonic() + 15
+    while time.monotonic() < t_end:
+        page.wait_for_timeout(1000)
+        c, prev = _replay_at(page), c
+        if c == prev:
+            break
     page.wait_for_timeout(1500)
     assert _replay_at(page) == c > b
     page.screenshot(path=str(SHOTS / "6-replay.png"), full_page=True)
