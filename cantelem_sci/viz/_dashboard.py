@@ -99,6 +99,7 @@ class Dashboard:
         self.status = pn.pane.Markdown("", css_classes=["cantelem-status"],
                                        sizing_mode="stretch_width")
         self.shown: dict[str, pd.DataFrame] = {}
+        self.colors: dict[str, str] = {}  # a signal keeps its colour while the page lives
         self.range: tuple[Any, Any] = (None, None)
         self._live_cb = None
         self._build()
@@ -171,8 +172,11 @@ class Dashboard:
         """The dashboard layout (display it in a notebook or Voilà)."""
         pn = self.pn
         pause = [self.w_pause] if self.feed is not None else []  # live streaming only
-        controls = pn.Row(self.w_vehicle, self.w_trip, self.w_start, self.w_end, self.w_signals,
-                          self.w_xaxis, self.w_live, *pause, self.w_csv)
+        # wraps on a narrow window (1024 px, a tablet) instead of pushing buttons off screen
+        controls = pn.FlexBox(self.w_vehicle, self.w_trip, self.w_start, self.w_end,
+                              self.w_signals, self.w_xaxis, self.w_live, *pause, self.w_csv,
+                              flex_wrap="wrap", align_items="flex-end",
+                              sizing_mode="stretch_width", css_classes=["cantelem-controls"])
         body = pn.Row(self.plots, pn.Column(self.map, self.stats, self.events_view.layout,
                                             width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
@@ -312,8 +316,8 @@ class Dashboard:
         items = []
         notes = []
         self.events_view.refresh(v, t0, t1)
-        for i, sig in enumerate(sigs):
-            curve = hv.DynamicMap(self._curve_fn(v, sig, PALETTE[i % len(PALETTE)]),
+        for sig in sigs:
+            curve = hv.DynamicMap(self._curve_fn(v, sig, self.color_of(sig)),
                                   streams=[hv.streams.RangeX()])
             vline = hv.DynamicMap(lambda t: hv.VLine(self._replay_time(t)).opts(
                 color="#ff5252", line_width=1), streams=[self.replay_stream])
@@ -339,6 +343,13 @@ class Dashboard:
             f"{v}: {len(sigs)} signal(s), {_fmt(t0)} to {_fmt(t1)}"
         self._update_stats(t0, t1)
         self._draw_map(v, t0, t1)
+
+    def color_of(self, sig: str) -> str:
+        """``sig``'s colour: the first one free in the palette when first drawn, then kept."""
+        if sig not in self.colors:
+            free = [c for c in PALETTE if c not in self.colors.values()]
+            self.colors[sig] = free[0] if free else PALETTE[len(self.colors) % len(PALETTE)]
+        return self.colors[sig]
 
     def _curve_fn(self, vehicle: str, sig: str, color: str):
         hv = self.hv

@@ -13,7 +13,7 @@ Both return one table, the same one the page draws and its CSV button exports.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ def xy_table(fleet: Any, vehicle: str, signals: Sequence[str], x: str, start: An
 
 
 def xy_plots(hv: Any, fleet: Any, vehicle: str, signals: Sequence[str], x: str, start: Any,
-             end: Any, points: int, palette: Sequence[str], style: dict[str, Any]
+             end: Any, points: int, color: Callable[[str], str], style: dict[str, Any]
              ) -> tuple[list[Any], pd.DataFrame]:
     """One plot per signal against ``x`` (curves against distance, scatters against a
     signal) and the table they draw."""
@@ -67,7 +67,7 @@ def xy_plots(hv: Any, fleet: Any, vehicle: str, signals: Sequence[str], x: str, 
     xlabel = "distance [km]" if x == DISTANCE else (
         f"{x} [{xinfo['units']}]" if xinfo.get("units") else x)
     items = []
-    for i, sig in enumerate(s for s in signals if s != x):
+    for sig in (s for s in signals if s != x):
         units = fleet.signal_info(vehicle, sig).get("units") or ""
         label = f"{sig} [{units}]" if units else sig
         part = df[[xcol, sig]].dropna()
@@ -75,7 +75,7 @@ def xy_plots(hv: Any, fleet: Any, vehicle: str, signals: Sequence[str], x: str, 
             el = hv.Curve(part, (xcol, xlabel), (sig, label)).opts(line_width=1.5)
         else:
             el = hv.Scatter(part, (xcol, xlabel), (sig, label)).opts(size=3, alpha=0.6)
-        items.append(el.opts(color=palette[i % len(palette)], xlabel=xlabel, **style))
+        items.append(el.opts(color=color(sig), xlabel=xlabel, **style))
     return items, df
 
 
@@ -88,14 +88,14 @@ def xy_counts(df: pd.DataFrame) -> dict[str, int]:
 def draw_xy(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     """Draw ``dash``'s (a :class:`Dashboard`) signals against its x-axis choice; the table
     drawn becomes ``dash.xy`` (what its CSV button exports)."""
-    from ._dashboard import PALETTE, _fmt
+    from ._dashboard import _fmt
 
     hv, x = dash.hv, dash.w_xaxis.value
     style = {"height": 260, "responsive": True, "bgcolor": "#262626", "show_grid": True,
              "tools": ["hover", "save"], "default_tools": ["pan", "box_zoom", "wheel_zoom",
                                                          "reset"]}
-    items, dash.xy = xy_plots(hv, dash.fleet, v, sigs, x, t0, t1, dash.max_points, PALETTE,
-                              style)
+    items, dash.xy = xy_plots(hv, dash.fleet, v, sigs, x, t0, t1, dash.max_points,
+                              dash.color_of, style)
     what = "distance driven (km)" if x == DISTANCE else x
     if not items:
         dash.plots.objects = []

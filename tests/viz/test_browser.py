@@ -323,6 +323,23 @@ def test_7_a_reversed_or_empty_range_is_explained_not_drawn(page):
     page.wait_for_selector(".cantelem-hv canvas", timeout=30_000)
 
 
+def test_8_every_control_is_on_screen_at_1024_px(browser, server):
+    """At 1024 px the controls wrap (a row of them pushed Live and Export CSV off
+    screen)."""
+    ctx = browser.new_context(viewport={"width": 1024, "height": 900})
+    pg = ctx.new_page()
+    try:
+        pg.goto(server.url, timeout=180_000)
+        pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
+        for cls in ("vehicle", "trip", "start", "end", "signals", "xaxis", "live", "csv"):
+            box = pg.locator(f".cantelem-{cls}").first.bounding_box()
+            assert box is not None and box["width"] > 0, cls
+            assert 0 <= box["x"] and box["x"] + box["width"] <= 1024, (cls, box)
+        pg.screenshot(path=str(SHOTS / "8-1024px.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
 def test_empty_store_is_reported_on_the_page(browser, tmp_path):
     s = VoilaServer(tmp_path)
     try:

@@ -35,6 +35,21 @@ def test_range_without_data_and_nan_signal_are_reported(decoded_store):
     assert csv[0].startswith("time,") and len(csv) > 100
 
 
+def test_a_signal_keeps_its_colour_whatever_else_is_shown(decoded_store):
+    from cantelem_sci.viz import Dashboard
+    from cantelem_sci.viz._dashboard import PALETTE
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_signals.value = ["VehicleSpeed", "PackCurrent"]
+    speed, current = d.color_of("VehicleSpeed"), d.color_of("PackCurrent")
+    assert speed != current and {speed, current} <= set(PALETTE)
+    d.w_signals.value = ["PackCurrent"]  # first now: it used to take the first colour
+    assert d.color_of("PackCurrent") == current
+    d.w_signals.value = ["SOC", "PackCurrent", "VehicleSpeed"]
+    assert d.color_of("SOC") not in (speed, current)
+    assert (d.color_of("PackCurrent"), d.color_of("VehicleSpeed")) == (current, speed)
+
+
 def test_signal_with_only_nan(tmp_path, cluster_client):
     """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
     from cantelem_edge import ingest
