@@ -117,6 +117,7 @@ class Dashboard:
         self.w_end = pn.widgets.DatetimeInput(label="To", css_classes=["cantelem-end"], width=170)
         self.detail = pn.pane.Markdown("", css_classes=["cantelem-detail"],
                                        sizing_mode="stretch_width")
+        self.share = pn.pane.Markdown("", css_classes=["cantelem-share"])  # the view as a URL
         self.replay_label = pn.pane.Markdown("", css_classes=["cantelem-replay"], width=300)
         self.w_signals = pn.widgets.MultiChoice(label="Signals", options=[], value=[],
                                                 css_classes=["cantelem-signals"], width=340)
@@ -180,8 +181,8 @@ class Dashboard:
         body = pn.Row(self.plots, pn.Column(self.map, self.stats, self.events_view.layout,
                                             width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
-        items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.detail,
-                 body]
+        items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.share,
+                 self.detail, body]
         if self.feed is not None:
             from ._live_stream import page_ready
             from ._live_view import page_ready_component
@@ -210,19 +211,9 @@ class Dashboard:
     def fleet_panel(self):
         """The fleet live view alone (``notebooks/fleet_live.ipynb``): every vehicle on the
         broker; a vehicle's button opens its live plots below."""
-        pn = self.pn
-        if self.feed is None:
-            return pn.pane.Markdown("**Fleet live:** no broker configured: give the dashboard "
-                                    "`mqtt=` or set `CANTELEM_MQTT` (see docs/live.md).",
-                                    css_classes=["cantelem-fleet-note"])
-        from ._live_stream import page_ready
-        from ._live_view import page_ready_component
+        from ._live_stream import fleet_panel
 
-        return pn.Column(pn.pane.Markdown("## cantelem: fleet live", styles={"color": "#eee"}),
-                         self.fleet_view.layout, self.status, self.plots,
-                         page_ready_component(lambda: page_ready(self)),
-                         styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
-                         sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
+        return fleet_panel(self)
 
     # ---- events ----------------------------------------------------------------------------------
     def _on_vehicle(self, event) -> None:
@@ -281,9 +272,19 @@ class Dashboard:
             return pd.Timestamp(self.w_start.value), pd.Timestamp(self.w_end.value)
         return self._full_span()
 
+    def apply_view(self, query: str | None) -> list[str]:
+        """Open the view a URL query names (``vehicle``, ``signals``, ``from``, ``to``,
+        ``x``; see :mod:`._view_state`); returns the problems found (also on the page)."""
+        from ._view_state import apply_view
+
+        return apply_view(self, query)
+
     def _redraw(self) -> None:
         try:
+            from ._view_state import view_query
+
             self._draw()
+            self.share.object = f"[Link to this view](?{view_query(self)})"
         except Exception as err:  # shown on the page, never a traceback
             log.exception("dashboard")
             self.status.object = f"**Cannot draw:** {type(err).__name__}: {err}"

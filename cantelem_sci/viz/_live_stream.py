@@ -172,3 +172,20 @@ def show_live(dash: Any, vehicle: str) -> None:
         start_live(dash)
     else:
         dash.w_live.value = True
+
+
+def fleet_panel(dash: Any):
+    """The fleet live view of ``dash`` (a :class:`Dashboard`) alone: every vehicle on the
+    broker, and the live plots of the one picked."""
+    from ._live_view import page_ready_component
+
+    pn = dash.pn
+    if dash.feed is None:
+        return pn.pane.Markdown("**Fleet live:** no broker configured: give the dashboard "
+                                "`mqtt=` or set `CANTELEM_MQTT` (see docs/live.md).",
+                                css_classes=["cantelem-fleet-note"])
+    return pn.Column(pn.pane.Markdown("## cantelem: fleet live", styles={"color": "#eee"}),
+                     dash.fleet_view.layout, dash.status, dash.plots,
+                     page_ready_component(lambda: page_ready(dash)),
+                     styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
+                     sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])

@@ -323,6 +323,34 @@ def test_7_a_reversed_or_empty_range_is_explained_not_drawn(page):
     page.wait_for_selector(".cantelem-hv canvas", timeout=30_000)
 
 
+def test_7b_a_link_opens_the_same_view(page, browser, server):
+    """The page's "Link to this view" names vehicle, signals, range and x axis; opened in
+    another page it shows that view; a link naming what the store has not is explained."""
+    _set_date(page, "cantelem-start", "2026-03-01 23:57:00")
+    _set_date(page, "cantelem-end", "2026-03-01 23:59:30")
+    status = _wait_text(page, "cantelem-status",
+                        r"EV0002: \d signal\(s\), 2026-03-01 23:57:00 to 2026-03-01 23:59:30")
+    _settle(page)
+    detail = _wait_text(page, "cantelem-detail", r"samples shown")
+    href = page.locator(".cantelem-share a").first.get_attribute("href")
+    assert "vehicle=EV0002" in href and "from=2026-03-01T23%3A57%3A00" in href
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1100})
+    other = ctx.new_page()
+    try:
+        other.goto(server.url + href, timeout=180_000)
+        other.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
+        assert _wait_text(other, "cantelem-status", re.escape(status)) == status
+        # the same signals, and the same samples in view
+        assert _wait_text(other, "cantelem-detail", re.escape(detail)) == detail
+        other.goto(server.url + "?vehicle=EV0002&signals=SOC,Pack_Power", timeout=180_000)
+        other.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
+        _wait_text(other, "cantelem-status",
+                   r"Link:.* EV0002 has no signal 'Pack_Power' \(did you mean PackPower")
+        assert "SOC:" in _wait_text(other, "cantelem-detail", r"SOC: \d+ of")
+    finally:
+        ctx.close()
+
+
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):
     """At 1024 px the controls wrap (a row of them pushed Live and Export CSV off
     screen)."""

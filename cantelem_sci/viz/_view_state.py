@@ -1,0 +1,93 @@
+"""The dashboard's view as a URL query, to share it: ``?vehicle=EV0002&signals=SOC,PackPower
+&from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time``.
+
+:func:`view_query` writes the view shown (the page's "Link to this view" is that query,
+relative to the page); :func:`apply_view` opens a view from one (the dashboard notebook
+reads the page's query string with Voilà's ``get_query_string``). A vehicle or signal the
+store does not have is reported on the page with the close names, never a traceback; the
+rest of the view still applies.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import pandas as pd
+
+__all__ = ["apply_view", "view_query"]
+
+_FMT = "%Y-%m-%dT%H:%M:%S"
+
+
+def view_query(dash: Any) -> str:
+    """The query naming ``dash``'s view (vehicle, signals, range, x axis).
+
+    Example
+    -------
+    >>> class D: pass
+    >>> d = D(); d.w_vehicle = D(); d.w_signals = D(); d.w_xaxis = D()
+    >>> d.w_vehicle.value, d.w_signals.value, d.w_xaxis.value = "EV1", ["SOC", "A"], "time"
+    >>> d.range = (pd.Timestamp("2026-01-01 10:00"), pd.Timestamp("2026-01-01 11:00"))
+    >>> view_query(d)
+    'vehicle=EV1&signals=SOC%2CA&from=2026-01-01T10%3A00%3A00&to=2026-01-01T11%3A00%3A00&x=time'
+    """
+    q = {"vehicle": dash.w_vehicle.value or "", "signals": ",".join(dash.w_signals.value)}
+    t0, t1 = dash.range
+    if t0 is not None and t1 is not None and not (pd.isna(t0) or pd.isna(t1)):
+        q.update({"from": pd.Timestamp(t0).strftime(_FMT), "to": pd.Timestamp(t1).strftime(_FMT)})
+    q["x"] = dash.w_xaxis.value
+    return urlencode(q)
+
+
+def _close(name: str, known: list[str]) -> str:
+    near = difflib.get_close_matches(name, known, n=3)
+    return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
+def apply_view(dash: Any, query: str | None) -> list[str]:
+    """Show the view ``query`` names (see the module docstring); returns the problems found,
+    which the page also shows."""
+    q = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?")).items()}
+    problems: list[str] = []
+    if not q:
+        return problems
+    v = q.get("vehicle")
+    if v and v not in dash.vehicles:
+        problems.append(f"vehicle {v!r} is not in this store{_close(v, dash.vehicles)}")
+    elif v and v != dash.w_vehicle.value:
+        dash.w_vehicle.value = v  # redraws with its own defaults first
+    dash._silent = True
+    try:
+        if "signals" in q:
+            want = [s for s in q["signals"].split(",") if s]
+            known = list(dash.w_signals.options)
+            for s in want:
+                if s not in known:
+                    problems.append(f"{dash.w_vehicle.value} has no signal {s!r}"
+                                    f"{_close(s, known)}")
+            keep = [s for s in want if s in known]
+            if keep:
+                dash.w_signals.value = keep
+        try:
+            t0 = pd.Timestamp(q["from"]) if "from" in q else None
+            t1 = pd.Timestamp(q["to"]) if "to" in q else None
+        except ValueError:
+            problems.append(f"from/to: expected times like 2026-03-01T23:56:00, got "
+                            f"{q.get('from')!r} and {q.get('to')!r}")
+            t0 = t1 = None
+        if t0 is not None:
+            dash.w_start.value = t0.to_pydatetime()
+        if t1 is not None:
+            dash.w_end.value = t1.to_pydatetime()
+        if q.get("x") in dash.w_xaxis.options:
+            dash.w_xaxis.value = q["x"]
+        elif q.get("x"):
+            problems.append(f"x axis {q['x']!r} is not one of time, distance or a signal")
+    finally:
+        dash._silent = False
+    dash._redraw()
+    if problems:
+        dash.status.object = "**Link:** " + "; ".join(problems) + "  \n" + dash.status.object
+    return problems
