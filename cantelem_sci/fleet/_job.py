@@ -19,6 +19,7 @@ in the day's ``current.json``, and skipped; the rest of the day decodes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -349,31 +350,40 @@ def get_client(scheduler: str | None = None, workers: int | None = None):
     return Client(cluster), True
 
 
-def map_on_cluster(fn, args: list[list], client: Any, scheduler: str | None,
-                   workers: int | None, progress: bool = False) -> tuple[list, float]:
-    """``fn`` over the argument lists on ``client`` (else a scheduler, else a LocalCluster
-    made for this call and closed after it); returns the results and the seconds spent
+@contextlib.contextmanager
+def using_cluster(client: Any, scheduler: str | None, workers: int | None):
+    """``(client, spent)`` for the block: ``client``, else one of :func:`get_client` (a
+    LocalCluster made here is closed after the block); ``spent[0]``: the seconds spent
     starting and stopping a cluster made here."""
-    owned, spent = False, 0.0
+    owned, spent = False, [0.0]
     if client is None:
         t = time.perf_counter()
         client, owned = get_client(scheduler, workers)
-        spent = time.perf_counter() - t if owned else 0.0
+        spent[0] = time.perf_counter() - t if owned else 0.0
     try:
-        futures = client.map(fn, *args, pure=False)
-        if progress:
-            from distributed import progress as _progress
-
-            _progress(futures)
-        results = client.gather(futures)
+        yield client, spent
     finally:
         if owned:
             t = time.perf_counter()
             cluster = client.cluster
             client.close()
             cluster.close()
-            spent += time.perf_counter() - t
-    return results, spent
+            spent[0] += time.perf_counter() - t
+
+
+def map_on_cluster(fn, args: list[list], client: Any, scheduler: str | None,
+                   workers: int | None, progress: bool = False) -> tuple[list, float]:
+    """``fn`` over the argument lists on ``client`` (else a scheduler, else a LocalCluster
+    made for this call and closed after it); returns the results and the seconds spent
+    starting and stopping a cluster made here."""
+    with using_cluster(client, scheduler, workers) as (client, spent):
+        futures = client.map(fn, *args, pure=False)
+        if progress:
+            from distributed import progress as _progress
+
+            _progress(futures)
+        results = client.gather(futures)
+    return results, spent[0]
 
 
 def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = None,
@@ -437,19 +447,9 @@ def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, wor
         v for v in decoded_vehicles(st) if (vehicles is None or v in vehicles)
         and not st.exists(summary_key(v))}) if summaries else []
     if tasks or todo:
-        owned, spent = client is None, time.perf_counter()
-        if owned:
-            client, owned = get_client(scheduler, workers)
-        report.cluster_seconds = time.perf_counter() - spent if owned else 0.0
-        try:
+        with using_cluster(client, scheduler, workers) as (client, spent):
             _decode_and_summarize(st, so, catalog, tasks, todo, client, progress, report)
-        finally:
-            if owned:
-                spent = time.perf_counter()
-                cluster = client.cluster
-                client.close()
-                cluster.close()
-                report.cluster_seconds += time.perf_counter() - spent
+        report.cluster_seconds = spent[0]
     report.seconds = time.perf_counter() - t0
     return report
 
