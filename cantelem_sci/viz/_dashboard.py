@@ -26,6 +26,7 @@ import pandas as pd
 
 from ._map_view import draw_map
 from ._offline import inline_panel_css
+from ._view_state import apply_view, view_query
 from ._xy_view import axis_options
 
 log = logging.getLogger("cantelem_sci.viz")
@@ -275,14 +276,10 @@ class Dashboard:
     def apply_view(self, query: str | None) -> list[str]:
         """Open the view a URL query names (``vehicle``, ``signals``, ``from``, ``to``,
         ``x``; see :mod:`._view_state`); returns the problems found (also on the page)."""
-        from ._view_state import apply_view
-
         return apply_view(self, query)
 
     def _redraw(self) -> None:
         try:
-            from ._view_state import view_query
-
             self._draw()
             self.share.object = f"[Link to this view](?{view_query(self)})"
         except Exception as err:  # shown on the page, never a traceback
@@ -368,8 +365,12 @@ class Dashboard:
             if x_range is not None and x_range[0] is not None:
                 self._update_stats(t0, t1)
             self._update_detail()
+            # an enum (DBC value table, e.g. BMS_State): steps, each level named
+            states = {int(k): str(n) for k, n in (ds[sig].attrs.get("choices") or {}).items()}
+            enum = {"interpolation": "steps-post", "yticks": sorted(states.items())} \
+                if states else {}
             return hv.Curve(df, "time", (sig, label)).opts(
-                color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
+                **enum, color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
                 active_tools=["xwheel_zoom"], height=220, responsive=True,
                 bgcolor="#262626", show_grid=True, xlabel="",
                 default_tools=["pan", "box_zoom", "reset"],

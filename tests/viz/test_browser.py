@@ -276,6 +276,38 @@ def _replay_at(pg) -> pd.Timestamp:
     return pd.Timestamp(re.search(r"replay: (\S+ \S+)", txt)[1])
 
 
+_AXES_JS = """() => {
+  const labels = [], drawn = [];
+  for (const doc of window.Bokeh.documents)
+    for (const m of doc.all_models) {
+      const o = m.major_label_overrides;
+      if (o && o.size) labels.push(Object.fromEntries([...o.entries()].map(([k, v]) => [String(k), v])));
+      if (m.type === "ColumnDataSource") {
+        const d = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
+        if ("BMS_State" in d) drawn.push([Array.from(d["time"]), Array.from(d["BMS_State"])]);
+      }
+    }
+  return [labels, drawn];
+}"""
+
+
+def test_5d_an_enum_signal_is_drawn_as_named_steps(page, decoded_store):
+    """BMS_State (the DBC's value table Idle/Drive/Charge/Fault) is drawn as steps with
+    each level named on its axis."""
+    _add_signal(page, "BMS_State")
+    _wait_text(page, "cantelem-detail", r"BMS_State: \d+ of \d+ samples shown")
+    _settle(page)
+    labels, drawn = page.evaluate(_AXES_JS)
+    assert {"0": "Idle", "1": "Drive", "2": "Charge", "3": "Fault"} in labels
+    xs, ys = map(np.asarray, drawn[-1])
+    # steps: between two samples the line runs flat, then rises or falls at one time
+    both = np.isfinite(ys[:-1]) & np.isfinite(ys[1:])  # NaN rows are the gap breaks
+    moves = np.flatnonzero(both & (np.diff(ys) != 0))
+    assert moves.size >= 1 and (xs[moves] == xs[moves + 1]).all()
+    assert set(np.unique(ys[~np.isnan(ys)])) <= {0, 1, 2, 3}
+    page.screenshot(path=str(SHOTS / "5d-enum-steps.png"), full_page=True)
+
+
 def test_6_replay_plays_and_pauses(page):
     """Play advances the replay time by itself (one second of drive every 250 ms), pause
     stops it; the Player's buttons are slower, first, previous, reverse, pause, play, next,
