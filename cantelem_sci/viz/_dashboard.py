@@ -26,12 +26,13 @@ import pandas as pd
 
 from ._map_view import draw_map
 from ._offline import inline_panel_css
-from ._view_state import apply_view, view_query
+from ._view_state import apply_view, view_csv, view_query
 from ._xy_view import axis_options
 
 log = logging.getLogger("cantelem_sci.viz")
 
 DEFAULT_SIGNALS = ("VehicleSpeed", "PackCurrent", "SOC")
+QUICK_RANGES = {"last 5 min": "5min", "last 15 min": "15min", "last 1 h": "1h"}
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176")
 
 
@@ -238,9 +239,13 @@ class Dashboard:
         for _, r in trips.iterrows():
             opts[f"{_fmt(r['start'])} ({pd.Timedelta(r['duration']).round('s')})"] = (
                 pd.Timestamp(r["start"]), pd.Timestamp(r["end"]))
+        t0, t1 = self._full_span()
+        if t1 is not None and not pd.isna(t1):  # quick ranges: the newest minutes
+            for name, span in QUICK_RANGES.items():
+                opts[name] = (max(pd.Timestamp(t1) - pd.Timedelta(span), pd.Timestamp(t0)),
+                              pd.Timestamp(t1))
         self.w_trip.options = opts
         self.w_trip.value = "all"
-        t0, t1 = self._full_span()
         self.w_start.value = None if t0 is None or pd.isna(t0) else pd.Timestamp(t0).to_pydatetime()
         self.w_end.value = None if t1 is None or pd.isna(t1) else pd.Timestamp(t1).to_pydatetime()
         self._silent = False
@@ -482,17 +487,4 @@ class Dashboard:
     # ---- export ----------------------------------------------------------------------------------
     def _csv(self) -> io.StringIO:
         """The shown signals' visible range, full resolution, time-aligned (or as drawn)."""
-        v = self.w_vehicle.value
-        if self.xy is not None:  # the table drawn against another axis
-            self.w_csv.filename = f"cantelem-{v}-{self.w_xaxis.value}.csv"
-            return io.StringIO(self.xy.to_csv(index=False))
-        t0, t1 = self.range
-        sigs = list(self.w_signals.value)
-        # each value held at most 3x its signal's period: a gap stays empty, as in export
-        df = (self.fleet.table(v, sigs, t0, t1).drop(columns="vehicle").set_index("time")
-              if sigs else pd.DataFrame())
-        buf = io.StringIO()
-        df.reset_index().to_csv(buf, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f")
-        buf.seek(0)
-        self.w_csv.filename = f"cantelem-{v}.csv"
-        return buf
+        return view_csv(self)

@@ -1,4 +1,5 @@
-"""The dashboard's view as a URL query, to share it: ``?vehicle=EV0002&signals=SOC,PackPower
+"""The dashboard's view to share: as a CSV of what it shows (:func:`view_csv`) and as a URL
+query: ``?vehicle=EV0002&signals=SOC,PackPower
 &from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time``.
 
 :func:`view_query` writes the view shown (the page's "Link to this view" is that query,
@@ -11,12 +12,13 @@ rest of the view still applies.
 from __future__ import annotations
 
 import difflib
+import io
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
 
-__all__ = ["apply_view", "view_query"]
+__all__ = ["apply_view", "view_csv", "view_query"]
 
 _FMT = "%Y-%m-%dT%H:%M:%S"
 
@@ -91,3 +93,19 @@ def apply_view(dash: Any, query: str | None) -> list[str]:
     if problems:
         dash.status.object = "**Link:** " + "; ".join(problems) + "  \n" + dash.status.object
     return problems
+
+
+def view_csv(dash: Any) -> io.StringIO:
+    """The shown signals' visible range at full resolution, one time-aligned table (each
+    value held at most 3x its signal's period, so a gap stays empty, as ``export`` does);
+    against another axis than time, the table drawn."""
+    v = dash.w_vehicle.value
+    if dash.xy is not None:
+        dash.w_csv.filename = f"cantelem-{v}-{dash.w_xaxis.value}.csv"
+        return io.StringIO(dash.xy.to_csv(index=False))
+    t0, t1 = dash.range
+    sigs = list(dash.w_signals.value)
+    df = (dash.fleet.table(v, sigs, t0, t1).drop(columns="vehicle") if sigs
+          else pd.DataFrame())
+    dash.w_csv.filename = f"cantelem-{v}.csv"
+    return io.StringIO(df.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%f"))
