@@ -23,13 +23,15 @@ from ..derived import default_hold, hold_onto
 from ._align import distance
 from ._derived import clean, derived_series
 
-__all__ = ["SUMMARY_COLUMNS", "charge_sessions", "runs", "summarize_trip"]
+__all__ = ["HOT_C", "SUMMARY_COLUMNS", "charge_sessions", "runs", "summarize_trip"]
 
 NS_PER_H = 3.6e12
 SUMMARY_COLUMNS = ["vehicle", "trip_id", "start", "end", "distance_km", "energy_kwh",
                    "charged_kwh", "wh_per_km", "ah", "max_cell_temp", "seconds_above_hot",
                    "hottest_module", "hottest_module_temp", "max_cell_spread_mv", "min_soc"]
 MODULES = "Module*Temp"
+#: the cell temperature (°C) a trip's ``seconds_above_hot`` counts above, by default
+HOT_C = 45.0
 
 
 def runs(t: np.ndarray, on: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
@@ -128,7 +130,7 @@ def _hottest(fleet: Any, v: str, t0: Any, t1: Any, modules: str) -> tuple[str | 
     return best
 
 
-def summarize_trip(fleet: Any, vehicle: str, trip: dict[str, Any], hot_c: float = 45.0,
+def summarize_trip(fleet: Any, vehicle: str, trip: dict[str, Any], hot_c: float = HOT_C,
                    modules: str = MODULES) -> dict[str, Any]:
     """The summary of one trip (a row of :meth:`Fleet.trips`): start, end, distance_km,
     energy_kwh (out of the pack, net of regeneration), charged_kwh (its charge sessions),

@@ -16,7 +16,7 @@ from ..errors import UnknownNameError
 from ._catalog import Catalog
 from ._days import DecodedDays
 from ._index import index_key, list_vehicles, refresh_index, trips_of
-from ._job import JobReport, decode_fleet
+from ._job import JobReport, decode_fleet, decoded_vehicles
 from ._store import Store, check_vehicles
 
 TripsKey = "index/trips/vehicle={}.json"
@@ -70,8 +70,7 @@ class Fleet(DecodedDays):
     @property
     def vehicles(self) -> list[str]:
         """Vehicle ids with raw or decoded data."""
-        dec = [n[len("vehicle="):] for n in self.store.ls("decoded") if n.startswith("vehicle=")]
-        return sorted(set(self._index) | set(dec))
+        return sorted(set(self._index) | set(decoded_vehicles(self.store)))
 
     def _check_vehicle(self, vehicle: str) -> None:
         if vehicle not in self.vehicles:
@@ -322,13 +321,14 @@ class Fleet(DecodedDays):
 
         return charge_sessions(self, vehicle, start, end, **kw)
 
-    def trip_summary(self, vehicle: str, hot_c: float = 45.0) -> pd.DataFrame:
+    def trip_summary(self, vehicle: str, hot_c: float | None = None) -> pd.DataFrame:
         """Per trip: distance, energy, Wh/km, charged kWh, Ah, cell temperatures, hottest
         module, cell spread, min SOC; stored by the decode job (:mod:`~.fleet._summaries`)."""
+        from ._battery import HOT_C
         from ._summaries import trip_summary
 
         self._check_vehicle(vehicle)
-        return trip_summary(self, vehicle, hot_c)
+        return trip_summary(self, vehicle, HOT_C if hot_c is None else hot_c)
 
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
                   vehicles: Iterable[str] | None = None, start: Any = None,

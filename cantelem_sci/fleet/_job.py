@@ -455,6 +455,7 @@ def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, wor
 
 
 def decoded_vehicles(store: Store) -> list[str]:
+    """Vehicle ids with a ``decoded/vehicle=<id>`` folder."""
     return [n[len("vehicle="):] for n in store.ls("decoded") if n.startswith("vehicle=")]
 
 

@@ -3,9 +3,10 @@
 ``summaries/vehicle=<id>/trips.parquet`` holds one row per trip (the columns of
 :data:`._battery.SUMMARY_COLUMNS`) and an ``inputs`` digest: the summary rules, the
 threshold and module pattern, the trip's bounds, the raw segments it overlaps, how its days
-were decoded (DBC, format), and the calculated signal it reads. A row is computed again only when its digest
-changes, so the decode job's summary step costs the trips its new segments touched, and a
-changed DBC or ``derived:`` section refreshes exactly the rows it affects.
+were decoded (DBC, format), and the calculated signal it reads. A row is computed again
+only when its digest changes, so the decode job's summary step costs the trips its new
+segments touched, and a changed DBC or ``derived:`` section refreshes exactly the rows it
+affects.
 
 Reading (:func:`trip_summary`) takes the stored rows whose digest still holds and computes
 the others on the fly: the answer is right whether or not the job has run since.
@@ -20,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._battery import MODULES, SUMMARY_COLUMNS, summarize_trip
+from ._battery import HOT_C, MODULES, SUMMARY_COLUMNS, summarize_trip
 from ._job import DECODE_RULES
 from ._store import Store
 
@@ -28,14 +29,13 @@ __all__ = ["summarize_vehicle", "summary_key", "trip_summary"]
 
 #: part of every digest: a change in how a summary is computed recomputes every row
 SUMMARY_RULES = "trip-summary/2"
-HOT_C = 45.0
 
 
 def summary_key(vehicle: str) -> str:
     return f"summaries/vehicle={vehicle}/trips.parquet"
 
 
-def _digest(fleet: Any, vehicle: str, trip: dict[str, Any], hot_c: float, modules: str,
+def _digest(fleet: Any, vehicle: str, trip: dict[str, Any], settings: dict[str, Any],
             days: dict[str, dict]) -> str:
     """What a trip's summary is made of: the raw segments overlapping it (by checksum), how
     the days it spans were decoded (DBC, decoder format), the calculated signal it reads
@@ -46,12 +46,10 @@ def _digest(fleet: Any, vehicle: str, trip: dict[str, Any], hot_c: float, module
                   if g["start_ns"] <= e and g["end_ns"] >= s)
     dates = (f"{x:%Y-%m-%d}" for x in pd.date_range(trip["start"].normalize(),
                                                     trip["end"].normalize(), freq="D"))
-    calc = fleet.derived_for(vehicle)
-    doc = {"rules": [SUMMARY_RULES, DECODE_RULES], "hot_c": float(hot_c), "modules": modules,
-           "start": s, "end": e, "segments": segs,
+    doc = {"rules": [SUMMARY_RULES, DECODE_RULES], **settings, "start": s, "end": e,
+           "segments": segs,
            "days": {d: [days.get(d, {}).get(k) for k in ("dbc_sha256", "format")]
-                    for d in dates},
-           "derived": {n: calc[n].expr.text for n in ("CellSpread",) if n in calc}}
+                    for d in dates}}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -62,14 +60,18 @@ def _stored(store: Store, vehicle: str) -> pd.DataFrame | None:
         return None
 
 
-def _rows(fleet: Any, vehicle: str, hot_c: float, modules: str) -> tuple[pd.DataFrame, int]:
-    """Every trip's summary with its digest; how many were computed (not stored)."""
+def _rows(fleet: Any, vehicle: str, hot_c: float, modules: str,
+          old: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
+    """Every trip's summary with its digest, the rows of ``old`` (the stored table) reused
+    where the digest holds; how many were computed."""
     days = dict(fleet._days(vehicle))
-    old = _stored(fleet.store, vehicle)
+    calc = fleet.derived_for(vehicle)
+    settings = {"hot_c": float(hot_c), "modules": modules,  # the same for every trip
+                "derived": {n: calc[n].expr.text for n in ("CellSpread",) if n in calc}}
     kept = {} if old is None else {r["trip_id"]: r for r in old.to_dict("records")}
     rows, computed = [], 0
     for trip in fleet.trips(vehicle).to_dict("records"):
-        digest = _digest(fleet, vehicle, trip, hot_c, modules, days)
+        digest = _digest(fleet, vehicle, trip, settings, days)
         row = kept.get(trip["trip_id"])
         if row is None or row.get("inputs") != digest:
             row = {**summarize_trip(fleet, vehicle, trip, hot_c, modules), "inputs": digest}
@@ -94,7 +96,8 @@ def trip_summary(fleet: Any, vehicle: str, hot_c: float = HOT_C,
     """
     if vehicle not in fleet.vehicles:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    return _rows(fleet, vehicle, hot_c, modules)[0].drop(columns="inputs")
+    old = _stored(fleet.store, vehicle)
+    return _rows(fleet, vehicle, hot_c, modules, old)[0].drop(columns="inputs")
 
 
 def summarize_vehicle(store_url: str, storage_options: dict, catalog: Any,
@@ -109,9 +112,9 @@ def summarize_vehicle(store_url: str, storage_options: dict, catalog: Any,
     fleet = Fleet(Store(store_url, storage_options), catalog, refresh=False)
     # reads in this task's own thread: dask.compute on a worker would otherwise send every
     # array read to the cluster as a task of its own
-    with dask.config.set(scheduler="synchronous"):
-        df, computed = _rows(fleet, vehicle, HOT_C, MODULES)
     old = _stored(fleet.store, vehicle)
+    with dask.config.set(scheduler="synchronous"):
+        df, computed = _rows(fleet, vehicle, HOT_C, MODULES, old)
     changed = computed or old is None or list(old["trip_id"]) != list(df["trip_id"])
     if changed:
         buf = io.BytesIO()
