@@ -102,3 +102,33 @@ def operand_series(draw, max_len: int = 60):
             min_size=n, max_size=n)), np.float64)
         out[f"S{k}"] = (t, v)
     return out
+
+
+@st.composite
+def can_messages(draw, max_size: int = 30, fd: bool = True):
+    """python-can messages of every kind a binary log holds: classic, remote, error and CAN FD
+    frames, standard and extended ids, two channels, received and sent, with times that may
+    repeat (as a logger's clock does)."""
+    import can
+
+    n = draw(st.integers(0, max_size))
+    t = 1_600_000_000.0 + np.cumsum(draw(hnp.arrays(
+        np.float64, n, elements=st.sampled_from([0.0, 1e-5, 0.001, 0.25]))))
+    kinds = ["data", "remote", "error"] + (["fd"] if fd else [])
+    out = []
+    for i in range(n):
+        kind = draw(st.sampled_from(kinds))
+        ext = draw(st.booleans())
+        aid = draw(st.integers(0, 0x1FFFFFFF if ext else 0x7FF))
+        if kind == "fd":
+            size = draw(st.sampled_from([0, 1, 8, 12, 16, 20, 24, 32, 48, 64]))
+        else:
+            size = draw(st.integers(0, 8))
+        data = draw(st.binary(min_size=size, max_size=size))
+        out.append(can.Message(
+            timestamp=float(t[i]), arbitration_id=aid, is_extended_id=ext,
+            is_remote_frame=kind == "remote", is_error_frame=kind == "error",
+            is_fd=kind == "fd", bitrate_switch=kind == "fd" and draw(st.booleans()),
+            is_rx=draw(st.booleans()), channel=draw(st.sampled_from([0, 1])),
+            dlc=size, data=None if kind == "remote" else data, check=False))
+    return out

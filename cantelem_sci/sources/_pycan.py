@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import gzip
 import os
-import warnings
 from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import FrameFormatError, LogDamageWarning, LogFormatError
+from ..errors import FrameFormatError, LogFormatError
 from ..frames import FrameBatch, from_messages
+from ._damage import check_damage
 
 NO_CHANNEL = "unknown"  # name of frames whose channel the log does not give
 _TEXT = {".asc": "ASCReader", ".trc": "TRCReader", ".csv": "CSVReader"}
-# a classic DLC code 9..15 as python-can reports it: raw (BLF, TRC, CSV) or as a length (ASC)
-_CODES_ABOVE_8 = np.array(list(range(9, 16)) + [12, 16, 20, 24, 32, 48, 64])
 
 
 class _CountedLines:
@@ -87,42 +85,16 @@ def _asc_code(line: str, base: int) -> int:
         return 99
 
 
-def _damage(msgs: list[Any], written: dict[int, int]) -> tuple[np.ndarray, np.ndarray,
-                                                                list[str]]:
-    """Which frames are damaged (mask), which carry a classic DLC code above 8 (mask), and
-    what is wrong with the first damaged one. ``written`` holds the DLC as written on the
-    line where the reader changed it."""
+def _columns(msgs: list[Any]) -> dict[str, np.ndarray]:
     n = len(msgs)
-    ext = np.fromiter((m.is_extended_id for m in msgs), bool, n)
-    aid = np.fromiter((m.arbitration_id for m in msgs), np.int64, n)
-    dlc = np.fromiter((m.dlc for m in msgs), np.int64, n)
-    size = np.fromiter((len(m.data or b"") for m in msgs), np.int64, n)
-    fd = np.fromiter((m.is_fd for m in msgs), bool, n)
-    rtr = np.fromiter((m.is_remote_frame for m in msgs), bool, n)
-    err = np.fromiter((m.is_error_frame for m in msgs), bool, n)
-    frame = ~err
-    wide = frame & (aid > np.where(ext, 0x1FFFFFFF, 0x7FF))
-    code = frame & ~fd & (dlc > 8) & np.isin(dlc, _CODES_ABOVE_8) & ((size == 8) | rtr)
-    for i, raw in written.items():
-        if raw > 15:
-            code[i] = False
-            dlc[i] = raw
-    classic_long = frame & ~fd & (dlc > 8) & ~code
-    short = frame & ~rtr & ~classic_long & (size < np.where(fd, dlc, np.minimum(dlc, 8)))
-    bad = wide | classic_long | short
-    why = []
-    for i in np.flatnonzero(bad)[:1]:
-        if wide[i]:
-            why.append(f"id {aid[i]:#x} is wider than {29 if ext[i] else 11} bits; expected at "
-                       f"most {0x1FFFFFFF if ext[i] else 0x7FF:#x} for a"
-                       f"{'n extended' if ext[i] else ' standard'} id")
-        elif classic_long[i]:
-            why.append(f"classic CAN frame (id {aid[i]:#x}) with dlc {dlc[i]} and {size[i]} "
-                       "data bytes; expected dlc 0-8, or a DLC code 9-15 with 8 bytes")
-        else:
-            why.append(f"id {aid[i]:#x} has {size[i]} data bytes for dlc {dlc[i]}; expected "
-                       f"{dlc[i] if fd[i] else min(dlc[i], 8)}")
-    return bad, code, why
+    return dict(
+        ext=np.fromiter((m.is_extended_id for m in msgs), bool, n),
+        aid=np.fromiter((m.arbitration_id for m in msgs), np.int64, n),
+        dlc=np.fromiter((m.dlc for m in msgs), np.int64, n),
+        size=np.fromiter((len(m.data or b"") for m in msgs), np.int64, n),
+        fd=np.fromiter((m.is_fd for m in msgs), bool, n),
+        rtr=np.fromiter((m.is_remote_frame for m in msgs), bool, n),
+        err=np.fromiter((m.is_error_frame for m in msgs), bool, n))
 
 
 def read_pycan(path: str, *, strict: bool = True, **kwargs: Any) -> FrameBatch:
@@ -191,15 +163,8 @@ def read_pycan(path: str, *, strict: bool = True, **kwargs: Any) -> FrameBatch:
         ) from err
     if not msgs:
         return FrameBatch.empty()
-    bad, code, why = _damage(msgs, written)
-    if why:
-        i = int(np.flatnonzero(bad)[0])
-        what = f"{_where(path, lines, i)}: {why[0]}"
-        if strict:
-            raise LogFormatError(f"{what} (strict=False keeps such frames as python-can reads "
-                                 "them)")
-        warnings.warn(f"{int(bad.sum())} damaged frame(s) kept as python-can reads them; the "
-                      f"first: {what}", LogDamageWarning, stacklevel=3)
+    code = check_damage(**_columns(msgs), written=written, strict=strict,
+                        where=lambda i: _where(path, lines, i))
     for i in np.flatnonzero(code):
         msgs[i].dlc = 8  # a classic DLC code above 8 means 8 bytes
     try:

@@ -26,9 +26,9 @@ Reader = Callable[..., FrameBatch]
 _BUILTIN: dict[str, tuple[str, tuple[str, ...]]] = {
     "candump": ("cantelem_sci.sources._candump:read_candump", (".log",)),
     "asc": ("cantelem_sci.sources._pycan:read_pycan", (".asc",)),
-    "blf": ("cantelem_sci.sources._pycan:read_pycan", (".blf",)),
+    "blf": ("cantelem_sci.sources._blf:read_blf", (".blf",)),
     "trc": ("cantelem_sci.sources._pycan:read_pycan", (".trc",)),
-    "mf4": ("cantelem_sci.sources._pycan:read_pycan", (".mf4",)),
+    "mf4": ("cantelem_sci.sources._mf4:read_mf4", (".mf4",)),
     "csv": ("cantelem_sci.sources._pycan:read_pycan", (".csv",)),
     "pycan": ("cantelem_sci.sources._pycan:read_pycan", ()),
 }
