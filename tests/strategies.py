@@ -132,3 +132,124 @@ def can_messages(draw, max_size: int = 30, fd: bool = True):
             is_rx=draw(st.booleans()), channel=draw(st.sampled_from([0, 1])),
             dlc=size, data=None if kind == "remote" else data, check=False))
     return out
+
+
+_ASC_ODD = ["0x1F", "\u00c4", "-1", "100", "1FFFFFFFF", "rx", "Rx", "\x1c", "R", "x", "+5", "1\r2",
+            "1_0", "9" * 14 + ".5", "CanFd", "ErrorFrameX", "12.5"]
+
+
+@st.composite
+def asc_text(draw, max_lines: int = 12):
+    """The text of an ASC log: python-can's header lines, frame lines of every kind (classic,
+    remote, error, CANFD with and without a frame name), lines python-can skips, and lines
+    with a token replaced by something outside the usual grammar."""
+    def hx(v):
+        return f"{v:X}"
+
+    head = draw(st.lists(st.sampled_from([
+        "date Sam Sep 30 15:06:13.191 2017", "base hex  timestamps absolute", "base dec",
+        "base HEX", "internal events logged", "// version 9.0.0", "no internal events logged"]),
+        max_size=3))
+    body = []
+    for _ in range(draw(st.integers(0, max_lines))):
+        ts = f"{draw(st.integers(0, 9999))}.{draw(st.integers(0, 999999)):06d}"
+        ch = draw(st.integers(0, 3))
+        ext = draw(st.booleans())
+        cid = hx(draw(st.integers(0, 0x1FFFFFFF if ext else 0x7FF))) + ("x" if ext else "")
+        d = draw(st.sampled_from(["Rx", "Tx"]))
+        kind = draw(st.sampled_from(["data", "data", "remote", "error", "fd", "noise"]))
+        n = draw(st.integers(0, 8))
+        data = " ".join(f"{v:02X}" for v in draw(st.binary(min_size=n, max_size=n)))
+        if kind == "data":
+            code = draw(st.sampled_from([n, n, 9, 15, 0x40]))
+            toks = [ts, str(ch), cid, d, "d", hx(code), data, "Length = 0 BitCount = 64"]
+        elif kind == "remote":
+            toks = [ts, str(ch), cid, d, "r"] + ([hx(n)] if draw(st.booleans()) else [])
+        elif kind == "error":
+            toks = [ts, str(ch), "ErrorFrame"] + (["ECC:", "10100010"]
+                                                  if draw(st.booleans()) else [])
+        elif kind == "fd":
+            length = draw(st.sampled_from([0, 1, 8, 12, 16, 64]))
+            fdata = " ".join(f"{v:02X}" for v in draw(st.binary(min_size=length,
+                                                               max_size=length)))
+            code = {0: 0, 1: 1, 8: 8, 12: 9, 16: 10, 64: 15}[length]
+            name = ["Msg"] if draw(st.booleans()) else []
+            toks = [ts, "CANFD", str(ch + 1), d, cid] + name + ["1", "0", hx(code),
+                                                                str(length), fdata,
+                                                                "0 0 0 0 0 0 0 0 0"]
+        else:
+            toks = draw(st.sampled_from([
+                [ts, str(ch), "Statistic:", "D", "0", "R", "0"], ["Begin", "Triggerblock",
+                                                                 "Sam", "Sep", "30", "2017"],
+                [ts, "Start", "of", "measurement"], ["//", "comment", "\u00e4"], [ts, "CANFD"],
+                ["End", "TriggerBlock"]]))
+        toks = " ".join(toks).split(" ")
+        if draw(st.integers(0, 5)) == 0 and toks:
+            toks[draw(st.integers(0, len(toks) - 1))] = draw(st.sampled_from(_ASC_ODD))
+        if draw(st.integers(0, 8)) == 0 and len(toks) > 1:
+            toks = toks[:draw(st.integers(1, len(toks) - 1))]
+        body.append(draw(st.sampled_from(["", "   "])) + " ".join(toks))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\n", "\r\n", "\r"]))
+    return eol.join(head + body) + eol
+
+
+@st.composite
+def trc_text(draw, max_lines: int = 12):
+    """The text of a PEAK TRC log, versions 1.0 to 2.1 (2.x with the columns in any order
+    and with ``L`` or ``l``), with data, remote and CAN FD records, records python-can skips
+    (status, errors, ``FFFFFFFF``), comments, and a token replaced by something odd."""
+    version = draw(st.sampled_from(["1.0", "1.1", "1.3", "2.0", "2.1", "1.2", None]))
+    head = [f";$FILEVERSION={version}"] if version else []
+    if draw(st.booleans()):
+        head.append(f";$STARTTIME={draw(st.sampled_from(['44548.6028595139', '46027.3125', 'x']))}")
+    cols = ["N", "O", "T", "B", "I", "d", "R", "L", "D"]
+    if version and version.startswith("2"):
+        if draw(st.booleans()):
+            cols[7] = "l"
+        if draw(st.booleans()):
+            cols.remove("B")
+        if draw(st.integers(0, 4)) == 0:
+            cols = draw(st.permutations(cols))
+        head.append(";$COLUMNS=" + ",".join(cols))
+    head += draw(st.lists(st.sampled_from([";", ";   Message Number", ";---+--"]), max_size=2))
+    body = []
+    for j in range(draw(st.integers(0, max_lines))):
+        ms = f"{draw(st.integers(0, 99999))}.{draw(st.integers(0, 999)):0{draw(st.sampled_from([1, 3]))}d}"
+        ext = draw(st.booleans())
+        cid = f"{draw(st.integers(0, 0x1FFFFFFF if ext else 0x7FF)):0{8 if ext else 4}X}"
+        d = draw(st.sampled_from(["Rx", "Tx"]))
+        n = draw(st.integers(0, 8))
+        payload = [f"{v:02X}" for v in draw(st.binary(min_size=n, max_size=n))]
+        rtr = draw(st.integers(0, 5)) == 0
+        if version in ("1.1",):
+            toks = [f"{j})", ms, draw(st.sampled_from([d, d, "Warng"])), cid, str(n)]
+        elif version == "1.3":
+            toks = [f"{j})", ms, str(draw(st.integers(1, 2))), draw(st.sampled_from([d, d, "Error"])),
+                    cid, "-", str(n)]
+        elif version and version.startswith("2"):
+            kind = draw(st.sampled_from(["DT", "DT", "FD", "FB", "RR", "ST", "ER"]))
+            if kind in ("FD", "FB"):
+                m = draw(st.sampled_from([0, 12, 16, 64]))
+                payload = [f"{v:02X}" for v in draw(st.binary(min_size=m, max_size=m))]
+            length = len(payload)
+            code = length if length <= 8 else {12: 9, 16: 10, 64: 15}[length]
+            values = {"N": str(j), "O": ms, "T": kind, "B": str(draw(st.integers(1, 2))),
+                      "I": cid, "d": d, "R": "-", "L": str(code), "l": str(length),
+                      "D": " ".join(payload)}
+            toks = [values[c] for c in cols]
+            toks = " ".join(toks).split(" ")
+            payload = []
+        else:
+            toks = [f"{j})", ms, draw(st.sampled_from([cid, cid, "FFFFFFFF"])), str(n)]
+        toks += ["RTR"] if rtr and payload else payload
+        toks = [t for t in toks if t]
+        if draw(st.integers(0, 5)) == 0 and toks:
+            toks[draw(st.integers(0, len(toks) - 1))] = draw(st.sampled_from(
+                ["1e3", "+5", "0x1F", "\u00c4", "100", "FFFFFFFF", "Rx", "-", "1.5.5", "RTR"]))
+        if draw(st.integers(0, 8)) == 0 and len(toks) > 1:
+            toks = toks[:draw(st.integers(1, len(toks) - 1))]
+        body.append(draw(st.sampled_from(["", "    "])) + " ".join(toks))
+        if draw(st.integers(0, 6)) == 0:
+            body.append(draw(st.sampled_from([";comment", "", "  ;x"])))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\n", "\r\n", "\r"]))
+    return eol.join(head + body) + eol

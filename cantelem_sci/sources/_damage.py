@@ -96,17 +96,21 @@ def channel_codes(values: np.ndarray, name: Callable[[int], str]) -> tuple[np.nd
 
 
 def batch_from_columns(path: str, c: dict[str, np.ndarray], channel_names: list[str], *,
-                       strict: bool, where: Callable[[int], str] | None = None) -> FrameBatch:
+                       strict: bool, where: Callable[[int], str] | None = None,
+                       written: dict[int, int] | None = None) -> FrameBatch:
     """The frames a reader parsed into columns, checked as python-can's frames would be.
 
     ``c`` holds ``time`` (int64 ns), ``aid`` (as the log gives it), ``ext``, ``fd``, ``rtr``,
     ``err``, ``rx`` (bool), ``dlc`` and ``size`` (int64: the DLC the frame says it has and the
     payload bytes the log holds), ``chan`` (uint8 index into ``channel_names``) and ``data``
-    (n x 8 or n x 64, zero beyond ``size``).
+    (n x 8 or n x 64, zero beyond ``size``); ``written`` as for :func:`check_damage`.
     """
+    if not c["time"].shape[0]:
+        return FrameBatch.empty()  # as python-can's readers give no frames
     where = where or (lambda i: f"{path}: frame {i}")
     code = check_damage(aid=c["aid"], ext=c["ext"], dlc=c["dlc"], size=c["size"], fd=c["fd"],
-                        rtr=c["rtr"], err=c["err"], strict=strict, where=where)
+                        rtr=c["rtr"], err=c["err"], strict=strict, where=where,
+                        written=written)
     dlc = c["dlc"].astype(np.int64)
     dlc[code] = 8  # a classic DLC code above 8 means 8 bytes
     err = c["err"]
@@ -122,7 +126,7 @@ def batch_from_columns(path: str, c: dict[str, np.ndarray], channel_names: list[
     data = c["data"]
     if data.shape[1] < width:
         data = np.pad(data, ((0, 0), (0, width - data.shape[1])))
-    batch = FrameBatch(c["time"].astype(np.int64), (c["aid"] & 0x1FFFFFFF).astype(np.uint32),
+    batch = FrameBatch(c["time"].astype(np.int64), c["aid"].astype(np.uint32),
                        dlc.astype(np.uint8), c["ext"].astype(bool), c["fd"].astype(bool),
                        c["rtr"].astype(bool), err.astype(bool), c["chan"].astype(np.uint8),
                        np.ascontiguousarray(data[:, :width]),

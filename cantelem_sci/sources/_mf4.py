@@ -175,7 +175,7 @@ def read_mf4(path: str | os.PathLike[str], *, strict: bool = True, **_: Any) -> 
     finally:
         mdf.close()
     if not parts:
-        return FrameBatch.empty(channel_names=[NO_CHANNEL])
+        return FrameBatch.empty()
     f = _concat(parts)
     f["time"] = seconds_to_ns(f["time"])
     f["chan"], names = channel_codes(f["bus"], lambda v: NO_CHANNEL if v < 0 else str(v))

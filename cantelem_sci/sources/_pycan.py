@@ -1,14 +1,12 @@
-"""Every log format python-can reads (ASC, BLF, TRC, MF4, CSV; gzip too), read strictly.
+"""Every log format python-can reads (ASC, BLF, TRC, MF4, CSV; gzip too), read strictly,
+message by message.
 
-python-can's readers are forgiving: a line with fewer data bytes than its DLC is
-zero-padded, a classic frame may say it has 64 bytes, an id may be wider than 29 bits. Here
-such damage is refused by default with the file and the line (text formats) or the frame
-number (binary formats), like the candump reader does. ``strict=False`` keeps the frames as
-python-can gives them and warns once (:class:`~cantelem_sci.errors.LogDamageWarning`).
-
-One rule is not damage: a classic frame's DLC code 9-15 means 8 data bytes (ISO 11898-1);
-such frames carrying their 8 bytes are kept with ``dlc`` 8.
-"""
+The registered readers of ASC, BLF, TRC and MF4 are the whole-column ones (``_asc``, ``_blf``,
+``_trc``, ``_mf4``); this one reads python-can's CSV, any format by name (``format="pycan"``)
+and the ASC and TRC files (or options) outside the compiled parsers' exact grammar. Damage is
+refused by the shared rules of :mod:`._damage`, with the file and the line (text formats) or
+the frame number (binary formats); ``strict=False`` keeps the frames as python-can gives them
+and warns once (:class:`~cantelem_sci.errors.LogDamageWarning`)."""
 
 from __future__ import annotations
 
@@ -74,13 +72,11 @@ def _where(path: str, lines: list[int] | None, i: int) -> str:
 
 
 def _asc_code(line: str, base: int) -> int:
-    """The DLC as written on an ASC classic-frame line (python-can maps it through the FD
-    table, so 0x40 and 0xF both read as 64)."""
+    """The DLC as written on an ASC classic-frame line, ``ts ch id dir d|r dlc ...`` (python-can
+    maps a data frame's through the FD table, so 0x40 and 0xF both read as 64)."""
     tokens = line.split()
-    low = [t.lower() for t in tokens]
-    k = low.index("d") if "d" in low else len(tokens)
     try:
-        return int(tokens[k + 1], base)
+        return int(tokens[5], base)
     except (IndexError, ValueError):
         return 99
 

@@ -25,9 +25,9 @@ Reader = Callable[..., FrameBatch]
 #: name -> (import target, suffixes)
 _BUILTIN: dict[str, tuple[str, tuple[str, ...]]] = {
     "candump": ("cantelem_sci.sources._candump:read_candump", (".log",)),
-    "asc": ("cantelem_sci.sources._pycan:read_pycan", (".asc",)),
+    "asc": ("cantelem_sci.sources._asc:read_asc", (".asc",)),
     "blf": ("cantelem_sci.sources._blf:read_blf", (".blf",)),
-    "trc": ("cantelem_sci.sources._pycan:read_pycan", (".trc",)),
+    "trc": ("cantelem_sci.sources._trc:read_trc", (".trc",)),
     "mf4": ("cantelem_sci.sources._mf4:read_mf4", (".mf4",)),
     "csv": ("cantelem_sci.sources._pycan:read_pycan", (".csv",)),
     "pycan": ("cantelem_sci.sources._pycan:read_pycan", ()),
