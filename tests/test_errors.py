@@ -102,6 +102,10 @@ TABLE = [
     ("window_quantiles", lambda tmp: kernels.window_quantiles(X, Y, 0.0, 2.0, 3, [1.5])),
     ("stats_combine", lambda tmp: kernels.stats_combine(kernels.stats_create(2),
                                                         kernels.stats_create(3))),
+    ("moments_combine", lambda tmp: kernels.moments_combine(kernels.moments_create(2),
+                                                            kernels.moments_create(3))),
+    ("moments_append", lambda tmp: kernels.moments_append(kernels.moments_create(2),
+                                                          [0, 1], [1.0])),
     # calculated signals
     ("parse", lambda tmp: derived.parse("PackVoltage *")),
     ("define", lambda tmp: derived.define("P", {"exp": "SOC"})),
@@ -165,7 +169,8 @@ def test_every_public_module_is_in_the_table():
     """Each public function module with functions taking input has a row."""
     names = {n.split(".")[-1] for n, _ in TABLE}
     for mod, skip in ((kernels, {"stats_create", "stats_append", "stats_finalize", "breaks",
-                                 "lttb_on_subset", "step"}),
+                                 "lttb_on_subset", "step", "moments_create",
+                                 "moments_finalize"}),
                       (alerts, {"events_frame", "available_sinks", "register_sink"}),
                       (decoder, {"release_tree", "signal_layout", "uncached"}),
                       (derived, set())):

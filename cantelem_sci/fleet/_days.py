@@ -65,22 +65,30 @@ class DecodedDays:
             total -= old.nbytes
         return a
 
-    def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
-        """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""
+    def _message_parts(self, vehicle: str, message: str, sigs: list[str], start, end):
+        """Per decoded day in range: (time ns, {signal: values}, attrs, ordered) in [start,
+        end], views of the caches."""
         t0, t1 = _ts(start), _ts(end)
-        times, vals = [], {s: [] for s in sigs}
-        attrs: dict[str, dict] = {}
-        ordered = True
         for key, ds in self._day_parts(vehicle, message, start, end):
             index = ds.indexes["time"]
-            ordered = ordered and index.is_monotonic_increasing  # cached by pandas
             t = index.values.view("int64")
             i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
             i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
-            times.append(t[i0:i1])
+            yield (t[i0:i1], {s: self._values(key, message, ds, s)[i0:i1] for s in sigs},
+                   {s: dict(ds[s].attrs) for s in sigs},
+                   index.is_monotonic_increasing)  # cached by pandas
+
+    def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
+        """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""
+        times, vals = [], {s: [] for s in sigs}
+        attrs: dict[str, dict] = {}
+        ordered = True
+        for t, values, at, mono in self._message_parts(vehicle, message, sigs, start, end):
+            ordered = ordered and mono
+            times.append(t)
             for s in sigs:
-                vals[s].append(self._values(key, message, ds, s)[i0:i1])
-                attrs[s] = dict(ds[s].attrs)
+                vals[s].append(values[s])
+            attrs.update(at)
         ordered = ordered and all(a[-1] <= b[0] for a, b in zip(times, times[1:])
                                   if a.size and b.size)
         return _joined(times, np.int64), {s: _joined(v) for s, v in vals.items()}, attrs, ordered

@@ -333,9 +333,11 @@ class Fleet(DecodedDays):
     def aggregate(self, freq: str = "1h", signals: Sequence[str] | str | None = None,
                   vehicles: Iterable[str] | None = None, start: Any = None,
                   end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
-        """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
-        flox-backed), as variables of dims (vehicle, time, stat)."""
-        from ._grid import aggregate
+        """Per-vehicle count / min / max / mean / std (population) per window of ``freq``, as
+        variables of dims (vehicle, time, stat); a window without samples counts 0. Fixed
+        windows come from the moments kernel over the decoded days, calendar ones (``"1MS"``)
+        from xarray's resample (:mod:`~.fleet._aggregate`)."""
+        from ._aggregate import aggregate
 
         return aggregate(self, freq, signals, vehicles, start, end, derived)
 

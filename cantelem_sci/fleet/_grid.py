@@ -1,5 +1,5 @@
-"""Fleet-wide queries on a common grid: zero-order-hold resampling and windowed aggregates
-(the bodies of :meth:`Fleet.resample` and :meth:`Fleet.aggregate`)."""
+"""Fleet-wide queries on a common grid: zero-order-hold resampling (the body of
+:meth:`Fleet.resample`) and the choice of vehicles that have the signals asked for."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import xarray as xr
 
 from ._days import _ts
 
-__all__ = ["aggregate", "having", "resample"]
+__all__ = ["having", "resample"]
 
 
 def resample(fleet: Any, freq: str, signals: Sequence[str] | str,
@@ -56,39 +56,6 @@ def resample(fleet: Any, freq: str, signals: Sequence[str] | str,
     res = (xr.concat(per_vehicle, "vehicle", coords="minimal", compat="override")
            if per_vehicle else xr.Dataset())
     res.attrs.update({"freq": freq, "max_hold": str(hold)})
-    return res
-
-
-def aggregate(fleet: Any, freq: str = "1h", signals: Sequence[str] | str | None = None,
-              vehicles: Iterable[str] | None = None, start: Any = None,
-              end: Any = None, derived: Mapping[str, Any] | None = None) -> xr.Dataset:
-    """Per-vehicle count / min / max / mean / std per window of ``freq`` (xarray resample,
-    flox-backed), as variables of dims (vehicle, time, stat)."""
-    vehicles = having(fleet, vehicles, signals, derived)
-    stats = ["count", "min", "max", "mean", "std"]
-    per_vehicle = []
-    for v in vehicles:
-        sig = signals or [s for s in fleet.signals(v) if "." not in s]
-        ds = fleet.load(v, sig, start, end, derived=derived)
-        cols = {}
-        for name, da in ds.data_vars.items():
-            tdim = da.dims[0]
-            da = da.rename({tdim: "time"}) if tdim != "time" else da
-            if da.sizes["time"] == 0:
-                continue
-            r = da.resample(time=freq)
-            parts = [r.count(), r.min(), r.max(), r.mean(), r.std()]
-            stat = pd.Index(np.array(stats, dtype=object), name="stat")
-            cols[name] = xr.concat(parts, stat, coords="minimal",
-                                   compat="override").transpose("time", "stat")
-        if cols:
-            per_vehicle.append(xr.Dataset(cols).expand_dims(vehicle=[v]))
-    if not per_vehicle:
-        return xr.Dataset()
-    res = xr.concat(per_vehicle, "vehicle", join="outer", coords="minimal", compat="override")
-    for name in res.data_vars:  # a window without samples counts 0 (its statistics are NaN)
-        res[name].loc[{"stat": "count"}] = res[name].sel(stat="count").fillna(0)
-    res.attrs["window"] = freq
     return res
 
 

@@ -16,11 +16,14 @@ _WHERE = {
     "FIELDS": "_stats", "STATS": "_stats", "stats_append": "_stats", "stats_combine": "_stats",
     "stats_create": "_stats", "stats_finalize": "_stats", "window_quantiles": "_stats",
     "window_stats": "_stats",
+    "MOMENTS": "_moments", "moments_append": "_moments", "moments_combine": "_moments",
+    "moments_create": "_moments", "moments_finalize": "_moments",
 }
 
 __all__ = [
     "FIELDS",
     "METHODS",
+    "MOMENTS",
     "STATS",
     "breaks",
     "downsample",
@@ -29,6 +32,10 @@ __all__ = [
     "m4",
     "minmax",
     "minmax_lttb",
+    "moments_append",
+    "moments_combine",
+    "moments_create",
+    "moments_finalize",
     "stats_append",
     "stats_combine",
     "stats_create",

@@ -162,3 +162,22 @@ def window_stats_reference(x, y, origin, width, n_windows, max_gap=None):
         out["last_time"].append(times[w][-1] if v else nan)
         out["tw_mean"].append(tws[w] / twd[w] if twd[w] > 0 else nan)
     return {s: np.array(a) for s, a in out.items()}
+
+
+def moments_reference(k, y, n_windows):
+    """count, min, max, mean, std (population) per window from lists of each window's
+    samples (NaN values and windows outside 0 .. n_windows - 1 skipped)."""
+    vals = [[] for _ in range(n_windows)]
+    for w, v in zip(k, y):
+        if 0 <= w < n_windows and not math.isnan(v):
+            vals[w].append(float(v))
+    out = {s: [] for s in ("count", "min", "max", "mean", "std")}
+    for v in vals:
+        mean = math.fsum(v) / len(v) if v else math.nan
+        out["count"].append(float(len(v)))
+        out["min"].append(min(v) if v else math.nan)
+        out["max"].append(max(v) if v else math.nan)
+        out["mean"].append(mean)
+        out["std"].append(math.sqrt(math.fsum((a - mean) ** 2 for a in v) / len(v))
+                          if v else math.nan)
+    return out

@@ -232,3 +232,21 @@ def test_aggregate_counts_zero_in_windows_without_samples(fleet):
     assert not count.isnull().any() and (count == 0).sum() > 50 and (count > 0).sum() > 50
     mean = agg["VehicleSpeed"].sel(stat="mean")
     assert ((count == 0) == mean.isnull()).all()
+
+
+@pytest.mark.parametrize("freq", ["1h", "7min", "250ms"])
+def test_aggregate_kernel_equals_xarray_resample(fleet, freq):
+    """The moments kernel over the decoded days gives xarray's resample numbers, windows
+    (pandas' start_day origin, also for a window that does not divide a day) and labels."""
+    from cantelem_sci.fleet._aggregate import _calendar
+
+    kw = dict(signals=["VehicleSpeed", "PackVoltage", "SOC"], start="2026-03-01T23:40",
+              end="2026-03-02T00:20")
+    got = fleet.aggregate(freq, **kw)
+    want = _calendar(fleet, freq, kw["signals"], None, kw["start"], kw["end"], None).compute()
+    assert list(got.vehicle.values) == list(want.vehicle.values)
+    np.testing.assert_array_equal(got.time.values, want.time.values)
+    for name in kw["signals"]:
+        np.testing.assert_allclose(got[name].transpose(*want[name].dims).values,
+                                   want[name].values, rtol=1e-9, atol=1e-9, equal_nan=True,
+                                   err_msg=name)
