@@ -334,7 +334,9 @@ def _plain(v: Any) -> Any:
 
 def get_client(scheduler: str | None = None, workers: int | None = None):
     """A dask.distributed client: ``scheduler`` (an address, or a ``Client``) or a new
-    LocalCluster of ``workers`` processes with one thread each. Returns (client, owned)."""
+    LocalCluster of ``workers`` processes with one thread each. Returns (client, owned):
+    owned ``"cluster"`` for a LocalCluster made here, ``"client"`` for a client of an
+    address (not made the default client, so the caller's stays), else False."""
     from distributed import Client, LocalCluster
 
     from .. import _config
@@ -343,27 +345,29 @@ def get_client(scheduler: str | None = None, workers: int | None = None):
     if scheduler is not None and not isinstance(scheduler, str):
         return scheduler, False
     if scheduler:
-        return Client(scheduler), False
+        return Client(scheduler, set_as_default=False), "client"
     n = int(_config.get("workers", workers))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            dashboard_address=None)
-    return Client(cluster), True
+    return Client(cluster), "cluster"
 
 
 @contextlib.contextmanager
 def using_cluster(client: Any, scheduler: str | None, workers: int | None):
-    """``(client, spent)`` for the block: ``client``, else one of :func:`get_client` (a
-    LocalCluster made here is closed after the block); ``spent[0]``: the seconds spent
+    """``(client, spent)`` for the block: ``client``, else one of :func:`get_client` (closed
+    after the block, with the LocalCluster made here); ``spent[0]``: the seconds spent
     starting and stopping a cluster made here."""
     owned, spent = False, [0.0]
     if client is None:
         t = time.perf_counter()
         client, owned = get_client(scheduler, workers)
-        spent[0] = time.perf_counter() - t if owned else 0.0
+        spent[0] = time.perf_counter() - t if owned == "cluster" else 0.0
     try:
         yield client, spent
     finally:
-        if owned:
+        if owned == "client":
+            client.close()  # a scheduler's address: its connections, not its cluster
+        elif owned:
             t = time.perf_counter()
             cluster = client.cluster
             client.close()

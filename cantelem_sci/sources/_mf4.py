@@ -42,6 +42,16 @@ def _merge_order(times, starts):
     return out
 
 
+@njit(cache=True, nogil=True)
+def _payload(src, size, out):
+    """The first ``size[i]`` bytes of each row of ``src`` (a strided view of the records)
+    into ``out``, zero beyond."""
+    for i in range(src.shape[0]):
+        for j in range(min(size[i], out.shape[1])):
+            out[i, j] = src[i, j]
+    return out
+
+
 def _field(s: np.ndarray, kind: str, name: str) -> np.ndarray | None:
     key = f"{kind}.{name}"
     return s[key] if key in (s.dtype.names or ()) else None
@@ -86,11 +96,11 @@ def _group(mdf: Any, index: int, kind: str, start: float) -> dict[str, Any]:
             rtr = _field(s, kind, "RTR")
             cols["rtr"] = np.zeros(n, bool) if rtr is None else rtr.astype(bool)
     else:
-        payload = np.asarray(payload, np.uint8).reshape(n, -1)
+        payload = payload.reshape(n, -1)
         size = np.minimum(length.astype(np.int64), payload.shape[1])
         cols["dlc"] = cols["size"] = size  # python-can: data[:DataLength], dlc its length
-        cols["data"] = np.where(np.arange(payload.shape[1]) < size[:, None], payload, 0
-                                ).astype(np.uint8)
+        wide = n and (cols["fd"].any() or size.max() > 8)
+        cols["data"] = _payload(payload, size, np.zeros((n, 64 if wide else 8), np.uint8))
         if kind == "CAN_ErrorFrame":
             rtr = _field(s, kind, "RTR")
             cols["rtr"] = np.zeros(n, bool) if rtr is None else rtr.astype(bool)
@@ -117,6 +127,10 @@ def _groups(mdf: Any) -> list[tuple[int, str]]:
 
 
 def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(parts) == 1:
+        out = dict(parts[0])
+        out["bus"] = out["bus"] if out["bus"] is not None else np.full(out["time"].shape[0], -1)
+        return out
     width = max(p["data"].shape[1] for p in parts)
     out: dict[str, Any] = {}
     for key in ("time", "aid", "ext", "fd", "rx", "err", "rtr", "dlc", "size"):
