@@ -9,8 +9,13 @@ MF4 read + decode against asammdf.
   ``read_mf4`` + :func:`cantelem_sci.decode`, on the real CANedge recordings of the shared
   corpus and on the simulated MF4.
 
+* Raw segment read-back: the edge logger's segments of one simulated vehicle-hour (the
+  logger's segment length, ~30 k frames each, and one segment of the whole hour) read by
+  :func:`cantelem_sci.io.read_segment`, against pyarrow reading the same frames from Parquet
+  (zstd, a file per segment) into numpy columns.
+
 Goals (the throughput issue): every reader >= 10x python-can's; MF4 read + decode >= 2x
-asammdf.
+asammdf; segment read-back at least as fast as pyarrow.
 """
 
 from __future__ import annotations
@@ -107,6 +112,54 @@ def _mf4_decode(cases: list[tuple[str, Path, Path]]) -> dict:
     return out
 
 
+def _read_back(where: Path) -> dict:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+    from cantelem_sci.io import read_segment
+    from cantelem_sci.io._segment import _write_arrays
+
+    raw = ct.simulate_vehicle("EV0001", duration_s=3600, seed=0, start="2026-01-05T07:00:00")
+    ingest(raw, "EV0001", str(where / "small"))
+    whole = where / "whole" / "seg.zarr"
+    _write_arrays(whole, raw, None, {"schema": "cantelem.raw-frames", "schema_version": 1,
+                                     "channel_names": raw.channel_names}, 7)
+    out = {}
+    for label, segs in (("logger's segments", sorted((where / "small").rglob("*.zarr"))),
+                        ("one segment of the hour", [whole])):
+        for seg in segs:
+            b = read_segment(seg)
+            pq.write_table(pa.table({
+                "time": b.time, "arbitration_id": b.arbitration_id, "dlc": b.dlc,
+                "is_extended": b.is_extended, "is_fd": b.is_fd, "is_remote": b.is_remote,
+                "is_error": b.is_error, "channel": b.channel,
+                "data": pa.FixedSizeListArray.from_arrays(pa.array(b.data.reshape(-1)),
+                                                          b.data.shape[1])}),
+                str(seg) + ".parquet", compression="zstd")
+
+        def ours():
+            for seg in segs:
+                read_segment(seg)
+
+        def arrow():
+            for seg in segs:
+                t = pq.read_table(str(seg) + ".parquet")
+                {c: t.column(c).to_numpy() for c in t.column_names if c != "data"}
+                t.column("data").combine_chunks().flatten().to_numpy()
+
+        ours(), arrow()
+        t_ours, t_arrow = _best(ours, 5), _best(arrow, 5)
+        n = len(raw)
+        out[label] = {"segments": len(segs), "ours_s": t_ours, "pyarrow_s": t_arrow,
+                      "ratio": t_arrow / t_ours}
+        print(f"  {label:24s} ({len(segs)} x {n // len(segs):,} frames): ours "
+              f"{n / t_ours / 1e6:5.1f} M frames/s, pyarrow {n / t_arrow / 1e6:5.1f} M: "
+              f"{t_arrow / t_ours:4.2f}x pyarrow's speed")
+    return out
+
+
 def main(n: int = N) -> dict:
     import cantelem_sci as ct
 
@@ -126,6 +179,11 @@ def main(n: int = N) -> dict:
     cases.append((f"simulated, {n:,} frames", paths[".mf4"], Path(ct.sample_dbc_path())))
     print("[import] MF4 read + decode against asammdf's extract_bus_logging (best of 3 / 2)")
     res["mf4_decode"] = _mf4_decode(cases)
+    print("[import] raw segment read-back against pyarrow over Parquet (best of 5)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res["read_back"] = _read_back(Path(tmp))
     return res
 
 
