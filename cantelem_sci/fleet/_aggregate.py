@@ -12,6 +12,8 @@ xarray's resample.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -34,7 +36,8 @@ def _width(freq: str) -> int | None:
     except (ValueError, TypeError) as err:
         raise ArgumentError(f"window {freq!r}: expected a pandas frequency such as '1min', "
                             f"'1h' or '1D' ({err})") from err
-    if isinstance(off, pd.offsets.Tick):
+    # pandas 3 no longer counts Day as a Tick; it is 24 h all the same (no time zones here)
+    if isinstance(off, pd.offsets.Tick) or type(off).__name__ == "Day":
         if off.nanos <= 0:
             raise ArgumentError(f"window {freq!r}: expected a positive length")
         return int(off.nanos)
@@ -101,7 +104,10 @@ def aggregate(fleet: Any, freq: str = "1h", signals: Sequence[str] | str | None 
     if width is None:
         return _calendar(fleet, freq, signals, vehicles, start, end, derived)
     chosen = having(fleet, vehicles, signals, derived)
-    found = {v: _vehicle(fleet, v, signals, start, end, derived, width) for v in chosen}
+    # vehicles in threads: the kernel and zstd release the GIL, so each core takes one
+    with ThreadPoolExecutor(max_workers=max(1, min(len(chosen), os.cpu_count() or 1))) as pool:
+        found = dict(zip(chosen, pool.map(
+            lambda v: _vehicle(fleet, v, signals, start, end, derived, width), chosen)))
     names = list(dict.fromkeys(n for per in found.values() for n in per))
     if not names:
         return xr.Dataset()

@@ -3,12 +3,14 @@ and whole variables held in an LRU cache of ``cache_bytes``; the base of :class:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._direct import read_signal, read_times, signal_attrs
 from ._job import day_key
 
 __all__ = ["DecodedDays"]
@@ -30,10 +32,10 @@ def _joined(parts: list[np.ndarray], dtype: Any = np.float64) -> np.ndarray:
 
 class DecodedDays:
     """What :class:`Fleet` reads decoded days with (``store``, ``_days``, ``_open``,
-    ``_arrays`` and ``cache_bytes`` are the Fleet's)."""
+    ``_meta``, ``_arrays``, ``_cache_lock`` and ``cache_bytes`` are the Fleet's)."""
 
-    def _day_parts(self, vehicle: str, message: str, start, end) -> list[tuple[str, xr.Dataset]]:
-        """(store key, lazily opened group) of each decoded day of ``message`` in range."""
+    def _day_keys(self, vehicle: str, message: str, start, end) -> list[str]:
+        """Store keys of the decoded days of ``message`` in range."""
         t0, t1 = _ts(start), _ts(end)
         out = []
         for date, cur in self._days(vehicle):
@@ -44,39 +46,84 @@ class DecodedDays:
                 continue
             if t1 is not None and info["start_ns"] > t1.value:
                 continue
-            key = f"{day_key(vehicle, date)}/{cur['version']}.zarr"
-            if (key, message) not in self._open:  # opened once: metadata and time index
-                self._open[(key, message)] = self.store.open_zarr(key, group=message, chunks={})
-            out.append((key, self._open[(key, message)]))
+            out.append(f"{day_key(vehicle, date)}/{cur['version']}.zarr")
         return out
+
+    def _opened(self, key: str, message: str) -> xr.Dataset:
+        if (key, message) not in self._open:  # opened once: metadata and time index
+            self._open[(key, message)] = self.store.open_zarr(key, group=message, chunks={})
+        return self._open[(key, message)]
+
+    def _day_parts(self, vehicle: str, message: str, start, end) -> list[tuple[str, xr.Dataset]]:
+        """(store key, lazily opened group) of each decoded day of ``message`` in range."""
+        return [(key, self._opened(key, message))
+                for key in self._day_keys(vehicle, message, start, end)]
 
     def _values(self, key: str, message: str, ds: xr.Dataset, var: str) -> np.ndarray:
         """A whole variable of one decoded day, in memory (LRU, ``cache_bytes`` in total)."""
-        k = (key, message, var)
-        if k in self._arrays:
-            self._arrays.move_to_end(k)
-            return self._arrays[k]
-        a = np.asarray(ds[var].values)
+        return self._cached((key, message, var), lambda: np.asarray(ds[var].values))
+
+    def _cached(self, k: tuple[str, str, str], load) -> np.ndarray | None:
+        """``load()`` through the LRU cache of whole arrays (None is not cached)."""
+        with self._cache_lock:
+            if k in self._arrays:
+                self._arrays.move_to_end(k)
+                return self._arrays[k]
+        a = load()
+        if a is None:
+            return None
         a.flags.writeable = False  # handed out as views: no caller may change the cache
-        self._arrays[k] = a
-        total = sum(v.nbytes for v in self._arrays.values())
-        while total > self.cache_bytes and len(self._arrays) > 1:
-            _, old = self._arrays.popitem(last=False)
-            total -= old.nbytes
+        with self._cache_lock:
+            if k not in self._arrays:
+                self._arrays[k] = a
+                self._cached_bytes += a.nbytes
+            while self._cached_bytes > self.cache_bytes and len(self._arrays) > 1:
+                _, old = self._arrays.popitem(last=False)
+                self._cached_bytes -= old.nbytes
         return a
+
+    def _direct_day(self, key: str, message: str, sigs: list[str]):
+        """(time ns, {signal: values}, attrs) of a local store's day read from its files
+        (:mod:`._direct`), or None where xarray must open it."""
+        if not getattr(self.store, "local", False):
+            return None
+        group = Path(self.store.uri(key)) / message
+        t = self._cached((key, message, "\0time"), lambda: read_times(group))
+        if t is None:
+            return None
+        attrs, vals = {}, {}
+        for s in sigs:
+            if (key, message, s) not in self._meta:
+                self._meta[(key, message, s)] = signal_attrs(group, s)
+            attrs[s] = self._meta[(key, message, s)]
+            v = None if attrs[s] is None else self._cached((key, message, s),
+                                                          lambda s=s: read_signal(group, s))
+            if v is None or v.shape != t.shape:
+                return None
+            vals[s] = v
+        return t, vals, attrs
 
     def _message_parts(self, vehicle: str, message: str, sigs: list[str], start, end):
         """Per decoded day in range: (time ns, {signal: values}, attrs, ordered) in [start,
         end], views of the caches."""
         t0, t1 = _ts(start), _ts(end)
-        for key, ds in self._day_parts(vehicle, message, start, end):
-            index = ds.indexes["time"]
-            t = index.values.view("int64")
+        for key in self._day_keys(vehicle, message, start, end):
+            direct = self._direct_day(key, message, sigs)
+            if direct is not None:
+                t, vals, attrs = direct
+                if (key, message, "\0ordered") not in self._meta:
+                    self._meta[(key, message, "\0ordered")] = bool((t[1:] >= t[:-1]).all())
+                ordered = self._meta[(key, message, "\0ordered")]
+            else:
+                ds = self._opened(key, message)
+                index = ds.indexes["time"]
+                t = index.values.view("int64")
+                vals = {s: self._values(key, message, ds, s) for s in sigs}
+                attrs = {s: dict(ds[s].attrs) for s in sigs}
+                ordered = index.is_monotonic_increasing  # cached by pandas
             i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
             i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
-            yield (t[i0:i1], {s: self._values(key, message, ds, s)[i0:i1] for s in sigs},
-                   {s: dict(ds[s].attrs) for s in sigs},
-                   index.is_monotonic_increasing)  # cached by pandas
+            yield t[i0:i1], {s: v[i0:i1] for s, v in vals.items()}, attrs, ordered
 
     def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
         """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""

@@ -4,6 +4,7 @@ xarray queries (load, resample, aggregate, export)."""
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -41,7 +42,10 @@ class Fleet(DecodedDays):
         self._index: dict[str, dict] = {}
         self._days_cache: dict[str, list[tuple[str, dict]]] = {}
         self._open: dict[tuple[str, str], xr.Dataset] = {}
+        self._meta: dict[tuple[str, str, str], Any] = {}  # attributes read from the files
         self._arrays: "OrderedDict[tuple[str, str, str], np.ndarray]" = OrderedDict()
+        self._cached_bytes = 0
+        self._cache_lock = threading.Lock()  # queries read days from threads (aggregate)
         self.cache_bytes = cache_bytes
         #: calculated signals ({name: DerivedSignal}): the catalog's ``derived:`` section
         self.derived = dict(catalog.derived)
@@ -64,7 +68,9 @@ class Fleet(DecodedDays):
                            for v in list_vehicles(self.store)}
         self._days_cache = {}
         self._open = {}
+        self._meta = {}
         self._arrays = OrderedDict()
+        self._cached_bytes = 0
         return self
 
     @property

@@ -22,13 +22,14 @@ from ..frames import FrameBatch
 from ._candump import _read_gzip
 from ._damage import batch_from_columns
 from ._pycan import read_pycan
-from ._textscan import (FALLBACK, TOO_MANY_CHANNELS, WIDE, all_digits, channel_index, count_lines,
-                        digits, lone_cr, odd, read_bytes, tokens)
+from ._textscan import (FALLBACK, TOO_MANY_CHANNELS, WIDE, all_digits, channel_index, digits,
+                        lone_cr, odd, parse_columns, read_bytes, tokens)
 
 __all__ = ["read_asc"]
 
 _CAN_FD_DLC = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64], np.int64)
 _MAX_TOKENS = 96
+_COLUMNS = ("time", "aid", "dlc", "size", "ext", "rtr", "fd", "err", "rx", "chan", "code", "line")
 _ERRORFRAME = np.frombuffer(b"errorframe", np.uint8)
 _CANFD = np.frombuffer(b"canfd", np.uint8)
 _DATE = re.compile(r"date\s+\w+\s+(?P<datetime_string>.+)", re.IGNORECASE)
@@ -324,30 +325,12 @@ def read_asc(path: str | os.PathLike[str], *, strict: bool = True, **kwargs: Any
     start, before, base = _header(buf)
     if start < 0:
         return read_pycan(path, strict=strict)
-    arr = np.frombuffer(buf, np.uint8)
-    rows = count_lines(buf, start)
-    cols = _columns(rows)
-    for width in (8, 64):
-        chans = np.zeros(255, np.int64)
-        data = np.zeros((rows, width), np.uint8)
-        n, nch, _, status, _ = _parse(arr, start, base, cols, data, chans)
-        if status != WIDE:
-            break
-    if status:
+    parsed = parse_columns(_parse, buf, start, base, _COLUMNS)
+    if parsed is None:
         return read_pycan(path, strict=strict)
-    cols = tuple(col[:n] for col in cols)
-    data = data[:n]
-    c = dict(zip(("time", "aid", "dlc", "size", "ext", "rtr", "fd", "err", "rx", "chan",
-                  "code", "line"), cols))
-    c["data"] = data
+    c, chans = parsed
     c["line"] = c["line"] + before
     big = np.flatnonzero((c["code"] > 15) & ~c["fd"])
-    return batch_from_columns(path, c, [str(v) for v in chans[:nch]], strict=strict,
+    return batch_from_columns(path, c, [str(v) for v in chans], strict=strict,
                               where=lambda i: f"{path}:{c['line'][i]}: frame {i}",
                               written={int(i): int(c["code"][i]) for i in big})
-
-
-def _columns(n: int) -> tuple[np.ndarray, ...]:
-    return (tuple(np.zeros(n, np.int64) for _ in range(4))
-            + tuple(np.zeros(n, np.bool_) for _ in range(5))
-            + (np.zeros(n, np.uint8), np.zeros(n, np.int64), np.zeros(n, np.int64)))

@@ -3,6 +3,8 @@ whitespace, digits in a base, channel numbering in order of first appearance."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
@@ -72,9 +74,31 @@ def tokens(b, a, tok):
     return nt, strange, q
 
 
-def count_lines(buf: bytes, start: int) -> int:
-    """An upper bound of the lines in ``buf[start:]``."""
-    return buf.count(b"\n", start) + 1
+_KINDS = {"ext": np.bool_, "rtr": np.bool_, "fd": np.bool_, "err": np.bool_, "rx": np.bool_,
+          "chan": np.uint8}  # every other column: int64
+
+
+def parse_columns(parse: Any, buf: bytes, start: int, arg: Any,
+                  names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], list[int]] | None:
+    """Run a compiled text parser ``parse(bytes, start, arg, columns, data, channels)`` over
+    ``buf[start:]`` with a row per line: 8-byte payload rows first, 64-byte ones when it
+    reports WIDE. Returns its columns by ``names`` (and ``data``) cut to the frames found and
+    the channel numbers in order of first appearance, or None where python-can must read the
+    file (FALLBACK, more than 255 channels)."""
+    arr = np.frombuffer(buf, np.uint8)
+    rows = buf.count(b"\n", start) + 1
+    cols = tuple(np.zeros(rows, _KINDS.get(name, np.int64)) for name in names)
+    for width in (8, 64):
+        chans = np.zeros(255, np.int64)
+        data = np.zeros((rows, width), np.uint8)
+        n, nch, _, status, _ = parse(arr, start, arg, cols, data, chans)
+        if status != WIDE:
+            break
+    if status:
+        return None
+    out = {name: col[:n] for name, col in zip(names, cols)}
+    out["data"] = data[:n]
+    return out, chans[:nch].tolist()
 
 
 @njit(cache=True, nogil=True)

@@ -22,12 +22,13 @@ from ..frames import FrameBatch
 from ._candump import _read_gzip
 from ._damage import batch_from_columns
 from ._pycan import read_pycan
-from ._textscan import (FALLBACK, TOO_MANY_CHANNELS, WIDE, channel_index, count_lines, digits,
-                        hexval, lone_cr, read_bytes, tokens)
+from ._textscan import (FALLBACK, TOO_MANY_CHANNELS, WIDE, channel_index, digits, hexval,
+                        lone_cr, parse_columns, read_bytes, tokens)
 
 __all__ = ["read_trc"]
 
 _MAX_TOKENS = 96
+_COLUMNS = ("time", "aid", "dlc", "size", "ext", "rtr", "fd", "rx", "chan", "line")
 _SKIP = 3  # python-can drops the line (an IndexError it catches, or a record type it skips)
 # layout: version kind, then the 2.x column indexes (-1: absent) and the split limit
 _V10, _V11, _V13, _V2 = 0, 1, 3, 2
@@ -78,6 +79,17 @@ def _span(tok, nt, idx, last):
     if last >= 0 and idx == last:
         return tok[idx, 0], tok[nt - 1, 1]
     return tok[idx, 0], tok[idx, 1]
+
+
+@njit(cache=True, nogil=True)
+def _number(b, tok, nt, idx, last, base, most):
+    """The number in column ``idx``: -1 when the line has no such column (python-can drops
+    the line), -2 when it is not a plain number (python-can raises)."""
+    s, e = _span(tok, nt, idx, last)
+    if s < 0:
+        return -1
+    v = digits(b, s, e, base, most)
+    return v if v >= 0 else -2
 
 
 @njit(cache=True, nogil=True)
@@ -184,12 +196,7 @@ def _line_v2(b, tok, nt, lay, row, data, k):
     if not (fd or rtr or _is(b, s, e, 68, 84)):
         return _SKIP  # DT FD FB FE BI RR only
     if lay[_SMALL_L] >= 0:
-        s, e = _span(tok, nt, lay[_SMALL_L], last)
-        if s < 0:
-            return _SKIP
-        length = digits(b, s, e, 10, 6)
-        if length < 0:
-            return FALLBACK
+        length = _number(b, tok, nt, lay[_SMALL_L], last, 10, 6)
         dlc = length
         if length > 8:
             dlc = 15
@@ -198,12 +205,9 @@ def _line_v2(b, tok, nt, lay, row, data, k):
                     dlc = c
                     break
     else:
-        s, e = _span(tok, nt, lay[_BIG_L], last)
-        if s < 0:
-            return _SKIP
-        dlc = digits(b, s, e, 10, 6)
-        if dlc < 0:
-            return FALLBACK
+        dlc = _number(b, tok, nt, lay[_BIG_L], last, 10, 6)
+    if dlc < 0:
+        return _SKIP if dlc == -1 else FALLBACK
     s, e = _span(tok, nt, lay[_O], last)
     if s < 0:
         return _SKIP
@@ -217,14 +221,9 @@ def _line_v2(b, tok, nt, lay, row, data, k):
     if ident < 0:
         return FALLBACK
     ext = e - s > 4
-    ch = 1
-    if lay[_B] >= 0:
-        s, e = _span(tok, nt, lay[_B], last)
-        if s < 0:
-            return _SKIP
-        ch = digits(b, s, e, 10, 9)
-        if ch < 0:
-            return FALLBACK
+    ch = 1 if lay[_B] < 0 else _number(b, tok, nt, lay[_B], last, 10, 9)
+    if ch < 0:
+        return _SKIP if ch == -1 else FALLBACK
     size = 0
     if dlc and not rtr:
         s, e = _span(tok, nt, lay[_D], last)
@@ -399,29 +398,12 @@ def read_trc(path: str | os.PathLike[str], *, strict: bool = True, **kwargs: Any
     if head is None:
         return read_pycan(path, strict=strict)
     start, before, lay, start_ns = head
-    arr = np.frombuffer(buf, np.uint8)
-    rows = count_lines(buf, start)
-    cols = _columns(rows)
-    for width in (8, 64):
-        chans = np.zeros(255, np.int64)
-        data = np.zeros((rows, width), np.uint8)
-        n, nch, _, status, _ = _parse(arr, start, lay, cols, data, chans)
-        if status != WIDE:
-            break
-    if status:
+    parsed = parse_columns(_parse, buf, start, lay, _COLUMNS)
+    if parsed is None:
         return read_pycan(path, strict=strict)
-    cols = tuple(col[:n] for col in cols)
-    data = data[:n]
-    c = dict(zip(("time", "aid", "dlc", "size", "ext", "rtr", "fd", "rx", "chan", "line"), cols))
+    c, chans = parsed
     c["time"] = c["time"] + start_ns
-    c["err"] = np.zeros(n, bool)
-    c["data"] = data
+    c["err"] = np.zeros(c["time"].shape[0], bool)
     line = c["line"] + before
-    return batch_from_columns(path, c, [str(v) for v in chans[:nch]], strict=strict,
+    return batch_from_columns(path, c, [str(v) for v in chans], strict=strict,
                               where=lambda i: f"{path}:{line[i]}: frame {i}")
-
-
-def _columns(n: int) -> tuple[np.ndarray, ...]:
-    return (tuple(np.zeros(n, np.int64) for _ in range(4))
-            + tuple(np.zeros(n, np.bool_) for _ in range(4))
-            + (np.zeros(n, np.uint8), np.zeros(n, np.int64)))

@@ -250,3 +250,26 @@ def test_aggregate_kernel_equals_xarray_resample(fleet, freq):
         np.testing.assert_allclose(got[name].transpose(*want[name].dims).values,
                                    want[name].values, rtol=1e-9, atol=1e-9, equal_nan=True,
                                    err_msg=name)
+
+
+def test_days_read_from_files_equal_what_xarray_reads(decoded_store):
+    """A local store's days read straight from their files (times decoded from their CF
+    units, float signals, attributes) are what xarray's open_zarr gives."""
+    path = decoded_store[0]
+    direct, viax = ct.open_fleet(path), ct.open_fleet(path)
+    viax.store.local = False  # this instance only: every day through xarray
+    assert direct.store.local
+    for v in direct.vehicles:
+        by_msg = {}
+        for s, m in direct.signals(v).items():
+            if "." not in s:
+                by_msg.setdefault(m, []).append(s)
+        for m, sigs in by_msg.items():
+            got = list(direct._message_parts(v, m, sigs, None, None))
+            want = list(viax._message_parts(v, m, sigs, None, None))
+            assert len(got) == len(want) > 0
+            for (t, vals, attrs, mono), (t2, vals2, attrs2, mono2) in zip(got, want):
+                np.testing.assert_array_equal(t, t2)
+                assert mono == mono2 and attrs == attrs2, m
+                for s in sigs:
+                    np.testing.assert_array_equal(vals[s], vals2[s], err_msg=f"{m}.{s}")
