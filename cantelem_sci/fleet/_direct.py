@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CantelemError
-from ..frames._zarr3 import read_array
+from ..frames import read_array
 
 __all__ = ["read_signal", "read_times", "signal_attrs"]
 
