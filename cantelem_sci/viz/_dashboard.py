@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._date_box import date_box
 from ._map_view import draw_map
 from ._offline import inline_panel_css
 from ._view_state import apply_view, view_csv, view_query
@@ -114,9 +115,10 @@ class Dashboard:
                                            css_classes=["cantelem-vehicle"], width=160)
         self.w_trip = pn.widgets.Select(label="Trip", options={}, css_classes=["cantelem-trip"],
                                         width=260)
-        self.w_start = pn.widgets.DatetimeInput(label="From", css_classes=["cantelem-start"],
-                                                width=170)
-        self.w_end = pn.widgets.DatetimeInput(label="To", css_classes=["cantelem-end"], width=170)
+        self.w_start = date_box(pn, self._on_bad_date, label="From",
+                                css_classes=["cantelem-start"], width=170)
+        self.w_end = date_box(pn, self._on_bad_date, label="To", css_classes=["cantelem-end"],
+                              width=170)
         self.detail = pn.pane.Markdown("", css_classes=["cantelem-detail"],
                                        sizing_mode="stretch_width")
         self.share = pn.pane.Markdown("", css_classes=["cantelem-share"])  # the view as a URL
@@ -272,6 +274,13 @@ class Dashboard:
     def _on_range(self, event) -> None:
         if not getattr(self, "_silent", False):
             self._redraw()
+
+    def _on_bad_date(self, box, text: str) -> None:
+        t0, t1 = self.range
+        shown = f" The plots still show {t0:%Y-%m-%d %H:%M:%S} to {t1:%Y-%m-%d %H:%M:%S}." \
+            if t0 is not None and t1 is not None else ""
+        self.status.object = (f"**{box.label.split(' (')[0]}: {text!r} is not a date**; "
+                              f"expected e.g. 2026-03-01 23:56:00 or 2026-03-01T23:56.{shown}")
 
     def _span(self) -> tuple[Any, Any]:
         if self.w_start.value is not None and self.w_end.value is not None:

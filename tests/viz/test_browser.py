@@ -353,6 +353,20 @@ def test_7_a_reversed_or_empty_range_is_explained_not_drawn(page):
     page.wait_for_selector(".cantelem-hv canvas", timeout=30_000)
 
 
+def test_7c_a_typed_date_is_read_or_explained(page):
+    """Text that is no date is named in the status line with what is expected, the plots kept
+    (Panel alone keeps the old value and says nothing); ISO 8601 text is taken."""
+    _set_date(page, "cantelem-start", "2026-03-01 23:56:00")
+    _set_date(page, "cantelem-end", "2026-03-01 23:58:00")
+    _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\), 2026-03-01 23:56:00")
+    _set_date(page, "cantelem-start", "yesterday noon")
+    _wait_text(page, "cantelem-status", r"From: 'yesterday noon' is not a date.*expected e\.g\. "
+               r"2026-03-01 23:56:00.*still show 2026-03-01 23:56:00 to 2026-03-01 23:58:00")
+    assert page.locator(".cantelem-hv canvas").count() > 0  # the plots stay
+    _set_date(page, "cantelem-start", "2026-03-01T23:57")
+    _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\), 2026-03-01 23:57:00")
+
+
 def test_7a_quick_range_shows_the_newest_minutes(page, decoded_store):
     """"last 5 min" in the range menu shows the vehicle's newest five minutes."""
     import cantelem_sci as ct

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import cantelem_sci as ct
 
@@ -215,3 +219,21 @@ def test_sigterm_to_cantelem_dashboard_ends_every_child(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@given(st.text(max_size=40))
+def test_typed_dates_never_raise(text):
+    from cantelem_sci.viz._date_box import parse_typed
+
+    got = parse_typed(text)
+    assert got is None or isinstance(got, datetime)
+
+
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_typed_dates_read_back_in_panel_and_iso_spellings(when):
+    from cantelem_sci.viz._date_box import parse_typed
+
+    when = when.replace(microsecond=0)
+    assert parse_typed(when.strftime("%Y-%m-%d %H:%M:%S")) == when
+    assert parse_typed(when.isoformat()) == when
+    assert parse_typed(when.isoformat() + "+02:00") == when - timedelta(hours=2)
