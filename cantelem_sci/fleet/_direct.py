@@ -104,5 +104,6 @@ def signal_attrs(group: Path, var: str) -> dict[str, Any] | None:
 
 
 def read_signal(group: Path, var: str) -> np.ndarray | None:
-    """The float variable ``var`` of the group (see :func:`signal_attrs`), or None."""
-    return _read(group / var) if signal_attrs(group, var) is not None else None
+    """The values of the variable ``var`` of the group, or None; for a variable
+    :func:`signal_attrs` accepts (the caller asks it once and keeps the answer)."""
+    return _read(group / var)

@@ -80,33 +80,29 @@ def _outcome(read, path, strict):
         return "refused"
 
 
-@given(asc_text())
-def test_asc_reads_every_text_as_python_can_does(tmp_path_factory, text):
-    """Any ASC text, odd lines included: the compiled parser's frames are python-can's, or
-    both refuse the file."""
-    p = tmp_path_factory.mktemp("asc") / "g.asc"
+def _reads_as_python_can(read, p, text):
+    """``read`` and python-can's reader give the same frames of ``text``, strict and lenient,
+    or both refuse it."""
     p.write_bytes(text.encode("utf-8"))
     for strict in (True, False):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LogDamageWarning)
-            got, want = _outcome(read_asc, p, strict), _outcome(read_pycan, p, strict)
+            got, want = _outcome(read, p, strict), _outcome(read_pycan, p, strict)
         if isinstance(want, str) or isinstance(got, str):
             assert got == want, f"fast: {got!r}, python-can: {want!r}\n{text}"
         else:
             _same_batches(got, want, text)
+
+
+@given(asc_text())
+def test_asc_reads_every_text_as_python_can_does(tmp_path_factory, text):
+    """Any ASC text, odd lines included: the compiled parser's frames are python-can's, or
+    both refuse the file."""
+    _reads_as_python_can(read_asc, tmp_path_factory.mktemp("asc") / "g.asc", text)
 
 
 @given(trc_text())
 def test_trc_reads_every_text_as_python_can_does(tmp_path_factory, text):
     """Any TRC text (versions 1.0 to 2.1), odd lines included: the compiled parser's frames
     are python-can's, or both refuse the file."""
-    p = tmp_path_factory.mktemp("trc") / "g.trc"
-    p.write_bytes(text.encode("utf-8"))
-    for strict in (True, False):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LogDamageWarning)
-            got, want = _outcome(read_trc, p, strict), _outcome(read_pycan, p, strict)
-        if isinstance(want, str) or isinstance(got, str):
-            assert got == want, f"fast: {got!r}, python-can: {want!r}\n{text}"
-        else:
-            _same_batches(got, want, text)
+    _reads_as_python_can(read_trc, tmp_path_factory.mktemp("trc") / "g.trc", text)
