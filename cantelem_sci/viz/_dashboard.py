@@ -182,11 +182,12 @@ class Dashboard:
                               self.w_signals, self.w_xaxis, self.w_live, *pause, self.w_csv,
                               flex_wrap="wrap", align_items="flex-end",
                               sizing_mode="stretch_width", css_classes=["cantelem-controls"])
-        body = pn.Row(self.plots, pn.Column(self.map, self.stats, self.events_view.layout,
-                                            width=380))
+        body = pn.Row(self.plots, pn.Column(self.map, self.events_view.layout, width=380))
         title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
+        # the statistics under the plots, the page's width (beside the map they were cut
+        # off), a direct child of the page's column like the plots (see below)
         items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.share,
-                 self.detail, body]
+                 self.detail, body, self.stats]
         if self.feed is not None:
             from ._live_stream import page_ready
             from ._live_view import page_ready_component

@@ -407,7 +407,7 @@ def test_7b_a_link_opens_the_same_view(page, browser, server):
 
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):
     """At 1024 px the controls wrap (a row of them pushed Live and Export CSV off
-    screen)."""
+    screen), and the statistics table is whole (beside the map it was cut off)."""
     ctx = browser.new_context(viewport={"width": 1024, "height": 900})
     pg = ctx.new_page()
     try:
@@ -417,6 +417,12 @@ def test_8_every_control_is_on_screen_at_1024_px(browser, server):
             box = pg.locator(f".cantelem-{cls}").first.bounding_box()
             assert box is not None and box["width"] > 0, cls
             assert 0 <= box["x"] and box["x"] + box["width"] <= 1024, (cls, box)
+        # the statistics table: whole within the page, nothing cut off by its column
+        pg.wait_for_selector(".cantelem-stats table", timeout=60_000)
+        table = pg.locator(".cantelem-stats table").first.bounding_box()
+        pane = pg.locator(".cantelem-stats").first.bounding_box()
+        assert table["x"] + table["width"] <= 1024, table
+        assert table["x"] + table["width"] <= pane["x"] + pane["width"] + 1, (table, pane)
         pg.screenshot(path=str(SHOTS / "8-1024px.png"), full_page=True)
     finally:
         ctx.close()
