@@ -43,7 +43,9 @@ def run(t, v, p, clock=None, cuts=(), capacity=3):
             else:
                 c = np.ascontiguousarray(clock[(clock >= a) & (clock < b)])
                 k, i, j = absent_append(tt, vv, c, p, st_i, st_f, oi, of, i, j)
-            out += [tuple(oi[q]) + tuple(np.round(of[q], 9)) for q in range(k)]
+            # NaN (no value) as None: NaN != NaN would make equal runs compare unequal
+            out += [tuple(oi[q]) + tuple(None if np.isnan(x) else x for x in np.round(of[q], 9))
+                    for q in range(k)]
             if i >= tt.size and (clock is None or j >= c.size):
                 break
     return out
