@@ -42,7 +42,7 @@ def _warm() -> None:
     small tree decoded and written as the job writes it (the writer imports xarray's zarr
     backend and numcodecs on first use)."""
     import cantelem_sci as ct
-    from cantelem_sci.fleet._job import _encoding
+    from cantelem_sci.fleet._part_task import _encoding
     from cantelem_sci.fleet._write import write_tree
 
     tree = ct.decode(ct.simulate_vehicle(duration_s=2.0), ct.load_dbc(ct.sample_dbc_path()))
@@ -72,16 +72,69 @@ def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
             assert rep.frames == frames
             best = out.get(workers)
             out[workers] = min(best, dt) if best else dt
+            if workers == 1 and dt == out[1]:
+                out["report"] = rep
     res = {"frames": frames, "s_1": out[1], "s_2": out[2], "fps_1": frames / out[1],
            "fps_2": frames / out[2], "speedup": out[1] / out[2], "machine": _machine_scaling()}
     print(f"[fleet] decode job, {vehicles} vehicles x {duration_s / 3600:.0f} h "
           f"({frames:,} frames): "
           f"1 worker {res['fps_1'] / 1e6:.2f} M frames/s, 2 workers {res['fps_2'] / 1e6:.2f} M "
           f"frames/s, speed-up {res['speedup']:.2f}x")
+    t = out["report"].times
+    print(f"[fleet] where one worker's time went: plan {t['plan_s']:.2f} s, tasks read "
+          f"{t['read_s']:.2f} s, decode {t['decode_s']:.2f} s, write {t['write_s']:.2f} s "
+          f"(columns are decoded as they are written), publish {t['publish_s']:.2f} s; "
+          f"{out['report'].parts} part(s)")
     m = res["machine"]
     print(f"[fleet] this machine now, two processes against one: {m['cpu']:.2f}x for a Python "
           f"loop, {m['copy']:.2f}x for memory copies (the ceiling of the speed-up above)")
     return res
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory (``VmHWM``: its own, where ``ru_maxrss`` may be
+    the forking parent's)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def part_memory(hours: tuple[int, ...] = (1, 8)) -> dict:
+    """Peak memory of a fresh worker decoding one vehicle-day of each length in ``hours``
+    (the job's unit is a part of at most an hour, so it should not grow with the day)."""
+    import cantelem_sci as ct
+    from cantelem_edge import ingest
+    from distributed import Client, LocalCluster
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for h in hours:
+            dst = Path(tmp) / f"day{h}"
+            b = ct.simulate_vehicle("EV0001", duration_s=3600.0 * h, seed=3,
+                                    start="2026-04-01T06:00:00")
+            ingest(b, "EV0001", str(dst), segment_seconds=300.0)
+            n = len(b)
+            del b
+            with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                client.run(_warm)
+                base = next(iter(client.run(_peak_rss).values()))
+                rep = ct.decode_fleet(str(dst), client=client, progress=False,
+                                      summaries=False)
+                peak = next(iter(client.run(_peak_rss).values()))
+            assert rep.frames == n
+            out[h] = {"frames": n, "base": base, "peak": peak}
+            print(f"[fleet] {h} h day ({n:,} frames, {rep.parts} part(s)): worker peak "
+                  f"{peak / 2**20:,.0f} MB ({(peak - base) / 2**20:+,.0f} MB over the warm "
+                  f"worker, {(peak - base) / n:.0f} B a frame of the day)")
+    lo, hi = out[min(hours)], out[max(hours)]
+    ratio = (hi["peak"] - hi["base"]) / max(lo["peak"] - lo["base"], 1)
+    print(f"[fleet] peak over the warm worker, {max(hours)} h day against {min(hours)} h: "
+          f"{ratio:.2f}x for {hi['frames'] / lo['frames']:.1f}x the frames (goal: about 1x)")
+    out["ratio"] = ratio
+    return out
 
 
 def _spin(n: int) -> None:
@@ -268,7 +321,7 @@ def _timed(fn) -> float:
 
 
 def main() -> dict:
-    return {"decode": decode_throughput(), "load": load_latency(),
+    return {"decode": decode_throughput(), "memory": part_memory(), "load": load_latency(),
             "aggregate": aggregate_vs_duckdb()}
 
 

@@ -218,7 +218,7 @@ def test_cli_demo_runs(tmp_path):
     assert "EV0002" in out.stdout and "decoded 3 vehicle-day(s)" in out.stdout
     # the job's own LocalCluster: its start and stop are part of the wall time, and said
     m = re.search(r"frames in ([\d.]+) s, ([\d.]+) M frames/s; ([\d.]+) s of it starting and "
-                  r"stopping the cluster\)", out.stdout)
+                  r"stopping the cluster;", out.stdout)
     assert m, out.stdout
     total, cluster = float(m[1]), float(m[3])
     assert 0 < cluster <= total  # the cluster's part is within the job's wall time

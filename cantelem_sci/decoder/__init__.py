@@ -14,7 +14,7 @@ from ._obd_pids import INFO_TYPES as OBD_INFO_TYPES
 from ._obd_pids import PIDS as OBD_PIDS
 from ._obd_pids import decode_value as obd_decode_value
 from ._obd_pids import encode_value as obd_encode_value
-from ._protocols import PROTOCOLS, check_protocols, decode_vehicle
+from ._protocols import PROTOCOLS, check_protocols, decode_vehicle, transport_traffic
 from ._uplink import Snapshot, UplinkField, UplinkSchema, peek_header
 
 __all__ = [
@@ -22,7 +22,8 @@ __all__ = [
     "OBD_PIDS", "PROTOCOLS", "Snapshot", "UplinkField", "UplinkSchema", "check_protocols",
     "decode", "decode_arrays", "decode_j1939", "decode_obd", "decode_vehicle", "gps_dataset",
     "load_dbc", "merge_fixes", "message_infos", "obd_decode_value", "obd_encode_value",
-    "peek_header", "reassemble_isotp", "release_tree", "signal_layout", "uncached",
+    "peek_header", "reassemble_isotp", "release_tree", "signal_layout", "transport_traffic",
+    "uncached",
 ]
 
 #: imported on first use: the kernels need numba, ``decode`` and ``uncached`` xarray, and

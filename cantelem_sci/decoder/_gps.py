@@ -47,22 +47,31 @@ def _check(fixes: Any, where: str) -> None:
 
 
 def merge_fixes(parts: Sequence[dict[str, np.ndarray] | None], start_ns: int | None = None,
-                end_ns: int | None = None) -> dict[str, np.ndarray] | None:
-    """Fixes of several segments in time order, each time once, within [start, end).
+                end_ns: int | None = None, own: Sequence[bool] | None = None
+                ) -> dict[str, np.ndarray] | None:
+    """Fixes of several segments in time order, each time once (the first segment's), within
+    [start, end). With ``own`` (one flag per part), only the fixes whose first copy is in an
+    owned part (as :func:`~cantelem_sci.frames.order_frames` does with frames).
 
     Example
     -------
     >>> a = {"time": np.array([3, 1]), "latitude": np.array([3.0, 1.0])}
     >>> merge_fixes([a, {"time": np.array([1]), "latitude": np.array([1.0])}])["time"].tolist()
     [1, 3]
+    >>> merge_fixes([a, {"time": np.array([1, 5]), "latitude": np.array([1.0, 5.0])}],
+    ...             own=[False, True])["time"].tolist()
+    [5]
     """
     for p in parts:
         _check(p, "merge_fixes")
-    parts = [p for p in parts if p is not None and len(p["time"])]
-    if not parts:
+    flags = [True] * len(parts) if own is None else list(own)
+    kept = [(p, f) for p, f in zip(parts, flags) if p is not None and len(p["time"])]
+    if not kept:
         return None
+    parts = [p for p, _ in kept]
     keys = [k for k in parts[0] if all(k in p for p in parts)]
     cat = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in keys}
+    mine = np.repeat(np.array([f for _, f in kept], bool), [len(p["time"]) for p in parts])
     t = cat["time"].astype(np.int64)
     keep = np.ones(t.size, bool)
     if start_ns is not None:
@@ -71,6 +80,7 @@ def merge_fixes(parts: Sequence[dict[str, np.ndarray] | None], start_ns: int | N
         keep &= t < end_ns
     _, first = np.unique(t[keep], return_index=True)  # sorted by time, duplicates once
     idx = np.flatnonzero(keep)[first]
+    idx = idx[mine[idx]]
     return {k: v[idx] for k, v in cat.items()} if idx.size else None
 
 

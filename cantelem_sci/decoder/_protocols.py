@@ -22,7 +22,8 @@ from ._dbc import Database
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-__all__ = ["PROTOCOLS", "as_batch", "check_protocols", "decode_vehicle", "obd_traffic"]
+__all__ = ["PROTOCOLS", "as_batch", "check_protocols", "decode_vehicle", "obd_traffic",
+           "transport_traffic"]
 
 #: protocol name -> version of its decoded form (a catalog group's hash includes it)
 PROTOCOLS = {"obd2": 1, "j1939": 1}
@@ -70,6 +71,29 @@ def _empty_tree(batch: FrameBatch) -> "xr.DataTree":
         "frames_total": len(batch), "frames_decoded": 0, "frames_unknown": len(batch),
         "frames_multiplexer_unselected": 0, "frames_remote": 0, "frames_error": 0,
         "dbc_sha256": "", "dbc_files": [], "channel_names": list(batch.channel_names)}))
+
+
+def transport_traffic(batch: Any, protocols: Sequence[str]) -> np.ndarray:
+    """Which frames of ``batch`` the ``protocols`` may reassemble into multi-frame messages
+    (OBD-II's ISO-TP traffic, J1939's TP.CM and TP.DT): what a decoder must see of the
+    frames before a cut to finish a message sent across it.
+
+    Example
+    -------
+    >>> import cantelem_sci as ct
+    >>> b = ct.simulate_obd_vehicle(duration_s=1)
+    >>> bool(transport_traffic(b, ["obd2"]).all()), bool(transport_traffic(b, []).any())
+    (True, False)
+    """
+    batch = as_batch(batch, "transport_traffic")
+    protocols = check_protocols(protocols, "transport_traffic")
+    mask = np.zeros(len(batch), bool)
+    if "obd2" in protocols:
+        mask |= obd_traffic(batch.arbitration_id, batch.is_extended)
+    if "j1939" in protocols:
+        pf = (batch.arbitration_id.astype(np.int64) >> 16) & 0xFF
+        mask |= batch.is_extended & ((pf == 0xEC) | (pf == 0xEB))
+    return mask
 
 
 def decode_vehicle(raw: Any, db: Database | None, protocols: Sequence[str] = ()) -> "xr.DataTree":

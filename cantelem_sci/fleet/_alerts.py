@@ -22,7 +22,8 @@ import numpy as np
 from ..alerts import EVENT_COLUMNS, RuleSet, VehicleEvaluator, events_frame, load_rules
 from ..errors import ConfigError, UnknownNameError
 from ._catalog import Catalog
-from ._job import day_key, map_on_cluster
+from ._cluster import map_on_cluster
+from ._parts import day_key, parts_of
 from ._lease import JobLease
 from ._store import Store, check_vehicles
 
@@ -133,21 +134,28 @@ def _day_data(store: Store, vehicle: str, date: str, version: str, cur: dict[str
     """The day's samples of ``signals`` (decoded, or calculated from the day's decoded
     signals: an integral or rolling window starts again each day) and, with ``clock``, the
     times of every frame."""
-    key = f"{day_key(vehicle, date)}/{version}.zarr"
+    keys = [(f"{day_key(vehicle, date)}/{p['name']}.zarr", p["messages"])
+            for p in parts_of(cur)]
     msgs = {m: i for m, i in cur["messages"].items() if i.get("frames")}
-    groups: dict[str, Any] = {}
+    groups: dict[str, list] = {}
+
+    def opened(m: str) -> list:
+        if m not in groups:  # the parts holding the message, in time order
+            groups[m] = [store.open_zarr(k, group=m, chunks=None) for k, pm in keys
+                         if pm.get(m, {}).get("frames")]
+        return groups[m]
 
     def times(m: str) -> np.ndarray:
-        if m not in groups:
-            groups[m] = store.open_zarr(key, group=m, chunks=None)
-        return groups[m]["time"].values.astype("datetime64[ns]").view(np.int64)
+        return np.concatenate([g["time"].values.astype("datetime64[ns]").view(np.int64)
+                               for g in opened(m)] or [np.zeros(0, np.int64)])
 
     def series(sig: str):
         m, name = _resolve(sig, msgs)
         if m is None:
             return None
         t = times(m)
-        v = np.asarray(groups[m][name].values, np.float64)
+        v = np.concatenate([np.asarray(g[name].values, np.float64) for g in opened(m)]
+                           or [np.zeros(0)])
         if t.size > 1 and np.any(np.diff(t) < 0):
             o = np.argsort(t, kind="stable")
             t, v = t[o], v[o]

@@ -1,4 +1,4 @@
-"""Reading decoded vehicle-days: the day folders in range, their groups opened lazily once,
+"""Reading decoded vehicle-days: the parts of the days in range, their groups opened lazily once,
 and whole variables held in an LRU cache of ``cache_bytes``; the base of :class:`Fleet`."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from ._direct import read_signal, read_times, signal_attrs
-from ._job import day_key
+from ._parts import day_key, parts_of
 
 __all__ = ["DecodedDays"]
 
@@ -35,18 +35,19 @@ class DecodedDays:
     ``_meta``, ``_arrays``, ``_cache_lock`` and ``cache_bytes`` are the Fleet's)."""
 
     def _day_keys(self, vehicle: str, message: str, start, end) -> list[str]:
-        """Store keys of the decoded days of ``message`` in range."""
+        """Store keys of the decoded parts holding ``message`` in range, in time order."""
         t0, t1 = _ts(start), _ts(end)
         out = []
         for date, cur in self._days(vehicle):
-            if message not in cur["messages"] or not cur["messages"][message]["frames"]:
-                continue
-            info = cur["messages"][message]
-            if t0 is not None and info["end_ns"] < t0.value:
-                continue
-            if t1 is not None and info["start_ns"] > t1.value:
-                continue
-            out.append(f"{day_key(vehicle, date)}/{cur['version']}.zarr")
+            for part in parts_of(cur):
+                info = part["messages"].get(message)
+                if not info or not info["frames"]:
+                    continue
+                if t0 is not None and info["end_ns"] < t0.value:
+                    continue
+                if t1 is not None and info["start_ns"] > t1.value:
+                    continue
+                out.append(f"{day_key(vehicle, date)}/{part['name']}.zarr")
         return out
 
     def _opened(self, key: str, message: str) -> xr.Dataset:
@@ -149,6 +150,8 @@ class DecodedDays:
         ds = parts[0] if len(parts) == 1 else xr.concat(parts, "time", data_vars="minimal",
                                                          coords="minimal", compat="override",
                                                          join="outer")
+        if not ds.indexes["time"].is_monotonic_increasing:  # parts overlapping in time
+            ds = ds.sortby("time")
         if t0 is not None or t1 is not None:
             ds = ds.sel(time=slice(t0, t1))
         return ds

@@ -1,77 +1,63 @@
-"""The decode job: raw segments -> decoded Zarr stores, in parallel on dask.distributed.
+"""The decode job: raw segments -> decoded Zarr parts, in parallel on dask.distributed.
 
-Unit of work: one vehicle-day. Its output ``decoded/vehicle=<id>/date=<D>/<version>.zarr``
+Unit of work: one part of a vehicle-day (:mod:`._parts`): a new segment, or the segments
+of an hour the vehicle has moved on from. Each part ``decoded/vehicle=<id>/date=<D>/<name>.zarr``
 holds one group per DBC message, each with its own ``time`` axis (no forced union of
-timestamps), and attrs naming the DBC SHA-256 and the source segments. ``version`` is a
-hash of the decoder format, the DBC contents and the day's segment checksums, so:
+timestamps), and attrs naming the DBC SHA-256 and its source segments. ``name`` is a hash of
+the decoder format, the DBC contents and the checksums of the segments it reads, so:
 
-* a day whose ``current.json`` already names that version is skipped (incremental);
-* a crash mid-job leaves at most a partial version folder that ``current.json`` does not
-  name; the re-run writes the same version again, byte for byte, then switches
-  ``current.json`` (one atomic write) and removes other versions: the store ends exactly as
-  after an uninterrupted run;
-* a changed DBC changes the version of every day of the vehicles it decodes (and only
-  those), which are decoded again.
+* a part already named in its day's ``current.json`` is not decoded again (incremental: a
+  new segment costs only itself);
+* a crash mid-job leaves at most parts that ``current.json`` does not name; the re-run
+  writes the same parts again, byte for byte, then switches ``current.json`` (one atomic
+  write, by the job once every part of the day is published) and removes parts it no
+  longer names: the store ends exactly as after an uninterrupted run;
+* a changed DBC changes the name of every part of the vehicles it decodes (and only those),
+  which are decoded again.
 
 A missing or corrupt segment is reported, listed in ``quarantine/vehicle=<id>.json`` and
-in the day's ``current.json``, and skipped; the rest of the day decodes.
+in its part's record, and skipped; the rest of the day decodes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import FrameFormatError
-from ..frames import FrameBatch, order_frames
-from ._catalog import Catalog, DbcGroup, group_sha, load_group_dbc
+from ._catalog import Catalog, group_sha
+from ._cluster import get_client, map_on_cluster, using_cluster
 from ._index import refresh_index
 from ._lease import JobLease
+from ._part_task import decode_part
+from ._parts import (DECODE_RULES, DECODED_FORMAT, DayTask, PartTask, current_doc, day_key,
+                     day_parts, day_version)
 from ._store import Store, check_vehicles
-from ._write import NotDirect, write_tree
 
-DECODED_FORMAT = "cantelem.decoded/1"
-#: part of every day's version: a change in what the job makes of the same segments (here:
-#: frames sorted and deduplicated) decodes every day again
-DECODE_RULES = "ordered-dedup/1"
-CHUNK = 1 << 20
-
-
-@dataclass
-class DayTask:
-    vehicle: str
-    date: str
-    keys: list[str]
-    shas: list[str]
-    frames: int
-    group: DbcGroup
-    dbc_sha: str
-    version: str
-    #: segments of other days holding GPS fixes of this day (fixes go by their own time)
-    gps_keys: list[str] = field(default_factory=list)
+__all__ = ["DECODED_FORMAT", "DECODE_RULES", "DayTask", "JobReport", "PartTask",
+           "decode_day", "decode_fleet", "decoded_vehicles", "day_key", "get_client",
+           "map_on_cluster", "plan", "publish_day", "using_cluster"]
 
 
 @dataclass
 class JobReport:
-    """What a decode job did: the vehicle-days ``decoded`` (one dict each), those ``skipped``
-    as up to date, the trip summaries computed again (``summarized``), those ``repaired`` (found damaged and decoded again), the segments
-    ``quarantined``, the exact ``duplicates`` dropped and the ``clock_steps`` back found, the
-    ``frames`` decoded, the job's wall time in ``seconds``, and how much of it went to
+    """What a decode job did: the vehicle-days ``decoded`` (one dict each, with how many
+    ``parts`` of it), those ``skipped`` as up to date, the trip summaries computed again
+    (``summarized``), the days ``repaired`` (a part found damaged and decoded again), the
+    segments ``quarantined``, the exact ``duplicates`` dropped and the ``clock_steps`` back
+    found, the ``frames`` decoded, the job's wall time in ``seconds``, how much of it went to
     starting and stopping a cluster the job made itself (``cluster_seconds``; 0 with a given
-    client or scheduler)."""
+    client or scheduler), and where the rest went (``times``: planning and publishing on the
+    job's side; reading, decoding and writing summed over the workers' tasks)."""
 
     decoded: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
     repaired: list[dict[str, str]] = field(default_factory=list)
     quarantined: list[dict[str, str]] = field(default_factory=list)
     frames: int = 0
+    parts: int = 0
     duplicates: int = 0
     clock_steps: int = 0
     seconds: float = 0.0
@@ -80,6 +66,8 @@ class JobReport:
     #: seconds of that step
     summarized: int = 0
     summary_seconds: float = 0.0
+    times: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("plan_s", "read_s", "decode_s", "write_s", "publish_s"), 0.0))
 
     def __str__(self) -> str:
         q = f", {len(self.quarantined)} segment(s) quarantined" if self.quarantined else ""
@@ -99,37 +87,46 @@ class JobReport:
             rate = self.frames / self.seconds if self.seconds else 0.0
             c = (f"; {self.cluster_seconds:.1f} s of it starting and stopping the cluster"
                  if self.cluster_seconds else "")
+            t = self.times
             what += (f" ({self.frames:,} frames in {self.seconds:.1f} s, "
-                     f"{rate / 1e6:.2f} M frames/s{c})")
+                     f"{rate / 1e6:.2f} M frames/s{c}; {self.parts} part(s); tasks read "
+                     f"{t['read_s']:.1f} s, decode {t['decode_s']:.1f} s, write "
+                     f"{t['write_s']:.1f} s; plan {t['plan_s']:.1f} s, publish "
+                     f"{t['publish_s']:.1f} s)")
         return f"{what}, {self.skipped} up to date{q}"
 
 
-def day_key(vehicle: str, date: str) -> str:
-    return f"decoded/vehicle={vehicle}/date={date}"
-
-
-def _verify(store: Store, dkey: str, cur: dict[str, Any]) -> str | None:
-    """What is wrong with a day's published version (None: every file listed in
-    ``current.json`` is there with its size)."""
-    want = cur.get("files")
+def _verify(sizes: dict[str, int], rec: dict[str, Any]) -> str | None:
+    """What is wrong with a published part (None: every file its record lists is there with
+    its size); ``sizes``: the day folder's files."""
+    want = rec.get("files")
     if want is None:  # written before files were recorded: trusted
         return None
-    got = store.sizes(f"{dkey}/{cur['version']}.zarr")
-    missing = [f for f in want if f not in got]
+    base = f"{rec['name']}.zarr/"
+    missing = [f for f in want if base + f not in sizes]
     if missing:
-        return f"{len(missing)} file(s) missing, e.g. {missing[0]}"
-    wrong = [f for f, n in want.items() if got[f] != n]
+        return f"{len(missing)} file(s) missing, e.g. {rec['name']}.zarr/{missing[0]}"
+    wrong = [f for f, n in want.items() if sizes[base + f] != n]
     if wrong:
-        return f"{len(wrong)} file(s) of the wrong size, e.g. {wrong[0]}"
+        return f"{len(wrong)} file(s) of the wrong size, e.g. {rec['name']}.zarr/{wrong[0]}"
     return None
+
+
+def _gps_days(seg: dict) -> list[str]:
+    lo = np.datetime64(seg.get("gps_start_ns", seg["start_ns"]), "ns").astype("datetime64[D]")
+    hi = np.datetime64(seg.get("gps_end_ns", seg["end_ns"]), "ns").astype("datetime64[D]")
+    return np.arange(lo, hi + 1).astype(str).tolist()
 
 
 def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
          index: dict[str, dict] | None = None, verify: bool = True,
-         repaired: list[dict[str, str]] | None = None) -> tuple[list[DayTask], int]:
-    """The vehicle-days to decode, and how many are already up to date. With ``verify``, a
-    day whose published files do not match ``current.json`` is decoded again (and listed in
-    ``repaired``)."""
+         repaired: list[dict[str, str]] | None = None, now_ns: int | None = None
+         ) -> tuple[list[DayTask], int]:
+    """The vehicle-days whose parts (:mod:`._parts`) are not all published, with the parts
+    to decode, and how many days are up to date. With ``verify``, a part whose files do not
+    match its record is decoded again (and its day listed in ``repaired``). Hours are
+    closed as of ``now_ns`` (default: the clock's time)."""
+    now_ns = time.time_ns() if now_ns is None else now_ns
     index = index if index is not None else refresh_index(store, vehicles, catalog.trip_gap)
     tasks: list[DayTask] = []
     skipped = 0
@@ -139,182 +136,81 @@ def plan(store: Store, catalog: Catalog, vehicles: list[str] | None = None,
             continue
         group = catalog.group_for(vehicle)
         dsha = group_sha(group)
-        days: dict[str, list[dict]] = {}
         retired = idx.get("retired", {})  # days retention deleted: left as they are
-        for seg in idx["segments"]:
-            if seg["date"] not in retired:
-                days.setdefault(seg["date"], []).append(seg)
-        for seg in idx["segments"]:  # a day with fixes only in another day's segments
+        live = [s for s in idx["segments"] if s["date"] not in retired]
+        days: dict[str, list[dict]] = {}
+        gps: dict[str, list[dict]] = {}
+        for seg in live:
+            days.setdefault(seg["date"], []).append(seg)
+        for seg in live:  # fixes filed under another day go to that day's GPS part
             if seg.get("gps"):
-                for d in np.arange(np.datetime64(seg.get("gps_start_ns", seg["start_ns"]), "ns")
-                                   .astype("datetime64[D]"),
-                                   np.datetime64(seg.get("gps_end_ns", seg["end_ns"]), "ns")
-                                   .astype("datetime64[D]") + 1).astype(str).tolist():
-                    if d not in retired:
+                for d in _gps_days(seg):
+                    if d != seg["date"] and d not in retired:
+                        gps.setdefault(d, []).append(seg)
                         days.setdefault(d, [])
-        for date, segs in sorted(days.items()):
-            segs = sorted(segs, key=lambda s: s["key"])
-            gps_keys = _gps_from_other_days(idx["segments"], date, retired)
-            h = hashlib.sha256(f"{DECODED_FORMAT}|{DECODE_RULES}|{dsha}".encode())
-            for s in segs:
-                h.update(f"|{s['key']}:{s['sha256']}".encode())
-            for k in gps_keys:
-                h.update(f"|gps:{k}".encode())
-            version = h.hexdigest()[:20]
-            cur = store.read_json(f"{day_key(vehicle, date)}/current.json",
-                                  default={"version": None})
-            if cur.get("version") == version:
-                problem = _verify(store, day_key(vehicle, date), cur) if verify else None
-                if problem is None:
-                    skipped += 1
-                    continue
-                repaired.append({"vehicle": vehicle, "date": date, "problem": problem})
-            tasks.append(DayTask(vehicle, date, [s["key"] for s in segs],
-                                 [s["sha256"] for s in segs], sum(s["frames"] for s in segs),
-                                 group, dsha, version, gps_keys))
+        for date in sorted(days):
+            parts = day_parts(vehicle, date, days[date], live, gps.get(date, []), dsha,
+                              bool(group.protocols), now_ns)
+            names = [p.name for p in parts]
+            version = day_version(names)
+            dkey = day_key(vehicle, date)
+            cur = store.read_json(f"{dkey}/current.json", default={"version": None})
+            have = {r["name"]: r for r in cur.get("parts", [])}
+            sizes = store.sizes(dkey) if verify and have else {}
+            todo = []
+            for p in parts:
+                p.group, p.dbc_sha = group, dsha
+                problem = None
+                if p.name in have and verify:
+                    problem = _verify(sizes, have[p.name])
+                    if problem is not None:
+                        repaired.append({"vehicle": vehicle, "date": date, "problem": problem})
+                if p.name not in have or problem is not None:
+                    todo.append(p)
+            if not todo and cur.get("version") == version:
+                skipped += 1
+                continue
+            tasks.append(DayTask(vehicle, date, version, names, todo,
+                                 {n: r for n, r in have.items() if n in names}, group, dsha,
+                                 sum(p.frames for p in todo)))
     return tasks, skipped
 
 
-def _day_bounds(date: str) -> tuple[int, int]:
-    t0 = int(np.datetime64(date, "D").astype("datetime64[ns]").astype(np.int64))
-    return t0, t0 + 86_400 * 10**9
-
-
-def _gps_from_other_days(segments: list[dict], date: str, retired: dict) -> list[str]:
-    """Keys of segments filed under another day whose GPS fixes fall (partly) on ``date``."""
-    t0, t1 = _day_bounds(date)
-    return sorted(s["key"] for s in segments
-                  if s.get("gps") and s["date"] != date and s["date"] not in retired
-                  and s.get("gps_start_ns", s["start_ns"]) < t1
-                  and s.get("gps_end_ns", s["end_ns"]) >= t0)
-
-
-def _encoding(tree) -> dict[str, dict[str, Any]]:
-    enc: dict[str, dict[str, Any]] = {}
-    for node in tree.subtree:
-        ds = node.dataset
-        if not ds.variables:
-            continue
-        e = {}
-        for name, var in ds.variables.items():
-            if var.ndim == 1 and var.size:
-                e[name] = {"chunks": (min(var.size, CHUNK),)}
-        if e:
-            enc[node.path] = e
-    return enc
-
-
 def decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
-    """Decode one vehicle-day (runs on a dask worker, within that worker's one thread: zarr's
-    codec thread pool is limited to one, so N workers use N cores)."""
-    import zarr
-
-    t0 = time.perf_counter()
-    with zarr.config.set({"threading.max_workers": 1}):
-        out = _decode_day(store_url, storage_options, task)
-    out["seconds"] = time.perf_counter() - t0
-    return out
-
-
-def _decode_day(store_url: str, storage_options: dict, task: DayTask) -> dict[str, Any]:
-    import xarray as xr
-
-    from ..decoder import GPS_NODE, decode_vehicle, gps_dataset, merge_fixes, release_tree
-
+    """Decode the parts of one vehicle-day here, one after the other, and publish the day
+    (what the job does for a day on its workers)."""
     store = Store(store_url, storage_options)
-    db = load_group_dbc(task.group, task.dbc_sha)
-    batches, used, bad = [], [], []
-    steps, step_max = 0, 0
-    for key, sha in zip(task.keys, task.shas):
-        try:
-            b = store.read_frames(key)  # plain numpy: no dask inside the task
-            man = store.read_json(key + ".manifest.json")
-            if len(b) != int(man["frame_count"]):
-                raise FrameFormatError(f"{key}: {len(b)} frames, manifest says "
-                                       f"{man['frame_count']}")
-            batches.append(b)
-            used.append(key)
-            steps += int(man.get("clock_steps", 0))  # found by the logger before sorting
-            step_max = max(step_max, int(man.get("clock_step_max_ns", 0)))
-        except Exception as err:  # missing or corrupt: quarantined, the rest decodes
-            bad.append({"key": key, "error": f"{type(err).__name__}: {err}"})
-    # time order, each frame once: duplicated or overlapping segments, clock steps
-    frames, order = order_frames(batches) if batches else (FrameBatch.empty(), {})
-    if batches:
-        order["clock_steps"] += steps
-        order["clock_step_max_ns"] = max(order["clock_step_max_ns"], step_max)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # unknown ids are in the tree's attrs
-        tree = decode_vehicle(frames, db, task.group.protocols)
-    fixes = merge_fixes([store.read_gps(k) for k in used + list(task.gps_keys)],
-                        *_day_bounds(task.date))
-    if fixes is not None and GPS_NODE not in tree.children:
-        tree[GPS_NODE] = xr.DataTree(gps_dataset(fixes))
-    tree.attrs.update({"vehicle": task.vehicle, "date": task.date, "dbc_sha256": task.dbc_sha,
-                       "dbc_group": task.group.name, "source_segments": used,
-                       "quarantined": [b["key"] for b in bad], "version": task.version,
-                       "format": DECODED_FORMAT, **order})
+    done = {p.name: decode_part(store_url, storage_options, p) for p in task.parts}
+    return publish_day(store, task, done)
+
+
+def publish_day(store: Store, task: DayTask, done: dict[str, dict[str, Any]]
+                ) -> dict[str, Any]:
+    """Write the day's ``current.json`` from its parts' records (one atomic write: readers
+    see the old parts or the new), then remove the parts it no longer names; return what
+    was decoded of the day."""
+    records = []
+    for name in task.names:
+        rec = dict(done[name]) if name in done else task.have[name]
+        rec.pop("timing", None)
+        rec.pop("seconds", None)
+        records.append(rec)
     dkey = day_key(task.vehicle, task.date)
-    out = f"{dkey}/{task.version}.zarr"
-    files = _write_tree(tree, store, out)
-    messages: dict[str, Any] = {}
-    for name, node in tree.children.items():
-        ds = node.dataset
-        t = ds["time"].values
-        messages[name] = {
-            "frames": int(ds.sizes.get("time", 0)),
-            "start_ns": int(t.min().astype("int64")) if t.size else None,
-            "end_ns": int(t.max().astype("int64")) if t.size else None,
-            "signals": {s: {k: _plain(v.attrs.get(k)) for k in ("units", "minimum", "maximum",
-                                                                   "out_of_range_count")}
-                        for s, v in ds.data_vars.items()},
-        }
-    current = {"version": task.version, "dbc_sha256": task.dbc_sha, "dbc_group": task.group.name,
-               "vehicle": task.vehicle, "date": task.date, "source_segments": used,
-               "quarantined": bad, "frames": len(frames), "messages": messages,
-               "format": DECODED_FORMAT, "files": files, **order}
-    if "obd2" in tree.attrs:
-        current["obd2"] = tree.attrs["obd2"]
-    release_tree(tree)  # a worker decodes day after day: free this one's columns now
-    store.write_json(f"{dkey}/current.json", current)
+    cur = current_doc(task, records)
+    store.write_json(f"{dkey}/current.json", cur)
+    keep = {f"{n}.zarr" for n in task.names}
     for name in store.ls(dkey):
-        if name.endswith(".zarr") and name != f"{task.version}.zarr":
+        if name.endswith(".zarr") and name not in keep:
             store.rm(f"{dkey}/{name}")
         elif name.endswith(".partial") and _stale(store, f"{dkey}/{name}"):
             store.rm(f"{dkey}/{name}")  # left by a crashed job
-    return {"vehicle": task.vehicle, "date": task.date, "version": task.version,
-            "frames": len(frames), "quarantined": bad, **order}
-
-
-def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
-    """Write a decoded tree to ``key`` as a whole, and return its files' sizes.
-
-    Readers and other jobs never see a part of it: on a local store it is written to a
-    folder of its own (``.<uuid>.partial``) and renamed into place (a rename is atomic; when
-    another job published the same version first, its copy is kept if complete). On an
-    object store it is written to a local temporary folder and uploaded file by file (one
-    PUT each, concurrently; zarr writing in place lists and probes the store around every
-    array, about four requests per object): the version name is a hash of the inputs, so
-    two jobs upload the same bytes, and ``current.json`` names the version only once it is
-    all there.
-
-    The files are written by :func:`._write.write_tree` (xarray's encoding, files written
-    directly: 5x faster than ``to_zarr``, the same files); ``to_zarr`` writes a tree it does
-    not handle."""
-
-    def write(target: str) -> dict[str, int]:
-        encoding = _encoding(tree)
-        try:
-            write_tree(tree, target, encoding)
-        except NotDirect:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=UserWarning)
-                tree.to_zarr(target, mode="w", zarr_format=3, consolidated=False,
-                             encoding=encoding)
-        return {os.path.relpath(os.path.join(d, f), target): os.path.getsize(os.path.join(d, f))
-                for d, _, names in os.walk(target) for f in names}
-
-    return store.publish_dir(key, write)
+    new = [done[n] for n in task.names if n in done]
+    out = {"vehicle": task.vehicle, "date": task.date, "version": task.version,
+           "parts": len(new), "frames": sum(r["frames"] for r in new),
+           "quarantined": [q for r in new for q in r["quarantined"]],
+           "duplicates": sum(r.get("duplicates", 0) for r in new),
+           "clock_steps": sum(r.get("clock_steps", 0) for r in new)}
+    return out
 
 
 def _stale(store: Store, key: str, age_s: float = 3600.0) -> bool:
@@ -324,71 +220,6 @@ def _stale(store: Store, key: str, age_s: float = 3600.0) -> bool:
         return store.age_s(key) > age_s
     except OSError:
         return False
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def get_client(scheduler: str | None = None, workers: int | None = None):
-    """A dask.distributed client: ``scheduler`` (an address, or a ``Client``) or a new
-    LocalCluster of ``workers`` processes with one thread each. Returns (client, owned):
-    owned ``"cluster"`` for a LocalCluster made here, ``"client"`` for a client of an
-    address (not made the default client, so the caller's stays), else False."""
-    from distributed import Client, LocalCluster
-
-    from .. import _config
-
-    scheduler = _config.get("scheduler", scheduler)
-    if scheduler is not None and not isinstance(scheduler, str):
-        return scheduler, False
-    if scheduler:
-        return Client(scheduler, set_as_default=False), "client"
-    n = int(_config.get("workers", workers))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
-    return Client(cluster), "cluster"
-
-
-@contextlib.contextmanager
-def using_cluster(client: Any, scheduler: str | None, workers: int | None):
-    """``(client, spent)`` for the block: ``client``, else one of :func:`get_client` (closed
-    after the block, with the LocalCluster made here); ``spent[0]``: the seconds spent
-    starting and stopping a cluster made here."""
-    owned, spent = False, [0.0]
-    if client is None:
-        t = time.perf_counter()
-        client, owned = get_client(scheduler, workers)
-        spent[0] = time.perf_counter() - t if owned == "cluster" else 0.0
-    try:
-        yield client, spent
-    finally:
-        if owned == "client":
-            client.close()  # a scheduler's address: its connections, not its cluster
-        elif owned:
-            t = time.perf_counter()
-            cluster = client.cluster
-            client.close()
-            cluster.close()
-            spent[0] += time.perf_counter() - t
-
-
-def map_on_cluster(fn, args: list[list], client: Any, scheduler: str | None,
-                   workers: int | None, progress: bool = False) -> tuple[list, float]:
-    """``fn`` over the argument lists on ``client`` (else a scheduler, else a LocalCluster
-    made for this call and closed after it); returns the results and the seconds spent
-    starting and stopping a cluster made here."""
-    with using_cluster(client, scheduler, workers) as (client, spent):
-        futures = client.map(fn, *args, pure=False)
-        if progress:
-            from distributed import progress as _progress
-
-            _progress(futures)
-        results = client.gather(futures)
-    return results, spent[0]
-
 
 def decode_fleet(store: str | None = None, *, catalog: Catalog | str | None = None,
                  vehicles: list[str] | None = None, client: Any = None,
@@ -446,6 +277,7 @@ def _run(st: Store, so: dict, catalog: Catalog, vehicles, client, scheduler, wor
     repaired: list[dict[str, str]] = []
     tasks, skipped = plan(st, catalog, vehicles, verify=verify, repaired=repaired)
     report = JobReport(skipped=skipped, repaired=repaired)
+    report.times["plan_s"] = time.perf_counter() - t0
     # trip summaries: vehicles with a day decoded now, or without a stored table yet
     todo = sorted({t.vehicle for t in tasks} | {
         v for v in decoded_vehicles(st) if (vehicles is None or v in vehicles)
@@ -469,22 +301,33 @@ def _decode_and_summarize(st: Store, so: dict, catalog: Catalog, tasks: list[Day
     from ._summaries import summarize_vehicle
 
     if tasks:
+        parts = [p for t in tasks for p in t.parts]
         results, _ = map_on_cluster(
-            decode_day, [[st.url] * len(tasks), [so] * len(tasks), tasks], client, None, None,
-            progress)
-        for r in results:
+            decode_part, [[st.url] * len(parts), [so] * len(parts), parts], client, None, None,
+            progress) if parts else ([], 0.0)
+        done: dict[tuple[str, str, str], dict] = {}
+        for p, r in zip(parts, results):
+            done[(p.vehicle, p.date, p.name)] = r
+            for k, v in r["timing"].items():
+                report.times[k] += v
+        report.parts = len(parts)
+        t0 = time.perf_counter()
+        for t in tasks:  # every part of the day is published: its current.json next
+            r = publish_day(st, t, {n: done[(t.vehicle, t.date, n)] for n in t.names
+                                    if (t.vehicle, t.date, n) in done})
             report.decoded.append(r)
             report.frames += r["frames"]
             report.duplicates += r.get("duplicates", 0)
             report.clock_steps += r.get("clock_steps", 0)
             report.quarantined += [dict(q, vehicle=r["vehicle"]) for q in r["quarantined"]]
         _update_quarantine(st, report.quarantined)
+        report.times["publish_s"] = time.perf_counter() - t0
     if todo:  # after every day is published: a trip may span days decoded by two workers
         t0 = time.perf_counter()
-        done, _ = map_on_cluster(summarize_vehicle, [[st.url] * len(todo), [so] * len(todo),
-                                                     [catalog] * len(todo), todo],
-                                 client, None, None, False)
-        report.summarized = sum(d["computed"] for d in done)
+        done_s, _ = map_on_cluster(summarize_vehicle, [[st.url] * len(todo), [so] * len(todo),
+                                                       [catalog] * len(todo), todo],
+                                   client, None, None, False)
+        report.summarized = sum(d["computed"] for d in done_s)
         report.summary_seconds = time.perf_counter() - t0
 
 

@@ -32,6 +32,12 @@ ZSTD_LEVEL = 0
 
 
 
+#: integer nanoseconds since the epoch: times written without conversion
+EPOCH_NS = "nanoseconds since 1970-01-01"
+#: the encoding keys this writer applies (``to_zarr`` writes any other)
+_KEYS = {"chunks", "units", "dtype"}
+
+
 class NotDirect(Exception):
     """A tree the direct writer does not handle (the caller falls back to ``to_zarr``);
     never leaves the package."""
@@ -99,12 +105,18 @@ def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
     arrays = []
     for name, var in variables.items():
         where = f"{node.path} {name!r}"
-        if name not in enc or set(enc[name]) != {"chunks"}:
-            raise NotDirect(f"{where}: no chunks in the encoding")
+        if name not in enc or "chunks" not in enc[name] or not set(enc[name]) <= _KEYS:
+            raise NotDirect(f"{where}: no chunks in the encoding, or more than "
+                            f"{sorted(_KEYS)}")
         if var.ndim != 1 or var.dtype.kind not in "biufM" or var.size == 0:
             raise NotDirect(f"{where}: {var.ndim}-D {var.dtype}, {var.size} values")
         _check_json(where, var.attrs)
-        arrays.append((name, uncached(var), tuple(enc[name]["chunks"])))
+        v = uncached(var)
+        more = {k: enc[name][k] for k in ("units", "dtype") if k in enc[name]}
+        if more:  # as to_zarr applies an encoding: over the variable's own
+            v = v.copy(deep=False)
+            v.encoding = {**var.encoding, **more}
+        arrays.append((name, v, tuple(enc[name]["chunks"])))
     return group_attrs, arrays
 
 
@@ -114,6 +126,11 @@ def _encode_array(name: str, var: Any, chunks: tuple[int, ...]
     backend encodes them (``ZarrStore.store`` and ``set_variables`` with ``mode="w"``)."""
     from xarray.backends.zarr import FillValueCoder, encode_zarr_variable
 
+    epoch = _epoch_ns(var)
+    if epoch is not None:
+        return epoch, {"chunks": chunks, "dimension_names": list(var.dims), "fill_value": 0,
+                       "attributes": {**var.attrs, "units": EPOCH_NS,
+                                      "calendar": "proleptic_gregorian"}}
     v = encode_zarr_variable(var, name=name, zarr_format=3)
     values = np.asarray(v.values)
     if values.ndim != 1 or values.dtype.kind not in "biuf":
@@ -128,6 +145,21 @@ def _encode_array(name: str, var: Any, chunks: tuple[int, ...]
             a["_FillValue"] = FillValueCoder.encode(fv, values.dtype)
     return values, {"chunks": chunks, "attributes": a, "dimension_names": list(v.dims),
                     "fill_value": fill}
+
+
+def _epoch_ns(var: Any) -> np.ndarray | None:
+    """The int64 values of a datetime64[ns] variable to be encoded as integer nanoseconds
+    since the epoch, without NaT (what xarray would write, without sorting the times to
+    infer units it is told), else None."""
+    e = var.encoding
+    if (var.dtype != np.dtype("datetime64[ns]") or e.get("units") != EPOCH_NS
+            or np.dtype(e.get("dtype", "f8")) != np.int64 or set(e) - {"units", "dtype"}
+            or {"units", "calendar", "_FillValue"} & set(var.attrs)):
+        return None
+    values = np.asarray(var.values).view(np.int64)
+    if values.size and values.min() == np.iinfo(np.int64).min:  # NaT
+        return None
+    return values
 
 
 def _check_json(where: str, attrs: dict[str, Any]) -> None:

@@ -52,10 +52,14 @@ def test_decoded_values_equal_a_direct_decode(decoded_store):
     assert len(cur["dbc_sha256"]) == 64 and cur["source_segments"]
     import xarray as xr
 
-    tree = xr.open_datatree(day.parent / f"{cur['version']}.zarr", engine="zarr",
-                            consolidated=False)
-    assert tree.attrs["source_segments"] == cur["source_segments"]
-    assert tree.attrs["dbc_sha256"] == cur["dbc_sha256"]
+    segs = []
+    for part in cur["parts"]:  # each part names its own segments
+        tree = xr.open_datatree(day.parent / f"{part['name']}.zarr", engine="zarr",
+                                consolidated=False)
+        assert tree.attrs["source_segments"] == part["segments"]
+        assert tree.attrs["dbc_sha256"] == cur["dbc_sha256"]
+        segs += part["segments"]
+    assert sorted(segs) == cur["source_segments"]
 
 
 def test_second_run_skips_everything(decoded_store, cluster_client):

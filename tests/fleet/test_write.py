@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import cantelem_sci as ct
 from cantelem_sci.errors import UnknownFramesWarning
-from cantelem_sci.fleet import _job
-from cantelem_sci.fleet._job import _encoding
+from cantelem_sci.fleet import _job, _part_task
+from cantelem_sci.fleet._part_task import _encoding
 from cantelem_sci.fleet._store import Store
 from cantelem_sci.fleet._write import NotDirect, write_tree
 from tests.conftest import corpus_path
@@ -118,7 +118,7 @@ def test_what_it_does_not_handle_is_refused_before_any_file(tmp_path, sample_db)
     with pytest.raises(NotDirect, match="BMS_PackStatus 'BMS_State'"):
         write_tree(tree, tmp_path / "direct.zarr", _encoding(tree))
     assert not (tmp_path / "direct.zarr").exists()
-    _job._write_tree(tree, Store(str(tmp_path), {}), "day.zarr")
+    _part_task._write_tree(tree, Store(str(tmp_path), {}), "day.zarr")
     back = xr.open_datatree(tmp_path / "day.zarr", engine="zarr", consolidated=False)
     labels = [str(v) for v in back["BMS_PackStatus"]["BMS_State"].values]
     assert labels == [str(v) for v in tree["BMS_PackStatus"]["BMS_State"].values]
@@ -135,7 +135,7 @@ def test_the_job_writes_with_the_direct_writer(tmp_path, sample_db, monkeypatch)
     monkeypatch.setattr(xr.DataTree, "to_zarr", refuse)
     (tmp_path / "day.zarr").mkdir()
     (tmp_path / "day.zarr" / "stale.txt").write_text("from an earlier run")
-    _job._write_tree(tree, Store(str(tmp_path), {}), "day.zarr")
+    _part_task._write_tree(tree, Store(str(tmp_path), {}), "day.zarr")
     assert not (tmp_path / "day.zarr" / "stale.txt").exists()  # mode "w", as to_zarr's
     back = xr.open_datatree(tmp_path / "day.zarr", engine="zarr", consolidated=False)
     np.testing.assert_array_equal(back["MCU_Motor"]["MotorSpeed"].values,
