@@ -34,21 +34,34 @@ class DecodedDays:
     """What :class:`Fleet` reads decoded days with (``store``, ``_days``, ``_open``,
     ``_meta``, ``_arrays``, ``_cache_lock`` and ``cache_bytes`` are the Fleet's)."""
 
-    def _day_keys(self, vehicle: str, message: str, start, end) -> list[str]:
-        """Store keys of the decoded parts holding ``message`` in range, in time order."""
+    def _day_groups(self, vehicle: str, message: str, start, end
+                    ) -> list[tuple[str, list[str], list[str]]]:
+        """Per decoded day holding ``message`` in range: (an id of the day's current
+        version, the store keys of all its parts holding the message, and of those in
+        range), parts in time order."""
         t0, t1 = _ts(start), _ts(end)
         out = []
         for date, cur in self._days(vehicle):
+            keys, inside = [], []
             for part in parts_of(cur):
                 info = part["messages"].get(message)
                 if not info or not info["frames"]:
                     continue
+                key = f"{day_key(vehicle, date)}/{part['name']}.zarr"
+                keys.append(key)
                 if t0 is not None and info["end_ns"] < t0.value:
                     continue
                 if t1 is not None and info["start_ns"] > t1.value:
                     continue
-                out.append(f"{day_key(vehicle, date)}/{part['name']}.zarr")
+                inside.append(key)
+            if inside:
+                out.append((f"{day_key(vehicle, date)}@{cur['version']}", keys, inside))
         return out
+
+    def _day_keys(self, vehicle: str, message: str, start, end) -> list[str]:
+        """Store keys of the decoded parts holding ``message`` in range, in time order."""
+        return [k for _, _, inside in self._day_groups(vehicle, message, start, end)
+                for k in inside]
 
     def _opened(self, key: str, message: str) -> xr.Dataset:
         if (key, message) not in self._open:  # opened once: metadata and time index
@@ -56,13 +69,9 @@ class DecodedDays:
         return self._open[(key, message)]
 
     def _day_parts(self, vehicle: str, message: str, start, end) -> list[tuple[str, xr.Dataset]]:
-        """(store key, lazily opened group) of each decoded day of ``message`` in range."""
+        """(store key, lazily opened group) of each decoded part of ``message`` in range."""
         return [(key, self._opened(key, message))
                 for key in self._day_keys(vehicle, message, start, end)]
-
-    def _values(self, key: str, message: str, ds: xr.Dataset, var: str) -> np.ndarray:
-        """A whole variable of one decoded day, in memory (LRU, ``cache_bytes`` in total)."""
-        return self._cached((key, message, var), lambda: np.asarray(ds[var].values))
 
     def _cached(self, k: tuple[str, str, str], load) -> np.ndarray | None:
         """``load()`` through the LRU cache of whole arrays (None is not cached)."""
@@ -83,48 +92,75 @@ class DecodedDays:
                 self._cached_bytes -= old.nbytes
         return a
 
-    def _direct_day(self, key: str, message: str, sigs: list[str]):
-        """(time ns, {signal: values}, attrs) of a local store's day read from its files
-        (:mod:`._direct`), or None where xarray must open it."""
-        if not getattr(self.store, "local", False):
-            return None
-        group = Path(self.store.uri(key)) / message
-        t = self._cached((key, message, "\0time"), lambda: read_times(group))
-        if t is None:
-            return None
-        attrs, vals = {}, {}
-        for s in sigs:
-            if (key, message, s) not in self._meta:
-                self._meta[(key, message, s)] = signal_attrs(group, s)
-            attrs[s] = self._meta[(key, message, s)]
-            v = None if attrs[s] is None else self._cached((key, message, s),
-                                                          lambda s=s: read_signal(group, s))
-            if v is None or v.shape != t.shape:
-                return None
-            vals[s] = v
-        return t, vals, attrs
+    def _column(self, key: str, message: str, var: str) -> np.ndarray:
+        """One variable of one part (``"\0time"``: its times in int64 ns), read from a local
+        store's files (:mod:`._direct`) where it can, else through xarray; not cached."""
+        if getattr(self.store, "local", False):
+            group = Path(self.store.uri(key)) / message
+            if var == "\0time":
+                got = read_times(group)
+            else:
+                got = None if self._attrs(key, message, var) is None else \
+                    read_signal(group, var)
+            if got is not None:
+                return got
+        ds = self._opened(key, message)
+        if var == "\0time":
+            return ds.indexes["time"].values.view("int64")
+        return np.asarray(ds[var].values)
+
+    def _attrs(self, key: str, message: str, sig: str) -> dict | None:
+        """A signal's attributes in one part (None where the direct reader cannot read it)."""
+        if (key, message, sig) not in self._meta:
+            if getattr(self.store, "local", False):
+                a = signal_attrs(Path(self.store.uri(key)) / message, sig)
+            else:
+                a = None
+            if a is None:
+                a = dict(self._opened(key, message)[sig].attrs)
+            self._meta[(key, message, sig)] = a
+        return self._meta[(key, message, sig)]
+
+    def _day_column(self, day: str, keys: list[str], message: str, var: str) -> np.ndarray:
+        """A variable of a whole day (its parts end to end), through the LRU cache: a warm
+        query gets views of one array per day however many parts the day has."""
+        def load() -> np.ndarray:
+            cols = [self._column(k, message, var) for k in keys]
+            if var != "\0time" and any(c.dtype != np.float64 for c in cols):
+                cols = [c.astype(np.float64) for c in cols]
+            return cols[0] if len(cols) == 1 else np.concatenate(cols)
+        return self._cached((day, message, var), load)
 
     def _message_parts(self, vehicle: str, message: str, sigs: list[str], start, end):
         """Per decoded day in range: (time ns, {signal: values}, attrs, ordered) in [start,
         end], views of the caches."""
         t0, t1 = _ts(start), _ts(end)
-        for key in self._day_keys(vehicle, message, start, end):
-            direct = self._direct_day(key, message, sigs)
-            if direct is not None:
-                t, vals, attrs = direct
-                if (key, message, "\0ordered") not in self._meta:
-                    self._meta[(key, message, "\0ordered")] = bool((t[1:] >= t[:-1]).all())
-                ordered = self._meta[(key, message, "\0ordered")]
-            else:
-                ds = self._opened(key, message)
-                index = ds.indexes["time"]
-                t = index.values.view("int64")
-                vals = {s: self._values(key, message, ds, s) for s in sigs}
-                attrs = {s: dict(ds[s].attrs) for s in sigs}
-                ordered = index.is_monotonic_increasing  # cached by pandas
-            i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
-            i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
-            yield t[i0:i1], {s: v[i0:i1] for s, v in vals.items()}, attrs, ordered
+        for whole, keys, _ in self._day_groups(vehicle, message, start, end):
+            t = self._day_column(whole, keys, message, "\0time")
+            vals = {}
+            for s in sigs:
+                v = self._day_column(whole, keys, message, s)
+                if v.shape != t.shape:
+                    raise RuntimeError(f"{keys[0]} {message}: {s} has {v.shape[0]} values "
+                                       f"for {t.shape[0]} times")
+                vals[s] = v
+            attrs = {s: self._attrs(keys[0], message, s) for s in sigs}
+            if (whole, message, "\0ordered") not in self._meta:
+                self._meta[(whole, message, "\0ordered")] = bool((t[1:] >= t[:-1]).all())
+            ordered = self._meta[(whole, message, "\0ordered")]
+            i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left")) \
+                if ordered else 0
+            i1 = t.size if t1 is None or not ordered else int(
+                np.searchsorted(t, t1.value, side="right"))
+            if ordered:
+                yield t[i0:i1], {s: v[i0:i1] for s, v in vals.items()}, attrs, ordered
+            else:  # parts overlapping in time: the samples in range, unsorted
+                keep = np.ones(t.size, bool)
+                if t0 is not None:
+                    keep &= t >= t0.value
+                if t1 is not None:
+                    keep &= t <= t1.value
+                yield t[keep], {s: v[keep] for s, v in vals.items()}, attrs, ordered
 
     def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
         """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""

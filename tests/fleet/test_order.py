@@ -38,6 +38,44 @@ def test_order_frames_sorts_and_keeps_each_frame_once(arrays, picks):
     assert info["duplicates"] == sum(len(p) for p in parts) - len(out)
 
 
+@settings(max_examples=60, deadline=None)
+@given(frame_arrays(max_frames=60), st.lists(st.integers(0, 2), min_size=1, max_size=4),
+       st.lists(st.booleans(), min_size=5, max_size=5))
+def test_parts_of_a_day_hold_each_frame_once(arrays, picks, mine):
+    """Batches split between two owners (as a day's segments between its parts): each
+    frame is in exactly one owner's frames, and every dropped copy is counted once."""
+    b = FrameBatch.from_arrays(**arrays)
+    parts = [b.take(np.arange(len(b))[k::3]) for k in picks] + [b]
+    own = mine[:len(parts)]
+    whole, _ = order_frames(parts)
+    a, ia = order_frames(parts, own=own)
+    c, ic = order_frames(parts, own=[not o for o in own])
+    assert np.all(np.diff(a.time) >= 0) and np.all(np.diff(c.time) >= 0)
+    assert sorted(_rows(a) + _rows(c)) == _rows(whole)
+    assert ia["duplicates"] + ic["duplicates"] == sum(len(p) for p in parts) - len(whole)
+    with pytest.raises(ct.errors.ArgumentError, match="ownership flag"):
+        order_frames(parts, own=own + [True])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 20), max_size=8), min_size=1, max_size=4),
+       st.lists(st.booleans(), min_size=4, max_size=4))
+def test_parts_of_a_day_hold_each_fix_once(times, mine):
+    from cantelem_sci.decoder import merge_fixes
+
+    parts = [{"time": np.array(t, np.int64), "latitude": np.array(t, float) + i / 10}
+             for i, t in enumerate(times)]
+    own = mine[:len(parts)]
+    whole = merge_fixes(parts, 2, 18)
+    got = [merge_fixes(parts, 2, 18, own=own),
+           merge_fixes(parts, 2, 18, own=[not o for o in own])]
+    fixes = sorted((int(t), float(v)) for g in got if g is not None
+                   for t, v in zip(g["time"], g["latitude"]))
+    want = [] if whole is None else sorted(zip(whole["time"].tolist(),
+                                               whole["latitude"].tolist()))
+    assert fixes == want  # the same fixes, each from the part holding its first copy
+
+
 def _decode(path, client):
     rep = ct.decode_fleet(str(path), client=client, progress=False)
     return rep, ct.open_fleet(str(path))
