@@ -22,6 +22,7 @@ in its part's record, and skipped; the rest of the day decodes.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,9 +313,16 @@ def _decode_and_summarize(st: Store, so: dict, catalog: Catalog, tasks: list[Day
                 report.times[k] += v
         report.parts = len(parts)
         t0 = time.perf_counter()
-        for t in tasks:  # every part of the day is published: its current.json next
-            r = publish_day(st, t, {n: done[(t.vehicle, t.date, n)] for n in t.names
-                                    if (t.vehicle, t.date, n) in done})
+
+        def publish(t: DayTask) -> dict[str, Any]:
+            return publish_day(st, t, {n: done[(t.vehicle, t.date, n)] for n in t.names
+                                       if (t.vehicle, t.date, n) in done})
+
+        # every part of a day is published: its current.json next (an object store's
+        # requests wait on the network: several days at once)
+        with ThreadPoolExecutor(1 if getattr(st, "local", False) else 16) as pool:
+            published = list(pool.map(publish, tasks))
+        for r in published:
             report.decoded.append(r)
             report.frames += r["frames"]
             report.duplicates += r.get("duplicates", 0)
