@@ -47,6 +47,7 @@ TABLE = [
     ("decode_vehicle", lambda tmp: decoder.decode_vehicle(_batch(), "not a database")),
     ("gps_dataset", lambda tmp: decoder.gps_dataset({"latitude": [1.0]})),
     ("merge_fixes", lambda tmp: decoder.merge_fixes([{"latitude": [1.0]}])),
+    ("transport_traffic", lambda tmp: decoder.transport_traffic(_batch(), ["odb2"])),
     ("Fleet.gps_track", lambda tmp: ct.open_fleet(str(tmp)).gps_track("EV9")),
     ("reassemble_isotp", lambda tmp: decoder.reassemble_isotp(np.zeros(2), np.zeros((3, 8)),
                                                               np.zeros(3))),

@@ -144,6 +144,17 @@ class Fleet(DecodedDays):
                 sigs += [s for s in info["signals"] if s not in sigs]
         return out
 
+    def senders(self, vehicle: str) -> dict[str, str]:
+        """``{message: sending ECUs}`` of ``vehicle``'s DBC (messages without a sender, and
+        a DBC that cannot be read, are left out)."""
+        from ._catalog import load_group_dbc
+
+        try:
+            db = load_group_dbc(self.catalog.group_for(vehicle))
+        except Exception:  # noqa: BLE001 - the decoded data are still there to browse
+            return {}
+        return {m.name: ", ".join(m.senders) for m in (db.messages if db else []) if m.senders}
+
     def signals(self, vehicle: str) -> dict[str, str]:
         """``{signal: message}`` of ``vehicle`` (a signal name in several messages maps to
         the first; use ``"Message.Signal"`` to choose)."""

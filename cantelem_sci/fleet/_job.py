@@ -205,6 +205,8 @@ def publish_day(store: Store, task: DayTask, done: dict[str, dict[str, Any]]
             store.rm(f"{dkey}/{name}")
         elif name.endswith(".partial") and _stale(store, f"{dkey}/{name}"):
             store.rm(f"{dkey}/{name}")  # left by a crashed job
+        elif name.startswith(".tmp-"):  # a write a crashed job began (one job at a time)
+            store.rm(f"{dkey}/{name}")
     new = [done[n] for n in task.names if n in done]
     out = {"vehicle": task.vehicle, "date": task.date, "version": task.version,
            "parts": len(new), "frames": sum(r["frames"] for r in new),

@@ -4,7 +4,8 @@ Vehicle, trip and time-range selection; several signals on linked time axes, dow
 again with the project's kernels on every zoom (HoloViews ``RangeX`` streams); hover values;
 statistics of the visible range; an x-axis choice (time, distance driven, or any signal for
 XY plots, ``_xy_view.py``); CSV export of the visible range and PNG through the plot's
-save tool; a dark theme; the GPS track without tiles; trip replay with a scrubber and
+save tool; a dark and a light look (``_theme.py``); a signal browser by ECU and
+message with a search box (``_signal_browser.py``); the GPS track without tiles; trip replay with a scrubber and
 play/pause (plots and map follow); alert events as shaded spans and a list to jump to
 (``_events_view.py``). Live mode, with a broker (``mqtt=`` or ``CANTELEM_MQTT``):
 the plots, statistics and map stream what the edge loggers publish (``_live_view.py``), with a
@@ -27,6 +28,9 @@ import pandas as pd
 from ._date_box import date_box
 from ._map_view import draw_map
 from ._offline import inline_panel_css
+from ._signal_browser import SignalBrowser, signal_tree
+from ._stats_view import update_detail, update_stats
+from ._theme import look
 from ._view_state import apply_view, view_csv, view_query
 from ._xy_view import axis_options
 
@@ -63,7 +67,8 @@ class Dashboard:
     def __init__(self, store: str | None = None, *, max_points: int = 2000,
                  storage_options: dict | None = None, live_interval_ms: int = 1000,
                  mqtt: str | None = None, live_prefix: str | None = None,
-                 live_window_s: float = 60.0, live_tick_ms: int = 50) -> None:
+                 live_window_s: float = 60.0, live_tick_ms: int = 50,
+                 theme: str = "dark") -> None:
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (the bokeh backend, also outside notebooks)
         import panel as pn
@@ -78,6 +83,7 @@ class Dashboard:
 
         inline_panel_css()  # no stylesheet link to Panel's CDN on the page
         self.hv, self.pn = hv, pn
+        self.look = look(theme)
         from .. import _config
 
         self.max_points = max_points
@@ -135,6 +141,12 @@ class Dashboard:
                                         css_classes=["cantelem-live"], width=80)
         self.w_pause = pn.widgets.Toggle(label="Pause", value=False, disabled=True,
                                          css_classes=["cantelem-pause"], width=80)
+        self.w_theme = pn.widgets.RadioButtonGroup(options=["dark", "light"],
+                                                   value=self.look.name, width=130,
+                                                   css_classes=["cantelem-theme"])
+        self.browser = SignalBrowser(pn, self._pick_signal)
+        self.title = pn.pane.Markdown("## cantelem: vehicle telemetry",
+                                      styles={"color": self.look.title})
         self.w_csv = pn.widgets.FileDownload(callback=self._csv, filename="cantelem.csv",
                                              label="Export CSV", color="primary",
                                              css_classes=["cantelem-csv"], width=140)
@@ -156,6 +168,8 @@ class Dashboard:
         self.w_player.param.watch(self._on_player, "value")
         self.w_live.param.watch(self._on_live, "value")
         self.w_pause.param.watch(self._on_pause, "value")
+        self.w_theme.param.watch(lambda e: None if self._silent else self.set_theme(e.new),
+                                 "value")
         if self.feed is not None:
             from ._live_view import FleetLiveView
 
@@ -180,10 +194,11 @@ class Dashboard:
         # wraps on a narrow window (1024 px, a tablet) instead of pushing buttons off screen
         controls = pn.FlexBox(self.w_vehicle, self.w_trip, self.w_start, self.w_end,
                               self.w_signals, self.w_xaxis, self.w_live, *pause, self.w_csv,
+                              self.w_theme,
                               flex_wrap="wrap", align_items="flex-end",
                               sizing_mode="stretch_width", css_classes=["cantelem-controls"])
-        body = pn.Row(self.plots, pn.Column(self.map, self.events_view.layout, width=380))
-        title = pn.pane.Markdown("## cantelem: vehicle telemetry", styles={"color": "#eee"})
+        body = pn.Row(self.plots, pn.Column(self.browser.layout, self.map,
+                                            self.events_view.layout, width=380))
         # the statistics under the plots, the page's width (beside the map they were cut
         # off), a direct child of the page's column like the plots (see below)
         items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.share,
@@ -209,9 +224,9 @@ class Dashboard:
 
             self.w_view.param.watch(switch, "value")
             items = [self.w_view, *items, fleet, page_ready_component(lambda: page_ready(self))]
-        return pn.Column(title, *items,
-                         styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
-                         sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
+        self.page = pn.Column(self.title, *items, styles=self.look.page_styles(),
+                              sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
+        return self.page
 
     def fleet_panel(self):
         """The fleet live view alone (``notebooks/fleet_live.ipynb``): every vehicle on the
@@ -232,6 +247,7 @@ class Dashboard:
         sigs += sorted(set(self.fleet.derived_for(v)) - set(sigs))  # calculated signals
         self._silent = True  # one redraw at the end, not one per widget change
         self.w_signals.options = sigs
+        self.browser.show(signal_tree(self.fleet, v))
         keep = [s for s in self.w_signals.value if s in sigs]
         self.w_signals.value = keep or [s for s in DEFAULT_SIGNALS if s in sigs][:2] or sigs[:1]
         x = self.w_xaxis.value
@@ -349,7 +365,7 @@ class Dashboard:
                                   f"{_fmt(t0)} and {_fmt(t1)}: choose another range or trip.")
             return
         layout = hv.Layout(items).cols(1).opts(shared_axes=True)
-        self.plots.objects = [self.pn.pane.HoloViews(layout, backend="bokeh", theme="dark_minimal",
+        self.plots.objects = [self.pn.pane.HoloViews(layout, backend="bokeh", theme=self.look.bokeh,
                                                      sizing_mode="stretch_width",
                                                      css_classes=["cantelem-hv"])]
         self.status.object = "  \n".join(notes) if notes else \
@@ -369,6 +385,7 @@ class Dashboard:
         info = self.fleet.signal_info(vehicle, sig)
         units = info.get("units") or ""
         label = f"{sig} [{units}]" if units else sig
+        lk = self.look
 
         def fn(x_range=None):
             t0, t1 = self.range
@@ -379,7 +396,7 @@ class Dashboard:
             self.shown[sig] = df
             if x_range is not None and x_range[0] is not None:
                 self._update_stats(t0, t1)
-            self._update_detail()
+            update_detail(self)
             # an enum (DBC value table, e.g. BMS_State): steps, each level named
             states = {int(k): str(n) for k, n in (ds[sig].attrs.get("choices") or {}).items()}
             enum = {"interpolation": "steps-post", "yticks": sorted(states.items())} \
@@ -387,40 +404,15 @@ class Dashboard:
             return hv.Curve(df, "time", (sig, label)).opts(
                 **enum, color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
                 active_tools=["xwheel_zoom"], height=220, responsive=True,
-                bgcolor="#262626", show_grid=True, xlabel="",
+                bgcolor=lk.plot, show_grid=True, xlabel="",
                 default_tools=["pan", "box_zoom", "reset"],
-                backend_opts={"plot.border_fill_color": "#1e1e1e",
-                              "plot.outline_line_color": "#444444",
+                backend_opts={**lk.plot_opts()["backend_opts"],
                               # BokehJS reports a wheel zoom only after lod_timeout (500 ms)
                               "plot.lod_timeout": 60, "plot.lod_interval": 60})
         return fn
 
     def _update_stats(self, t0, t1) -> None:
-        v = self.w_vehicle.value
-        rows = []
-        for sig in self.w_signals.value:
-            _, x = self.fleet.series(v, sig, t0, t1)  # decoded or calculated
-            ok = x[~np.isnan(x)]
-            rows.append({"signal": sig, "count": int(ok.size),
-                         "min": float(ok.min()) if ok.size else np.nan,
-                         "max": float(ok.max()) if ok.size else np.nan,
-                         "mean": float(ok.mean()) if ok.size else np.nan,
-                         "std": float(ok.std()) if ok.size else np.nan})
-        self.range = (t0, t1)
-        self.counts = {r["signal"]: r["count"] for r in rows}
-        self.stats.object = (pd.DataFrame(rows).round(3).set_index("signal") if rows
-                             else pd.DataFrame())
-        self._update_detail()
-
-    def _update_detail(self) -> None:
-        """``<signal>: <shown> of <in view> samples shown`` (zooming in shows more detail)."""
-        parts = []
-        for sig in self.w_signals.value:
-            shown = self.shown.get(sig)
-            n = self.counts.get(sig) if hasattr(self, "counts") else None
-            if shown is not None and n is not None:
-                parts.append(f"{sig}: {int(shown[sig].notna().sum())} of {n} samples shown")
-        self.detail.object = "; ".join(parts)
+        update_stats(self, t0, t1)
 
     def _draw_map(self, v: str, t0, t1) -> None:
         draw_map(self, v, t0, t1)
@@ -441,6 +433,23 @@ class Dashboard:
     def _on_player(self, event) -> None:
         self.replay_stream.event(t=event.new)
         self.replay_label.object = f"replay: {_fmt(self._replay_time(event.new))}"
+
+    def set_theme(self, name: str, redraw: bool = True) -> None:
+        """Show the page in the ``"dark"`` or ``"light"`` look (:mod:`._theme`)."""
+        self.look = look(name)
+        self._silent, was = True, self._silent  # the button follows without a redraw
+        self.w_theme.value = name
+        self._silent = was
+        self.title.styles = {"color": self.look.title}
+        if getattr(self, "page", None) is not None:
+            self.page.styles = self.look.page_styles()
+        if redraw:
+            self._redraw()
+
+    def _pick_signal(self, value: str) -> None:
+        """A signal picked in the browser: added to the plots."""
+        if value not in self.w_signals.value:
+            self.w_signals.value = [*self.w_signals.value, value]
 
     def _on_signals(self) -> None:
         if self.live_plots is not None:
@@ -464,19 +473,9 @@ class Dashboard:
             self._live_cb = None
 
     def _live_tick(self) -> None:
-        v = self.w_vehicle.value
-        try:
-            recent = self.fleet.recent(v, list(self.w_signals.value), window="60s")
-        except Exception as err:
-            self.status.object = f"**Live:** {type(err).__name__}: {err}"
-            return
-        newest = recent.attrs.get("newest")
-        if newest is None:
-            self.status.object = "**Live:** no frame from the edge logger yet."
-            return
-        self.live_data = recent
-        lag = (pd.Timestamp.utcnow().tz_convert(None) - pd.Timestamp(newest)).total_seconds()
-        self.status.object = f"**Live:** newest frame {_fmt(newest)} (lag {lag:.1f} s)"
+        from ._live_stream import store_tick
+
+        store_tick(self)
 
     def _on_pause(self, event) -> None:
         if self.live_plots is not None:

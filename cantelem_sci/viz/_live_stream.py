@@ -1,6 +1,7 @@
 """The dashboard's live mode with a broker: switching it on and off, the fast tick that
 streams new samples into the plots (every ``live_tick_ms``, 50 ms by default), and the slow
-tick (1 s) for statistics, the status line, the vehicle list and the fleet view.
+tick (1 s) for statistics, the status line, the vehicle list and the fleet view; and the
+tick of live mode without a broker (:func:`store_tick`).
 
 Functions of a :class:`~._dashboard.Dashboard` (kept here so each module holds one concept).
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+
+import pandas as pd
 
 from ._live_view import LivePlots, live_age
 
@@ -189,3 +192,20 @@ def fleet_panel(dash: Any):
                      page_ready_component(lambda: page_ready(dash)),
                      styles={"background": "#1e1e1e", "color": "#ddd", "padding": "8px"},
                      sizing_mode="stretch_width", css_classes=["cantelem-dashboard"])
+
+
+def store_tick(dash: Any) -> None:
+    """Live without a broker: the newest frames a local edge logger made durable."""
+    v = dash.w_vehicle.value
+    try:
+        recent = dash.fleet.recent(v, list(dash.w_signals.value), window="60s")
+    except Exception as err:
+        dash.status.object = f"**Live:** {type(err).__name__}: {err}"
+        return
+    newest = recent.attrs.get("newest")
+    if newest is None:
+        dash.status.object = "**Live:** no frame from the edge logger yet."
+        return
+    dash.live_data = recent
+    lag = (pd.Timestamp.utcnow().tz_convert(None) - pd.Timestamp(newest)).total_seconds()
+    dash.status.object = f"**Live:** newest frame {pd.Timestamp(newest).strftime("%Y-%m-%d %H:%M:%S")} (lag {lag:.1f} s)"

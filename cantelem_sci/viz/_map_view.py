@@ -34,6 +34,6 @@ def draw_map(dash: Any, v: str, t0: Any, t1: Any) -> None:
 
     path = hv.Path([track[["lon", "lat"]].values]).opts(color="#4fc3f7", line_width=2)
     plot = (path * hv.DynamicMap(marker, streams=[dash.replay_stream])).opts(
-        width=340, height=300, bgcolor="#262626", xlabel="longitude", ylabel="latitude",
-        data_aspect=1, tools=["hover"], backend_opts={"plot.border_fill_color": "#1e1e1e"})
-    dash.map.objects = [dash.pn.pane.HoloViews(plot, backend="bokeh", theme="dark_minimal")]
+        width=340, height=300, xlabel="longitude", ylabel="latitude", data_aspect=1,
+        tools=["hover"], **dash.look.plot_opts())
+    dash.map.objects = [dash.pn.pane.HoloViews(plot, backend="bokeh", theme=dash.look.bokeh)]

@@ -1,6 +1,7 @@
 """The dashboard's view to share: as a CSV of what it shows (:func:`view_csv`) and as a URL
 query: ``?vehicle=EV0002&signals=SOC,PackPower
-&from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time``.
+&from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time`` (and ``&theme=light`` in the
+light look).
 
 :func:`view_query` writes the view shown (the page's "Link to this view" is that query,
 relative to the page); :func:`apply_view` opens a view from one (the dashboard notebook
@@ -40,6 +41,9 @@ def view_query(dash: Any) -> str:
     if t0 is not None and t1 is not None and not (pd.isna(t0) or pd.isna(t1)):
         q.update({"from": pd.Timestamp(t0).strftime(_FMT), "to": pd.Timestamp(t1).strftime(_FMT)})
     q["x"] = dash.w_xaxis.value
+    name = getattr(getattr(dash, "look", None), "name", "dark")
+    if name != "dark":  # the default look is left out of the link
+        q["theme"] = name
     return urlencode(q)
 
 
@@ -87,6 +91,10 @@ def apply_view(dash: Any, query: str | None) -> list[str]:
             dash.w_xaxis.value = q["x"]
         elif q.get("x"):
             problems.append(f"x axis {q['x']!r} is not one of time, distance or a signal")
+        if q.get("theme") in ("dark", "light"):
+            dash.set_theme(q["theme"], redraw=False)
+        elif q.get("theme"):
+            problems.append(f"theme {q['theme']!r} is not dark or light")
     finally:
         dash._silent = False
     dash._redraw()

@@ -91,7 +91,7 @@ def draw_xy(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     from ._dashboard import _fmt
 
     hv, x = dash.hv, dash.w_xaxis.value
-    style = {"height": 260, "responsive": True, "bgcolor": "#262626", "show_grid": True,
+    style = {"height": 260, "responsive": True, **dash.look.plot_opts(), "show_grid": True,
              "tools": ["hover", "save"], "default_tools": ["pan", "box_zoom", "wheel_zoom",
                                                          "reset"]}
     items, dash.xy = xy_plots(hv, dash.fleet, v, sigs, x, t0, t1, dash.max_points,
@@ -102,7 +102,7 @@ def draw_xy(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         dash.status.object = f"Choose a signal other than {x} to draw against it."
         return
     dash.plots.objects = [dash.pn.pane.HoloViews(
-        hv.Layout(items).cols(1).opts(shared_axes=True), backend="bokeh", theme="dark_minimal",
+        hv.Layout(items).cols(1).opts(shared_axes=True), backend="bokeh", theme=dash.look.bokeh,
         sizing_mode="stretch_width", css_classes=["cantelem-hv"])]
     dash._update_stats(t0, t1)  # statistics of the range (it rewrites the detail line)
     dash._draw_map(v, t0, t1)

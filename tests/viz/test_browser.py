@@ -405,6 +405,77 @@ def test_7b_a_link_opens_the_same_view(page, browser, server):
         ctx.close()
 
 
+_GROUPS_JS = """sel => {
+  return Array.from(sel.querySelectorAll('optgroup')).map(
+    g => [g.label, Array.from(g.querySelectorAll('option')).map(o => o.textContent)]);
+}"""
+
+
+def test_7d_the_signal_browser_finds_a_cell_and_draws_it(page, decoded_store):
+    """Typing in the browser's search box keeps the signals of that ECU, message or name;
+    picking one draws it, with every sample of the range counted."""
+    import cantelem_sci as ct
+
+    find = page.locator(".cantelem-find input").first
+    find.click()
+    find.press_sequentially("bms cell17", delay=30)
+    want = [["BMS · BMS_CellVoltages", ["Cell17_Voltage [V]"]]]
+    t_end = time.monotonic() + 30
+    while time.monotonic() < t_end:  # (the list follows the keys typed)
+        groups = [g for g in page.locator(".cantelem-browser select").first.evaluate(
+            _GROUPS_JS) if g[0]]
+        if groups == want:
+            break
+        page.wait_for_timeout(200)
+    assert groups == want
+    n = len(re.findall(r"\w+: \d+ of", _text(page, "cantelem-detail")))
+    page.locator(".cantelem-browser select").first.select_option(label="Cell17_Voltage [V]")
+    detail = _wait_text(page, "cantelem-detail", r"Cell17_Voltage: \d+ of \d+ samples shown")
+    assert len(re.findall(r"\w+: \d+ of", detail)) == n + 1
+    status = _text(page, "cantelem-status")
+    t0, t1 = re.search(r"(\d{4}-\S+ \S+) to (\d{4}-\S+ \S+)", status).groups()
+    fleet = ct.open_fleet(decoded_store[0])
+    _, x = fleet.series("EV0002", "Cell17_Voltage", t0, t1)
+    assert int(re.search(r"Cell17_Voltage: \d+ of (\d+)", detail)[1]) == \
+        int(np.isfinite(x).sum())
+    page.screenshot(path=str(SHOTS / "7d-signal-browser.png"), full_page=True)
+    find.fill("")
+    find.press("Enter")
+
+
+def _look(pg, plot: tuple[int, int, int], page_rgb: str) -> None:
+    """Wait until the page's background is ``page_rgb`` and the drawn plots' most common
+    pixel colour (their background) is ``plot``."""
+    import io as _io
+
+    from PIL import Image
+
+    t_end = time.monotonic() + 30
+    while time.monotonic() < t_end:
+        rgb = pg.locator(".cantelem-dashboard").first.evaluate(
+            "p => getComputedStyle(p).backgroundColor")
+        shot = Image.open(_io.BytesIO(_plot_png(pg))).convert("RGB")
+        common = max(shot.getcolors(1 << 20))[1]
+        if rgb == page_rgb and common == plot:
+            return
+        pg.wait_for_timeout(250)
+    raise AssertionError((rgb, common, page_rgb, plot))
+
+
+def test_7e_light_and_dark_looks(page):
+    """The look switch redraws the page and every plot (map included) in the light colours,
+    names the look in the link, and switches back."""
+    _look(page, (38, 38, 38), "rgb(30, 30, 30)")
+    page.locator(".cantelem-theme button", has_text="light").first.click()
+    _look(page, (255, 255, 255), "rgb(255, 255, 255)")
+    page.wait_for_selector(".cantelem-hv canvas", timeout=30_000)
+    assert "theme=light" in page.locator(".cantelem-share a").first.get_attribute("href")
+    _settle(page)
+    page.screenshot(path=str(SHOTS / "7e-light.png"), full_page=True)
+    page.locator(".cantelem-theme button", has_text="dark").first.click()
+    _look(page, (38, 38, 38), "rgb(30, 30, 30)")
+
+
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):
     """At 1024 px the controls wrap (a row of them pushed Live and Export CSV off
     screen), and the statistics table is whole (beside the map it was cut off)."""

@@ -54,6 +54,48 @@ def test_a_signal_keeps_its_colour_whatever_else_is_shown(decoded_store):
     assert (d.color_of("PackCurrent"), d.color_of("VehicleSpeed")) == (current, speed)
 
 
+def test_the_signal_browser_groups_by_ecu_and_message_with_units(decoded_store):
+    """Every decoded signal once, under ``ECU · message`` from the DBC's senders, with its
+    unit; the search box keeps what matches every word; a pick adds the signal."""
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    fleet = ct.open_fleet(decoded_store[0])
+    groups = d.browser.tree.groups
+    listed = {v for opts in groups.values() for v in opts.values() if v}
+    want = {s for s in fleet.signals("EV0001") if "." not in s} | set(fleet.derived_for("EV0001"))
+    assert listed == want
+    assert groups["BMS · BMS_PackStatus"]["SOC [%]"] == "SOC"
+    assert groups["calculated"]["PackPower [kW]"] == "PackPower"
+    d.browser.find.value_input = "bms cell17"
+    assert {g: list(o.values()) for g, o in d.browser.tree.groups.items() if g} == {
+        "BMS · BMS_CellVoltages": ["Cell17_Voltage"]}
+    d.browser.tree.value = "Cell17_Voltage"
+    assert d.w_signals.value[-1] == "Cell17_Voltage" and d.browser.tree.value == ""
+    assert "Cell17_Voltage: " in d.detail.object
+    d.browser.find.value_input = "no such thing"
+    assert list(d.browser.tree.groups) == [""]
+    assert "no signal matches" in next(iter(d.browser.tree.groups[""]))
+
+
+def test_light_and_dark_looks_and_their_link(decoded_store):
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    page = d.panel()
+    assert page.styles["background"] == "#1e1e1e" and "theme=" not in d.share.object
+    d.w_theme.value = "light"
+    assert page.styles["background"] == "#ffffff" and d.plots.objects[0].theme == "light_minimal"
+    assert "theme=light" in d.share.object
+    other = Dashboard(str(decoded_store[0]))
+    other.panel()
+    assert other.apply_view("vehicle=EV0001&theme=light") == []
+    assert other.look.name == "light" and other.page.styles["background"] == "#ffffff"
+    assert other.apply_view("theme=pink") == ["theme 'pink' is not dark or light"]
+    with pytest.raises(ct.errors.UnknownNameError, match="dashboard theme 'lite'.*light"):
+        Dashboard(str(decoded_store[0]), theme="lite")
+
+
 def test_signal_with_only_nan(tmp_path, cluster_client):
     """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
     from cantelem_edge import ingest

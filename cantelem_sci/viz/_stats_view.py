@@ -1,0 +1,43 @@
+"""The dashboard's numbers under its plots: statistics of the visible range per signal
+(count, min, max, mean, std, from every sample, not the drawn ones) and the line saying how
+many samples of the range each plot draws (zooming in draws a larger share)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["update_detail", "update_stats"]
+
+
+def update_stats(dash: Any, t0: Any, t1: Any) -> None:
+    """Statistics of ``dash``'s shown signals in [t0, t1] into its table."""
+    v = dash.w_vehicle.value
+    rows = []
+    for sig in dash.w_signals.value:
+        _, x = dash.fleet.series(v, sig, t0, t1)  # decoded or calculated
+        ok = x[~np.isnan(x)]
+        rows.append({"signal": sig, "count": int(ok.size),
+                     "min": float(ok.min()) if ok.size else np.nan,
+                     "max": float(ok.max()) if ok.size else np.nan,
+                     "mean": float(ok.mean()) if ok.size else np.nan,
+                     "std": float(ok.std()) if ok.size else np.nan})
+    dash.range = (t0, t1)
+    dash.counts = {r["signal"]: r["count"] for r in rows}
+    dash.stats.object = (pd.DataFrame(rows).round(3).set_index("signal") if rows
+                         else pd.DataFrame())
+    update_detail(dash)
+
+
+def update_detail(dash: Any) -> None:
+    """``<signal>: <shown> of <in view> samples shown`` for each signal drawn."""
+    parts = []
+    counts = getattr(dash, "counts", {})
+    for sig in dash.w_signals.value:
+        shown = dash.shown.get(sig)
+        n = counts.get(sig)
+        if shown is not None and n is not None:
+            parts.append(f"{sig}: {int(shown[sig].notna().sum())} of {n} samples shown")
+    dash.detail.object = "; ".join(parts)

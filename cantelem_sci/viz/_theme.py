@@ -1,0 +1,56 @@
+"""The dashboard's two looks, dark (the default: a control room, a vehicle at night) and
+light (a printout, a bright office), in one place: the page, the plots and their Bokeh
+theme take their colours from here, so a switch redraws everything in the other look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["THEMES", "Look", "look"]
+
+
+@dataclass(frozen=True)
+class Look:
+    """Colours of one theme: ``page`` (background), ``text``, ``title``, the plot area
+    (``plot``), around it (``border``), its frame (``outline``), and the Bokeh theme."""
+
+    name: str
+    bokeh: str
+    page: str
+    text: str
+    title: str
+    plot: str
+    border: str
+    outline: str
+
+    def page_styles(self) -> dict[str, str]:
+        return {"background": self.page, "color": self.text, "padding": "8px"}
+
+    def plot_opts(self) -> dict:
+        """HoloViews options of a plot in this look."""
+        return {"bgcolor": self.plot,
+                "backend_opts": {"plot.border_fill_color": self.border,
+                                 "plot.outline_line_color": self.outline}}
+
+
+THEMES = {
+    "dark": Look("dark", "dark_minimal", page="#1e1e1e", text="#dddddd", title="#eeeeee",
+                 plot="#262626", border="#1e1e1e", outline="#444444"),
+    "light": Look("light", "light_minimal", page="#ffffff", text="#222222", title="#111111",
+                  plot="#ffffff", border="#ffffff", outline="#bbbbbb"),
+}
+
+
+def look(name: str) -> Look:
+    """The look called ``name``.
+
+    Example
+    -------
+    >>> look("light").plot, look("dark").bokeh
+    ('#ffffff', 'dark_minimal')
+    """
+    from ..errors import UnknownNameError
+
+    if name not in THEMES:
+        raise UnknownNameError("dashboard theme", name, list(THEMES))
+    return THEMES[name]
