@@ -22,15 +22,15 @@ import io
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ._date_box import date_box
 from ._map_view import draw_map
 from ._offline import inline_panel_css
 from ._signal_browser import SignalBrowser, signal_tree
-from ._stats_view import update_detail, update_stats
+from ._stats_view import update_stats
 from ._theme import look
+from ._time_view import LAYOUTS, draw_time
 from ._view_state import apply_view, view_csv, view_query
 from ._xy_view import axis_options
 
@@ -144,6 +144,8 @@ class Dashboard:
         self.w_theme = pn.widgets.RadioButtonGroup(options=["dark", "light"],
                                                    value=self.look.name, width=130,
                                                    css_classes=["cantelem-theme"])
+        self.w_layout = pn.widgets.RadioButtonGroup(options=list(LAYOUTS), value="stacked",
+                                                    css_classes=["cantelem-layout"], width=260)
         self.browser = SignalBrowser(pn, self._pick_signal)
         self.title = pn.pane.Markdown("## cantelem: vehicle telemetry",
                                       styles={"color": self.look.title})
@@ -170,6 +172,7 @@ class Dashboard:
         self.w_pause.param.watch(self._on_pause, "value")
         self.w_theme.param.watch(lambda e: None if self._silent else self.set_theme(e.new),
                                  "value")
+        self.w_layout.param.watch(lambda e: None if self._silent else self._redraw(), "value")
         if self.feed is not None:
             from ._live_view import FleetLiveView
 
@@ -194,7 +197,7 @@ class Dashboard:
         # wraps on a narrow window (1024 px, a tablet) instead of pushing buttons off screen
         controls = pn.FlexBox(self.w_vehicle, self.w_trip, self.w_start, self.w_end,
                               self.w_signals, self.w_xaxis, self.w_live, *pause, self.w_csv,
-                              self.w_theme,
+                              self.w_layout, self.w_theme,
                               flex_wrap="wrap", align_items="flex-end",
                               sizing_mode="stretch_width", css_classes=["cantelem-controls"])
         body = pn.Row(self.plots, pn.Column(self.browser.layout, self.map,
@@ -318,7 +321,6 @@ class Dashboard:
             self.status.object = f"**Cannot draw:** {type(err).__name__}: {err}"
 
     def _draw(self) -> None:
-        hv = self.hv
         v, sigs = self.w_vehicle.value, list(self.w_signals.value)
         if v is None:
             return
@@ -342,36 +344,7 @@ class Dashboard:
 
             draw_xy(self, v, sigs, t0, t1)
             return
-        items = []
-        notes = []
-        self.events_view.refresh(v, t0, t1)
-        for sig in sigs:
-            curve = hv.DynamicMap(self._curve_fn(v, sig, self.color_of(sig)),
-                                  streams=[hv.streams.RangeX()])
-            vline = hv.DynamicMap(lambda t: hv.VLine(self._replay_time(t)).opts(
-                color="#ff5252", line_width=1), streams=[self.replay_stream])
-            spans = self.events_view.spans(sig, t1)
-            plot = curve * vline if spans is None else curve * spans * vline
-            items.append(plot.opts(hv.opts.Curve(framewise=True)))
-            ds = self.fleet.load(v, sig, t0, t1, max_points=self.max_points, gap="30s")
-            self.shown[sig] = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
-            if ds.sizes.get("time", 0) == 0:
-                notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
-            elif bool(np.isnan(ds[sig].values).all()):
-                notes.append(f"{sig}: only NaN (no valid value) between {_fmt(t0)} and {_fmt(t1)}")
-        if len(notes) == len(sigs) and all(": no data between" in n for n in notes):
-            self.plots.objects = []  # never empty plots on a made-up axis
-            self.status.object = (f"**No data** of {', '.join(sigs)} for {v} between "
-                                  f"{_fmt(t0)} and {_fmt(t1)}: choose another range or trip.")
-            return
-        layout = hv.Layout(items).cols(1).opts(shared_axes=True)
-        self.plots.objects = [self.pn.pane.HoloViews(layout, backend="bokeh", theme=self.look.bokeh,
-                                                     sizing_mode="stretch_width",
-                                                     css_classes=["cantelem-hv"])]
-        self.status.object = "  \n".join(notes) if notes else \
-            f"{v}: {len(sigs)} signal(s), {_fmt(t0)} to {_fmt(t1)}"
-        self._update_stats(t0, t1)
-        self._draw_map(v, t0, t1)
+        draw_time(self, v, sigs, t0, t1)
 
     def color_of(self, sig: str) -> str:
         """``sig``'s colour: the first one free in the palette when first drawn, then kept."""
@@ -379,37 +352,6 @@ class Dashboard:
             free = [c for c in PALETTE if c not in self.colors.values()]
             self.colors[sig] = free[0] if free else PALETTE[len(self.colors) % len(PALETTE)]
         return self.colors[sig]
-
-    def _curve_fn(self, vehicle: str, sig: str, color: str):
-        hv = self.hv
-        info = self.fleet.signal_info(vehicle, sig)
-        units = info.get("units") or ""
-        label = f"{sig} [{units}]" if units else sig
-        lk = self.look
-
-        def fn(x_range=None):
-            t0, t1 = self.range
-            if x_range is not None and x_range[0] is not None:
-                t0, t1 = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
-            ds = self.fleet.load(vehicle, sig, t0, t1, max_points=self.max_points, gap="30s")
-            df = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
-            self.shown[sig] = df
-            if x_range is not None and x_range[0] is not None:
-                self._update_stats(t0, t1)
-            update_detail(self)
-            # an enum (DBC value table, e.g. BMS_State): steps, each level named
-            states = {int(k): str(n) for k, n in (ds[sig].attrs.get("choices") or {}).items()}
-            enum = {"interpolation": "steps-post", "yticks": sorted(states.items())} \
-                if states else {}
-            return hv.Curve(df, "time", (sig, label)).opts(
-                **enum, color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
-                active_tools=["xwheel_zoom"], height=220, responsive=True,
-                bgcolor=lk.plot, show_grid=True, xlabel="",
-                default_tools=["pan", "box_zoom", "reset"],
-                backend_opts={**lk.plot_opts()["backend_opts"],
-                              # BokehJS reports a wheel zoom only after lod_timeout (500 ms)
-                              "plot.lod_timeout": 60, "plot.lod_interval": 60})
-        return fn
 
     def _update_stats(self, t0, t1) -> None:
         update_stats(self, t0, t1)

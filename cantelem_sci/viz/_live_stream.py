@@ -208,4 +208,5 @@ def store_tick(dash: Any) -> None:
         return
     dash.live_data = recent
     lag = (pd.Timestamp.utcnow().tz_convert(None) - pd.Timestamp(newest)).total_seconds()
-    dash.status.object = f"**Live:** newest frame {pd.Timestamp(newest).strftime("%Y-%m-%d %H:%M:%S")} (lag {lag:.1f} s)"
+    when = pd.Timestamp(newest).strftime("%Y-%m-%d %H:%M:%S")
+    dash.status.object = f"**Live:** newest frame {when} (lag {lag:.1f} s)"

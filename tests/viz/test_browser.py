@@ -443,18 +443,29 @@ def test_7d_the_signal_browser_finds_a_cell_and_draws_it(page, decoded_store):
     find.press("Enter")
 
 
-def _look(pg, plot: tuple[int, int, int], page_rgb: str) -> None:
-    """Wait until the page's background is ``page_rgb`` and the drawn plots' most common
-    pixel colour (their background) is ``plot``."""
+def _plot_image(pg):
+    """The first plot as a PIL image (taken again while a redraw replaces the element)."""
     import io as _io
 
     from PIL import Image
+    from playwright.sync_api import Error
 
+    for _ in range(20):
+        try:
+            return Image.open(_io.BytesIO(_plot_png(pg))).convert("RGB")
+        except Error:  # detached or moving: the plot is being drawn again
+            pg.wait_for_timeout(250)
+    return Image.open(_io.BytesIO(_plot_png(pg))).convert("RGB")
+
+
+def _look(pg, plot: tuple[int, int, int], page_rgb: str) -> None:
+    """Wait until the page's background is ``page_rgb`` and the drawn plots' most common
+    pixel colour (their background) is ``plot``."""
     t_end = time.monotonic() + 30
     while time.monotonic() < t_end:
         rgb = pg.locator(".cantelem-dashboard").first.evaluate(
             "p => getComputedStyle(p).backgroundColor")
-        shot = Image.open(_io.BytesIO(_plot_png(pg))).convert("RGB")
+        shot = _plot_image(pg)
         common = max(shot.getcolors(1 << 20))[1]
         if rgb == page_rgb and common == plot:
             return
@@ -474,6 +485,28 @@ def test_7e_light_and_dark_looks(page):
     page.screenshot(path=str(SHOTS / "7e-light.png"), full_page=True)
     page.locator(".cantelem-theme button", has_text="dark").first.click()
     _look(page, (38, 38, 38), "rgb(30, 30, 30)")
+
+
+def test_7f_every_signal_in_one_plot_with_an_axis_each(page):
+    """"axis each" draws every shown signal in one plot (each in its colour, with its own
+    y axis); "stacked" draws them one under the other again."""
+    from cantelem_sci.viz._dashboard import PALETTE
+
+    n = len(re.findall(r"\w+: \d+ of", _text(page, "cantelem-detail")))
+    stacked = page.locator(".cantelem-hv canvas").count()
+    page.locator(".cantelem-layout button", has_text="axis each").first.click()
+    _wait_text(page, "cantelem-status", rf"EV0002: {n} signal\(s\) \(axis each\)")
+    _settle(page)
+    one = page.locator(".cantelem-hv canvas").count()
+    assert 0 < one < stacked
+    shot = _plot_image(page)
+    colours = {"#%02x%02x%02x" % c for _, c in shot.getcolors(1 << 20)}
+    assert len(set(PALETTE[:n]) & colours) == min(n, len(PALETTE))  # every line, one plot
+    page.screenshot(path=str(SHOTS / "7f-axis-each.png"), full_page=True)
+    page.locator(".cantelem-layout button", has_text="stacked").first.click()
+    _wait_text(page, "cantelem-status", rf"EV0002: {n} signal\(s\), ")
+    page.wait_for_timeout(1000)
+    assert page.locator(".cantelem-hv canvas").count() == stacked
 
 
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):

@@ -96,6 +96,37 @@ def test_light_and_dark_looks_and_their_link(decoded_store):
         Dashboard(str(decoded_store[0]), theme="lite")
 
 
+@pytest.mark.parametrize("layout, plots, axes", [("stacked", 3, 3), ("one axis", 1, 1),
+                                                  ("axis each", 1, 3)])
+def test_signals_stacked_on_one_axis_or_an_axis_each(decoded_store, layout, plots, axes):
+    """Three signals as three plots, or in one plot on one y axis, or one y axis each,
+    every signal's samples drawn in its own colour."""
+    import holoviews as hv
+    from bokeh.models import ColumnDataSource, GlyphRenderer, LinearAxis
+
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_signals.value = ["VehicleSpeed", "PackCurrent", "SOC"]
+    d.w_layout.value = layout
+    fig = hv.render(d.plots.objects[0].object)
+    figs = [fig] if hasattr(fig, "renderers") else [f for f, *_ in fig.children]
+    assert len(figs) == plots
+    assert sum(isinstance(a, LinearAxis) for f in figs for a in f.left + f.right) == axes
+    drawn = {}
+    for f in figs:
+        for r in f.renderers:
+            if isinstance(r, GlyphRenderer) and isinstance(r.data_source, ColumnDataSource):
+                for sig in ("VehicleSpeed", "PackCurrent", "SOC"):
+                    if sig in r.data_source.data:
+                        drawn[sig] = (r.glyph.line_color, len(r.data_source.data[sig]))
+    assert {s: c for s, (c, _) in drawn.items()} == {s: d.color_of(s) for s in drawn}
+    assert set(drawn) == {"VehicleSpeed", "PackCurrent", "SOC"}
+    assert all(n == len(d.shown[s]) for s, (_, n) in drawn.items())
+    if layout != "stacked":
+        assert f"({layout})" in d.status.object
+
+
 def test_signal_with_only_nan(tmp_path, cluster_client):
     """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
     from cantelem_edge import ingest

@@ -1,0 +1,115 @@
+"""The dashboard's plots against time, in one of three layouts (:data:`LAYOUTS`):
+``stacked`` (a plot per signal on linked time axes), ``one axis`` (every signal in one plot
+on one y axis: signals of one unit compared directly) and ``axis each`` (one plot, a y axis
+per signal: signals of different units over each other, e.g. speed and current).
+
+Each signal is a HoloViews DynamicMap on a ``RangeX`` stream, downsampled again with the
+project's kernels on every zoom; a red line marks the replay time; alert events of a
+signal are shaded spans.
+"""
+
+from __future__ import annotations
+
+import operator
+from functools import reduce
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._stats_view import update_detail
+
+__all__ = ["LAYOUTS", "curve_fn", "draw_time"]
+
+#: layout name -> (one plot for every signal, a y axis per signal)
+LAYOUTS = {"stacked": (False, False), "one axis": (True, False), "axis each": (True, True)}
+
+
+def _fmt(t: Any) -> str:
+    return "" if t is None else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
+    """Draw ``sigs`` of vehicle ``v`` in [t0, t1] in the layout ``dash.w_layout`` names,
+    or say on the page why nothing is drawn."""
+    hv = dash.hv
+    together, axis_each = LAYOUTS[dash.w_layout.value]
+    curves, extras, notes = [], [], []
+    dash.events_view.refresh(v, t0, t1)
+    vline = hv.DynamicMap(lambda t: hv.VLine(dash._replay_time(t)).opts(
+        color="#ff5252", line_width=1), streams=[dash.replay_stream])
+    for sig in sigs:
+        curves.append(hv.DynamicMap(curve_fn(dash, v, sig, dash.color_of(sig),
+                                             420 if together else 220, legend=together),
+                                    streams=[hv.streams.RangeX()]))
+        spans = dash.events_view.spans(sig, t1)
+        extras.append(spans)
+        ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
+        dash.shown[sig] = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
+        if ds.sizes.get("time", 0) == 0:
+            notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
+        elif bool(np.isnan(ds[sig].values).all()):
+            notes.append(f"{sig}: only NaN (no valid value) between {_fmt(t0)} and {_fmt(t1)}")
+    if len(notes) == len(sigs) and all(": no data between" in n for n in notes):
+        dash.plots.objects = []  # never empty plots on a made-up axis
+        dash.status.object = (f"**No data** of {', '.join(sigs)} for {v} between "
+                              f"{_fmt(t0)} and {_fmt(t1)}: choose another range or trip.")
+        return
+    if together:
+        # the replay marker as a span of no width: a VLine would take a y axis of its own
+        marker = hv.DynamicMap(lambda t: hv.VSpans(([dash._replay_time(t)],
+                                                    [dash._replay_time(t)])).opts(
+            color="#ff5252", line_color="#ff5252", line_width=1), streams=[dash.replay_stream])
+        plot = reduce(operator.mul, curves + [e for e in extras if e is not None] + [marker])
+        opts = {"multi_y": True} if axis_each else {"ylabel": ", ".join(sigs)}
+        layout = plot.opts(hv.opts.Curve(framewise=True), hv.opts.Overlay(
+            legend_position="top_left", **opts))
+    else:
+        items = [(c * vline if e is None else c * e * vline).opts(hv.opts.Curve(framewise=True))
+                 for c, e in zip(curves, extras)]
+        layout = hv.Layout(items).cols(1).opts(shared_axes=True)
+    dash.plots.objects = [dash.pn.pane.HoloViews(layout, backend="bokeh", theme=dash.look.bokeh,
+                                                 sizing_mode="stretch_width",
+                                                 css_classes=["cantelem-hv"])]
+    how = "" if dash.w_layout.value == "stacked" else f" ({dash.w_layout.value})"
+    dash.status.object = "  \n".join(notes) if notes else \
+        f"{v}: {len(sigs)} signal(s){how}, {_fmt(t0)} to {_fmt(t1)}"
+    dash._update_stats(t0, t1)
+    dash._draw_map(v, t0, t1)
+
+
+def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
+             legend: bool = False):
+    """The function a signal's DynamicMap calls on every zoom: the signal downsampled to
+    the range in view, as a Curve in ``dash``'s look (an enum as named steps), named in the
+    legend with ``legend``."""
+    hv = dash.hv
+    info = dash.fleet.signal_info(vehicle, sig)
+    units = info.get("units") or ""
+    label = f"{sig} [{units}]" if units else sig
+    lk = dash.look
+
+    def fn(x_range=None):
+        t0, t1 = dash.range
+        if x_range is not None and x_range[0] is not None:
+            t0, t1 = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
+        ds = dash.fleet.load(vehicle, sig, t0, t1, max_points=dash.max_points, gap="30s")
+        df = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
+        dash.shown[sig] = df
+        if x_range is not None and x_range[0] is not None:
+            dash._update_stats(t0, t1)
+        update_detail(dash)
+        # an enum (DBC value table, e.g. BMS_State): steps, each level named
+        states = {int(k): str(n) for k, n in (ds[sig].attrs.get("choices") or {}).items()}
+        enum = {"interpolation": "steps-post", "yticks": sorted(states.items())} \
+            if states else {}
+        return hv.Curve(df, "time", (sig, label), label=label if legend else "").opts(
+            **enum, color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
+            active_tools=["xwheel_zoom"], height=height, responsive=True,
+            bgcolor=lk.plot, show_grid=True, xlabel="",
+            default_tools=["pan", "box_zoom", "reset"],
+            backend_opts={**lk.plot_opts()["backend_opts"],
+                          # BokehJS reports a wheel zoom only after lod_timeout (500 ms)
+                          "plot.lod_timeout": 60, "plot.lod_interval": 60})
+    return fn
+
