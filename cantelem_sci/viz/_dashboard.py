@@ -146,6 +146,8 @@ class Dashboard:
                                                    css_classes=["cantelem-theme"])
         self.w_layout = pn.widgets.RadioButtonGroup(options=list(LAYOUTS), value="stacked",
                                                     css_classes=["cantelem-layout"], width=260)
+        self.w_compare = pn.widgets.MultiChoice(label="Compare with", options=[], value=[],
+                                                css_classes=["cantelem-compare"], width=220)
         self.browser = SignalBrowser(pn, self._pick_signal)
         self.title = pn.pane.Markdown("## cantelem: vehicle telemetry",
                                       styles={"color": self.look.title})
@@ -173,6 +175,7 @@ class Dashboard:
         self.w_theme.param.watch(lambda e: None if self._silent else self.set_theme(e.new),
                                  "value")
         self.w_layout.param.watch(lambda e: None if self._silent else self._redraw(), "value")
+        self.w_compare.param.watch(lambda e: None if self._silent else self._redraw(), "value")
         if self.feed is not None:
             from ._live_view import FleetLiveView
 
@@ -196,7 +199,8 @@ class Dashboard:
         pause = [self.w_pause] if self.feed is not None else []  # live streaming only
         # wraps on a narrow window (1024 px, a tablet) instead of pushing buttons off screen
         controls = pn.FlexBox(self.w_vehicle, self.w_trip, self.w_start, self.w_end,
-                              self.w_signals, self.w_xaxis, self.w_live, *pause, self.w_csv,
+                              self.w_signals, self.w_compare, self.w_xaxis, self.w_live,
+                              *pause, self.w_csv,
                               self.w_layout, self.w_theme,
                               flex_wrap="wrap", align_items="flex-end",
                               sizing_mode="stretch_width", css_classes=["cantelem-controls"])
@@ -255,6 +259,8 @@ class Dashboard:
         self.w_signals.value = keep or [s for s in DEFAULT_SIGNALS if s in sigs][:2] or sigs[:1]
         x = self.w_xaxis.value
         self.w_xaxis.options = axis_options(sigs)
+        self.w_compare.options = [o for o in self.vehicles if o != v]
+        self.w_compare.value = [o for o in self.w_compare.value if o != v]
         self.w_xaxis.value = x if x in self.w_xaxis.options else "time"
         trips = self.fleet.trips(v)
         opts = {"whole recording": "all"}

@@ -3,6 +3,10 @@
 on one y axis: signals of one unit compared directly) and ``axis each`` (one plot, a y axis
 per signal: signals of different units over each other, e.g. speed and current).
 
+Other vehicles chosen in "Compare with" are drawn over the same signals on the same time
+axis, each with its own line style (:data:`DASHES`), named in the legend; the statistics,
+the samples counted and the CSV stay those of the vehicle chosen.
+
 Each signal is a HoloViews DynamicMap on a ``RangeX`` stream, downsampled again with the
 project's kernels on every zoom; a red line marks the replay time; alert events of a
 signal are shaded spans.
@@ -19,10 +23,12 @@ import pandas as pd
 
 from ._stats_view import update_detail
 
-__all__ = ["LAYOUTS", "curve_fn", "draw_time"]
+__all__ = ["DASHES", "LAYOUTS", "curve_fn", "draw_time"]
 
 #: layout name -> (one plot for every signal, a y axis per signal)
 LAYOUTS = {"stacked": (False, False), "one axis": (True, False), "axis each": (True, True)}
+#: line styles of compared vehicles, in the order chosen
+DASHES = ("dashed", "dotted", "dotdash", "dashdot")
 
 
 def _fmt(t: Any) -> str:
@@ -38,10 +44,20 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     dash.events_view.refresh(v, t0, t1)
     vline = hv.DynamicMap(lambda t: hv.VLine(dash._replay_time(t)).opts(
         color="#ff5252", line_width=1), streams=[dash.replay_stream])
+    others = [o for o in dash.w_compare.value if o != v]
+    legend = together or bool(others)
     for sig in sigs:
-        curves.append(hv.DynamicMap(curve_fn(dash, v, sig, dash.color_of(sig),
-                                             420 if together else 220, legend=together),
-                                    streams=[hv.streams.RangeX()]))
+        height = 420 if together else 220
+        curve = hv.DynamicMap(curve_fn(dash, v, sig, dash.color_of(sig), height, legend,
+                                       vehicle_label=bool(others)),
+                              streams=[hv.streams.RangeX()])
+        for k, other in enumerate(others):
+            if sig in dash.fleet.signals(other) or sig in dash.fleet.derived_for(other):
+                curve = curve * hv.DynamicMap(
+                    curve_fn(dash, other, sig, dash.color_of(sig), height, True,
+                             vehicle_label=True, line_dash=DASHES[k % len(DASHES)],
+                             main=False), streams=[hv.streams.RangeX()])
+        curves.append(curve)
         spans = dash.events_view.spans(sig, t1)
         extras.append(spans)
         ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
@@ -72,6 +88,8 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
                                                  sizing_mode="stretch_width",
                                                  css_classes=["cantelem-hv"])]
     how = "" if dash.w_layout.value == "stacked" else f" ({dash.w_layout.value})"
+    if others:
+        how += f" compared with {', '.join(others)}"
     dash.status.object = "  \n".join(notes) if notes else \
         f"{v}: {len(sigs)} signal(s){how}, {_fmt(t0)} to {_fmt(t1)}"
     dash._update_stats(t0, t1)
@@ -79,10 +97,12 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
 
 
 def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
-             legend: bool = False):
+             legend: bool = False, vehicle_label: bool = False, line_dash: str = "solid",
+             main: bool = True):
     """The function a signal's DynamicMap calls on every zoom: the signal downsampled to
     the range in view, as a Curve in ``dash``'s look (an enum as named steps), named in the
-    legend with ``legend``."""
+    legend with ``legend`` (with the vehicle's id with ``vehicle_label``). A compared
+    vehicle's curve (``main`` false) leaves the page's samples and statistics alone."""
     hv = dash.hv
     info = dash.fleet.signal_info(vehicle, sig)
     units = info.get("units") or ""
@@ -95,16 +115,19 @@ def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
             t0, t1 = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
         ds = dash.fleet.load(vehicle, sig, t0, t1, max_points=dash.max_points, gap="30s")
         df = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
-        dash.shown[sig] = df
-        if x_range is not None and x_range[0] is not None:
-            dash._update_stats(t0, t1)
-        update_detail(dash)
+        if main:
+            dash.shown[sig] = df
+            if x_range is not None and x_range[0] is not None:
+                dash._update_stats(t0, t1)
+            update_detail(dash)
         # an enum (DBC value table, e.g. BMS_State): steps, each level named
         states = {int(k): str(n) for k, n in (ds[sig].attrs.get("choices") or {}).items()}
         enum = {"interpolation": "steps-post", "yticks": sorted(states.items())} \
             if states else {}
-        return hv.Curve(df, "time", (sig, label), label=label if legend else "").opts(
-            **enum, color=color, line_width=1.5, tools=["hover", "xwheel_zoom", "save"],
+        name = f"{vehicle} {label}" if vehicle_label else label
+        return hv.Curve(df, "time", (sig, label), label=name if legend else "").opts(
+            **enum, color=color, line_width=1.5, line_dash=line_dash,
+            tools=["hover", "xwheel_zoom", "save"],
             active_tools=["xwheel_zoom"], height=height, responsive=True,
             bgcolor=lk.plot, show_grid=True, xlabel="",
             default_tools=["pan", "box_zoom", "reset"],

@@ -1,7 +1,7 @@
 """The dashboard's view to share: as a CSV of what it shows (:func:`view_csv`) and as a URL
 query: ``?vehicle=EV0002&signals=SOC,PackPower
-&from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time`` (and ``&theme=light`` in the
-light look).
+&from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time`` (and ``&compare=EV0001`` with
+vehicles compared, ``&theme=light`` in the light look).
 
 :func:`view_query` writes the view shown (the page's "Link to this view" is that query,
 relative to the page); :func:`apply_view` opens a view from one (the dashboard notebook
@@ -41,6 +41,9 @@ def view_query(dash: Any) -> str:
     if t0 is not None and t1 is not None and not (pd.isna(t0) or pd.isna(t1)):
         q.update({"from": pd.Timestamp(t0).strftime(_FMT), "to": pd.Timestamp(t1).strftime(_FMT)})
     q["x"] = dash.w_xaxis.value
+    compare = getattr(getattr(dash, "w_compare", None), "value", None)
+    if compare:
+        q["compare"] = ",".join(compare)
     name = getattr(getattr(dash, "look", None), "name", "dark")
     if name != "dark":  # the default look is left out of the link
         q["theme"] = name
@@ -91,6 +94,12 @@ def apply_view(dash: Any, query: str | None) -> list[str]:
             dash.w_xaxis.value = q["x"]
         elif q.get("x"):
             problems.append(f"x axis {q['x']!r} is not one of time, distance or a signal")
+        if "compare" in q:
+            want = [c for c in q["compare"].split(",") if c]
+            for c in want:
+                if c not in dash.w_compare.options:
+                    problems.append(f"cannot compare with {c!r}{_close(c, dash.vehicles)}")
+            dash.w_compare.value = [c for c in want if c in dash.w_compare.options]
         if q.get("theme") in ("dark", "light"):
             dash.set_theme(q["theme"], redraw=False)
         elif q.get("theme"):

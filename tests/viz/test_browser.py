@@ -509,6 +509,25 @@ def test_7f_every_signal_in_one_plot_with_an_axis_each(page):
     assert page.locator(".cantelem-hv canvas").count() == stacked
 
 
+def test_7g_another_vehicle_drawn_over_the_same_signals(page):
+    """Comparing with EV0001 draws its curves into EV0002's plots (the plot changes, the
+    link names the comparison) while the samples counted stay EV0002's."""
+    before = _plot_image(page)
+    detail = _text(page, "cantelem-detail")
+    inp = page.locator(".cantelem-compare input").first
+    inp.click()
+    inp.press_sequentially("EV0001", delay=30)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\) compared with EV0001, ")
+    _settle(page)
+    assert "compare=EV0001" in page.locator(".cantelem-share a").first.get_attribute("href")
+    assert _plot_image(page).tobytes() != before.tobytes()
+    assert _text(page, "cantelem-detail") == detail
+    page.screenshot(path=str(SHOTS / "7g-compare.png"), full_page=True)
+
+
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):
     """At 1024 px the controls wrap (a row of them pushed Live and Export CSV off
     screen), and the statistics table is whole (beside the map it was cut off)."""

@@ -127,6 +127,49 @@ def test_signals_stacked_on_one_axis_or_an_axis_each(decoded_store, layout, plot
         assert f"({layout})" in d.status.object
 
 
+@pytest.mark.parametrize("layout", ["stacked", "axis each"])
+def test_another_vehicle_is_drawn_over_the_same_signals(decoded_store, layout):
+    """EV0001 compared on EV0002's page: each signal's plot also holds EV0001's samples of
+    that signal in the range (dashed, named in the legend); the statistics, the samples
+    counted and the link stay EV0002's and name the comparison."""
+    import holoviews as hv
+    from bokeh.models import ColumnDataSource, GlyphRenderer
+
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_vehicle.value = "EV0002"
+    d.w_signals.value = ["VehicleSpeed", "SOC"]
+    d.w_layout.value = layout
+    assert d.w_compare.options == ["EV0001"]
+    shown = {s: len(df) for s, df in d.shown.items()}
+    stats = d.stats.object.copy()
+    d.w_compare.value = ["EV0001"]
+    assert "compared with EV0001" in d.status.object and "compare=EV0001" in d.share.object
+    fig = hv.render(d.plots.objects[0].object)
+    figs = [fig] if hasattr(fig, "renderers") else [f for f, *_ in fig.children]
+    drawn = {}
+    for f in figs:
+        for r in f.renderers:
+            if isinstance(r, GlyphRenderer) and isinstance(r.data_source, ColumnDataSource):
+                for sig in ("VehicleSpeed", "SOC"):
+                    if sig in r.data_source.data:
+                        drawn.setdefault(sig, []).append(
+                            (r.glyph.line_dash, np.asarray(r.data_source.data[sig])))
+    t0, t1 = d.range
+    for sig in ("VehicleSpeed", "SOC"):
+        (own_dash, own), (cmp_dash, cmp) = drawn[sig]
+        assert own_dash == [] and cmp_dash == [6]  # solid, and bokeh's "dashed"
+        want = d.fleet.load("EV0001", sig, t0, t1, max_points=d.max_points, gap="30s")[sig]
+        np.testing.assert_array_equal(cmp, want.values)
+        assert len(own) == shown[sig] == len(d.shown[sig])
+    assert d.stats.object.equals(stats)
+    other = Dashboard(str(decoded_store[0]))
+    assert other.apply_view("vehicle=EV0002&compare=EV0001,EV9") == [
+        "cannot compare with 'EV9'"]
+    assert other.w_compare.value == ["EV0001"]
+
+
 def test_signal_with_only_nan(tmp_path, cluster_client):
     """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
     from cantelem_edge import ingest
