@@ -6,7 +6,9 @@ statistics of the visible range; an x-axis choice (time, distance driven, or any
 XY plots, ``_xy_view.py``); CSV export of the visible range and PNG through the plot's
 save tool; a dark and a light look (``_theme.py``); a signal browser by ECU and
 message with a search box (``_signal_browser.py``); the GPS track without tiles; trip replay with a scrubber and
-play/pause (plots and map follow); alert events as shaded spans and a list to jump to
+play/pause (plots and map follow); two cursors with the values at each, their
+difference and the statistics between them (``_cursors.py``); alert events as shaded spans
+and a list to jump to
 (``_events_view.py``). Live mode, with a broker (``mqtt=`` or ``CANTELEM_MQTT``):
 the plots, statistics and map stream what the edge loggers publish (``_live_view.py``), with a
 pause, and a "Fleet live" tab lists every vehicle on the broker; without a broker it follows
@@ -24,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._cursors import Cursors
 from ._date_box import date_box
 from ._map_view import draw_map
 from ._offline import inline_panel_css
@@ -162,6 +165,7 @@ class Dashboard:
         from ._events_view import EventsView
 
         self.events_view = EventsView(self.fleet, self._jump_to)
+        self.cursors = Cursors(self)
         self._silent = False
         self.w_vehicle.param.watch(self._on_vehicle, "value")
         self.w_trip.param.watch(self._on_trip, "value")
@@ -209,7 +213,7 @@ class Dashboard:
         # the statistics under the plots, the page's width (beside the map they were cut
         # off), a direct child of the page's column like the plots (see below)
         items = [controls, pn.Row(self.w_player, self.replay_label), self.status, self.share,
-                 self.detail, body, self.stats]
+                 self.detail, body, self.cursors.layout, self.stats]
         if self.feed is not None:
             from ._live_stream import page_ready
             from ._live_view import page_ready_component

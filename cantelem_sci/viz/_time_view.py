@@ -9,7 +9,8 @@ the samples counted and the CSV stay those of the vehicle chosen.
 
 Each signal is a HoloViews DynamicMap on a ``RangeX`` stream, downsampled again with the
 project's kernels on every zoom; a red line marks the replay time; alert events of a
-signal are shaded spans.
+signal are shaded spans; cursors A and B (``_cursors.py``) are lines in every plot, placed
+by clicks on them.
 """
 
 from __future__ import annotations
@@ -76,13 +77,18 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         marker = hv.DynamicMap(lambda t: hv.VSpans(([dash._replay_time(t)],
                                                     [dash._replay_time(t)])).opts(
             color="#ff5252", line_color="#ff5252", line_width=1), streams=[dash.replay_stream])
-        plot = reduce(operator.mul, curves + [e for e in extras if e is not None] + [marker])
+        plot = reduce(operator.mul, curves + [e for e in extras if e is not None] + [marker]
+                      + dash.cursors.lines())
+        dash.cursors.tap_on(curves[0])
         opts = {"multi_y": True} if axis_each else {"ylabel": ", ".join(sigs)}
         layout = plot.opts(hv.opts.Curve(framewise=True), hv.opts.Overlay(
             legend_position="top_left", **opts))
     else:
-        items = [(c * vline if e is None else c * e * vline).opts(hv.opts.Curve(framewise=True))
-                 for c, e in zip(curves, extras)]
+        items = []
+        for c, e in zip(curves, extras):
+            dash.cursors.tap_on(c)
+            items.append(reduce(operator.mul, [c] + ([] if e is None else [e]) + [vline]
+                                + dash.cursors.lines()).opts(hv.opts.Curve(framewise=True)))
         layout = hv.Layout(items).cols(1).opts(shared_axes=True)
     dash.plots.objects = [dash.pn.pane.HoloViews(layout, backend="bokeh", theme=dash.look.bokeh,
                                                  sizing_mode="stretch_width",
@@ -93,6 +99,7 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     dash.status.object = "  \n".join(notes) if notes else \
         f"{v}: {len(sigs)} signal(s){how}, {_fmt(t0)} to {_fmt(t1)}"
     dash._update_stats(t0, t1)
+    dash.cursors.update()
     dash._draw_map(v, t0, t1)
 
 

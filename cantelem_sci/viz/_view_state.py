@@ -1,7 +1,8 @@
 """The dashboard's view to share: as a CSV of what it shows (:func:`view_csv`) and as a URL
 query: ``?vehicle=EV0002&signals=SOC,PackPower
 &from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time`` (and ``&compare=EV0001`` with
-vehicles compared, ``&theme=light`` in the light look).
+vehicles compared, ``&cursors=<A>,<B>`` with cursors placed, ``&theme=light`` in the
+light look).
 
 :func:`view_query` writes the view shown (the page's "Link to this view" is that query,
 relative to the page); :func:`apply_view` opens a view from one (the dashboard notebook
@@ -44,6 +45,10 @@ def view_query(dash: Any) -> str:
     compare = getattr(getattr(dash, "w_compare", None), "value", None)
     if compare:
         q["compare"] = ",".join(compare)
+    cur = getattr(dash, "cursors", None)
+    if cur is not None and (cur.a is not None or cur.b is not None):
+        q["cursors"] = ",".join("" if t is None else t.strftime(_FMT + ".%f")
+                                for t in (cur.a, cur.b))
     name = getattr(getattr(dash, "look", None), "name", "dark")
     if name != "dark":  # the default look is left out of the link
         q["theme"] = name
@@ -100,6 +105,13 @@ def apply_view(dash: Any, query: str | None) -> list[str]:
                 if c not in dash.w_compare.options:
                     problems.append(f"cannot compare with {c!r}{_close(c, dash.vehicles)}")
             dash.w_compare.value = [c for c in want if c in dash.w_compare.options]
+        if "cursors" in q:
+            try:
+                a, _, b = q["cursors"].partition(",")
+                dash.cursors.set(pd.Timestamp(a) if a else None, pd.Timestamp(b) if b else None)
+            except ValueError:
+                problems.append(f"cursors: expected two times like 2026-03-01T23:56:00.250,"
+                                f"2026-03-01T23:57:00, got {q['cursors']!r}")
         if q.get("theme") in ("dark", "light"):
             dash.set_theme(q["theme"], redraw=False)
         elif q.get("theme"):

@@ -92,6 +92,14 @@ def _wait_text(pg, cls: str, pattern: str, timeout: float = 60) -> str:
 
 
 def _plot_png(pg) -> bytes:
+    """The first plot as PNG bytes (taken again while a redraw replaces the element)."""
+    from playwright.sync_api import Error
+
+    for _ in range(20):
+        try:
+            return pg.locator(".cantelem-hv").first.screenshot()
+        except Error:  # detached or moving: the plot is being drawn again
+            pg.wait_for_timeout(250)
     return pg.locator(".cantelem-hv").first.screenshot()
 
 
@@ -444,17 +452,11 @@ def test_7d_the_signal_browser_finds_a_cell_and_draws_it(page, decoded_store):
 
 
 def _plot_image(pg):
-    """The first plot as a PIL image (taken again while a redraw replaces the element)."""
+    """The first plot as a PIL image."""
     import io as _io
 
     from PIL import Image
-    from playwright.sync_api import Error
 
-    for _ in range(20):
-        try:
-            return Image.open(_io.BytesIO(_plot_png(pg))).convert("RGB")
-        except Error:  # detached or moving: the plot is being drawn again
-            pg.wait_for_timeout(250)
     return Image.open(_io.BytesIO(_plot_png(pg))).convert("RGB")
 
 
@@ -526,6 +528,62 @@ def test_7g_another_vehicle_drawn_over_the_same_signals(page):
     assert _plot_image(page).tobytes() != before.tobytes()
     assert _text(page, "cantelem-detail") == detail
     page.screenshot(path=str(SHOTS / "7g-compare.png"), full_page=True)
+
+
+def _table(pg, cls: str) -> pd.DataFrame:
+    """A Panel DataFrame pane's table as the page shows it (first column the index)."""
+    rows = [[c.strip() for c in r.split("\t")]
+            for r in pg.locator(f".{cls} table tr").all_inner_texts()]
+    # pandas writes the index's name ("signal") as a second header row of empty cells
+    head, body = rows[0], [r for r in rows[1:] if r and r[0] and any(r[1:])]
+    return pd.DataFrame([r[1:] for r in body], index=[r[0] for r in body],
+                        columns=head[-len(body[0]) + 1:]).apply(pd.to_numeric)
+
+
+def test_7h_two_cursors_read_values_and_statistics_between(page, decoded_store):
+    """Two clicks on the first plot place cursors A (left) and B (right): both lines are
+    drawn in their colours, and the table's values at A and B, their difference and the
+    statistics between them equal what pandas computes from the store at the times the
+    page names."""
+    from cantelem_sci.fleet import open_fleet
+    from cantelem_sci.viz._cursors import COLORS
+
+    page.locator(".cantelem-compare .choices__button").first.click()  # one vehicle again
+    _wait_text(page, "cantelem-status", r"EV0002: \d signal\(s\), ")
+    _settle(page)
+    canvas = page.locator(".cantelem-hv canvas").first
+    box = canvas.bounding_box()
+    y = box["y"] + box["height"] * 0.5
+    page.mouse.click(box["x"] + box["width"] * 0.4, y)
+    _wait_text(page, "cantelem-cursor-text", r"A\s+\d{4}-")
+    page.mouse.click(box["x"] + box["width"] * 0.75, y)
+    text = _wait_text(page, "cantelem-cursor-text", r"B - A\s+[\d.]+ s")
+    a, b = (pd.Timestamp(t) for t in re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6})",
+                                                text))
+    assert a < b
+    page.wait_for_selector(".cantelem-cursors table", timeout=30_000)
+    tab = _table(page, "cantelem-cursors")
+    fleet = open_fleet(str(decoded_store[0]))
+    assert sorted(tab.index) == sorted(re.findall(r"(\w+): \d+ of \d+ samples shown",
+                                                  _text(page, "cantelem-detail")))
+    for sig in tab.index:
+        full = fleet.load("EV0002", sig).to_dataframe()[sig].dropna()
+        at = lambda t: full[full.index <= t].iloc[-1]  # noqa: E731
+        between = full[(full.index >= a) & (full.index <= b)]
+        assert np.isclose(tab.loc[sig, "A"], at(a), atol=1e-6)
+        assert np.isclose(tab.loc[sig, "B"], at(b), atol=1e-6)
+        assert np.isclose(tab.loc[sig, "B - A"], at(b) - at(a), atol=1e-6)
+        assert tab.loc[sig, "count"] == len(between) > 0
+        assert np.isclose(tab.loc[sig, "min"], between.min(), atol=1e-6)
+        assert np.isclose(tab.loc[sig, "max"], between.max(), atol=1e-6)
+        assert np.isclose(tab.loc[sig, "mean"], between.mean(), atol=1e-6)
+    shot = _plot_image(page)
+    colours = {"#%02x%02x%02x" % c for _, c in shot.getcolors(1 << 20)}
+    assert set(COLORS.values()) <= colours
+    assert "cursors=" in page.locator(".cantelem-share a").first.get_attribute("href")
+    page.screenshot(path=str(SHOTS / "7h-cursors.png"), full_page=True)
+    page.locator(".cantelem-cursor-clear button").first.click()
+    _wait_text(page, "cantelem-cursor-text", r"Click a plot")
 
 
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):

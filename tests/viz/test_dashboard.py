@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -168,6 +169,61 @@ def test_another_vehicle_is_drawn_over_the_same_signals(decoded_store, layout):
     assert other.apply_view("vehicle=EV0002&compare=EV0001,EV9") == [
         "cannot compare with 'EV9'"]
     assert other.w_compare.value == ["EV0001"]
+
+
+@pytest.mark.parametrize("layout", ["stacked", "axis each"])
+def test_two_cursors_read_values_deltas_and_statistics_between(decoded_store, layout):
+    """Cursors A and B placed by two clicks (Bokeh's ms positions): the table's values at A
+    and B are each signal's last sample at or before them, B - A their difference, and
+    count/min/max/mean those of every sample between, as pandas computes them from the
+    store's full-resolution data; each plot draws both lines; the link reopens them; a
+    third click moves A; "Clear cursors" removes both."""
+    import holoviews as hv
+    from bokeh.models import ColumnDataSource, GlyphRenderer
+
+    from cantelem_sci.viz import Dashboard
+    from cantelem_sci.viz._cursors import COLORS
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_vehicle.value = "EV0002"
+    d.w_signals.value = ["VehicleSpeed", "SOC"]
+    d.w_layout.value = layout
+    t0, t1 = d.range
+    a = t0 + (t1 - t0) * 0.3
+    b = t0 + (t1 - t0) * 0.6
+    ms = lambda t: (t - pd.Timestamp(0)) / pd.Timedelta("1ms")  # noqa: E731
+    d.cursors.place(ms(b))  # A may lie after B: the statistics take the span between
+    d.cursors.place(ms(a))
+    tab = d.cursors.frame
+    for sig in ("VehicleSpeed", "SOC"):
+        full = d.fleet.load("EV0002", sig).to_dataframe()[sig].dropna()
+        at = lambda t: full[full.index <= t].iloc[-1]  # noqa: E731
+        between = full[(full.index >= a) & (full.index <= b)]
+        assert tab.loc[sig, "A"] == at(b) and tab.loc[sig, "B"] == at(a)
+        assert tab.loc[sig, "B - A"] == at(a) - at(b)
+        assert tab.loc[sig, "count"] == len(between) > 0
+        assert tab.loc[sig, "min"] == between.min() and tab.loc[sig, "max"] == between.max()
+        assert np.isclose(tab.loc[sig, "mean"], between.mean())
+    assert f"{(a - b).total_seconds():.3f} s" in d.cursors.label.object
+    fig = hv.render(d.plots.objects[0].object)
+    figs = [fig] if hasattr(fig, "renderers") else [f for f, *_ in fig.children]
+    for f in figs:
+        lines = {r.glyph.line_color: list(r.data_source.data.get("x0", []))
+                 for r in f.renderers if isinstance(r, GlyphRenderer)
+                 and isinstance(r.data_source, ColumnDataSource)
+                 and r.glyph.line_color in COLORS.values()}
+        assert set(lines) == set(COLORS.values())
+        assert len(lines[COLORS["a"]]) == len(lines[COLORS["b"]]) == 1
+    link = d.share.object.split("(?")[1].rstrip(")")
+    again = Dashboard(str(decoded_store[0]))
+    assert again.apply_view(link) == []
+    assert (again.cursors.a, again.cursors.b) == (d.cursors.a, d.cursors.b)
+    pd.testing.assert_frame_equal(again.cursors.frame, tab)
+    d.cursors.place(ms(t0))
+    assert d.cursors.a == t0 and d.cursors.b == a
+    d.cursors.w_clear.clicks += 1
+    assert d.cursors.a is None and d.cursors.b is None and d.cursors.frame.empty
+    assert "cursors=" not in d.share.object
 
 
 def test_signal_with_only_nan(tmp_path, cluster_client):
