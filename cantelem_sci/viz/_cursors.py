@@ -123,7 +123,7 @@ class Cursors:
             def fn(n=0):
                 t = getattr(self, which)
                 xs = [] if t is None else [t]
-                return hv.VSpans((xs, xs)).opts(color=COLORS[which],
+                return hv.VSpans((xs, xs)).opts(color=COLORS[which], alpha=1.0,
                                                 line_color=COLORS[which], line_width=2)
             return hv.DynamicMap(fn, streams=[self.stream])
         return [line("a"), line("b")]
