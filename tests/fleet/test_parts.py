@@ -92,7 +92,8 @@ def test_a_new_segment_decodes_only_itself(six_segments, whole, tmp_path, cluste
     new = json.loads(Path(str(segs[5]) + ".manifest.json").read_text())["frame_count"]
     assert rep.parts == 1 and rep.frames == new
     assert "1 part(s)" in str(rep) and "tasks read" in str(rep)
-    assert all(v >= 0 for v in rep.times.values()) and rep.times["write_s"] > 0
+    # the report names each stage of the job (what each took is for the benchmark)
+    assert set(rep.times) == {"plan_s", "read_s", "decode_s", "write_s", "publish_s"}
     assert _decoded_bytes(dst) == _decoded_bytes(whole)
 
 
