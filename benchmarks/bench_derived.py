@@ -19,19 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from ._timing import best
+
 N = 10_000_000
 OPS = ["VehicleSpeed", "Odometer", "BrakePedal"]
 EXPR = {"X": "VehicleSpeed * BrakePedal / 100 + Odometer"}
-
-
-def _best(fn, repeat: int = 5) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main(n: int = N) -> dict:
@@ -45,10 +37,10 @@ def main(n: int = N) -> dict:
         fleet = ct.open_fleet(store)
         got = fleet.load("EV0100", ["X"], derived=EXPR)
         assert got["X"].size == n
-        peer = _best(lambda: [v.values for v in fleet.load("EV0100", OPS).data_vars.values()])
-        ours = _best(lambda: fleet.load("EV0100", ["X"], derived=EXPR))
-        peer_p = _best(lambda: fleet.load("EV0100", OPS, max_points=2000))
-        ours_p = _best(lambda: fleet.load("EV0100", ["X"], derived=EXPR, max_points=2000))
+        peer = best(lambda: [v.values for v in fleet.load("EV0100", OPS).data_vars.values()], 5)
+        ours = best(lambda: fleet.load("EV0100", ["X"], derived=EXPR), 5)
+        peer_p = best(lambda: fleet.load("EV0100", OPS, max_points=2000), 5)
+        ours_p = best(lambda: fleet.load("EV0100", ["X"], derived=EXPR, max_points=2000), 5)
     res = {"samples": n, "operands": len(OPS), "load_s": peer, "derived_s": ours,
            "ratio": ours / peer, "load_2000_s": peer_p, "derived_2000_s": ours_p,
            "ratio_2000": ours_p / peer_p}

@@ -24,19 +24,12 @@ import os
 import time
 from pathlib import Path
 
+from ._timing import best
+
 N = 1_500_000
 REPEATS = 3
 FORMATS = (".log", ".asc", ".blf", ".trc", ".mf4")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _best(fn, repeats: int = REPEATS) -> float:
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
 
 
 def _files(n: int) -> dict[str, Path]:
@@ -71,7 +64,7 @@ def _readers(paths: dict[str, Path]) -> dict:
         name = {".log": "candump"}.get(suffix, suffix[1:])
         ours = get_reader(name)
         n = len(ours(p))  # JIT and the file in the page cache
-        t_ours = _best(lambda: ours(p))
+        t_ours = best(lambda: ours(p), REPEATS, warm=False)
         t = time.perf_counter()
         ref = list(can.LogReader(str(p)))
         t_ref = time.perf_counter() - t
@@ -103,8 +96,8 @@ def _mf4_decode(cases: list[tuple[str, Path, Path]]) -> dict:
                 mdf.extract_bus_logging({"CAN": [(str(dbc), 0)]}).close()
 
         ours()
-        t_ours = _best(ours)
-        t_ref = _best(theirs, 2)
+        t_ours = best(ours, REPEATS, warm=False)
+        t_ref = best(theirs, 2, warm=False)
         n = len(read_mf4(mf4))
         out[label] = {"frames": n, "ours_s": t_ours, "asammdf_s": t_ref, "ratio": t_ref / t_ours}
         print(f"  {label:34s} {n:>9,} frames: ours {t_ours * 1e3:8.1f} ms, asammdf "
@@ -150,7 +143,7 @@ def _read_back(where: Path) -> dict:
                 t.column("data").combine_chunks().flatten().to_numpy()
 
         ours(), arrow()
-        t_ours, t_arrow = _best(ours, 5), _best(arrow, 5)
+        t_ours, t_arrow = best(ours, 5, warm=False), best(arrow, 5, warm=False)
         n = len(raw)
         out[label] = {"segments": len(segs), "ours_s": t_ours, "pyarrow_s": t_arrow,
                       "ratio": t_arrow / t_ours}

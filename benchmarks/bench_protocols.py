@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._timing import best
+
 N = 10_000_000
 REPEATS = 3
 
@@ -39,16 +41,6 @@ def _tile(batch, n: int):
         b.time = b.time + k * span
         parts.append(b)
     return FrameBatch.concat(parts).take(np.arange(n))
-
-
-def _best(fn) -> float:
-    fn()  # warm-up: JIT and caches
-    out = []
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
 
 
 def _python_obd_rate(batch) -> float:
@@ -89,11 +81,11 @@ def main() -> None:
     db = ct.load_dbc(ct.sample_dbc_path())
     from cantelem_sci.decoder import release_tree
 
-    t_dbc = _best(lambda: release_tree(ct.decode(ev, db)))
-    t_obd = _best(lambda: ct.decode_obd(obd_log))
+    t_dbc = best(lambda: release_tree(ct.decode(ev, db)))
+    t_obd = best(lambda: ct.decode_obd(obd_log))
     rows = [("DBC decode (EV, reference)", t_dbc), ("OBD-II (ISO-TP, PIDs)", t_obd)]
     if j1939 is not None:
-        rows.append(("J1939 TP + DM1 (real idle truck, tiled)", _best(lambda: decode_j1939(j1939))))
+        rows.append(("J1939 TP + DM1 (real idle truck, tiled)", best(lambda: decode_j1939(j1939))))
     for name, t in rows:
         print(f"  {name:42s} {n / t / 1e6:7.1f} M frames/s   {t / t_dbc:5.2f}x the DBC "
               f"decode's time")
