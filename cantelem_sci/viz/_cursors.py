@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._stats_view import range_stats
+
 __all__ = ["COLORS", "HOLD", "Cursors", "to_time"]
 
 #: line colour of cursor A and of cursor B (outside the signal palette)
@@ -153,11 +155,8 @@ class Cursors:
             row = {"signal": sig, "A": va, "B": vb, "B - A": vb - va}
             if a is not None and b is not None:
                 _, x = dash.fleet.series(v, sig, lo, hi)
-                ok = x[~np.isnan(x)]
-                row.update({"count": int(ok.size),
-                            "min": float(ok.min()) if ok.size else np.nan,
-                            "max": float(ok.max()) if ok.size else np.nan,
-                            "mean": float(ok.mean()) if ok.size else np.nan})
+                stats = range_stats(x)
+                row.update({k: stats[k] for k in ("count", "min", "max", "mean")})
             rows.append(row)
         self.frame = pd.DataFrame(rows).set_index("signal") if rows else pd.DataFrame()
         self.table.object = self.frame.round(6)

@@ -9,7 +9,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["update_detail", "update_stats"]
+__all__ = ["range_stats", "update_detail", "update_stats"]
+
+
+def range_stats(x: np.ndarray) -> dict[str, float]:
+    """count, min, max, mean and std of the valid (non-NaN) values of ``x``.
+
+    Example
+    -------
+    >>> range_stats(np.array([1.0, np.nan, 3.0]))["mean"]
+    2.0
+    """
+    ok = x[~np.isnan(x)]
+    if not ok.size:
+        return {"count": 0, "min": np.nan, "max": np.nan, "mean": np.nan, "std": np.nan}
+    return {"count": int(ok.size), "min": float(ok.min()), "max": float(ok.max()),
+            "mean": float(ok.mean()), "std": float(ok.std())}
 
 
 def update_stats(dash: Any, t0: Any, t1: Any) -> None:
@@ -18,12 +33,7 @@ def update_stats(dash: Any, t0: Any, t1: Any) -> None:
     rows = []
     for sig in dash.w_signals.value:
         _, x = dash.fleet.series(v, sig, t0, t1)  # decoded or calculated
-        ok = x[~np.isnan(x)]
-        rows.append({"signal": sig, "count": int(ok.size),
-                     "min": float(ok.min()) if ok.size else np.nan,
-                     "max": float(ok.max()) if ok.size else np.nan,
-                     "mean": float(ok.mean()) if ok.size else np.nan,
-                     "std": float(ok.std()) if ok.size else np.nan})
+        rows.append({"signal": sig, **range_stats(x)})
     dash.range = (t0, t1)
     dash.counts = {r["signal"]: r["count"] for r in rows}
     dash.stats.object = (pd.DataFrame(rows).round(3).set_index("signal") if rows
