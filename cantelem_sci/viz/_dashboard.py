@@ -3,8 +3,8 @@
 Vehicle, trip and time-range selection; several signals on linked time axes, downsampled
 again with the project's kernels on every zoom (HoloViews ``RangeX`` streams); hover values;
 statistics of the visible range; an x-axis choice (time, distance driven, or any signal for
-XY plots, ``_xy_view.py``); CSV export of the visible range and PNG through the plot's
-save tool; a dark and a light look (``_theme.py``); a signal browser by ECU and
+XY plots, ``_xy_view.py``); CSV export of the visible range and a PNG of the view rendered
+on the server (``_png_export.py``); a dark and a light look (``_theme.py``); a signal browser by ECU and
 message with a search box (``_signal_browser.py``); the GPS track without tiles; trip replay with a scrubber and
 play/pause (plots and map follow); two cursors with the values at each, their
 difference and the statistics between them (``_cursors.py``); alert events as shaded spans
@@ -157,6 +157,9 @@ class Dashboard:
         self.w_csv = pn.widgets.FileDownload(callback=self._csv, filename="cantelem.csv",
                                              label="Export CSV", color="primary",
                                              css_classes=["cantelem-csv"], width=140)
+        self.w_png = pn.widgets.FileDownload(callback=self._png, filename="cantelem.png",
+                                             label="Export PNG", color="primary",
+                                             css_classes=["cantelem-png"], width=140)
         self.stats = pn.pane.DataFrame(pd.DataFrame(), css_classes=["cantelem-stats"],
                                        sizing_mode="stretch_width")
         self.plots = pn.Column(sizing_mode="stretch_width", css_classes=["cantelem-plots"])
@@ -204,7 +207,7 @@ class Dashboard:
         # wraps on a narrow window (1024 px, a tablet) instead of pushing buttons off screen
         controls = pn.FlexBox(self.w_vehicle, self.w_trip, self.w_start, self.w_end,
                               self.w_signals, self.w_compare, self.w_xaxis, self.w_live,
-                              *pause, self.w_csv,
+                              *pause, self.w_csv, self.w_png,
                               self.w_layout, self.w_theme,
                               flex_wrap="wrap", align_items="flex-end",
                               sizing_mode="stretch_width", css_classes=["cantelem-controls"])
@@ -449,3 +452,9 @@ class Dashboard:
     def _csv(self) -> io.StringIO:
         """The shown signals' visible range, full resolution, time-aligned (or as drawn)."""
         return view_csv(self)
+
+    def _png(self) -> io.BytesIO:
+        """The view as drawn, rendered on the server (``_png_export.py``)."""
+        from ._png_export import view_png
+
+        return view_png(self)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ._stats_view import update_detail
 
-__all__ = ["DASHES", "LAYOUTS", "curve_fn", "draw_time"]
+__all__ = ["DASHES", "LAYOUTS", "curve_fn", "draw_time", "shown_frame"]
 
 #: layout name -> (one plot for every signal, a y axis per signal)
 LAYOUTS = {"stacked": (False, False), "one axis": (True, False), "axis each": (True, True)}
@@ -34,6 +34,14 @@ DASHES = ("dashed", "dotted", "dotdash", "dashdot")
 
 def _fmt(t: Any) -> str:
     return "" if t is None else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def shown_frame(ds: Any, sig: str) -> pd.DataFrame:
+    """``sig``'s samples as drawn (``time`` and the signal), its DBC value table, if any,
+    in ``attrs["choices"]`` (an enum's steps are named in the PNG export as on the page)."""
+    df = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
+    df.attrs["choices"] = dict(ds[sig].attrs.get("choices") or {})
+    return df
 
 
 def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
@@ -62,7 +70,7 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         spans = dash.events_view.spans(sig, t1)
         extras.append(spans)
         ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
-        dash.shown[sig] = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
+        dash.shown[sig] = shown_frame(ds, sig)
         if ds.sizes.get("time", 0) == 0:
             notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
         elif bool(np.isnan(ds[sig].values).all()):
@@ -121,7 +129,7 @@ def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
         if x_range is not None and x_range[0] is not None:
             t0, t1 = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
         ds = dash.fleet.load(vehicle, sig, t0, t1, max_points=dash.max_points, gap="30s")
-        df = pd.DataFrame({"time": ds["time"].values, sig: ds[sig].values})
+        df = shown_frame(ds, sig)
         if main:
             dash.shown[sig] = df
             if x_range is not None and x_range[0] is not None:

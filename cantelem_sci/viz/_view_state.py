@@ -1,8 +1,8 @@
 """The dashboard's view to share: as a CSV of what it shows (:func:`view_csv`) and as a URL
 query: ``?vehicle=EV0002&signals=SOC,PackPower
 &from=2026-03-01T23:56:00&to=2026-03-01T23:58:00&x=time`` (and ``&compare=EV0001`` with
-vehicles compared, ``&cursors=<A>,<B>`` with cursors placed, ``&theme=light`` in the
-light look).
+vehicles compared, ``&cursors=<A>,<B>`` with cursors placed, ``&layout=one axis`` or
+``axis each`` when the signals share one plot, ``&theme=light`` in the light look).
 
 :func:`view_query` writes the view shown (the page's "Link to this view" is that query,
 relative to the page); :func:`apply_view` opens a view from one (the dashboard notebook
@@ -49,6 +49,9 @@ def view_query(dash: Any) -> str:
     if cur is not None and (cur.a is not None or cur.b is not None):
         q["cursors"] = ",".join("" if t is None else t.strftime(_FMT + ".%f")
                                 for t in (cur.a, cur.b))
+    layout = getattr(getattr(dash, "w_layout", None), "value", "stacked")
+    if layout != "stacked":  # the default layout is left out of the link
+        q["layout"] = layout
     name = getattr(getattr(dash, "look", None), "name", "dark")
     if name != "dark":  # the default look is left out of the link
         q["theme"] = name
@@ -112,6 +115,11 @@ def apply_view(dash: Any, query: str | None) -> list[str]:
             except ValueError:
                 problems.append(f"cursors: expected two times like 2026-03-01T23:56:00.250,"
                                 f"2026-03-01T23:57:00, got {q['cursors']!r}")
+        if q.get("layout") in dash.w_layout.options:
+            dash.w_layout.value = q["layout"]
+        elif q.get("layout"):
+            problems.append(f"layout {q['layout']!r} is not one of "
+                            f"{', '.join(dash.w_layout.options)}")
         if q.get("theme") in ("dark", "light"):
             dash.set_theme(q["theme"], redraw=False)
         elif q.get("theme"):

@@ -311,6 +311,38 @@ def test_5d_an_enum_signal_is_drawn_as_named_steps(page, decoded_store):
     page.screenshot(path=str(SHOTS / "5d-enum-steps.png"), full_page=True)
 
 
+def test_5e_export_png_downloads_the_view_drawn(page, decoded_store):
+    """"Export PNG" downloads a PNG file of the view: titled with the vehicle and range the
+    page shows, every shown signal named; each line, read back from its pixels, spans the
+    store's minimum to maximum over that range (within 3 px)."""
+    import json
+
+    import cantelem_sci as ct
+    from tests.viz.test_dashboard import png_drawn
+
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator(".cantelem-png button").first.click()
+    assert dl.value.suggested_filename.startswith("cantelem-EV0002-")
+    png = open(dl.value.path(), "rb").read()
+    text, drawn = png_drawn(png)
+    shown = re.findall(r"(\w+): \d+ of \d+ samples shown", _text(page, "cantelem-detail"))
+    desc = dict(kv.split("=", 1) for kv in text["Description"].split("; "))
+    assert desc["vehicle"] == "EV0002" and desc["signals"].split(",") == shown
+    t0, t1 = pd.Timestamp(desc["from"]), pd.Timestamp(desc["to"])
+    assert text["Title"] == f"EV0002: {t0:%Y-%m-%d %H:%M:%S} to {t1:%Y-%m-%d %H:%M:%S}"
+    assert f"{t0:%Y-%m-%d %H:%M:%S} to {t1:%Y-%m-%d %H:%M:%S}" in _text(page, "cantelem-status")
+    fleet = ct.open_fleet(decoded_store[0])
+    axes = json.loads(text["cantelem:axes"])
+    for sig in shown:
+        _, x = fleet.series("EV0002", sig, t0, t1)
+        a = next(a for a in axes if sig in a["signals"])
+        px = (a["ylim"][1] - a["ylim"][0]) / (a["box"][3] - a["box"][1])
+        assert drawn[sig][4] > 100, sig
+        assert abs(drawn[sig][2] - np.nanmin(x)) <= 3 * px, sig
+        assert abs(drawn[sig][3] - np.nanmax(x)) <= 3 * px, sig
+    (SHOTS / "5e-export.png").write_bytes(png)
+
+
 def _slider(pg) -> int:
     """The Player's position in the browser (the kernel's label follows it with a lag)."""
     return int(pg.locator(".cantelem-player input[type=range]").first.input_value())
@@ -594,7 +626,7 @@ def test_8_every_control_is_on_screen_at_1024_px(browser, server):
     try:
         pg.goto(server.url, timeout=180_000)
         pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
-        for cls in ("vehicle", "trip", "start", "end", "signals", "xaxis", "live", "csv"):
+        for cls in ("vehicle", "trip", "start", "end", "signals", "xaxis", "live", "csv", "png"):
             box = pg.locator(f".cantelem-{cls}").first.bounding_box()
             assert box is not None and box["width"] > 0, cls
             assert 0 <= box["x"] and box["x"] + box["width"] <= 1024, (cls, box)

@@ -409,3 +409,96 @@ def test_typed_dates_read_back_in_panel_and_iso_spellings(when):
     assert parse_typed(when.strftime("%Y-%m-%d %H:%M:%S")) == when
     assert parse_typed(when.isoformat()) == when
     assert parse_typed(when.isoformat() + "+02:00") == when - timedelta(hours=2)
+
+
+def png_drawn(png: bytes) -> tuple[dict[str, str], dict[str, tuple[float, ...]]]:
+    """A PNG export's text chunks, and each signal's extent read back from its pixels (its
+    colour inside its plot's box, mapped through the plot's limits the file records):
+    ``{signal: (first ms, last ms, min, max, pixels)}``."""
+    import io
+    import json
+
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(png))
+    text = dict(im.text)
+    rgb = np.asarray(im.convert("RGB")).astype(int)
+    drawn = {}
+    for rec in json.loads(text["cantelem:axes"]):
+        x0, y0, x1, y1 = rec["box"]
+        sub = rgb[y0:y1, x0:x1]
+        (ya, yb), (xa, xb) = rec["ylim"], rec["xlim"]
+        for sig in rec["signals"]:
+            want = np.array([int(text["colour:" + sig][i:i + 2], 16) for i in (1, 3, 5)])
+            rows, cols = np.nonzero(np.abs(sub - want).sum(axis=-1) < 40)
+            if not rows.size:
+                drawn[sig] = (np.nan,) * 4 + (0,)
+                continue
+            val = lambda r: yb - (r + 0.5) / (y1 - y0) * (yb - ya)  # noqa: E731
+            ms = lambda c: xa + (c + 0.5) / (x1 - x0) * (xb - xa)  # noqa: E731
+            drawn[sig] = (ms(cols.min()), ms(cols.max()), val(rows.max()), val(rows.min()),
+                          rows.size)
+    return text, drawn
+
+
+@pytest.mark.parametrize("layout", ["stacked", "one axis", "axis each"])
+def test_png_export_draws_the_view_with_title_legend_and_range(decoded_store, layout):
+    """"Export PNG" renders the view on the server: each signal's line, read back from its
+    colour's pixels, spans the first to the last sample of the range and the store's
+    minimum to maximum there (within 3 px); the title names the vehicle and range, the text
+    chunks the signals and a link that reopens the same view."""
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_vehicle.value = "EV0002"
+    d.w_signals.value = ["VehicleSpeed", "PackCurrent"]
+    d.w_layout.value = layout
+    text, drawn = png_drawn(d._png().getvalue())
+    t0, t1 = d.range
+    assert d.w_png.filename == f"cantelem-EV0002-{t0:%Y%m%dT%H%M%S}.png"
+    assert text["Title"] == f"EV0002: {t0:%Y-%m-%d %H:%M:%S} to {t1:%Y-%m-%d %H:%M:%S}"
+    assert f"signals=VehicleSpeed,PackCurrent; from={t0}; to={t1}; layout={layout}" \
+        in text["Description"]
+    again = Dashboard(str(decoded_store[0]))
+    assert again.apply_view(text["Source"]) == []
+    assert again.w_layout.value == layout
+    assert again.range == (t0.floor("s"), t1.floor("s"))  # the link's times are in seconds
+    import json
+
+    axes = json.loads(text["cantelem:axes"])
+    ms = lambda t: (t - pd.Timestamp(0)) / pd.Timedelta("1ms")  # noqa: E731
+    assert all(np.allclose(a["xlim"], [ms(t0), ms(t1)]) for a in axes)
+    for sig in ("VehicleSpeed", "PackCurrent"):
+        assert drawn[sig][4] > 200, sig  # a line, not a legend swatch
+        if layout == "axis each":
+            continue  # lines over each other: an extreme may lie under the other line
+        full = d.fleet.load("EV0002", sig).to_dataframe()[sig].dropna()
+        full = full[(full.index >= t0) & (full.index <= t1)]
+        a = next(a for a in axes if sig in a["signals"])
+        px_y = (a["ylim"][1] - a["ylim"][0]) / (a["box"][3] - a["box"][1])
+        px_x = (a["xlim"][1] - a["xlim"][0]) / (a["box"][2] - a["box"][0])
+        first, last, lo, hi, _ = drawn[sig]
+        assert abs(lo - full.min()) <= 3 * px_y and abs(hi - full.max()) <= 3 * px_y, sig
+        assert abs(first - ms(full.index[0])) <= 3 * px_x, sig
+        assert abs(last - ms(full.index[-1])) <= 3 * px_x, sig
+
+
+def test_png_export_against_another_axis_and_without_signals(decoded_store):
+    """Against VehicleSpeed the PNG draws the page's XY table (its points read back within
+    the table's extremes); with no signal chosen it says so instead of failing."""
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_signals.value = ["PackCurrent"]
+    d.w_xaxis.value = "VehicleSpeed"
+    text, drawn = png_drawn(d._png().getvalue())
+    assert "x=VehicleSpeed" in text["Description"]
+    first, last, lo, hi, n = drawn["PackCurrent"]
+    xy = d.xy.dropna(subset=["PackCurrent"])
+    assert n > 100
+    assert xy["PackCurrent"].min() - 5 <= lo <= hi <= xy["PackCurrent"].max() + 5
+    d.w_signals.value = []
+    from PIL import Image
+
+    im = Image.open(d._png())
+    assert im.text["Description"].startswith("vehicle=EV0001; signals=; ")
