@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     # the token visitors give (?token=...) when the dashboard listens beyond loopback; from
     # the environment or the file, never a command line (it would show in `ps`)
     "dashboard_token": None,
+    # points the dashboard's plots would draw (all signals shown) above which they are
+    # shaded with Datashader, one plot per unit (0: never)
+    "dashboard_shade_points": 50_000,
 }
 
 

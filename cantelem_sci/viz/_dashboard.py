@@ -71,7 +71,7 @@ class Dashboard:
                  storage_options: dict | None = None, live_interval_ms: int = 1000,
                  mqtt: str | None = None, live_prefix: str | None = None,
                  live_window_s: float = 60.0, live_tick_ms: int = 50,
-                 theme: str = "dark") -> None:
+                 theme: str = "dark", shade_points: int | None = None) -> None:
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (the bokeh backend, also outside notebooks)
         import panel as pn
@@ -90,6 +90,9 @@ class Dashboard:
         from .. import _config
 
         self.max_points = max_points
+        # above this many points drawn, Datashader plots (``_shaded_view.py``)
+        self.shade_points = int(_config.get("dashboard_shade_points", shade_points))
+        self.shaded: dict | None = None
         self.live_interval_ms = live_interval_ms
         self.live_tick_ms = live_tick_ms
         self.live_window_s = live_window_s
@@ -151,7 +154,7 @@ class Dashboard:
                                                     css_classes=["cantelem-layout"], width=260)
         self.w_compare = pn.widgets.MultiChoice(label="Compare with", options=[], value=[],
                                                 css_classes=["cantelem-compare"], width=220)
-        self.browser = SignalBrowser(pn, self._pick_signal)
+        self.browser = SignalBrowser(pn, self._pick_signal, self._pick_signals)
         self.title = pn.pane.Markdown("## cantelem: vehicle telemetry",
                                       styles={"color": self.look.title})
         self.w_csv = pn.widgets.FileDownload(callback=self._csv, filename="cantelem.csv",
@@ -405,6 +408,11 @@ class Dashboard:
         """A signal picked in the browser: added to the plots."""
         if value not in self.w_signals.value:
             self.w_signals.value = [*self.w_signals.value, value]
+
+    def _pick_signals(self, values: list[str]) -> None:
+        """Every signal the browser lists ("Add all"): added to the plots at once."""
+        self.w_signals.value = [*self.w_signals.value,
+                                *[s for s in values if s not in self.w_signals.value]]
 
     def _on_signals(self) -> None:
         if self.live_plots is not None:

@@ -12,7 +12,8 @@ The file describes itself in PNG text chunks: ``Title``, ``Description`` (vehicl
 range, layout), ``Source`` (the view's link query, to open it again), ``Software`` and
 ``cantelem:axes`` (JSON: for each plot its signals, y limits, x limits in ms since 1970 and
 its box in pixels from the top left) and ``colour:<signal>`` (its line's colour), so a
-reader can map pixels back to values.
+reader can map pixels back to values. Signals shaded on the page (``_shaded_view.py``) are
+shaded in the image too: a plot per unit, a pixel's colour the number of lines through it.
 """
 
 from __future__ import annotations
@@ -181,6 +182,56 @@ def _time_figure(dash: Any, sigs: list[str], t0: Any, t1: Any):
     return fig, groups, True
 
 
+def _shaded_figure(dash: Any, t0: Any, t1: Any):
+    """The shaded view (``_shaded_view.py``): a plot per unit, each pixel coloured by the
+    number of the group's lines through it (Datashader, as the page)."""
+    import datashader as dsh
+    from matplotlib.colors import LinearSegmentedColormap, LogNorm
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+
+    from ._shaded_view import _label as group_label
+    from ._shaded_view import group_curve, shade_colours, signal_points
+
+    lk, v = dash.look, dash.w_vehicle.value
+    groups = dash.shaded["groups"]
+    n = len(groups)
+    fig = Figure(figsize=(_WIDTH_IN, 1.2 + (4.2 if n == 1 else 2.6 * n)), dpi=DPI,
+                 facecolor=lk.page, layout="constrained")
+    axes = list(fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0])
+    a_ns, b_ns = (pd.Timestamp(t).value for t in (t0, t1))
+    out = []
+    for ax, (unit, group) in zip(axes, groups.items()):
+        _style_axes(ax, lk)
+        ax.grid(False)  # no line over the image
+        t, x = group_curve([signal_points(dash.fleet, v, s, t0, t1) for s in group])
+        ok = np.isfinite(x)
+        lo, hi = (float(x[ok].min()), float(x[ok].max())) if ok.any() else (0.0, 1.0)
+        pad = (hi - lo) * 0.05 or 0.5
+        lo, hi = lo - pad, hi + pad
+        bbox = ax.get_window_extent()  # pixels the image fills, one bin each
+        w, h = max(int(bbox.width), 50), max(int(bbox.height), 50)
+        cvs = dsh.Canvas(plot_width=w, plot_height=h, x_range=(a_ns, b_ns), y_range=(lo, hi))
+        agg = cvs.line(pd.DataFrame({"t": t.astype(float), "x": x}), "t", "x",
+                       agg=dsh.count()).values.astype(float)
+        agg[agg == 0] = np.nan  # no line: the plot's background
+        cmap = LinearSegmentedColormap.from_list(
+            "shade", shade_colours(dash.color_of(group[0]), lk.plot))
+        ax.imshow(agg, origin="lower", aspect="auto", interpolation="nearest", cmap=cmap,
+                  norm=LogNorm(vmin=1, vmax=max(float(np.nanmax(agg, initial=2.0)), 2.0)),
+                  extent=[date2num(np.datetime64(a_ns, "ns")), date2num(np.datetime64(b_ns, "ns")),
+                          lo, hi])
+        ax.set_title(group_label(group, unit), loc="left", fontsize=8, color=lk.text)
+        ax.set_ylim(lo, hi)
+        ax.set_xlim(np.datetime64(a_ns, "ns"), np.datetime64(b_ns, "ns"))
+        _draw_cursors(dash, ax)
+        out.append((ax, group))
+    loc = AutoDateLocator()
+    axes[-1].xaxis.set_major_locator(loc)
+    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(loc))
+    return fig, out, True
+
+
 def _xy_figure(dash: Any, sigs: list[str]):
     from matplotlib.figure import Figure
 
@@ -223,6 +274,8 @@ def view_png(dash: Any) -> io.BytesIO:
         fig.text(0.5, 0.45, "No signal chosen", ha="center", color=dash.look.text)
     elif dash.xy is not None:
         fig, groups, time_axis = _xy_figure(dash, sigs)
+    elif getattr(dash, "shaded", None):
+        fig, groups, time_axis = _shaded_figure(dash, t0, t1)
     else:
         fig, groups, time_axis = _time_figure(dash, sigs, t0, t1)
     FigureCanvasAgg(fig)
@@ -231,6 +284,9 @@ def view_png(dash: Any) -> io.BytesIO:
     fig.suptitle(title, color=dash.look.title, fontsize=11)
     fig.canvas.draw()
     axes = [_axes_record(fig, ax, s, time_axis) for ax, s in groups]
+    if getattr(dash, "shaded", None) and dash.xy is None:
+        for rec in axes:
+            rec["shaded"] = True
     compare = [o for o in dash.w_compare.value if o != v]
     desc = (f"vehicle={v}; signals={','.join(sigs)}; from={t0}; to={t1}; "
             f"layout={dash.w_layout.value}; x={dash.w_xaxis.value}"

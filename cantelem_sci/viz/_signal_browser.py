@@ -4,7 +4,8 @@ each with its unit, filtered by a search box; picking one adds it to the plots.
 A DBC of 130 signals (Cell01 ... Cell96 among them) is hard to use as one flat list. The
 browser shows the DBC's tree, ``ECU · message`` over ``signal [unit]`` (a native select
 with option groups: keyboard and screen-reader friendly), and the search box keeps the
-groups and signals whose ECU, message, signal name or unit contain the text typed.
+groups and signals whose ECU, message, signal name or unit contain the text typed; "Add
+all" draws every signal listed (``_voltage`` finds the 96 cell voltages: one click).
 Signals of diagnostic protocols (OBD-II, J1939 nodes without a DBC message) are grouped by
 their node, calculated signals under ``calculated``.
 """
@@ -46,8 +47,9 @@ def signal_tree(fleet: Any, vehicle: str) -> list[tuple[str, str, str, str]]:
 
 
 class SignalBrowser:
-    """The search box (``.cantelem-find``) and the grouped list (``.cantelem-browser``);
-    ``on_pick(value)`` is called with the signal picked.
+    """The search box (``.cantelem-find``), the grouped list (``.cantelem-browser``) and the
+    "Add all" button (``.cantelem-add-all``); ``on_pick(value)`` is called with the signal
+    picked, ``on_pick_all(values)`` with every signal listed.
 
     Example
     -------
@@ -61,20 +63,28 @@ class SignalBrowser:
     >>> b.tree.value = "SOC"
     >>> got, b.tree.value
     (['SOC'], '')
+    >>> b.listed, b.w_all.name
+    (['SOC'], 'Add all 1')
     """
 
-    def __init__(self, pn: Any, on_pick: Callable[[str], None]) -> None:
+    def __init__(self, pn: Any, on_pick: Callable[[str], None],
+                 on_pick_all: Callable[[list[str]], None] | None = None) -> None:
         self.pn = pn
         self.on_pick = on_pick
+        self.on_pick_all = on_pick_all
         self.rows: list[tuple[str, str, str, str]] = []
+        self.listed: list[str] = []  # the values the list shows
         self.find = pn.widgets.TextInput(placeholder="find a signal, message or ECU",
                                          css_classes=["cantelem-find"], width=340)
         self.tree = pn.widgets.Select(groups={"": {PROMPT: ""}}, value="",
                                       css_classes=["cantelem-browser"], width=340)
         self.find.param.watch(lambda e: self._filter(e.new), "value_input")
         self.tree.param.watch(self._picked, "value")
-        self.layout = pn.Column(self.find, self.tree, css_classes=["cantelem-signal-browser"],
-                                width=360)
+        self.w_all = pn.widgets.Button(name="Add all", css_classes=["cantelem-add-all"],
+                                       width=120, disabled=True)
+        self.w_all.on_click(lambda e: self.pick_all())
+        self.layout = pn.Column(self.find, self.tree, self.w_all,
+                                css_classes=["cantelem-signal-browser"], width=360)
 
     def show(self, rows: list[tuple[str, str, str, str]]) -> None:
         """List ``rows`` (:func:`signal_tree`), filtered by the search box's text."""
@@ -84,17 +94,26 @@ class SignalBrowser:
     def _filter(self, text: str) -> None:
         words = text.lower().split()
         groups: dict[str, dict[str, str]] = {"": {PROMPT: ""}}
-        found = 0
+        listed = []
         for group, sig, unit, value in self.rows:
             hay = f"{group} {sig} {unit}".lower()
             if all(w in hay for w in words):
                 label = f"{sig} [{unit}]" if unit else sig
                 groups.setdefault(group, {})[label] = value
-                found += 1
+                listed.append(value)
+        found = len(listed)
+        self.listed = listed
+        self.w_all.name = f"Add all {found}"
+        self.w_all.disabled = not found or self.on_pick_all is None
         if words and not found:
             groups[""] = {f"no signal matches {text!r}": ""}
         self.tree.groups = groups
         self.tree.value = ""
+
+    def pick_all(self) -> None:
+        """Every signal listed (the search's matches) to the plots."""
+        if self.listed and self.on_pick_all is not None:
+            self.on_pick_all(list(self.listed))
 
     def _picked(self, event) -> None:
         if event.new:

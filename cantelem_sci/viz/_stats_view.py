@@ -42,9 +42,17 @@ def update_stats(dash: Any, t0: Any, t1: Any) -> None:
 
 
 def update_detail(dash: Any) -> None:
-    """``<signal>: <shown> of <in view> samples shown`` for each signal drawn."""
+    """``<signal>: <shown> of <in view> samples shown`` for each signal drawn (shaded plots:
+    the totals)."""
     parts = []
     counts = getattr(dash, "counts", {})
+    shaded = getattr(dash, "shaded", None)
+    if shaded:
+        n = sum(counts.get(s, 0) for s in dash.w_signals.value)
+        dash.detail.object = (f"{len(dash.w_signals.value)} signals shaded: "
+                              f"{sum(shaded['points'].values())} points aggregated of {n} "
+                              "samples in view")
+        return
     for sig in dash.w_signals.value:
         shown = dash.shown.get(sig)
         n = counts.get(sig)

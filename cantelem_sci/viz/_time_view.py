@@ -10,7 +10,8 @@ the samples counted and the CSV stay those of the vehicle chosen.
 Each signal is a HoloViews DynamicMap on a ``RangeX`` stream, downsampled again with the
 project's kernels on every zoom; a red line marks the replay time; alert events of a
 signal are shaded spans; cursors A and B (``_cursors.py``) are lines in every plot, placed
-by clicks on them.
+by clicks on them. Signals that would draw more points than the dashboard's threshold are
+shaded with Datashader instead (``_shaded_view.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._shaded_view import draw_shaded, should_shade
 from ._stats_view import update_detail
 
 __all__ = ["DASHES", "LAYOUTS", "curve_fn", "draw_time", "shown_frame"]
@@ -55,6 +57,24 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         color="#ff5252", line_width=1), streams=[dash.replay_stream])
     others = [o for o in dash.w_compare.value if o != v]
     legend = together or bool(others)
+    dash.shaded = None
+    for sig in sigs:
+        ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
+        dash.shown[sig] = shown_frame(ds, sig)
+        if ds.sizes.get("time", 0) == 0:
+            notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
+        elif bool(np.isnan(ds[sig].values).all()):
+            notes.append(f"{sig}: only NaN (no valid value) between {_fmt(t0)} and {_fmt(t1)}")
+    if len(notes) == len(sigs) and all(": no data between" in n for n in notes):
+        dash.plots.objects = []  # never empty plots on a made-up axis
+        dash.status.object = (f"**No data** of {', '.join(sigs)} for {v} between "
+                              f"{_fmt(t0)} and {_fmt(t1)}: choose another range or trip.")
+        return
+    drawn = {s: int(dash.shown[s][s].notna().sum()) for s in sigs}
+    if should_shade(drawn, dash.shade_points):  # too many points for lines: Datashader
+        draw_shaded(dash, v, sigs, t0, t1, drawn)
+        _finish(dash, v, t0, t1)
+        return
     for sig in sigs:
         height = 420 if together else 220
         curve = hv.DynamicMap(curve_fn(dash, v, sig, dash.color_of(sig), height, legend,
@@ -67,19 +87,7 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
                              vehicle_label=True, line_dash=DASHES[k % len(DASHES)],
                              main=False), streams=[hv.streams.RangeX()])
         curves.append(curve)
-        spans = dash.events_view.spans(sig, t1)
-        extras.append(spans)
-        ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
-        dash.shown[sig] = shown_frame(ds, sig)
-        if ds.sizes.get("time", 0) == 0:
-            notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
-        elif bool(np.isnan(ds[sig].values).all()):
-            notes.append(f"{sig}: only NaN (no valid value) between {_fmt(t0)} and {_fmt(t1)}")
-    if len(notes) == len(sigs) and all(": no data between" in n for n in notes):
-        dash.plots.objects = []  # never empty plots on a made-up axis
-        dash.status.object = (f"**No data** of {', '.join(sigs)} for {v} between "
-                              f"{_fmt(t0)} and {_fmt(t1)}: choose another range or trip.")
-        return
+        extras.append(dash.events_view.spans(sig, t1))
     if together:
         # the replay marker as a span of no width: a VLine would take a y axis of its own
         marker = hv.DynamicMap(lambda t: hv.VSpans(([dash._replay_time(t)],
@@ -106,6 +114,11 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         how += f" compared with {', '.join(others)}"
     dash.status.object = "  \n".join(notes) if notes else \
         f"{v}: {len(sigs)} signal(s){how}, {_fmt(t0)} to {_fmt(t1)}"
+    _finish(dash, v, t0, t1)
+
+
+def _finish(dash: Any, v: str, t0: Any, t1: Any) -> None:
+    """Statistics, cursor table and map of a view just drawn."""
     dash._update_stats(t0, t1)
     dash.cursors.update()
     dash._draw_map(v, t0, t1)

@@ -502,3 +502,68 @@ def test_png_export_against_another_axis_and_without_signals(decoded_store):
 
     im = Image.open(d._png())
     assert im.text["Description"].startswith("vehicle=EV0001; signals=; ")
+
+
+def _image_extent(data: dict) -> tuple[float, ...]:
+    """(first x, last x, lowest y, highest y, bin width, bin height) of the pixels a shaded
+    plot's image fills (Bokeh's image glyph data: ``image``, ``x``, ``y``, ``dw``, ``dh``),
+    each at its bin's centre."""
+    img = np.nan_to_num(np.asarray(data["image"][0], dtype=float))
+    h, w = img.shape
+    rows, cols = np.nonzero(img > 0)
+    def num(v):  # times in ms since 1970, as the browser gets them
+        v = np.asarray(v).ravel()[0]
+        if isinstance(v, (np.datetime64, np.timedelta64)):
+            return v.astype("datetime64[ns]" if isinstance(v, np.datetime64)
+                            else "timedelta64[ns]").astype("int64") / 1e6
+        return float(v)
+
+    x, y, dw, dh = (num(data[k]) for k in ("x", "y", "dw", "dh"))
+    return (x + (cols.min() + 0.5) * dw / w, x + (cols.max() + 0.5) * dw / w,
+            y + (rows.min() + 0.5) * dh / h, y + (rows.max() + 0.5) * dh / h, dw / w, dh / h)
+
+
+def test_many_signals_are_shaded_one_plot_per_unit(decoded_store):
+    """"Add all" of the 96 cell voltages takes the view over the threshold: each unit is one
+    Datashader image (no line of a cell is sent), and the cells' image spans the store's
+    lowest to highest cell voltage of the range and its first to last sample (within a
+    pixel and a half); two signals stay lines; a threshold of 0 never shades."""
+    import holoviews as hv
+    from bokeh.models import GlyphRenderer, Image, Line
+
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    d.w_vehicle.value = "EV0002"
+    assert "shaded" not in d.status.object and d.shaded is None
+    d.browser.find.value_input = "_voltage"
+    cells = [f"Cell{i:02d}_Voltage" for i in range(1, 97)]
+    assert sorted(d.browser.listed) == cells and d.browser.w_all.name == "Add all 96"
+    d.browser.w_all.clicks += 1
+    shown = list(d.w_signals.value)
+    assert shown[-96:] == cells and len(shown) == 98
+    assert "98 signal(s) shaded (3 plot(s), one per unit" in d.status.object
+    assert list(d.shaded["groups"]) == ["km/h", "A", "V"]
+    fig = hv.render(d.plots.objects[0].object)
+    figs = [f for f, *_ in fig.children]
+    images = [[r.data_source.data for r in f.renderers if isinstance(r, GlyphRenderer)
+               and isinstance(r.glyph, Image)] for f in figs]
+    assert [len(i) for i in images] == [1, 1, 1]
+    assert not any(isinstance(r.glyph, Line) for f in figs for r in f.renderers
+                   if isinstance(r, GlyphRenderer))
+    t0, t1 = d.range
+    full = [d.fleet.series("EV0002", c, t0, t1) for c in cells]
+    lo = min(np.nanmin(x) for _, x in full)
+    hi = max(np.nanmax(x) for _, x in full)
+    first = min(t[~np.isnan(x)][0] for t, x in full) / 1e6  # ms, as Bokeh's axis
+    last = max(t[~np.isnan(x)][-1] for t, x in full) / 1e6
+    data = images[2][0]
+    x0, x1, y0, y1, bin_x, bin_y = _image_extent(data)
+    assert abs(y0 - lo) <= 1.5 * bin_y and abs(y1 - hi) <= 1.5 * bin_y, (y0, y1, lo, hi)
+    assert abs(x0 - first) <= 1.5 * bin_x and abs(x1 - last) <= 1.5 * bin_x
+    assert "98 signals shaded:" in d.detail.object
+    d.w_signals.value = ["VehicleSpeed", "SOC"]
+    assert d.shaded is None and "shaded" not in d.status.object
+    never = Dashboard(str(decoded_store[0]), shade_points=0)
+    never.w_signals.value = cells
+    assert never.shaded is None and "96 signal(s), " in never.status.object
