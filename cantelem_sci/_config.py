@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "dashboard_ip": "127.0.0.1",
     # seconds a closed dashboard page's kernel is kept (Jupyter's culler; 0: never freed)
     "dashboard_kernel_idle": 60,
+    # pages the dashboard shows at once (a kernel each, ~500 MB); the next visitor is told
+    # to come back (0: no limit)
+    "dashboard_max_pages": 8,
     # the token visitors give (?token=...) when the dashboard listens beyond loopback; from
     # the environment or the file, never a command line (it would show in `ps`)
     "dashboard_token": None,

@@ -285,8 +285,8 @@ def view_png(dash: Any) -> io.BytesIO:
     fig.canvas.draw()
     axes = [_axes_record(fig, ax, s, time_axis) for ax, s in groups]
     if getattr(dash, "shaded", None) and dash.xy is None:
-        for rec in axes:
-            rec["shaded"] = True
+        for rec in axes:  # any other colour than the background is a line's
+            rec["shaded"], rec["background"] = True, dash.look.plot
     compare = [o for o in dash.w_compare.value if o != v]
     desc = (f"vehicle={v}; signals={','.join(sigs)}; from={t0}; to={t1}; "
             f"layout={dash.w_layout.value}; x={dash.w_xaxis.value}"

@@ -63,7 +63,8 @@ def access(ip: str, token: str | None) -> tuple[dict[str, str], bool]:
 
 
 def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = "127.0.0.1",
-                  token: bool = False, idle: int | None = None) -> list[str]:
+                  token: bool = False, idle: int | None = None,
+                  max_pages: int | None = None) -> list[str]:
     """The Voilà command serving the dashboard (kernels pre-heated). With ``token`` the
     server asks for the token in ``JUPYTER_TOKEN`` and allows remote Host headers;
     without, it checks the Host header (loopback addresses and "localhost" only).
@@ -71,10 +72,14 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = 
     A closed page's kernel is shut down by the page's own beacon at once; where the beacon
     never arrives (a crashed browser, a lost network), by Jupyter's culler after ``idle``
     seconds (``dashboard_kernel_idle``, 60) without a connection. Without both, every visit
-    used to leave a kernel of about 500 MB behind."""
+    used to leave a kernel of about 500 MB behind.
+
+    At most ``max_pages`` pages are open at once (``dashboard_max_pages``; 0: no limit):
+    the next visitor reads why (``_kernel_manager.py``)."""
     from .. import _config
 
     idle = int(_config.get("dashboard_kernel_idle", idle))
+    max_pages = int(_config.get("dashboard_max_pages", max_pages))
     cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
            f"--port={port}", f"--Voila.ip={ip}", "--theme=dark", f"--template={TEMPLATE}",
            "--VoilaConfiguration.show_tracebacks=False",
@@ -96,6 +101,10 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = 
                 "--MappingKernelManager.cull_connected=False"]
     if preheat:
         cmd += ["--preheat_kernel=True", "--pool_size=1"]
+    # the page limit; a closed page's sockets closed with its kernel
+    cmd += ["--VoilaConfiguration.multi_kernel_manager_class="
+            "cantelem_sci.viz._kernel_manager.DashboardKernelManager",
+            f"--DashboardKernelManager.pages={max(max_pages, 0)}"]
     return cmd
 
 
@@ -113,7 +122,8 @@ class DashboardServer:
 
     def __init__(self, store: str | os.PathLike[str], mqtt: str | None = None,
                  port: int | None = None, timeout: float = 120.0, ip: str = "127.0.0.1",
-                 token: str | None = None, idle: int | None = None) -> None:
+                 token: str | None = None, idle: int | None = None,
+                 max_pages: int | None = None) -> None:
         import socket
         import subprocess
         import time
@@ -131,7 +141,8 @@ class DashboardServer:
         if mqtt:
             env["CANTELEM_MQTT"] = mqtt
         self.proc = subprocess.Popen(voila_command(str(store), port, ip=ip, token=remote,
-                                                   idle=idle), env=voila_env(env),
+                                                   idle=idle, max_pages=max_pages),
+                                     env=voila_env(env),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
         self.url = f"http://127.0.0.1:{port}/"

@@ -148,7 +148,8 @@ def draw_shaded(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any,
             responsive=True, height=360 if len(groups) == 1 else 240, title=label,
             tools=["hover", "xwheel_zoom"], active_tools=["xwheel_zoom"],
             default_tools=["pan", "box_zoom", "reset"], bgcolor=lk.plot, xlabel="",
-            ylabel=unit or "value", colorbar=False, backend_opts=lk.plot_opts()["backend_opts"])
+            ylabel=unit or "value", colorbar=False,
+            backend_opts={**lk.plot_opts()["backend_opts"], "plot.title.text_color": lk.text})
         dash.cursors.tap_on(shaded)
         items.append(reduce(operator.mul, [shaded] + dash.cursors.lines()))
     layout = hv.Layout(items).cols(1).opts(shared_axes=True)

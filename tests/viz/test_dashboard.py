@@ -428,14 +428,22 @@ def png_drawn(png: bytes) -> tuple[dict[str, str], dict[str, tuple[float, ...]]]
         x0, y0, x1, y1 = rec["box"]
         sub = rgb[y0:y1, x0:x1]
         (ya, yb), (xa, xb) = rec["ylim"], rec["xlim"]
+        val = lambda r: yb - (r + 0.5) / (y1 - y0) * (yb - ya)  # noqa: E731
+        ms = lambda c: xa + (c + 0.5) / (x1 - x0) * (xb - xa)  # noqa: E731
+        if rec.get("shaded"):  # one image for the plot's signals: what is not background
+            bg = np.array([int(rec["background"][i:i + 2], 16) for i in (1, 3, 5)])
+            inner = np.zeros(sub.shape[:2], dtype=bool)
+            inner[2:-2, 2:-2] = True  # not the plot's frame
+            rows, cols = np.nonzero(inner & (np.abs(sub - bg).sum(axis=-1) > 0))
+            drawn[",".join(rec["signals"])] = (ms(cols.min()), ms(cols.max()),
+                                               val(rows.max()), val(rows.min()), rows.size)
+            continue
         for sig in rec["signals"]:
             want = np.array([int(text["colour:" + sig][i:i + 2], 16) for i in (1, 3, 5)])
             rows, cols = np.nonzero(np.abs(sub - want).sum(axis=-1) < 40)
             if not rows.size:
                 drawn[sig] = (np.nan,) * 4 + (0,)
                 continue
-            val = lambda r: yb - (r + 0.5) / (y1 - y0) * (yb - ya)  # noqa: E731
-            ms = lambda c: xa + (c + 0.5) / (x1 - x0) * (xb - xa)  # noqa: E731
             drawn[sig] = (ms(cols.min()), ms(cols.max()), val(rows.max()), val(rows.min()),
                           rows.size)
     return text, drawn
@@ -528,6 +536,8 @@ def test_many_signals_are_shaded_one_plot_per_unit(decoded_store):
     Datashader image (no line of a cell is sent), and the cells' image spans the store's
     lowest to highest cell voltage of the range and its first to last sample (within a
     pixel and a half); two signals stay lines; a threshold of 0 never shades."""
+    import json
+
     import holoviews as hv
     from bokeh.models import GlyphRenderer, Image, Line
 
@@ -562,6 +572,15 @@ def test_many_signals_are_shaded_one_plot_per_unit(decoded_store):
     assert abs(y0 - lo) <= 1.5 * bin_y and abs(y1 - hi) <= 1.5 * bin_y, (y0, y1, lo, hi)
     assert abs(x0 - first) <= 1.5 * bin_x and abs(x1 - last) <= 1.5 * bin_x
     assert "98 signals shaded:" in d.detail.object
+    text, drawn = png_drawn(d._png().getvalue())  # the PNG shades them too
+    x0, x1, y0, y1, n = drawn[",".join(cells)]
+    axes = json.loads(text["cantelem:axes"])
+    assert [a["signals"] for a in axes] == [["VehicleSpeed"], ["PackCurrent"], cells]
+    px_y = (axes[2]["ylim"][1] - axes[2]["ylim"][0]) / (axes[2]["box"][3] - axes[2]["box"][1])
+    px_x = (axes[2]["xlim"][1] - axes[2]["xlim"][0]) / (axes[2]["box"][2] - axes[2]["box"][0])
+    assert abs(y0 - lo) <= 2 * px_y and abs(y1 - hi) <= 2 * px_y, (y0, y1, lo, hi)
+    # the first and last samples lie on the frame's left and right edges (2 px left out)
+    assert abs(x0 - first) <= 3 * px_x and abs(x1 - last) <= 3 * px_x
     d.w_signals.value = ["VehicleSpeed", "SOC"]
     assert d.shaded is None and "shaded" not in d.status.object
     never = Dashboard(str(decoded_store[0]), shade_points=0)
