@@ -70,7 +70,8 @@ class DashboardKernelManager(AsyncMappingKernelManager):
             for task in pool:
                 if not task.done():
                     n += 1  # its kernel may be running already
-                elif not task.exception() and task.result().get("kernel_id") in self:
+                elif (not task.cancelled() and not task.exception()
+                      and task.result().get("kernel_id") in self):
                     n += 1
         return n
 
