@@ -342,6 +342,7 @@ class Dashboard:
             return
         t0, t1 = self._span()
         self.range = (t0, t1)
+        self.shaded = None  # until draw_time shades the view again
         self.w_player.end = max(1, int((pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds())) \
             if t0 is not None and t1 is not None and not pd.isna(t0) else 1
         self.w_player.value = 0

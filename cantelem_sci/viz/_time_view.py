@@ -57,7 +57,6 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         color="#ff5252", line_width=1), streams=[dash.replay_stream])
     others = [o for o in dash.w_compare.value if o != v]
     legend = together or bool(others)
-    dash.shaded = None
     for sig in sigs:
         ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
         dash.shown[sig] = shown_frame(ds, sig)
