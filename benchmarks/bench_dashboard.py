@@ -3,7 +3,11 @@
 * page load -> first plot canvas: cold (a fresh Voilà, its pre-heated kernel still starting)
   and warm (the next page load); targets 10 s and 3 s;
 * zoom on a 10 M point signal (115.7 Hz over one day, one vehicle) -> re-rendered plot, from
-  the wheel event to the new "samples shown" text; target 500 ms.
+  the wheel event to the new "samples shown" text; target 300 ms;
+* on the demo fleet (2 simulated vehicles, 30 min each): vehicle switch (target 1 s), the 96
+  cell voltages added at once -> their shaded image in the browser; memory of the server and
+  its kernels with no page, per open page, and after 20 open/close cycles (goal: within 10%
+  of the server after its first visit).
 """
 
 from __future__ import annotations
@@ -72,14 +76,114 @@ def main() -> dict:
                 res["zoom_ms"] = float(np.median(times) * 1e3)
                 m = re.search(r"of (\d+) samples", detail.first.inner_text())
                 res["in_view_after_zoom"] = int(m.group(1)) if m else None
-                page.screenshot(path=str(Path(__file__).resolve().parents[1] / "docs" /
-                                         "dashboard.png"))
                 b.close()
         finally:
             server.stop()
     print(f"[dashboard] first plot: cold {res['first_plot_cold_s']:.1f} s, warm "
           f"{res['first_plot_warm_s']:.1f} s; zoom on a 10 M point signal -> re-rendered: "
           f"{res['zoom_ms']:.0f} ms (median of 5)")
+    res.update(fleet_page(exe))
+    return res
+
+
+#: how many Image glyphs the page's Bokeh documents hold with data (shaded plots drawn)
+_IMAGES_JS = """() => {
+  let n = 0;
+  for (const doc of window.Bokeh.documents)
+    for (const m of doc.all_models) {
+      if (m.type !== "ColumnDataSource") continue;
+      const d = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
+      if ("image" in d && d.image.length) n += 1;
+    }
+  return n;
+}"""
+
+
+def _status(page) -> str:
+    loc = page.locator(".cantelem-status div")
+    return loc.first.inner_text() if loc.count() else ""
+
+
+def _until(page, cond, timeout: float = 60.0) -> float:
+    """Seconds until ``cond()`` holds (polled every 10 ms), or ``timeout``."""
+    t = time.perf_counter()
+    while not cond() and time.perf_counter() - t < timeout:
+        page.wait_for_timeout(10)
+    return time.perf_counter() - t
+
+
+def _open(b, url: str):
+    ctx = b.new_context(viewport={"width": 1500, "height": 1100})
+    page = ctx.new_page()
+    page.goto(url, timeout=300_000)
+    page.wait_for_selector(".cantelem-hv canvas", timeout=300_000)
+    return ctx, page
+
+
+def _close(ctx, server, kernels: int) -> None:
+    """Close the tab (its beacon ends the kernel); wait for ``kernels`` kernels again."""
+    ctx.pages[0].close(run_before_unload=True)
+    t_end = time.monotonic() + 30
+    while len(server.kernels()) > kernels and time.monotonic() < t_end:
+        time.sleep(0.1)
+    ctx.close()
+
+
+def fleet_page(exe: str) -> dict:
+    """Vehicle switch, the 96-cell shaded draw and the server's memory on the demo fleet."""
+    from playwright.sync_api import sync_playwright
+
+    from cantelem_sci.viz import DashboardServer
+
+    from ._demo import demo_store
+
+    res: dict = {}
+    with demo_store(vehicles=2, duration_s=1800.0) as (store, *_):
+        server = DashboardServer(store, idle=0)
+        try:
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=exe, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                t_end = time.monotonic() + 120
+                while not server.kernels() and time.monotonic() < t_end:
+                    time.sleep(0.2)
+                pool = len(server.kernels())
+                ctx, page = _open(b, server.url)  # caches of Voilà and Chromium filled
+                _close(ctx, server, pool)
+                res["server_mb"] = server.memory_mb(settle=60)
+                ctx, page = _open(b, server.url)
+                page.wait_for_timeout(2000)
+                switch = []
+                for vid in ("EV0002", "EV0001", "EV0002", "EV0001", "EV0002"):
+                    page.locator(".cantelem-vehicle select").first.select_option(vid)
+                    switch.append(_until(page, lambda: _status(page).startswith(f"{vid}: ")))
+                    page.wait_for_timeout(500)
+                res["vehicle_switch_ms"] = float(np.median(switch) * 1e3)
+                page.wait_for_timeout(2000)  # the README's picture: the demo as it opens
+                page.screenshot(path=str(Path(__file__).resolve().parents[1] / "docs" /
+                                         "dashboard.png"))
+                find = page.locator(".cantelem-find input").first
+                find.fill("_voltage")
+                find.press("Enter")
+                page.wait_for_timeout(1000)
+                t = time.perf_counter()
+                page.locator(".cantelem-add-all button", has_text="Add all 96").first.click()
+                _until(page, lambda: "shaded" in _status(page) and page.evaluate(_IMAGES_JS))
+                res["shaded_96_s"] = time.perf_counter() - t
+                res["per_page_mb"] = server.memory_mb(settle=30) - res["server_mb"]
+                _close(ctx, server, pool)
+                first = server.memory_mb(settle=60)
+                for _ in range(20):
+                    ctx, _page = _open(b, server.url)
+                    _close(ctx, server, pool)
+                res["after_20_cycles_ratio"] = server.memory_mb(settle=60) / first
+                b.close()
+        finally:
+            server.stop()
+    print(f"[dashboard] demo fleet: vehicle switch {res['vehicle_switch_ms']:.0f} ms (median "
+          f"of 5), 96 cell voltages -> shaded image {res['shaded_96_s']:.2f} s; server "
+          f"{res['server_mb']:.0f} MB, +{res['per_page_mb']:.0f} MB per open page, after 20 "
+          f"open/close cycles x{res['after_20_cycles_ratio']:.3f} of after the first visit")
     return res
 
 

@@ -175,6 +175,22 @@ def mosquitto():
     broker.close()
 
 
+# ---- a real browser: Debian's Chromium through Playwright ------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for one test module (its pages and servers end with the module); skipped,
+    with the reason, when Debian's chromium is not installed."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.viz._pages import launch_chromium
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
 def make_certificates(d):
     """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
     import shutil

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._stats_view import signal_label
+
 __all__ = ["DPI", "png_filename", "view_png"]
 
 #: resolution of the image (a plot of the stacked layout is 2.4 in high)
@@ -61,8 +63,7 @@ def _series(dash: Any, vehicle: str, sig: str, t0: Any, t1: Any) -> pd.DataFrame
 
 
 def _label(dash: Any, vehicle: str, sig: str, with_vehicle: bool) -> str:
-    units = dash.fleet.signal_info(vehicle, sig).get("units") or ""
-    name = f"{sig} [{units}]" if units else sig
+    name = signal_label([sig], dash.fleet.signal_info(vehicle, sig).get("units") or "")
     return f"{vehicle} {name}" if with_vehicle else name
 
 
@@ -190,8 +191,7 @@ def _shaded_figure(dash: Any, t0: Any, t1: Any):
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
 
-    from ._shaded_view import _label as group_label
-    from ._shaded_view import group_curve, shade_colours, signal_points
+    from ._shaded_view import shade_colours, shaded_curve
 
     lk, v = dash.look, dash.w_vehicle.value
     groups = dash.shaded["groups"]
@@ -201,10 +201,10 @@ def _shaded_figure(dash: Any, t0: Any, t1: Any):
     axes = list(fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0])
     a_ns, b_ns = (pd.Timestamp(t).value for t in (t0, t1))
     out = []
-    for ax, (unit, group) in zip(axes, groups.items()):
+    for k, (ax, (unit, group)) in enumerate(zip(axes, groups.items())):
         _style_axes(ax, lk)
         ax.grid(False)  # no line over the image
-        t, x = group_curve([signal_points(dash.fleet, v, s, t0, t1) for s in group])
+        t, x = shaded_curve(dash, v, k, t0, t1)
         ok = np.isfinite(x)
         lo, hi = (float(x[ok].min()), float(x[ok].max())) if ok.any() else (0.0, 1.0)
         pad = (hi - lo) * 0.05 or 0.5
@@ -221,7 +221,7 @@ def _shaded_figure(dash: Any, t0: Any, t1: Any):
                   norm=LogNorm(vmin=1, vmax=max(float(np.nanmax(agg, initial=2.0)), 2.0)),
                   extent=[date2num(np.datetime64(a_ns, "ns")), date2num(np.datetime64(b_ns, "ns")),
                           lo, hi])
-        ax.set_title(group_label(group, unit), loc="left", fontsize=8, color=lk.text)
+        ax.set_title(signal_label(group, unit), loc="left", fontsize=8, color=lk.text)
         ax.set_ylim(lo, hi)
         ax.set_xlim(np.datetime64(a_ns, "ns"), np.datetime64(b_ns, "ns"))
         _draw_cursors(dash, ax)

@@ -173,6 +173,28 @@ class DashboardServer:
             self.proc.wait()
         _end([p for p in left if _alive(p)])
 
+    def kernels(self) -> list[int]:
+        """Process ids of the server's kernels (the pre-heated one included)."""
+        return kernel_pids(self.proc.pid)
+
+    def memory_mb(self, settle: float = 0.0) -> float:
+        """Resident memory of the server and its kernels, MB (``/proc``; 0 without it); with
+        ``settle`` seconds, once it changes by less than 2 MB over 2 s (a kernel starting or
+        ending) or ``settle`` has passed."""
+        import time
+
+        def now() -> float:
+            return resident_mb([self.proc.pid, *descendants(self.proc.pid)])
+
+        last, t_end = now(), time.monotonic() + settle
+        while time.monotonic() < t_end:
+            time.sleep(2)
+            mb = now()
+            if abs(mb - last) < 2:
+                return mb
+            last = mb
+        return last
+
 
 def voila_env(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the dashboard's Voilà template (:mod:`._offline`) on ``JUPYTER_PATH``:
@@ -241,6 +263,31 @@ def descendants(pid: int) -> list[int]:
         out += kids
         todo += kids
     return out
+
+
+def kernel_pids(pid: int) -> list[int]:
+    """The ipykernel processes below ``pid`` (``/proc``)."""
+    out = []
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as fh:
+                if b"ipykernel" in fh.read():
+                    out.append(p)
+        except OSError:
+            pass
+    return out
+
+
+def resident_mb(pids: list[int]) -> float:
+    """Resident memory (``VmRSS``) of ``pids`` together, MB; a gone process counts 0."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                total += next(int(x.split()[1]) for x in fh if x.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
 
 
 def _end(pids: list[int], grace: float = 5.0) -> None:

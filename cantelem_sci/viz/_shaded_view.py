@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._stats_view import signal_label
+
 __all__ = ["GAP_NS", "PER_SIGNAL", "SHADE_POINTS", "by_unit", "draw_shaded", "group_curve",
-           "shade_colours", "should_shade", "signal_points"]
+           "shade_colours", "shaded_curve", "should_shade", "signal_points"]
 
 #: points drawn (over every signal shown, after downsampling) above which plots are shaded
 SHADE_POINTS = 50_000
@@ -111,32 +113,40 @@ def shade_colours(colour: str, background: str) -> list[str]:
     return ["#" + "".join(f"{round((x + y) / 2):02x}" for x, y in zip(c, b)), colour]
 
 
-def _label(sigs: list[str], unit: str) -> str:
-    name = sigs[0] if len(sigs) == 1 else f"{sigs[0]} ... {sigs[-1]} ({len(sigs)} signals)"
-    return f"{name} [{unit}]" if unit else name
+def shaded_curve(dash: Any, v: str, k: int, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The curve of group ``k`` of the shaded view (:func:`group_curve` of its signals of
+    vehicle ``v`` in [a, b]); the last one of each group is kept on ``dash.shaded``, so
+    that the PNG export of the view on the page reads nothing again."""
+    key = (v, pd.Timestamp(a).value, pd.Timestamp(b).value)
+    kept = dash.shaded["curves"].get(k)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    group = list(dash.shaded["groups"].values())[k]
+    t, x = group_curve([signal_points(dash.fleet, v, s, a, b) for s in group])
+    dash.shaded["curves"][k] = (key, (t, x))
+    dash.shaded["points"][k] = int(np.isfinite(x).sum())
+    return t, x
 
 
-def draw_shaded(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any,
-                drawn: dict[str, int]) -> None:
+def draw_shaded(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any, points: int) -> None:
     """``sigs`` of vehicle ``v`` in [t0, t1] as shaded plots, one per unit, on linked time
-    axes; the status line says why they are shaded."""
+    axes; the status line says why they are shaded (``points`` would be drawn as lines)."""
     import datashader as ds
     from holoviews.operation.datashader import rasterize
 
     hv, lk = dash.hv, dash.look
     units = {s: dash.fleet.signal_info(v, s).get("units") or "" for s in sigs}
     groups = by_unit(units)
-    dash.shaded = {"groups": groups, "points": {}}
+    dash.shaded = {"groups": groups, "points": {}, "curves": {}}
     items = []
     for k, (unit, group) in enumerate(groups.items()):
-        label = _label(group, unit)
+        label = signal_label(group, unit)
 
         def fn(x_range=None, group=group, label=label, k=k):
             a, b = dash.range
             if x_range is not None and x_range[0] is not None:
                 a, b = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
-            t, x = group_curve([signal_points(dash.fleet, v, s, a, b) for s in group])
-            dash.shaded["points"][k] = int(np.isfinite(x).sum())
+            t, x = shaded_curve(dash, v, k, a, b)
             if k == 0 and x_range is not None and x_range[0] is not None:
                 dash._update_stats(a, b)  # the statistics of the range in view
             return hv.Curve((t.astype("datetime64[ns]"), x), "time", ("value", label))
@@ -156,8 +166,7 @@ def draw_shaded(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any,
     dash.plots.objects = [dash.pn.pane.HoloViews(layout, backend="bokeh", theme=lk.bokeh,
                                                  sizing_mode="stretch_width",
                                                  css_classes=["cantelem-hv", "cantelem-shaded"])]
-    n = sum(drawn.values())
     dash.status.object = (
-        f"{v}: {len(sigs)} signal(s) shaded ({len(groups)} plot(s), one per unit: {n:,} "
+        f"{v}: {len(sigs)} signal(s) shaded ({len(groups)} plot(s), one per unit: {points:,} "
         f"points, above {dash.shade_points:,}), {pd.Timestamp(t0):%Y-%m-%d %H:%M:%S} to "
         f"{pd.Timestamp(t1):%Y-%m-%d %H:%M:%S}")

@@ -116,6 +116,18 @@ class SignalBrowser:
             self.on_pick_all(list(self.listed))
 
     def _picked(self, event) -> None:
-        if event.new:
-            self.on_pick(event.new)
-            self.tree.value = ""
+        if not event.new:
+            return
+        self.on_pick(event.new)
+        # back to the prompt once the browser's change is processed: set within its own
+        # event, the reset and the browser's echo of the pick alternated for ever (the
+        # kernel at 20% CPU, 40 messages a second, on an idle page)
+        import asyncio
+
+        try:
+            asyncio.get_running_loop().call_soon(self._reset)
+        except RuntimeError:  # no event loop (outside a server): at once
+            self._reset()
+
+    def _reset(self) -> None:
+        self.tree.value = ""

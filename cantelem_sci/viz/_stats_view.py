@@ -9,7 +9,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["range_stats", "update_detail", "update_stats"]
+__all__ = ["range_stats", "signal_label", "update_detail", "update_stats"]
+
+
+def signal_label(signals: list[str], unit: str) -> str:
+    """How a plot, axis or legend names ``signals`` of one ``unit``: the name (the first and
+    last of several, with their count) and the unit in brackets.
+
+    Example
+    -------
+    >>> signal_label(["SOC"], "%")
+    'SOC [%]'
+    >>> signal_label(["Cell01", "Cell02", "Cell03"], "V")
+    'Cell01 ... Cell03 (3 signals) [V]'
+    """
+    name = (signals[0] if len(signals) == 1
+            else f"{signals[0]} ... {signals[-1]} ({len(signals)} signals)")
+    return f"{name} [{unit}]" if unit else name
 
 
 def range_stats(x: np.ndarray) -> dict[str, float]:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ._shaded_view import draw_shaded, should_shade
-from ._stats_view import update_detail
+from ._stats_view import signal_label, update_detail
 
 __all__ = ["DASHES", "LAYOUTS", "curve_fn", "draw_time", "shown_frame"]
 
@@ -71,7 +71,7 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         return
     drawn = {s: int(dash.shown[s][s].notna().sum()) for s in sigs}
     if should_shade(drawn, dash.shade_points):  # too many points for lines: Datashader
-        draw_shaded(dash, v, sigs, t0, t1, drawn)
+        draw_shaded(dash, v, sigs, t0, t1, sum(drawn.values()))
         _finish(dash, v, t0, t1)
         return
     for sig in sigs:
@@ -132,8 +132,7 @@ def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
     vehicle's curve (``main`` false) leaves the page's samples and statistics alone."""
     hv = dash.hv
     info = dash.fleet.signal_info(vehicle, sig)
-    units = info.get("units") or ""
-    label = f"{sig} [{units}]" if units else sig
+    label = signal_label([sig], info.get("units") or "")
     lk = dash.look
 
     def fn(x_range=None):

@@ -85,9 +85,9 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
     rng = random.Random(4)
     runs = []  # (first seq of the run, frames durable in the last status before the kill)
     recovered_at_start = []  # segments each start made from the journal of the kill before
-    for i in range(20):
+    for i in range(12):
         status.unlink(missing_ok=True)
-        p = _run(spool, status, "sim:fast", 0.4, env, stdout=subprocess.DEVNULL)
+        p = _run(spool, status, "sim:fast", 4.0, env, stdout=subprocess.DEVNULL)
         assert _await_status(p, status, lambda st: st["frames"]["durable"] > 0)
         time.sleep(rng.uniform(0.0, 1.2))
         st = _status(status)
@@ -98,7 +98,7 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
         recovered_at_start.append(st["segments"]["recovered_at_start"])
     # the next start (here: recover) turns every journal into a segment. A kill that lands
     # just after a segment was written leaves an empty journal, nothing to recover: fine
-    # (one kill in four here), but recovery must have been exercised
+    # (now and then), but recovery must have been exercised
     out = subprocess.run(_edge("recover", "--spool", str(spool)), env=env, capture_output=True,
                          text=True, check=True)
     recovered = recovered_at_start[1:] + [len(json.loads(out.stdout)["recovered"])]
@@ -125,7 +125,7 @@ def test_second_process_on_a_running_spool_is_refused_and_nothing_is_lost(tmp_pa
     spool = tmp_path / "spool"
     status = tmp_path / "status.json"
     env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000)
-    p = _run(spool, status, "sim:fast", 0.5, env)
+    p = _run(spool, status, "sim:fast", 5.0, env)
     try:
         assert _await_status(p, status, lambda st: st["segments"]["written"] > 0)
         for cmd in (["recover"], ["run", "--source", "sim:fast", "--duration", "1"]):
@@ -329,8 +329,9 @@ def test_a_disk_that_fills_then_frees_loses_nothing_durable_and_stops_on_sigterm
     assert "No space left on device" in log and "spool writable again after" in log
     assert log.count("No space left on device") <= 6, log[-3000:]
     final = _status(status)
-    frames = sum(len(s[1]) for s in _segments(spool))
+    segs = _segments(spool)
+    frames = sum(len(s[1]) for s in segs)
     assert frames >= final["frames"]["durable"] > 0
-    times = np.concatenate([s[1] for s in _segments(spool)])
-    ids = np.concatenate([s[2] for s in _segments(spool)])
+    times = np.concatenate([s[1] for s in segs])
+    ids = np.concatenate([s[2] for s in segs])
     assert np.unique(np.rec.fromarrays([times, ids])).shape[0] == frames  # each frame once

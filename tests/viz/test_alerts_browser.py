@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 import cantelem_sci as ct
-from tests.viz.test_browser import browser  # noqa: F401  (its Chromium fixture)
-from tests.viz.test_browser import SHOTS, VoilaServer, _settle, _text, _wait_text
+from tests.viz._pages import SHOTS, VoilaServer, pane_text, settle, wait_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,7 +46,7 @@ def page(browser, events_store):
     pg = ctx.new_page()
     pg.goto(s.url, timeout=180_000)
     pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
-    _settle(pg)
+    settle(pg)
     yield pg
     ctx.close()
     s.stop()
@@ -60,7 +59,7 @@ def _spans(pg):
 def test_event_spans_are_drawn_where_the_events_are(page, events_store):
     events = ct.open_fleet(str(events_store)).events("EV0001")
     assert len(events) >= 2
-    _wait_text(page, "cantelem-events-title", r"Alerts:\*?\*? ?\d+ event")
+    wait_text(page, "cantelem-events-title", r"Alerts:\*?\*? ?\d+ event")
     got = _spans(page)
     assert len(got) == len(events)  # VehicleSpeed's plot: one span per event
     for (left, right), r in zip(got, events.itertuples()):
@@ -76,10 +75,10 @@ def test_event_spans_are_drawn_where_the_events_are(page, events_store):
 def test_click_on_an_event_shows_its_range(page, events_store):
     events = ct.open_fleet(str(events_store)).events("EV0001")
     first = events.iloc[0]
-    before = _text(page, "cantelem-status")
+    before = pane_text(page, "cantelem-status")
     page.locator(".cantelem-event-0 button").first.click()
     for _ in range(100):
-        status = _text(page, "cantelem-status")
+        status = pane_text(page, "cantelem-status")
         if status != before and " to " in status:
             break
         page.wait_for_timeout(200)
@@ -88,7 +87,7 @@ def test_click_on_an_event_shows_its_range(page, events_store):
     t0, t1 = pd.Timestamp(m.group(1)), pd.Timestamp(m.group(2))
     assert t0 < first["start"] and first["end"] < t1
     assert t1 - t0 < pd.Timedelta(minutes=5)  # zoomed in on the event
-    _settle(page)
+    settle(page)
     assert any(abs(a - pd.Timestamp(first["start"]).value / 1e6) < 1 for a, _ in _spans(page))
-    assert "1 event" in _text(page, "cantelem-events-title") or "event(s)" in _text(
+    assert "1 event" in pane_text(page, "cantelem-events-title") or "event(s)" in pane_text(
         page, "cantelem-events-title")

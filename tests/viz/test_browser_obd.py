@@ -10,8 +10,7 @@ import pytest
 import cantelem_sci as ct
 from cantelem_edge import ingest
 
-from .test_browser import (SHOTS, VoilaServer, _add_signal, _settle, _wait_text,  # noqa: F401
-                           browser)
+from tests.viz._pages import SHOTS, VoilaServer, add_signal, settle, wait_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,14 +33,14 @@ def test_obd_pids_are_listed_and_drawn(browser, car_store):  # noqa: F811
         pg = browser.new_page(viewport={"width": 1500, "height": 1100})
         pg.goto(s.url, timeout=180_000)
         pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
-        _wait_text(pg, "cantelem-status", r"CAR0001: 1 signal\(s\)")
+        wait_text(pg, "cantelem-status", r"CAR0001: 1 signal\(s\)")
         # the default signal of the EV fleet exists here too, from PID 0D
-        detail = _wait_text(pg, "cantelem-detail", r"VehicleSpeed: \d+ of \d+ samples shown")
+        detail = wait_text(pg, "cantelem-detail", r"VehicleSpeed: \d+ of \d+ samples shown")
         assert int(re.search(r"VehicleSpeed: \d+ of (\d+)", detail)[1]) == n_speed
-        _add_signal(pg, "EngineSpeed")
-        detail = _wait_text(pg, "cantelem-detail", r"EngineSpeed: \d+ of \d+ samples shown")
+        add_signal(pg, "EngineSpeed")
+        detail = wait_text(pg, "cantelem-detail", r"EngineSpeed: \d+ of \d+ samples shown")
         assert int(re.search(r"EngineSpeed: \d+ of (\d+)", detail)[1]) == n_rpm
-        _settle(pg)
+        settle(pg)
         assert pg.locator(".cantelem-hv canvas").count() >= 2
         assert "Traceback" not in pg.content()
         pg.screenshot(path=str(SHOTS / "obd-car.png"), full_page=True)

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cantelem_sci as ct
+from tests.viz._pages import image_extent, kernels, png_drawn
 
 pytestmark = pytest.mark.slow
 
@@ -307,19 +308,6 @@ def test_served_beyond_loopback_the_page_needs_the_token(tmp_path):
         s.stop()
 
 
-def _kernels(pid: int) -> list[int]:
-    from cantelem_sci.viz._serve import descendants
-
-    out = []
-    for p in descendants(pid):
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as fh:
-                if b"ipykernel" in fh.read():
-                    out.append(p)
-        except OSError:
-            pass
-    return out
-
 
 def _get(url: str) -> int:
     import urllib.request
@@ -340,16 +328,16 @@ def test_a_closed_pages_kernel_is_freed(tmp_path):
     s = DashboardServer(tmp_path, idle=3)
     try:
         t_end = time.monotonic() + 60
-        while time.monotonic() < t_end and not _kernels(s.proc.pid):
+        while time.monotonic() < t_end and not kernels(s.proc.pid):
             time.sleep(0.5)  # the pre-heated kernel
-        before = set(_kernels(s.proc.pid))
+        before = set(kernels(s.proc.pid))
         assert _get(s.url) == 200
-        after = set(_kernels(s.proc.pid))
+        after = set(kernels(s.proc.pid))
         assert len(after) > len(before), "the visit started no kernel"
         t_end = time.monotonic() + 90
-        while time.monotonic() < t_end and len(_kernels(s.proc.pid)) > len(before):
+        while time.monotonic() < t_end and len(kernels(s.proc.pid)) > len(before):
             time.sleep(1)
-        now = set(_kernels(s.proc.pid))
+        now = set(kernels(s.proc.pid))
         assert len(now) == len(before) and now < after, (before, after, now)  # one freed
         assert _get(s.url) == 200  # and the dashboard still serves the next visitor
     finally:
@@ -381,7 +369,7 @@ def test_sigterm_to_cantelem_dashboard_ends_every_child(tmp_path):
             except OSError:
                 time.sleep(0.5)
         kids = descendants(proc.pid)
-        assert _kernels(proc.pid), "no kernel started"
+        assert kernels(proc.pid), "no kernel started"
         proc.send_signal(signal.SIGTERM)
         proc.wait(90)
         t_end = time.monotonic() + 10
@@ -410,43 +398,6 @@ def test_typed_dates_read_back_in_panel_and_iso_spellings(when):
     assert parse_typed(when.isoformat()) == when
     assert parse_typed(when.isoformat() + "+02:00") == when - timedelta(hours=2)
 
-
-def png_drawn(png: bytes) -> tuple[dict[str, str], dict[str, tuple[float, ...]]]:
-    """A PNG export's text chunks, and each signal's extent read back from its pixels (its
-    colour inside its plot's box, mapped through the plot's limits the file records):
-    ``{signal: (first ms, last ms, min, max, pixels)}``."""
-    import io
-    import json
-
-    from PIL import Image
-
-    im = Image.open(io.BytesIO(png))
-    text = dict(im.text)
-    rgb = np.asarray(im.convert("RGB")).astype(int)
-    drawn = {}
-    for rec in json.loads(text["cantelem:axes"]):
-        x0, y0, x1, y1 = rec["box"]
-        sub = rgb[y0:y1, x0:x1]
-        (ya, yb), (xa, xb) = rec["ylim"], rec["xlim"]
-        val = lambda r: yb - (r + 0.5) / (y1 - y0) * (yb - ya)  # noqa: E731
-        ms = lambda c: xa + (c + 0.5) / (x1 - x0) * (xb - xa)  # noqa: E731
-        if rec.get("shaded"):  # one image for the plot's signals: what is not background
-            bg = np.array([int(rec["background"][i:i + 2], 16) for i in (1, 3, 5)])
-            inner = np.zeros(sub.shape[:2], dtype=bool)
-            inner[2:-2, 2:-2] = True  # not the plot's frame
-            rows, cols = np.nonzero(inner & (np.abs(sub - bg).sum(axis=-1) > 0))
-            drawn[",".join(rec["signals"])] = (ms(cols.min()), ms(cols.max()),
-                                               val(rows.max()), val(rows.min()), rows.size)
-            continue
-        for sig in rec["signals"]:
-            want = np.array([int(text["colour:" + sig][i:i + 2], 16) for i in (1, 3, 5)])
-            rows, cols = np.nonzero(np.abs(sub - want).sum(axis=-1) < 40)
-            if not rows.size:
-                drawn[sig] = (np.nan,) * 4 + (0,)
-                continue
-            drawn[sig] = (ms(cols.min()), ms(cols.max()), val(rows.max()), val(rows.min()),
-                          rows.size)
-    return text, drawn
 
 
 @pytest.mark.parametrize("layout", ["stacked", "one axis", "axis each"])
@@ -512,24 +463,6 @@ def test_png_export_against_another_axis_and_without_signals(decoded_store):
     assert im.text["Description"].startswith("vehicle=EV0001; signals=; ")
 
 
-def _image_extent(data: dict) -> tuple[float, ...]:
-    """(first x, last x, lowest y, highest y, bin width, bin height) of the pixels a shaded
-    plot's image fills (Bokeh's image glyph data: ``image``, ``x``, ``y``, ``dw``, ``dh``),
-    each at its bin's centre."""
-    img = np.nan_to_num(np.asarray(data["image"][0], dtype=float))
-    h, w = img.shape
-    rows, cols = np.nonzero(img > 0)
-    def num(v):  # times in ms since 1970, as the browser gets them
-        v = np.asarray(v).ravel()[0]
-        if isinstance(v, (np.datetime64, np.timedelta64)):
-            return v.astype("datetime64[ns]" if isinstance(v, np.datetime64)
-                            else "timedelta64[ns]").astype("int64") / 1e6
-        return float(v)
-
-    x, y, dw, dh = (num(data[k]) for k in ("x", "y", "dw", "dh"))
-    return (x + (cols.min() + 0.5) * dw / w, x + (cols.max() + 0.5) * dw / w,
-            y + (rows.min() + 0.5) * dh / h, y + (rows.max() + 0.5) * dh / h, dw / w, dh / h)
-
 
 def test_many_signals_are_shaded_one_plot_per_unit(decoded_store):
     """"Add all" of the 96 cell voltages takes the view over the threshold: each unit is one
@@ -568,7 +501,7 @@ def test_many_signals_are_shaded_one_plot_per_unit(decoded_store):
     first = min(t[~np.isnan(x)][0] for t, x in full) / 1e6  # ms, as Bokeh's axis
     last = max(t[~np.isnan(x)][-1] for t, x in full) / 1e6
     data = images[2][0]
-    x0, x1, y0, y1, bin_x, bin_y = _image_extent(data)
+    x0, x1, y0, y1, bin_x, bin_y = image_extent(data)
     assert abs(y0 - lo) <= 1.5 * bin_y and abs(y1 - hi) <= 1.5 * bin_y, (y0, y1, lo, hi)
     assert abs(x0 - first) <= 1.5 * bin_x and abs(x1 - last) <= 1.5 * bin_x
     assert "98 signals shaded:" in d.detail.object

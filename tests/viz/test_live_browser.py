@@ -16,7 +16,7 @@ import pytest
 
 import cantelem_sci as ct
 from tests.conftest import mosquitto_broker
-from tests.viz.test_browser import SHOTS, VoilaServer, _chromium, _text
+from tests.viz._pages import SHOTS, VoilaServer, chromium_path, launch_chromium, pane_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt, pytest.mark.slow]
 VEHICLES = ("EV0001", "EV0002")
@@ -52,7 +52,7 @@ def _wait(pg, cond, what: str, timeout: float = 60.0):
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    exe = _chromium()
+    chromium_path()  # skips before anything starts when there is no Chromium
     broker = mosquitto_broker()  # this module's own: it is restarted
     spool = tmp_path_factory.mktemp("live-spool")
     loggers = [subprocess.Popen(
@@ -63,8 +63,7 @@ def live(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu",
-                                                          "--disable-background-networking"])
+        b = launch_chromium(p)
         ctx = b.new_context(viewport={"width": 1500, "height": 1100})
         pg = ctx.new_page()
         pg.goto(server.url, timeout=180_000)
@@ -98,11 +97,11 @@ def test_1_live_values_stream_into_plots_and_stats(live):
     assert {f"{first}/VehicleSpeed", f"{first}/SOC"} <= set(src)
     soc = np.array(src[f"{first}/SOC"]["v"])
     assert np.all((soc >= 0) & (soc <= 100)) and len(soc) > 100
-    stats = _wait(pg, lambda: (t := _text(pg, "cantelem-stats")) and "VehicleSpeed" in t and t,
+    stats = _wait(pg, lambda: (t := pane_text(pg, "cantelem-stats")) and "VehicleSpeed" in t and t,
                   "statistics")
     assert "SOC" in stats and "count" in stats
-    assert "Live:" in _text(pg, "cantelem-status") and f"{first} online" in \
-        _text(pg, "cantelem-status")
+    assert "Live:" in pane_text(pg, "cantelem-status") and f"{first} online" in \
+        pane_text(pg, "cantelem-status")
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(SHOTS / "live_1_plots.png"))
 
@@ -110,7 +109,7 @@ def test_1_live_values_stream_into_plots_and_stats(live):
 def test_2_fleet_view_lists_both_vehicles_online(live):
     pg = live["page"]
     pg.get_by_role("button", name="Fleet live").click()
-    table = _wait(pg, lambda: (t := _text(pg, "cantelem-fleet-table")) and all(
+    table = _wait(pg, lambda: (t := pane_text(pg, "cantelem-fleet-table")) and all(
         v in t for v in VEHICLES) and t, "both vehicles in the fleet table")
     assert table.count("online") == 2
     pos = pg.evaluate("""() => { for (const d of Bokeh.documents) for (const m of
@@ -126,19 +125,19 @@ def test_3_a_vehicle_of_the_fleet_view_opens_its_live_plots(live):
     live["other"] = other
     pg.get_by_role("button", name=f"{other}: live plots").click()
     _wait(pg, lambda: _points(pg, other, "VehicleSpeed") > 100, f"{other} speed samples")
-    _wait(pg, lambda: f"{other} online" in _text(pg, "cantelem-status"), "the status line")
+    _wait(pg, lambda: f"{other} online" in pane_text(pg, "cantelem-status"), "the status line")
 
 
 def test_4_streaming_survives_a_broker_restart(live):
     pg, broker = live["page"], live["broker"]
     broker.stop()
-    _wait(pg, lambda: "unreachable" in _text(pg, "cantelem-status"), "the outage on the page")
+    _wait(pg, lambda: "unreachable" in pane_text(pg, "cantelem-status"), "the outage on the page")
     key = f"{live['other']}/VehicleSpeed"
     stalled = _sources(pg)[key]["tag"]
     broker.start()
     _wait(pg, lambda: _sources(pg)[key]["tag"] > stalled + 1000,
           "samples after the restart", timeout=90)
-    _wait(pg, lambda: "connected to" in _text(pg, "cantelem-status"), "connected again")
+    _wait(pg, lambda: "connected to" in pane_text(pg, "cantelem-status"), "connected again")
     assert "Traceback" not in pg.inner_text("body")
 
 
