@@ -85,7 +85,7 @@ def test_kill_9_at_random_moments_loses_nothing_durable(tmp_path):
     rng = random.Random(4)
     runs = []  # (first seq of the run, frames durable in the last status before the kill)
     recovered_at_start = []  # segments each start made from the journal of the kill before
-    for i in range(12):
+    for i in range(8):
         status.unlink(missing_ok=True)
         p = _run(spool, status, "sim:fast", 4.0, env, stdout=subprocess.DEVNULL)
         assert _await_status(p, status, lambda st: st["frames"]["durable"] > 0)
@@ -305,7 +305,7 @@ def test_a_disk_that_fills_then_frees_loses_nothing_durable_and_stops_on_sigterm
     filler = small_filesystem / "filler"
     filler.write_bytes(b"\0" * (5 * 2**20))  # about 1 MiB left for the spool
     env = _env(CANTELEM_EDGE_QUEUE_MAX_FRAMES=20000)
-    p = _run(spool, status, "sim", 1, env, stdout=subprocess.DEVNULL)
+    p = _run(spool, status, "sim:4x", 1, env, stdout=subprocess.DEVNULL)
     try:  # until the disk is full
         st = _await_status(p, status, lambda st: st["state"] == "disk-error", timeout=90)
         assert st, _status(status)
