@@ -64,7 +64,7 @@ def access(ip: str, token: str | None) -> tuple[dict[str, str], bool]:
 
 def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = "127.0.0.1",
                   token: bool = False, idle: int | None = None,
-                  max_pages: int | None = None) -> list[str]:
+                  max_pages: int | None = None, preheated: int | None = None) -> list[str]:
     """The Voilà command serving the dashboard (kernels pre-heated). With ``token`` the
     server asks for the token in ``JUPYTER_TOKEN`` and allows remote Host headers;
     without, it checks the Host header (loopback addresses and "localhost" only).
@@ -75,11 +75,13 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = 
     used to leave a kernel of about 500 MB behind.
 
     At most ``max_pages`` pages are open at once (``dashboard_max_pages``; 0: no limit):
-    the next visitor reads why (``_kernel_manager.py``)."""
+    the next visitor reads why (``_kernel_manager.py``). With ``preheat``, ``preheated``
+    kernels (``dashboard_preheated``, 1) have run the notebook before a visitor comes."""
     from .. import _config
 
     idle = int(_config.get("dashboard_kernel_idle", idle))
     max_pages = int(_config.get("dashboard_max_pages", max_pages))
+    preheated = int(_config.get("dashboard_preheated", preheated))
     cmd = [sys.executable, "-m", "voila", str(dashboard_notebook()), "--no-browser",
            f"--port={port}", f"--Voila.ip={ip}", "--theme=dark", f"--template={TEMPLATE}",
            "--VoilaConfiguration.show_tracebacks=False",
@@ -99,8 +101,8 @@ def voila_command(store: str, port: int = 8866, preheat: bool = True, ip: str = 
         cmd += [f"--MappingKernelManager.cull_idle_timeout={idle}",
                 f"--MappingKernelManager.cull_interval={max(1, idle // 4)}",
                 "--MappingKernelManager.cull_connected=False"]
-    if preheat:
-        cmd += ["--preheat_kernel=True", "--pool_size=1"]
+    if preheat and preheated > 0:
+        cmd += ["--preheat_kernel=True", f"--pool_size={preheated}"]
     # the page limit; a closed page's sockets closed with its kernel
     cmd += ["--VoilaConfiguration.multi_kernel_manager_class="
             "cantelem_sci.viz._kernel_manager.DashboardKernelManager",
@@ -123,7 +125,7 @@ class DashboardServer:
     def __init__(self, store: str | os.PathLike[str], mqtt: str | None = None,
                  port: int | None = None, timeout: float = 120.0, ip: str = "127.0.0.1",
                  token: str | None = None, idle: int | None = None,
-                 max_pages: int | None = None) -> None:
+                 max_pages: int | None = None, preheated: int | None = None) -> None:
         import socket
         import subprocess
         import time
@@ -141,7 +143,8 @@ class DashboardServer:
         if mqtt:
             env["CANTELEM_MQTT"] = mqtt
         self.proc = subprocess.Popen(voila_command(str(store), port, ip=ip, token=remote,
-                                                   idle=idle, max_pages=max_pages),
+                                                   idle=idle, max_pages=max_pages,
+                                                   preheated=preheated),
                                      env=voila_env(env),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)

@@ -519,3 +519,21 @@ def test_many_signals_are_shaded_one_plot_per_unit(decoded_store):
     never = Dashboard(str(decoded_store[0]), shade_points=0)
     never.w_signals.value = cells
     assert never.shaded is None and "96 signal(s), " in never.status.object
+
+
+def test_preheated_kernels_follow_argument_environment_and_default(monkeypatch):
+    """``dashboard_preheated`` kernels run the notebook ahead of visitors (Voilà's pool);
+    0 turns pre-heating off; the page limit and the sockets' kernel manager stay."""
+    from cantelem_sci.viz._serve import voila_command
+
+    def pool(cmd):
+        return [a for a in cmd if a.startswith(("--pool_size", "--preheat_kernel"))]
+
+    monkeypatch.delenv("CANTELEM_DASHBOARD_PREHEATED", raising=False)
+    assert pool(voila_command("s")) == ["--preheat_kernel=True", "--pool_size=1"]
+    monkeypatch.setenv("CANTELEM_DASHBOARD_PREHEATED", "3")
+    assert pool(voila_command("s")) == ["--preheat_kernel=True", "--pool_size=3"]
+    assert pool(voila_command("s", preheated=2)) == ["--preheat_kernel=True", "--pool_size=2"]
+    cmd = voila_command("s", preheated=0)
+    assert pool(cmd) == []
+    assert any("DashboardKernelManager.pages=" in a for a in cmd)
