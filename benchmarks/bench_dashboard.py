@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ._browser import chromium_path, close_page, launch_chromium, open_page
 from .bench_fleet import vehicle_day_store
 
 
@@ -28,7 +28,7 @@ def main() -> dict:
 
     from cantelem_sci.viz import DashboardServer as VoilaServer
 
-    exe = shutil.which("chromium")
+    exe = chromium_path()
     if not exe:
         print("[dashboard] chromium not installed (apt-get install chromium)")
         return {}
@@ -44,8 +44,7 @@ def main() -> dict:
         server = VoilaServer(store)
         try:
             with sync_playwright() as p:
-                b = p.chromium.launch(executable_path=exe, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                b = launch_chromium(p, exe)
                 for label in ("cold", "warm"):
                     page = b.new_page(viewport={"width": 1500, "height": 1100})
                     t = time.perf_counter()
@@ -112,23 +111,6 @@ def _until(page, cond, timeout: float = 60.0) -> float:
     return time.perf_counter() - t
 
 
-def _open(b, url: str):
-    ctx = b.new_context(viewport={"width": 1500, "height": 1100})
-    page = ctx.new_page()
-    page.goto(url, timeout=300_000)
-    page.wait_for_selector(".cantelem-hv canvas", timeout=300_000)
-    return ctx, page
-
-
-def _close(ctx, server, kernels: int) -> None:
-    """Close the tab (its beacon ends the kernel); wait for ``kernels`` kernels again."""
-    ctx.pages[0].close(run_before_unload=True)
-    t_end = time.monotonic() + 30
-    while len(server.kernels()) > kernels and time.monotonic() < t_end:
-        time.sleep(0.1)
-    ctx.close()
-
-
 def fleet_page(exe: str) -> dict:
     """Vehicle switch, the 96-cell shaded draw and the server's memory on the demo fleet."""
     from playwright.sync_api import sync_playwright
@@ -142,16 +124,15 @@ def fleet_page(exe: str) -> dict:
         server = DashboardServer(store, idle=0)
         try:
             with sync_playwright() as p:
-                b = p.chromium.launch(executable_path=exe, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                b = launch_chromium(p, exe)
                 t_end = time.monotonic() + 120
                 while not server.kernels() and time.monotonic() < t_end:
                     time.sleep(0.2)
                 pool = len(server.kernels())
-                ctx, page = _open(b, server.url)  # caches of Voilà and Chromium filled
-                _close(ctx, server, pool)
+                ctx, page = open_page(b, server.url)  # caches of Voilà and Chromium filled
+                close_page(ctx, server, pool)
                 res["server_mb"] = server.memory_mb(settle=60)
-                ctx, page = _open(b, server.url)
+                ctx, page = open_page(b, server.url)
                 page.wait_for_timeout(2000)
                 switch = []
                 for vid in ("EV0002", "EV0001", "EV0002", "EV0001", "EV0002"):
@@ -171,11 +152,11 @@ def fleet_page(exe: str) -> dict:
                 _until(page, lambda: "shaded" in _status(page) and page.evaluate(_IMAGES_JS))
                 res["shaded_96_s"] = time.perf_counter() - t
                 res["per_page_mb"] = server.memory_mb(settle=30) - res["server_mb"]
-                _close(ctx, server, pool)
+                close_page(ctx, server, pool)
                 first = server.memory_mb(settle=60)
                 for _ in range(20):
-                    ctx, _page = _open(b, server.url)
-                    _close(ctx, server, pool)
+                    ctx, _page = open_page(b, server.url)
+                    close_page(ctx, server, pool)
                 res["after_20_cycles_ratio"] = server.memory_mb(settle=60) / first
                 b.close()
         finally:

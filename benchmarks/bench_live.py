@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from ._browser import launch_chromium
+
 VEHICLES = ("EV0001", "EV0002", "EV0003")
 RATE = 2000  # frames/s per vehicle
 
@@ -130,8 +132,7 @@ def main(seconds: float | None = None) -> dict:
         server = VoilaServer(tmp, mqtt=broker.url)
         try:
             with sync_playwright() as p:
-                b = p.chromium.launch(executable_path=exe, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                b = launch_chromium(p, exe)
                 page = b.new_page(viewport={"width": 1500, "height": 1100})
                 page.goto(server.url, timeout=300_000)
                 t_end = time.monotonic() + 180

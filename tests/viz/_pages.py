@@ -5,13 +5,15 @@ The ``browser`` fixture itself is in ``tests/conftest.py``."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import numpy as np
 import pytest
 
+from benchmarks._browser import chromium_path as _chromium
+from benchmarks._browser import launch_chromium as _launch
 from cantelem_sci.viz import DashboardServer
+from cantelem_sci.viz._serve import kernel_pids
 from tests.conftest import ROOT
 
 #: screenshots of every browser test, for a person to look at
@@ -23,7 +25,7 @@ VoilaServer = DashboardServer
 
 def chromium_path() -> str:
     """Debian's Chromium, or skip the test saying how to get it."""
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    exe = _chromium()
     if not exe:
         pytest.skip("Debian's chromium is not installed (./run test installs it with apt-get "
                     "when it can)")
@@ -31,10 +33,8 @@ def chromium_path() -> str:
 
 
 def launch_chromium(playwright):
-    """Chromium without sandbox, GPU or background requests (the no-foreign-host test)."""
-    return playwright.chromium.launch(
-        executable_path=chromium_path(),
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    """Chromium (``benchmarks/_browser.py``), or skip the test without it."""
+    return _launch(playwright, chromium_path())
 
 
 def settle(pg, seconds: float = 1.5) -> None:
@@ -83,8 +83,6 @@ def add_signal(pg, name: str) -> None:
 
 def kernels(pid: int) -> list[int]:
     """The ipykernel processes under server ``pid`` (/proc)."""
-    from cantelem_sci.viz._serve import kernel_pids
-
     return kernel_pids(pid)
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from benchmarks._browser import close_page, open_page
 from tests.viz._pages import SHOTS, VoilaServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -17,17 +18,10 @@ def _visit(browser, s, start: int, close: bool = True):
     """Open the dashboard in a tab of its own until its plots are drawn; with ``close``,
     close the tab (its beacon ends the kernel) and wait until the server is back to
     ``start`` kernels."""
-    ctx = browser.new_context(viewport={"width": 1300, "height": 900})
-    pg = ctx.new_page()
-    pg.goto(s.url, timeout=180_000)
-    pg.wait_for_selector(".cantelem-hv canvas", timeout=180_000)
+    ctx, _ = open_page(browser, s.url, 1300, 900)
     if not close:
         return ctx
-    pg.close(run_before_unload=True)  # the tab goes: beforeunload sends the beacon
-    t_end = time.monotonic() + 30
-    while time.monotonic() < t_end and len(s.kernels()) > start:
-        time.sleep(0.25)
-    ctx.close()
+    close_page(ctx, s, start)
     return None
 
 
