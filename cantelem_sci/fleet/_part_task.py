@@ -177,6 +177,7 @@ def _decode_part(store: Store, task: PartTask) -> dict[str, Any]:
             "frames": int(ds.sizes.get("time", 0)),
             "start_ns": int(t.min().astype("int64")) if t.size else None,
             "end_ns": int(t.max().astype("int64")) if t.size else None,
+            "senders": [str(e) for e in (ds.attrs.get("senders") or [])],
             "signals": {s: {k: _plain(v.attrs.get(k)) for k in ("units", "minimum", "maximum",
                                                                    "out_of_range_count")}
                         for s, v in ds.data_vars.items()},

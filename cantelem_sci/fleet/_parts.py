@@ -189,7 +189,7 @@ def parts_of(cur: dict[str, Any]) -> list[dict[str, Any]]:
 def merge_messages(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The day's per-message summary from its parts': frames summed, the time span, signal
     attributes (units and range from the first part holding them, out-of-range counts
-    summed)."""
+    summed), the sending ECUs (each once, when the parts record them)."""
     out: dict[str, Any] = {}
     for r in records:
         for m, info in r.get("messages", {}).items():
@@ -197,6 +197,9 @@ def merge_messages(records: list[dict[str, Any]]) -> dict[str, Any]:
                 out[m] = {"frames": 0, "start_ns": None, "end_ns": None, "signals": {}}
             o = out[m]
             o["frames"] += info["frames"]
+            if "senders" in info:
+                have = o.setdefault("senders", [])
+                have += [e for e in info["senders"] if e not in have]
             for k, f in (("start_ns", min), ("end_ns", max)):
                 if info.get(k) is not None:
                     o[k] = info[k] if o[k] is None else f(o[k], info[k])

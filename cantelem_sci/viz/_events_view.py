@@ -26,6 +26,7 @@ class EventsView:
         self.fleet = fleet
         self.on_jump = on_jump
         self.events = pd.DataFrame()
+        self.t1: Any = None
         self.title = pn.pane.Markdown("", css_classes=["cantelem-events-title"])
         self.list = pn.Column(css_classes=["cantelem-events"], width=360)
         self.layout = pn.Column(self.title, self.list, width=370)
@@ -36,7 +37,7 @@ class EventsView:
         except Exception as err:  # no events yet, or a store without events/
             log.info("events of %s: %s", vehicle, err)
             df = pd.DataFrame()
-        self.events = df
+        self.events, self.t1 = df, t1
         if not len(df):
             self.title.object = "**Alerts:** none in this range" if self._has_any(vehicle) \
                 else "**Alerts:** none (run `cantelem alerts` to evaluate the rules)"
@@ -69,20 +70,33 @@ class EventsView:
         pad = max(pd.Timedelta(seconds=10), (end - start) / 2)
         self.on_jump(start - pad, end + pad)
 
-    def spans(self, signal: str, t1: Any):
-        """Shaded spans of the events on ``signal`` (open events reach ``t1``), or None."""
-        import holoviews as hv
-
+    def _of(self, signal: str) -> pd.DataFrame:
         df = self.events
         if not len(df):
-            return None
-        mine = df[(df["signal"] == signal) | df["signal"].str.endswith("." + signal)]
-        if not len(mine):
-            return None
-        spans = []
-        for _, r in mine.iterrows():
-            end = r["end"] if not pd.isna(r["end"]) else pd.Timestamp(t1)
-            spans.append(hv.VSpan(pd.Timestamp(r["start"]), pd.Timestamp(end)).opts(
-                color=SEVERITY_COLORS.get(r["severity"], "#ffb74d"), alpha=0.25,
-                line_alpha=0))
-        return hv.Overlay(spans)
+            return df
+        return df[(df["signal"] == signal) | df["signal"].str.endswith("." + signal)]
+
+    def has_spans(self, signal: str) -> bool:
+        """Whether the vehicle and range shown have events on ``signal``."""
+        return bool(len(self._of(signal)))
+
+    def spans(self, signal: str, stream: Any):
+        """Shaded spans of the events on ``signal`` (open events reach the end of the range
+        shown): a DynamicMap that ``stream`` (the dashboard's view stream) redraws with the
+        events of the vehicle and range refreshed last; one VSpans per severity, so that the
+        plot keeps its glyphs when another vehicle or range is shown."""
+        import holoviews as hv
+
+        def fn(**_):
+            mine = self._of(signal)
+            layers = []
+            for severity, color in SEVERITY_COLORS.items():
+                rows = mine[mine["severity"] == severity] if len(mine) else mine
+                x0 = [pd.Timestamp(r) for r in rows["start"]] if len(rows) else []
+                x1 = [pd.Timestamp(self.t1) if pd.isna(r) else pd.Timestamp(r)
+                      for r in rows["end"]] if len(rows) else []
+                layers.append(hv.VSpans((x0, x1)).opts(color=color, alpha=0.25,
+                                                        line_alpha=0))
+            return hv.Overlay(layers)
+
+        return hv.DynamicMap(fn, streams=[stream])

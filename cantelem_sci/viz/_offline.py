@@ -9,7 +9,10 @@ Two things asked the internet although the notebook asks for inline resources:
 * Panel gives each widget its stylesheets as links to its CDN (``cdn.holoviz.org``); in a
   Voilà page rendered through ipywidgets nothing inlines them. :func:`inline_panel_css`
   adds a Panel preprocessing hook that swaps every such link for the same file's text,
-  read from Panel's own ``dist`` folder, on every model Panel renders or updates.
+  read from Panel's own ``dist`` folder, on every model Panel renders, and does the same to
+  the properties Panel sends when it updates a model: a Markdown pane's new text, a
+  DataFrame's new rows, a new widget in a layout (without that, every vehicle switch asked
+  the CDN for ~20 stylesheets). Each file's text is one stylesheet model per document.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TEMPLATE", "inline_panel_css", "template_root"]
 
@@ -73,9 +78,56 @@ def _inline(viewable, root, changed=None, old_models=None) -> None:
         patch_inline_stylesheets(model)
 
 
+#: per document: a CDN stylesheet's URL -> the inline stylesheet of the same text
+_SHEETS: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _inlined(sheets: list, doc: Any) -> list:
+    """``sheets`` with every stylesheet linked from Panel's CDN replaced by its text."""
+    from bokeh.models import ImportedStyleSheet
+    from panel.io.notebook import replace_inline_css
+    from panel.io.resources import CDN_DIST
+
+    cache = _SHEETS.setdefault(doc, {}) if doc is not None else {}
+    out = []
+    for sheet in sheets:
+        if isinstance(sheet, ImportedStyleSheet) and str(sheet.url).startswith(CDN_DIST):
+            url = str(sheet.url)
+            if url not in cache:
+                cache[url] = replace_inline_css(sheet)
+            sheet = cache[url]
+        out.append(sheet)
+    return out
+
+
+def _patch_updates() -> None:
+    """Inline the stylesheets of the properties Panel computes or sends on an update."""
+    from panel.reactive import Reactive
+
+    if getattr(Reactive, "_cantelem_inline", False):
+        return
+    get_properties, update_model = Reactive._get_properties, Reactive._update_model
+
+    def _get_properties(self, doc):
+        props = get_properties(self, doc)
+        if "stylesheets" in props:
+            props["stylesheets"] = _inlined(props["stylesheets"], doc)
+        return props
+
+    def _update_model(self, events, msg, root, model, doc, comm):
+        if "stylesheets" in msg:
+            msg["stylesheets"] = _inlined(msg["stylesheets"], doc)
+        update_model(self, events, msg, root, model, doc, comm)
+
+    Reactive._get_properties, Reactive._update_model = _get_properties, _update_model
+    Reactive._cantelem_inline = True
+
+
 def inline_panel_css() -> None:
-    """Make every Panel model carry its stylesheets inline (idempotent)."""
+    """Make every Panel model carry its stylesheets inline, when rendered and when updated
+    (idempotent)."""
     from panel.viewable import Viewable
 
     if _inline not in Viewable._preprocessing_hooks:
         Viewable._preprocessing_hooks.append(_inline)
+    _patch_updates()

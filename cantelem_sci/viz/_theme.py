@@ -12,7 +12,8 @@ __all__ = ["THEMES", "Look", "look"]
 @dataclass(frozen=True)
 class Look:
     """Colours of one theme: ``page`` (background), ``text``, ``title``, the plot area
-    (``plot``), around it (``border``), its frame (``outline``), and the Bokeh theme."""
+    (``plot``), around it (``border``), its frame (``outline``), widgets' raised parts
+    (``surface``), and the Bokeh theme."""
 
     name: str
     bokeh: str
@@ -22,9 +23,18 @@ class Look:
     plot: str
     border: str
     outline: str
+    surface: str
 
     def page_styles(self) -> dict[str, str]:
-        return {"background": self.page, "color": self.text, "padding": "8px"}
+        """CSS of the page's column. Panel's widgets take their colours from the
+        ``--design-*`` properties before JupyterLab's (Voilà's dark theme): set here, they
+        are inherited into every widget's shadow root, so the widgets follow the look."""
+        return {"background": self.page, "color": self.text, "padding": "8px",
+                "--design-background-color": self.plot,
+                "--design-background-text-color": self.text,
+                "--design-surface-color": self.surface,
+                "--design-surface-text-color": self.text,
+                "--text-color": self.text}
 
     def plot_opts(self) -> dict:
         """HoloViews options of a plot in this look."""
@@ -35,9 +45,9 @@ class Look:
 
 THEMES = {
     "dark": Look("dark", "dark_minimal", page="#1e1e1e", text="#dddddd", title="#eeeeee",
-                 plot="#262626", border="#1e1e1e", outline="#444444"),
+                 plot="#262626", border="#1e1e1e", outline="#444444", surface="#2b3035"),
     "light": Look("light", "light_minimal", page="#ffffff", text="#222222", title="#111111",
-                  plot="#ffffff", border="#ffffff", outline="#bbbbbb"),
+                  plot="#ffffff", border="#ffffff", outline="#bbbbbb", surface="#f3f3f3"),
 }
 
 

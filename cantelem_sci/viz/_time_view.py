@@ -48,15 +48,12 @@ def shown_frame(ds: Any, sig: str) -> pd.DataFrame:
 
 def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     """Draw ``sigs`` of vehicle ``v`` in [t0, t1] in the layout ``dash.w_layout`` names,
-    or say on the page why nothing is drawn."""
-    hv = dash.hv
-    together, axis_each = LAYOUTS[dash.w_layout.value]
-    curves, extras, notes = [], [], []
+    or say on the page why nothing is drawn. When the plots on the page show the same
+    signals in the same layout (another vehicle of the same DBC group, another range), only
+    their data are swapped."""
+    notes = []
     dash.events_view.refresh(v, t0, t1)
-    vline = hv.DynamicMap(lambda t: hv.VLine(dash._replay_time(t)).opts(
-        color="#ff5252", line_width=1), streams=[dash.replay_stream])
     others = [o for o in dash.w_compare.value if o != v]
-    legend = together or bool(others)
     for sig in sigs:
         ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
         dash.shown[sig] = shown_frame(ds, sig)
@@ -74,19 +71,65 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
         draw_shaded(dash, v, sigs, t0, t1, sum(drawn.values()))
         _finish(dash, v, t0, t1)
         return
+    key = _view_key(dash, v, sigs, others)
+    views = getattr(dash, "views", None)
+    shown = dash.plots.objects
+    if views is not None and views["key"] == key and len(shown) == 1 and shown[0] is views["pane"]:
+        # the same plots for another vehicle or range: their data swapped, not new plots
+        # (re-creating them took the kernel 0.4-1 s and the browser longer)
+        for rx in views["ranges"]:
+            rx.reset()  # the zoom of the view before is forgotten
+        # a new view number: HoloViews memoizes a callback on its streams' values, and the
+        # same vehicle over another range has the same values
+        views["stream"].event(vehicle=v, view=views["stream"].view + 1)
+        dash.replay_stream.event(t=dash.w_player.value)
+    else:
+        dash.views = _new_views(dash, v, sigs, others, key)
+    how = "" if dash.w_layout.value == "stacked" else f" ({dash.w_layout.value})"
+    if others:
+        how += f" compared with {', '.join(others)}"
+    dash.status.object = "  \n".join(notes) if notes else \
+        f"{v}: {len(sigs)} signal(s){how}, {_fmt(t0)} to {_fmt(t1)}"
+    _finish(dash, v, t0, t1)
+
+
+def _view_key(dash: Any, v: str, sigs: list[str], others: list[str]) -> tuple:
+    """What the plots' structure depends on: a view of the same key differs only in the
+    data drawn. Vehicles of one DBC group share axis labels and value tables; the legend
+    names the vehicle only when others are compared."""
+    try:
+        group = dash.fleet.catalog.group_for(v).name
+    except Exception:  # noqa: BLE001 - a vehicle of no group: never shares its plots
+        group = v
+    return (dash.w_layout.value, tuple(sigs), tuple(others), v if others else None, group,
+            dash.look.name, tuple(s for s in sigs if dash.events_view.has_spans(s)))
+
+
+def _new_views(dash: Any, v: str, sigs: list[str], others: list[str], key: tuple) -> dict:
+    """New plots of ``sigs`` into ``dash.plots``; returns what a later view of the same key
+    needs to swap their data (the vehicle stream, the zoom streams, the pane)."""
+    hv = dash.hv
+    together, axis_each = LAYOUTS[dash.w_layout.value]
+    legend = together or bool(others)
+    stream = hv.streams.Stream.define("View", vehicle=v, view=0)()
+    ranges, curves, extras = [], [], []
+    vline = hv.DynamicMap(lambda t: hv.VLine(dash._replay_time(t)).opts(
+        color="#ff5252", line_width=1), streams=[dash.replay_stream])
     for sig in sigs:
         height = 420 if together else 220
+        ranges.append(hv.streams.RangeX())
         curve = hv.DynamicMap(curve_fn(dash, v, sig, dash.color_of(sig), height, legend,
                                        vehicle_label=bool(others)),
-                              streams=[hv.streams.RangeX()])
+                              streams=[ranges[-1], stream])
         for k, other in enumerate(others):
             if sig in dash.fleet.signals(other) or sig in dash.fleet.derived_for(other):
+                ranges.append(hv.streams.RangeX())
                 curve = curve * hv.DynamicMap(
                     curve_fn(dash, other, sig, dash.color_of(sig), height, True,
                              vehicle_label=True, line_dash=DASHES[k % len(DASHES)],
-                             main=False), streams=[hv.streams.RangeX()])
+                             main=False), streams=[ranges[-1]])
         curves.append(curve)
-        extras.append(dash.events_view.spans(sig, t1))
+        extras.append(dash.events_view.spans(sig, stream) if sig in key[-1] else None)
     if together:
         # the replay marker as a span of no width: a VLine would take a y axis of its own
         marker = hv.DynamicMap(lambda t: hv.VSpans(([dash._replay_time(t)],
@@ -105,15 +148,10 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
             items.append(reduce(operator.mul, [c] + ([] if e is None else [e]) + [vline]
                                 + dash.cursors.lines()).opts(hv.opts.Curve(framewise=True)))
         layout = hv.Layout(items).cols(1).opts(shared_axes=True)
-    dash.plots.objects = [dash.pn.pane.HoloViews(layout, backend="bokeh", theme=dash.look.bokeh,
-                                                 sizing_mode="stretch_width",
-                                                 css_classes=["cantelem-hv"])]
-    how = "" if dash.w_layout.value == "stacked" else f" ({dash.w_layout.value})"
-    if others:
-        how += f" compared with {', '.join(others)}"
-    dash.status.object = "  \n".join(notes) if notes else \
-        f"{v}: {len(sigs)} signal(s){how}, {_fmt(t0)} to {_fmt(t1)}"
-    _finish(dash, v, t0, t1)
+    pane = dash.pn.pane.HoloViews(layout, backend="bokeh", theme=dash.look.bokeh,
+                                  sizing_mode="stretch_width", css_classes=["cantelem-hv"])
+    dash.plots.objects = [pane]
+    return {"key": key, "stream": stream, "ranges": ranges, "pane": pane}
 
 
 def _finish(dash: Any, v: str, t0: Any, t1: Any) -> None:
@@ -135,7 +173,7 @@ def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
     label = signal_label([sig], info.get("units") or "")
     lk = dash.look
 
-    def fn(x_range=None):
+    def fn(x_range=None, vehicle=vehicle, view=0):
         t0, t1 = dash.range
         if x_range is not None and x_range[0] is not None:
             t0, t1 = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])

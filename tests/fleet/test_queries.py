@@ -273,3 +273,21 @@ def test_days_read_from_files_equal_what_xarray_reads(decoded_store):
                 assert mono == mono2 and attrs == attrs2, m
                 for s in sigs:
                     np.testing.assert_array_equal(vals[s], vals2[s], err_msg=f"{m}.{s}")
+
+
+def test_senders_come_from_the_store_not_the_dbc(fleet, monkeypatch):
+    """The decode job records each message's sending ECUs, so the signal browser groups by
+    ECU without reading the DBC (or importing cantools): the same senders as the DBC's."""
+    from cantelem_sci.fleet import _catalog
+
+    v = fleet.vehicles[0]
+    db = _catalog.load_group_dbc(fleet.catalog.group_for(v))
+    want = {m.name: ", ".join(m.senders) for m in db.messages
+            if m.senders and m.name in fleet.messages(v)}
+    assert want  # the test DBC names senders
+
+    def no_dbc(*a, **k):
+        raise AssertionError("the DBC was read")
+
+    monkeypatch.setattr(_catalog, "load_group_dbc", no_dbc)
+    assert fleet.senders(v) == want

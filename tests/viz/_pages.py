@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks._browser import chromium_path as _chromium
+from benchmarks._browser import drawn_column, drawn_images, pane_text  # noqa: F401  (tests)
 from benchmarks._browser import launch_chromium as _launch
 from cantelem_sci.viz import DashboardServer
 from cantelem_sci.viz._serve import kernel_pids
@@ -39,12 +40,6 @@ def launch_chromium(playwright):
 
 def settle(pg, seconds: float = 1.5) -> None:
     pg.wait_for_timeout(int(seconds * 1000))
-
-
-def pane_text(pg, cls: str) -> str:
-    """Text of a Panel pane (rendered inside its shadow root, which Playwright pierces)."""
-    loc = pg.locator(f".{cls} div")
-    return loc.first.inner_text() if loc.count() else ""
 
 
 def wait_text(pg, cls: str, pattern: str, timeout: float = 60) -> str:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.viz._pages import (SHOTS, VoilaServer, add_signal, image_extent, pane_text,
-                              plot_png, png_drawn, settle, wait_text)
+from tests.viz._pages import (SHOTS, VoilaServer, add_signal, drawn_column, drawn_images,
+                              image_extent, pane_text, plot_png, png_drawn, settle, wait_text)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SEEN: dict[str, list] = {"requests": [], "errors": [], "sent": []}
@@ -73,12 +73,28 @@ def test_1b_every_asset_comes_from_the_server_and_no_console_error(page):
         "b => getComputedStyle(b).backgroundColor") != "rgb(255, 255, 255)"
 
 
-def test_2_change_vehicle_changes_the_plot(page):
+def test_2_change_vehicle_changes_the_plot(page, decoded_store):
+    """The plots on the page then hold EV0002's samples of their signals in its whole
+    recording (as the dashboard loads them), in the same data sources: the plots are kept
+    and only their data swapped."""
+    import cantelem_sci as ct
+
     before = plot_png(page)
+    sources = {name: drawn_column(page, name) for name in ("VehicleSpeed", "PackCurrent")}
     page.locator(".cantelem-vehicle select").first.select_option("EV0002")
     wait_text(page, "cantelem-status", r"EV0002: 2 signal\(s\)")
     settle(page)
     assert plot_png(page) != before
+    fleet = ct.open_fleet(decoded_store[0])
+    t0, t1 = (pd.Timestamp(page.locator(f".cantelem-{b} input").first.input_value())
+              for b in ("start", "end"))  # EV0002's whole recording, as the page shows it
+    cov = fleet.coverage().set_index("vehicle").loc["EV0002"]
+    assert abs(t0 - cov["start"]) < pd.Timedelta("1s") and abs(t1 - cov["end"]) < pd.Timedelta("1s")
+    for name, old in sources.items():
+        want = fleet.load("EV0002", name, t0, t1, max_points=2000, gap="30s")[name].values
+        ((sid, got),) = drawn_column(page, name)
+        assert sid == old[0][0]
+        np.testing.assert_array_equal(got, want)
     page.screenshot(path=str(SHOTS / "2-vehicle-EV0002.png"), full_page=True)
 
 
@@ -453,11 +469,20 @@ def _look(pg, plot: tuple[int, int, int], page_rgb: str) -> None:
 
 
 def test_7e_light_and_dark_looks(page):
-    """The look switch redraws the page and every plot (map included) in the light colours,
-    names the look in the link, and switches back."""
+    """The look switch redraws the page, every plot (map included) and the widgets (the
+    search box and the signal list stayed dark) in the light colours, names the look in
+    the link, and switches back."""
+
+    def widgets():
+        return [page.locator(f"{cls} {tag}").first.evaluate(
+            "e => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color]")
+            for cls, tag in ((".cantelem-find", "input"), (".cantelem-browser", "select"))]
+
     _look(page, (38, 38, 38), "rgb(30, 30, 30)")
+    assert widgets() == [["rgb(38, 38, 38)", "rgb(221, 221, 221)"]] * 2
     page.locator(".cantelem-theme button", has_text="light").first.click()
     _look(page, (255, 255, 255), "rgb(255, 255, 255)")
+    assert widgets() == [["rgb(255, 255, 255)", "rgb(34, 34, 34)"]] * 2
     page.wait_for_selector(".cantelem-hv canvas", timeout=30_000)
     assert "theme=light" in page.locator(".cantelem-share a").first.get_attribute("href")
     settle(page)
@@ -563,21 +588,6 @@ def test_7h_two_cursors_read_values_and_statistics_between(page, decoded_store):
     wait_text(page, "cantelem-cursor-text", r"Click a plot")
 
 
-_IMAGES_JS = """() => {
-  const out = [];
-  for (const doc of window.Bokeh.documents)
-    for (const m of doc.all_models) {
-      if (m.type !== "ColumnDataSource") continue;
-      const d = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
-      if (!("image" in d) || !d.image.length) continue;
-      const img = d.image[0];
-      out.push({shape: Array.from(img.shape), image: Array.from(img), x: [d.x[0]],
-                y: [d.y[0]], dw: [d.dw[0]], dh: [d.dh[0]]});
-    }
-  return out;
-}"""
-
-
 def test_7i_ninety_six_cell_voltages_shaded_as_one_plot(page, decoded_store):
     """Searching "_voltage" and "Add all 96" draws the 96 cell voltages as one Datashader
     image (no line per cell): the image the browser holds spans the store's lowest to
@@ -595,7 +605,7 @@ def test_7i_ninety_six_cell_voltages_shaded_as_one_plot(page, decoded_store):
     fleet = ct.open_fleet(decoded_store[0])
     cells = [fleet.series("EV0002", f"Cell{i:02d}_Voltage", t0, t1)[1] for i in range(1, 97)]
     lo, hi = min(np.nanmin(x) for x in cells), max(np.nanmax(x) for x in cells)
-    images = page.evaluate(_IMAGES_JS)
+    images = drawn_images(page)
     assert len(images) == int(re.search(r"shaded \((\d+) plot", status)[1])  # one per unit
     volts = []  # the cells' plot: the one image in the range of a cell's voltage
     for im in images:
@@ -607,6 +617,17 @@ def test_7i_ninety_six_cell_voltages_shaded_as_one_plot(page, decoded_store):
     _, _, y0, y1, _, bin_y = image_extent(volts[0])
     assert abs(y0 - lo) <= 1.5 * bin_y and abs(y1 - hi) <= 1.5 * bin_y, (y0, y1, lo, hi)
     page.screenshot(path=str(SHOTS / "7i-shaded.png"), full_page=True)
+
+
+def test_7z_no_request_left_the_machine_in_the_whole_session(page):
+    """After every step above (vehicles switched, signals added, zoom, exports, replay,
+    looks, cursors, shading), the page still asked nothing of another host: Panel's
+    updates of a model carried links to its CDN (about 20 stylesheets a vehicle switch)."""
+    from urllib.parse import urlparse
+
+    away = sorted({u for u in SEEN["requests"] if urlparse(u).scheme not in ("blob", "data")
+                   and urlparse(u).hostname not in ("127.0.0.1", "localhost")})
+    assert away == []
 
 
 def test_8_every_control_is_on_screen_at_1024_px(browser, server):
