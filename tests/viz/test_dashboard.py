@@ -172,7 +172,20 @@ def test_another_vehicle_is_drawn_over_the_same_signals(decoded_store, layout):
     assert other.w_compare.value == ["EV0001"]
 
 
-@pytest.mark.parametrize("layout", ["stacked", "one axis"])
+def test_a_link_naming_what_the_store_has_not_is_explained(decoded_store):
+    """A shared link with a misspelt signal draws the signals it can and says on the page
+    which one it could not, with the close match."""
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    problems = d.apply_view("vehicle=EV0002&signals=SOC,Pack_Power")
+    assert len(problems) == 1 and "'Pack_Power'" in problems[0] and "PackPower" in problems[0]
+    assert "Link:" in d.status.object and "did you mean PackPower" in d.status.object
+    assert d.w_vehicle.value == "EV0002" and list(d.w_signals.value) == ["SOC"]
+    assert "SOC" in d.shown
+
+
+@pytest.mark.parametrize("layout", ["stacked"])
 def test_another_vehicle_or_range_swaps_the_data_of_the_plots_on_the_page(decoded_store, layout):
     """Switching vehicle (or range) with the same signals keeps the plots and the map on the
     page and swaps their data (new plots took the kernel 0.4-1 s and the browser more): the
