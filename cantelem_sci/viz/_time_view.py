@@ -74,7 +74,8 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     key = _view_key(dash, v, sigs, others)
     views = getattr(dash, "views", None)
     shown = dash.plots.objects
-    if views is not None and views["key"] == key and len(shown) == 1 and shown[0] is views["pane"]:
+    if (views is not None and views["key"] == key and not others  # (compared curves: fixed)
+            and len(shown) == 1 and shown[0] is views["pane"]):
         # the same plots for another vehicle or range: their data swapped, not new plots
         # (re-creating them took the kernel 0.4-1 s and the browser longer)
         for rx in views["ranges"]:
@@ -96,7 +97,8 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
 def _view_key(dash: Any, v: str, sigs: list[str], others: list[str]) -> tuple:
     """What the plots' structure depends on: a view of the same key differs only in the
     data drawn. Vehicles of one DBC group share axis labels and value tables; the legend
-    names the vehicle only when others are compared."""
+    names the vehicle only when others are compared (and the compared vehicles' curves do
+    not follow the view stream: a view with others always makes new plots)."""
     try:
         group = dash.fleet.catalog.group_for(v).name
     except Exception:  # noqa: BLE001 - a vehicle of no group: never shares its plots
