@@ -85,7 +85,7 @@ def _batch(ids, payload, ch, remote, width):
                                   channel_names=["a", "b", "c", "d"])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(spread_frames(), st.sampled_from(["dense", "compact"]), st.sampled_from([8, 64]))
 def test_row_and_group_channels_follow_the_frames(sample_db, frames, mode, width):
     ids, payload, ch, remote = frames

@@ -108,7 +108,7 @@ def test_classic_path_equals_cantools(even_db, uneven_db, batch):
     _decode_both_ways(batch, uneven_db)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_classic_path_on_the_sample_vehicle(sample_db, seed):
     """The sample DBC's 24 pages of 4 cell voltages, with some pages out of range."""
