@@ -57,9 +57,8 @@ def _fmt(t: Any) -> str:
 
 
 def _box(t: Any):
-    """``t`` for a date box: to the whole second, as the box shows and sends it back (a
-    finer value came back rounded and drew the view a second time)."""
-    return pd.Timestamp(t).floor("s").to_pydatetime()
+    """``t`` for a date box."""
+    return pd.Timestamp(t).to_pydatetime()
 
 
 class Dashboard:

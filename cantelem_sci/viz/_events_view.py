@@ -76,27 +76,24 @@ class EventsView:
             return df
         return df[(df["signal"] == signal) | df["signal"].str.endswith("." + signal)]
 
-    def has_spans(self, signal: str) -> bool:
-        """Whether the vehicle and range shown have events on ``signal``."""
-        return bool(len(self._of(signal)))
+    def spans_key(self, signal: str) -> tuple:
+        """The events on ``signal`` as drawn (start, end, severity): plots with other spans
+        are new plots."""
+        mine = self._of(signal)
+        ends = [self.t1 if pd.isna(e) else e for e in mine["end"]]  # open: to the range's end
+        return tuple(zip(mine["start"], ends, mine["severity"])) if len(mine) else ()
 
-    def spans(self, signal: str, stream: Any):
-        """Shaded spans of the events on ``signal`` (open events reach the end of the range
-        shown): a DynamicMap that ``stream`` (the dashboard's view stream) redraws with the
-        events of the vehicle and range refreshed last; one VSpans per severity, so that the
-        plot keeps its glyphs when another vehicle or range is shown."""
+    def spans(self, signal: str, t1: Any):
+        """Shaded spans of the events on ``signal`` (open events reach ``t1``), or None."""
         import holoviews as hv
 
-        def fn(**_):
-            mine = self._of(signal)
-            layers = []
-            for severity, color in SEVERITY_COLORS.items():
-                rows = mine[mine["severity"] == severity] if len(mine) else mine
-                x0 = [pd.Timestamp(r) for r in rows["start"]] if len(rows) else []
-                x1 = [pd.Timestamp(self.t1) if pd.isna(r) else pd.Timestamp(r)
-                      for r in rows["end"]] if len(rows) else []
-                layers.append(hv.VSpans((x0, x1)).opts(color=color, alpha=0.25,
-                                                        line_alpha=0))
-            return hv.Overlay(layers)
-
-        return hv.DynamicMap(fn, streams=[stream])
+        mine = self._of(signal)
+        if not len(mine):
+            return None
+        spans = []
+        for _, r in mine.iterrows():
+            end = r["end"] if not pd.isna(r["end"]) else pd.Timestamp(t1)
+            spans.append(hv.VSpan(pd.Timestamp(r["start"]), pd.Timestamp(end)).opts(
+                color=SEVERITY_COLORS.get(r["severity"], "#ffb74d"), alpha=0.25,
+                line_alpha=0))
+        return hv.Overlay(spans)

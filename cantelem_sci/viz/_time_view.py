@@ -54,8 +54,12 @@ def draw_time(dash: Any, v: str, sigs: list[str], t0: Any, t1: Any) -> None:
     notes = []
     dash.events_view.refresh(v, t0, t1)
     others = [o for o in dash.w_compare.value if o != v]
+    # each signal as loaded here, for its DynamicMap's first call over the same range (which
+    # loaded it a second time)
+    dash.loaded = {}
     for sig in sigs:
         ds = dash.fleet.load(v, sig, t0, t1, max_points=dash.max_points, gap="30s")
+        dash.loaded[(v, sig, t0, t1)] = ds
         dash.shown[sig] = shown_frame(ds, sig)
         if ds.sizes.get("time", 0) == 0:
             notes.append(f"{sig}: no data between {_fmt(t0)} and {_fmt(t1)}")
@@ -104,7 +108,7 @@ def _view_key(dash: Any, v: str, sigs: list[str], others: list[str]) -> tuple:
     except Exception:  # noqa: BLE001 - a vehicle of no group: never shares its plots
         group = v
     return (dash.w_layout.value, tuple(sigs), tuple(others), v if others else None, group,
-            dash.look.name, tuple(s for s in sigs if dash.events_view.has_spans(s)))
+            dash.look.name, tuple(dash.events_view.spans_key(s) for s in sigs))
 
 
 def _new_views(dash: Any, v: str, sigs: list[str], others: list[str], key: tuple) -> dict:
@@ -131,7 +135,7 @@ def _new_views(dash: Any, v: str, sigs: list[str], others: list[str], key: tuple
                              vehicle_label=True, line_dash=DASHES[k % len(DASHES)],
                              main=False), streams=[ranges[-1]])
         curves.append(curve)
-        extras.append(dash.events_view.spans(sig, stream) if sig in key[-1] else None)
+        extras.append(dash.events_view.spans(sig, dash.range[1]))
     if together:
         # the replay marker as a span of no width: a VLine would take a y axis of its own
         marker = hv.DynamicMap(lambda t: hv.VSpans(([dash._replay_time(t)],
@@ -179,7 +183,9 @@ def curve_fn(dash: Any, vehicle: str, sig: str, color: str, height: int = 220,
         t0, t1 = dash.range
         if x_range is not None and x_range[0] is not None:
             t0, t1 = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
-        ds = dash.fleet.load(vehicle, sig, t0, t1, max_points=dash.max_points, gap="30s")
+        ds = getattr(dash, "loaded", {}).pop((vehicle, sig, t0, t1), None)
+        if ds is None:
+            ds = dash.fleet.load(vehicle, sig, t0, t1, max_points=dash.max_points, gap="30s")
         df = shown_frame(ds, sig)
         if main:
             dash.shown[sig] = df
