@@ -56,11 +56,6 @@ def _fmt(t: Any) -> str:
     return "" if t is None else pd.Timestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _box(t: Any):
-    """``t`` for a date box."""
-    return pd.Timestamp(t).to_pydatetime()
-
-
 class Dashboard:
     """The dashboard of one fleet store.
 
@@ -289,8 +284,8 @@ class Dashboard:
                               pd.Timestamp(t1))
         self.w_trip.options = opts
         self.w_trip.value = "all"
-        self.w_start.value = None if t0 is None or pd.isna(t0) else _box(t0)
-        self.w_end.value = None if t1 is None or pd.isna(t1) else _box(t1)
+        self.w_start.value = None if t0 is None or pd.isna(t0) else pd.Timestamp(t0).to_pydatetime()
+        self.w_end.value = None if t1 is None or pd.isna(t1) else pd.Timestamp(t1).to_pydatetime()
         self._silent = False
         if self.live_plots is not None:
             self._live_restart()
@@ -307,8 +302,8 @@ class Dashboard:
             return
         t0, t1 = self._full_span() if event.new == "all" else event.new
         self._silent = True
-        self.w_start.value = _box(t0)
-        self.w_end.value = _box(t1)
+        self.w_start.value = pd.Timestamp(t0).to_pydatetime()
+        self.w_end.value = pd.Timestamp(t1).to_pydatetime()
         self._silent = False
         self._redraw()
 
@@ -389,8 +384,8 @@ class Dashboard:
     def _jump_to(self, t0: pd.Timestamp, t1: pd.Timestamp) -> None:
         """Show [t0, t1] (an event's click)."""
         self._silent = True
-        self.w_start.value = _box(t0)
-        self.w_end.value = _box(t1)
+        self.w_start.value = t0.to_pydatetime()
+        self.w_end.value = t1.to_pydatetime()
         self._silent = False
         self._redraw()
 
