@@ -116,3 +116,27 @@ def uncached(var: Any) -> Any:
         return xr.Variable(var.dims, data.array, attrs=var.attrs, encoding=var.encoding,
                            fastpath=True)
     return var
+
+
+def multiplexed_parts(var: Any) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """``(values, rows, n)`` of a multiplexed signal's dense variable that was not read yet
+    (its group's values, the message rows they sit at, the message's row count), for a
+    writer that stores the compact form; None for any other variable.
+
+    Example
+    -------
+    >>> v = lazy_variable(ExpandedColumn(np.array([1.5]), np.array([1]), 3), {})
+    >>> vals, rows, n = multiplexed_parts(v)
+    >>> vals.tolist(), rows.tolist(), n
+    ([1.5], [1], 3)
+    """
+    data = getattr(var, "_data", None)
+    if not isinstance(data, indexing.MemoryCachedArray):
+        return None  # not a lazy column, or read already (the cache holds the dense array)
+    lazy = data.array
+    if (not isinstance(lazy, indexing.LazilyIndexedArray)
+            or not isinstance(lazy.array, ExpandedColumn)
+            or tuple(lazy.key.tuple) != (slice(None),)):  # a selection of the column
+        return None
+    col = lazy.array
+    return col.values, col.rows, col.shape[0]

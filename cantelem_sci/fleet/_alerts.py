@@ -23,6 +23,7 @@ from ..alerts import EVENT_COLUMNS, RuleSet, VehicleEvaluator, events_frame, loa
 from ..errors import ConfigError, UnknownNameError
 from ._catalog import Catalog
 from ._cluster import map_on_cluster
+from ._compact import dense_values
 from ._parts import day_key, parts_of
 from ._lease import JobLease
 from ._store import Store, check_vehicles
@@ -154,7 +155,7 @@ def _day_data(store: Store, vehicle: str, date: str, version: str, cur: dict[str
         if m is None:
             return None
         t = times(m)
-        v = np.concatenate([np.asarray(g[name].values, np.float64) for g in opened(m)]
+        v = np.concatenate([np.asarray(dense_values(g, name), np.float64) for g in opened(m)]
                            or [np.zeros(0)])
         if t.size > 1 and np.any(np.diff(t) < 0):
             o = np.argsort(t, kind="stable")

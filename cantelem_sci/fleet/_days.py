@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._compact import ROWS, dense_dataset, dense_values, public_attrs
 from ._direct import read_signal, read_times, signal_attrs
 from ._parts import day_key, parts_of
 
@@ -100,25 +101,28 @@ class DecodedDays:
             if var == "\0time":
                 got = read_times(group)
             else:
-                got = None if self._attrs(key, message, var) is None else \
-                    read_signal(group, var)
+                self._attrs(key, message, var)
+                got = read_signal(group, var, self._meta[(key, message, var, ROWS)]) \
+                    if self._meta[(key, message, var, "direct")] else None
             if got is not None:
                 return got
         ds = self._opened(key, message)
         if var == "\0time":
             return ds.indexes["time"].values.view("int64")
-        return np.asarray(ds[var].values)
+        return dense_values(ds, var)
 
-    def _attrs(self, key: str, message: str, sig: str) -> dict | None:
-        """A signal's attributes in one part (None where the direct reader cannot read it)."""
+    def _attrs(self, key: str, message: str, sig: str) -> dict:
+        """A signal's attributes in one part, as a query returns them; also noted: whether
+        the direct reader reads it, and its rows coordinate when it is stored compact."""
         if (key, message, sig) not in self._meta:
+            a = None
             if getattr(self.store, "local", False):
                 a = signal_attrs(Path(self.store.uri(key)) / message, sig)
-            else:
-                a = None
+            self._meta[(key, message, sig, "direct")] = a is not None
             if a is None:
                 a = dict(self._opened(key, message)[sig].attrs)
-            self._meta[(key, message, sig)] = a
+            self._meta[(key, message, sig, ROWS)] = a.get(ROWS)
+            self._meta[(key, message, sig)] = public_attrs(a)
         return self._meta[(key, message, sig)]
 
     def _day_column(self, day: str, keys: list[str], message: str, var: str) -> np.ndarray:
@@ -179,7 +183,8 @@ class DecodedDays:
 
     def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
         t0, t1 = _ts(start), _ts(end)
-        parts = [ds[sigs] for _, ds in self._day_parts(vehicle, message, start, end)]
+        parts = [dense_dataset(ds, sigs)
+                 for _, ds in self._day_parts(vehicle, message, start, end)]
         if not parts:
             return xr.Dataset({s: ("time", np.zeros(0)) for s in sigs},
                               coords={"time": np.zeros(0, "datetime64[ns]")})

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import CantelemError
 from ..frames import read_array
+from ._compact import expand
 
 __all__ = ["read_signal", "read_times", "signal_attrs"]
 
@@ -103,7 +104,15 @@ def signal_attrs(group: Path, var: str) -> dict[str, Any] | None:
     return {k: v for k, v in attrs.items() if k not in _ENCODING}
 
 
-def read_signal(group: Path, var: str) -> np.ndarray | None:
+def read_signal(group: Path, var: str, rows: str | None = None) -> np.ndarray | None:
     """The values of the variable ``var`` of the group, or None; for a variable
-    :func:`signal_attrs` accepts (the caller asks it once and keeps the answer)."""
-    return _read(group / var)
+    :func:`signal_attrs` accepts (the caller asks it once and keeps the answer). ``rows``:
+    the rows coordinate of a signal stored compact (its :data:`~._compact.ROWS`
+    attribute), expanded onto the group's ``time``."""
+    values = _read(group / var)
+    if values is None or rows is None:
+        return values
+    at, time = _read(group / rows), _meta(group / "time")
+    if at is None or time is None:
+        return None
+    return expand(values, at, time["shape"][0])

@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import FrameFormatError
 from ..frames import FrameBatch, order_frames
 from ._catalog import load_group_dbc
-from ._parts import LEAD_NS, PartTask, day_key
+from ._compact import compact_tree
+from ._parts import DECODED_FORMAT, LEAD_NS, PartTask, day_key
 from ._store import Store
 from ._write import EPOCH_NS, NotDirect, write_tree
 
@@ -165,7 +166,7 @@ def _decode_part(store: Store, task: PartTask) -> dict[str, Any]:
     tree.attrs.update({"vehicle": task.vehicle, "date": task.date,
                        "dbc_sha256": task.dbc_sha, "dbc_group": task.group.name,
                        "source_segments": used, "quarantined": [b["key"] for b in bad],
-                       "version": task.name, "format": "cantelem.decoded/1", **order})
+                       "version": task.name, "format": DECODED_FORMAT, **order})
     t2 = time.perf_counter()
     files = _write_tree(tree, store, f"{day_key(task.vehicle, task.date)}/{task.name}.zarr")
     t3 = time.perf_counter()
@@ -211,6 +212,8 @@ def _write_tree(tree: Any, store: Store, key: str) -> dict[str, int]:
     The files are written by :func:`._write.write_tree` (xarray's encoding, files written
     directly: 5x faster than ``to_zarr``, the same files); ``to_zarr`` writes a tree it does
     not handle."""
+
+    compact_tree(tree)  # multiplexed signals as their groups' values (:mod:`._compact`)
 
     def write(target: str) -> dict[str, int]:
         encoding = _encoding(tree)

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-DECODED_FORMAT = "cantelem.decoded/1"
+DECODED_FORMAT = "cantelem.decoded/2"
 #: part of every part's name: a change in what the job makes of the same segments (here:
 #: parts by segment and closed hour, frames sorted and deduplicated) decodes every day again
 DECODE_RULES = "parts-by-hour/1"

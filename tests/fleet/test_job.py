@@ -160,4 +160,8 @@ def test_decode_a_store_in_s3(raw_store, moto_s3, s3_bucket, cluster_client):
     assert fleet.vehicles == ["EV0002"]
     small = fleet.load("EV0002", "VehicleSpeed", max_points=300)
     assert small.sizes["time"] == 300
+    # a multiplexed signal, stored as its group's values, read back dense through xarray
+    _, cell = fleet.series("EV0002", "Cell17_Voltage")
+    want = ct.decode(batches["EV0002"], ct.load_dbc(ct.sample_dbc_path()))
+    np.testing.assert_array_equal(cell, want["BMS_CellVoltages"]["Cell17_Voltage"].values)
     assert fs.exists(f"{s3_bucket}/fleet/index/vehicle=EV0002.json")

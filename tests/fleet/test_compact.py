@@ -1,0 +1,119 @@
+"""Multiplexed signals stored compact in decoded parts (their groups' values and rows) and
+read back dense, NaN where the multiplexer does not select them: by the local reader, through
+xarray, lazily through dask and by the alert job."""
+
+from __future__ import annotations
+
+import json
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import cantelem_sci as ct
+from cantelem_sci.decoder._lazy import ExpandedColumn
+from cantelem_sci.fleet import _part_task
+from cantelem_sci.fleet._alerts import _day_data
+from cantelem_sci.fleet._compact import ROWS, dense_dataset, dense_values, expand
+from cantelem_sci.fleet._store import Store
+
+
+def _cell_part(path):
+    """The first part of EV0001's first day holding the cell voltages: its folder."""
+    day = sorted((path / "decoded" / "vehicle=EV0001").glob("date=*/current.json"))[0]
+    cur = json.loads(day.read_text())
+    part = next(p for p in cur["parts"] if "BMS_CellVoltages" in p["messages"])
+    return day.parent / f"{part['name']}.zarr" / "BMS_CellVoltages", cur
+
+
+def test_the_job_stores_each_multiplexed_signal_as_its_groups_values(decoded_store):
+    group, _ = _cell_part(decoded_store[0])
+    meta = json.loads((group / "Cell05_Voltage" / "zarr.json").read_text())
+    ds = xr.open_zarr(group.parent, group="BMS_CellVoltages", consolidated=False)
+    selects = int((ds["CellGroup"].values == 1).sum())  # cells 5-8: multiplexer value 1
+    assert meta["shape"] == [selects] and 0 < selects < ds.sizes["time"] / 20
+    assert meta["attributes"][ROWS] == "mux_rows_1"
+    rows = ds["mux_rows_1"].values
+    assert rows.dtype == np.uint32
+    np.testing.assert_array_equal(rows, np.flatnonzero(ds["CellGroup"].values == 1))
+    assert "mux_rows_1" not in ds.data_vars  # a coordinate: not a signal
+
+
+def test_the_job_never_builds_a_dense_column(tmp_path, sample_db, monkeypatch):
+    """The 96 cells of a part are written as their groups' values: the dense column (24
+    times the data) is not built, and the values read back dense are the decoder's."""
+    b = ct.simulate_vehicle(duration_s=20, seed=3)
+    want = ct.decode(b, sample_db)["BMS_CellVoltages"]["Cell93_Voltage"].values
+    tree = ct.decode(b, sample_db)
+
+    def refuse(self):
+        raise AssertionError("a dense column was built")
+
+    monkeypatch.setattr(ExpandedColumn, "dense", refuse)
+    _part_task._write_tree(tree, Store(str(tmp_path), {}), "part.zarr")
+    monkeypatch.undo()
+    ds = xr.open_zarr(tmp_path / "part.zarr", group="BMS_CellVoltages", consolidated=False)
+    np.testing.assert_array_equal(dense_values(ds, "Cell93_Voltage"), want)
+    assert ROWS not in dense_dataset(ds, ["Cell93_Voltage"])["Cell93_Voltage"].attrs
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["files", "xarray"])
+def test_a_compact_signal_reads_back_dense_as_the_decoder_gives_it(decoded_store, sample_db,
+                                                                  local):
+    path, batches, _ = decoded_store
+    fleet = ct.open_fleet(path)
+    fleet.store.local = local  # False: every part through xarray, as from an object store
+    want = ct.decode(batches["EV0002"], sample_db)["BMS_CellVoltages"]
+    for sig in ("Cell01_Voltage", "Cell96_Voltage"):
+        t, v = fleet.series("EV0002", sig)
+        np.testing.assert_array_equal(t, want["time"].values.view("int64"))
+        np.testing.assert_array_equal(v, want[sig].values)
+        assert ROWS not in fleet.signal_info("EV0002", sig)
+        small = fleet.load("EV0002", sig, max_points=200)
+        assert ROWS not in small[sig].attrs and small[sig].attrs["units"] == "V"
+
+
+def test_the_alert_job_reads_a_compact_signal_dense(decoded_store, sample_db):
+    path, batches, _ = decoded_store
+    day = sorted((path / "decoded" / "vehicle=EV0001").glob("date=*/current.json"))[0]
+    cur = json.loads(day.read_text())
+    date = day.parent.name[len("date="):]
+    samples, _ = _day_data(Store(str(path), {}), "EV0001", date, cur["version"], cur,
+                           ["Cell40_Voltage"], False)
+    t, v = samples["Cell40_Voltage"]
+    want = ct.decode(batches["EV0001"], sample_db)["BMS_CellVoltages"]
+    keep = want["time"].values.astype("datetime64[D]") == np.datetime64(date)
+    np.testing.assert_array_equal(t, want["time"].values[keep].view("int64"))
+    np.testing.assert_array_equal(v, want["Cell40_Voltage"].values[keep])
+
+
+@st.composite
+def _groups(draw):
+    n = draw(st.integers(0, 60))
+    rows = np.flatnonzero(draw(hnp.arrays(bool, n)))
+    values = draw(hnp.arrays(np.float64, rows.size, elements=st.floats(allow_nan=True,
+                                                                        width=64)))
+    return n, rows, values
+
+
+@settings(max_examples=40, deadline=None)
+@given(_groups(), st.booleans())
+def test_a_group_expands_to_its_dense_column_in_memory_and_lazily(group, lazy):
+    n, rows, values = group
+    ref = np.full(n, np.nan)
+    for r, x in zip(rows, values):
+        ref[r] = x
+    np.testing.assert_array_equal(expand(values, rows.astype(np.uint32), n), ref)
+    vals = da.from_array(values, chunks=7) if lazy and values.size else values
+    ds = xr.Dataset({"Sig": ("mux_0", vals, {ROWS: "mux_rows_0", "units": "V"}),
+                     "Plain": ("time", np.arange(n, dtype=float))},
+                    coords={"time": np.arange(n), "mux_rows_0": ("mux_0", rows.astype("u4"))})
+    out = dense_dataset(ds, ["Sig", "Plain"])
+    assert out["Sig"].dims == ("time",) and dict(out["Sig"].attrs) == {"units": "V"}
+    np.testing.assert_array_equal(out["Sig"].values, ref)
+    np.testing.assert_array_equal(out["Plain"].values, np.arange(n, dtype=float))
+    np.testing.assert_array_equal(dense_values(ds, "Sig"), ref)
