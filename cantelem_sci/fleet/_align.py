@@ -19,7 +19,7 @@ import xarray as xr
 
 from ..derived import default_hold, hold_onto
 from ..errors import ArgumentError, UnknownNameError
-from ._derived import clean, definitions, derived_series
+from ._derived import definitions, derived_series
 from ._grid import having
 
 __all__ = ["align", "distance"]
@@ -28,8 +28,7 @@ __all__ = ["align", "distance"]
 def _series(fleet: Any, v: str, name: str, defs: Mapping[str, Any], start: Any, end: Any):
     if name not in fleet.signals(v) and name in defs:
         return derived_series(fleet, v, name, defs, start, end)
-    t, x = fleet.series(v, name, start, end)
-    return clean(t, x)
+    return fleet.series(v, name, start, end, valid=True)
 
 
 def distance(t: np.ndarray, speed_kmh: np.ndarray) -> np.ndarray:

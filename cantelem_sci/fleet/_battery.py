@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..derived import default_hold, hold_onto
 from ._align import distance
-from ._derived import clean, derived_series
+from ._derived import derived_series
 
 __all__ = ["HOT_C", "SUMMARY_COLUMNS", "charge_sessions", "runs", "summarize_trip"]
 
@@ -62,7 +62,7 @@ def _trapz_h(t: np.ndarray, x: np.ndarray, ok: np.ndarray) -> float:
 def _held(fleet: Any, v: str, name: str, t: np.ndarray, start: Any, end: Any) -> np.ndarray:
     if name not in fleet.signals(v):
         return np.full(t.shape, np.nan)
-    ts, xs = clean(*fleet.series(v, name, start, end))
+    ts, xs = fleet.series(v, name, start, end, valid=True)
     return hold_onto(t, ts, xs, default_hold(ts)) if ts.size else np.full(t.shape, np.nan)
 
 
@@ -71,7 +71,7 @@ def _series(fleet: Any, v: str, name: str, start: Any, end: Any):
     pack, or without module temperatures)."""
     if name not in fleet.signals(v):
         return np.zeros(0, np.int64), np.zeros(0)
-    return clean(*fleet.series(v, name, start, end))
+    return fleet.series(v, name, start, end, valid=True)
 
 
 def _pack(fleet: Any, v: str, start: Any, end: Any):

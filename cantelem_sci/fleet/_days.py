@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from ._compact import ROWS, dense_dataset, dense_values, public_attrs
-from ._direct import read_signal, read_times, signal_attrs
+from ._direct import read_signal, read_times, signal_attrs, time_length
 from ._parts import day_key, parts_of
 
 __all__ = ["DecodedDays"]
@@ -135,6 +135,92 @@ class DecodedDays:
             return cols[0] if len(cols) == 1 else np.concatenate(cols)
         return self._cached((day, message, var), load)
 
+    def _part_length(self, key: str, message: str) -> int:
+        """Rows of ``message`` in one part (the length of its ``time``)."""
+        k = (key, message, "\0rows")
+        if k not in self._meta:
+            n = time_length(Path(self.store.uri(key)) / message) \
+                if getattr(self.store, "local", False) else None
+            self._meta[k] = n if n is not None else self._opened(key, message).sizes["time"]
+        return self._meta[k]
+
+    def _group_part(self, key: str, message: str, sig: str, what: str) -> np.ndarray:
+        """The rows (``what="rows"``) or values of a signal stored as its multiplexer group's
+        values in one part (:mod:`._compact`)."""
+        rows = self._meta[(key, message, sig, ROWS)]
+        name = rows if what == "rows" else sig
+        if getattr(self.store, "local", False) and self._meta[(key, message, sig, "direct")]:
+            got = read_signal(Path(self.store.uri(key)) / message, name)
+            if got is not None:
+                return got
+        return np.asarray(self._opened(key, message)[name].values)
+
+    def _day_group(self, day: str, keys: list[str], message: str, sig: str
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(rows of the day's message, values)`` of a signal every part of the day stores
+        as its multiplexer group's values, through the LRU cache; None where one holds it
+        dense."""
+        for k in keys:
+            self._attrs(k, message, sig)
+        if not all(self._meta[(k, message, sig, ROWS)] for k in keys):
+            return None
+
+        def rows() -> np.ndarray:
+            out, base = [], 0
+            for k in keys:
+                out.append(self._group_part(k, message, sig, "rows").astype(np.int64) + base)
+                base += self._part_length(k, message)
+            return _joined(out, np.int64)
+
+        def values() -> np.ndarray:
+            return _joined([self._group_part(k, message, sig, "values").astype(np.float64)
+                            for k in keys])
+
+        return (self._cached((day, message, "\0rows of " + sig), rows),
+                self._cached((day, message, "\0values of " + sig), values))
+
+    def _samples(self, vehicle: str, message: str, sig: str, start, end
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``(time ns, values)`` of ``sig`` in [start, end] where it has a value (NaN left
+        out), sorted by time (stable). A signal stored as its multiplexer group's values is
+        read without the message's other rows: 1/24 of the data for a sample cell."""
+        t0, t1 = _ts(start), _ts(end)
+        ts, xs, ordered = [], [], True
+        for whole, keys, _ in self._day_groups(vehicle, message, start, end):
+            t = self._day_column(whole, keys, message, "\0time")
+            mono = self._ordered(whole, message, t)
+            group = self._day_group(whole, keys, message, sig)
+            if group is None:
+                x = self._day_column(whole, keys, message, sig)
+            else:
+                rows, x = group
+                t = t[rows]
+            if mono:
+                i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
+                i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
+                t, x = t[i0:i1], x[i0:i1]
+                keep = ~np.isnan(x)
+            else:
+                keep = ~np.isnan(x)
+                if t0 is not None:
+                    keep &= t >= t0.value
+                if t1 is not None:
+                    keep &= t <= t1.value
+            ordered = ordered and mono
+            ts.append(t[keep])
+            xs.append(x[keep])
+        t, x = _joined(ts, np.int64), _joined(xs)
+        if not ordered or any(a[-1] > b[0] for a, b in zip(ts, ts[1:]) if a.size and b.size):
+            o = np.argsort(t, kind="stable")
+            t, x = t[o], x[o]
+        return t, x  # the caller's own: a selection copies, the cache is not handed out
+
+    def _ordered(self, whole: str, message: str, t: np.ndarray) -> bool:
+        """Whether a day's times of ``message`` are sorted (noted once per day)."""
+        if (whole, message, "\0ordered") not in self._meta:
+            self._meta[(whole, message, "\0ordered")] = bool((t[1:] >= t[:-1]).all())
+        return self._meta[(whole, message, "\0ordered")]
+
     def _message_parts(self, vehicle: str, message: str, sigs: list[str], start, end):
         """Per decoded day in range: (time ns, {signal: values}, attrs, ordered) in [start,
         end], views of the caches."""
@@ -149,9 +235,7 @@ class DecodedDays:
                                        f"for {t.shape[0]} times")
                 vals[s] = v
             attrs = {s: self._attrs(keys[0], message, s) for s in sigs}
-            if (whole, message, "\0ordered") not in self._meta:
-                self._meta[(whole, message, "\0ordered")] = bool((t[1:] >= t[:-1]).all())
-            ordered = self._meta[(whole, message, "\0ordered")]
+            ordered = self._ordered(whole, message, t)
             i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left")) \
                 if ordered else 0
             i1 = t.size if t1 is None or not ordered else int(

@@ -90,8 +90,7 @@ def derived_series(fleet: Any, vehicle: str, name: str, defs: Mapping[str, Deriv
 
     def get(o: str):
         (msg, sig), = fleet._resolve(vehicle, [o])
-        t, vals, _, ordered = fleet._message_arrays(vehicle, msg, [sig], start, end)
-        return clean(t, vals[sig], ordered)
+        return fleet._samples(vehicle, msg, sig, start, end)
 
     return series_of(name, defs, vehicle, get, decoded)
 
@@ -123,14 +122,19 @@ def derived_dataset(fleet: Any, vehicle: str, name: str, defs: Mapping[str, Deri
     return ds
 
 
-def signal_series(fleet: Any, vehicle: str, signal: str, start: Any, end: Any
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def signal_series(fleet: Any, vehicle: str, signal: str, start: Any, end: Any,
+                  valid: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(times ns, values)`` in [start, end] at full resolution of a decoded signal (as
-    stored: NaN rows of a multiplexed one kept) or a calculated one (the catalog's)."""
+    stored: NaN rows of a multiplexed one kept) or a calculated one (the catalog's).
+    ``valid``: only the samples with a value, sorted by time (what :func:`clean` gives),
+    a multiplexed signal read without its message's other rows."""
     if signal not in fleet.signals(vehicle):
         defs = fleet.derived_for(vehicle)
         if signal in defs:
-            return derived_series(fleet, vehicle, signal, defs, start, end)
+            t, v = derived_series(fleet, vehicle, signal, defs, start, end)
+            return clean(t, v) if valid else (t, v)
     (msg, sig), = fleet._resolve(vehicle, [signal])
+    if valid:
+        return fleet._samples(vehicle, msg, sig, start, end)
     t, vals, _, _ = fleet._message_arrays(vehicle, msg, [sig], start, end)
     return np.array(t), np.array(vals[sig])  # the caller's own (the cache's are read-only)

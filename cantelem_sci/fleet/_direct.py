@@ -23,7 +23,7 @@ from ..errors import CantelemError
 from ..frames import read_array
 from ._compact import expand
 
-__all__ = ["read_signal", "read_times", "signal_attrs"]
+__all__ = ["read_signal", "read_times", "signal_attrs", "time_length"]
 
 _UNIT_NS = {"nanoseconds": 1, "microseconds": 1_000, "milliseconds": 1_000_000,
             "seconds": 1_000_000_000, "minutes": 60_000_000_000, "hours": 3_600_000_000_000,
@@ -79,6 +79,12 @@ def read_times(group: Path) -> np.ndarray | None:
     return None if values is None else values * _UNIT_NS[unit] + t0.value
 
 
+def time_length(group: Path) -> int | None:
+    """The length of the group's ``time`` from its metadata (None without it)."""
+    meta = _meta(group / "time")
+    return None if meta is None else int(meta["shape"][0])
+
+
 def signal_attrs(group: Path, var: str) -> dict[str, Any] | None:
     """The attributes xarray gives the float variable ``var`` (its encoding removed), or None
     where it needs xarray's decoding (not float64, a scale, a fill value other than NaN)."""
@@ -112,7 +118,7 @@ def read_signal(group: Path, var: str, rows: str | None = None) -> np.ndarray | 
     values = _read(group / var)
     if values is None or rows is None:
         return values
-    at, time = _read(group / rows), _meta(group / "time")
-    if at is None or time is None:
+    at, n = _read(group / rows), time_length(group)
+    if at is None or n is None:
         return None
-    return expand(values, at, time["shape"][0])
+    return expand(values, at, n)

@@ -205,12 +205,14 @@ class Fleet(DecodedDays):
                 info["out_of_range_count"] += int(s.get("out_of_range_count") or 0)
         return info
 
-    def series(self, vehicle: str, signal: str, start: Any = None, end: Any = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """``(times ns, values)`` of a decoded or calculated signal in [start, end], in memory."""
+    def series(self, vehicle: str, signal: str, start: Any = None, end: Any = None,
+               valid: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(times ns, values)`` of a decoded or calculated signal in [start, end], in
+        memory: on its message's times, NaN where a frame does not carry it, or with
+        ``valid`` only the samples with a value, sorted by time."""
         from ._derived import signal_series
 
-        return signal_series(self, vehicle, signal, start, end)
+        return signal_series(self, vehicle, signal, start, end, valid)
 
     def _resolve(self, vehicle: str, signals: Sequence[str] | str) -> list[tuple[str, str]]:
         self._check_vehicle(vehicle)

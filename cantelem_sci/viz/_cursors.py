@@ -134,9 +134,8 @@ class Cursors:
     def _at(self, vehicle: str, sig: str, t: pd.Timestamp | None) -> float:
         if t is None:
             return np.nan
-        _, x = self.dash.fleet.series(vehicle, sig, t - HOLD, t)
-        ok = x[~np.isnan(x)]
-        return float(ok[-1]) if ok.size else np.nan
+        _, x = self.dash.fleet.series(vehicle, sig, t - HOLD, t, valid=True)
+        return float(x[-1]) if x.size else np.nan
 
     def update(self) -> None:
         """Recompute the table for the vehicle and signals shown."""
@@ -154,7 +153,7 @@ class Cursors:
             va, vb = self._at(v, sig, a), self._at(v, sig, b)
             row = {"signal": sig, "A": va, "B": vb, "B - A": vb - va}
             if a is not None and b is not None:
-                _, x = dash.fleet.series(v, sig, lo, hi)
+                _, x = dash.fleet.series(v, sig, lo, hi, valid=True)
                 stats = range_stats(x)
                 row.update({k: stats[k] for k in ("count", "min", "max", "mean")})
             rows.append(row)

@@ -90,9 +90,8 @@ def signal_points(fleet: Any, vehicle: str, sig: str, start: Any, end: Any,
     at most a pixel's error once drawn; gaps kept as breaks)."""
     from ..kernels import downsample
 
-    t, x = fleet.series(vehicle, sig, start, end)
-    ok = ~np.isnan(x)  # a multiplexed signal is NaN in frames of other groups: no break
-    t, x = t[ok], x[ok]
+    # a multiplexed signal's NaN in frames of other groups are no breaks: left out
+    t, x = fleet.series(vehicle, sig, start, end, valid=True)
     if len(t) > budget:
         idx = downsample(t, x, budget, "m4", gap=GAP_NS)
         t, x = t[idx], x[idx]

@@ -117,3 +117,26 @@ def test_a_group_expands_to_its_dense_column_in_memory_and_lazily(group, lazy):
     np.testing.assert_array_equal(out["Sig"].values, ref)
     np.testing.assert_array_equal(out["Plain"].values, np.arange(n, dtype=float))
     np.testing.assert_array_equal(dense_values(ds, "Sig"), ref)
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["files", "xarray"])
+@settings(max_examples=8, deadline=None)
+@given(a=st.floats(0, 1), b=st.floats(0, 1))
+def test_valid_samples_read_from_the_group_equal_the_dense_column_cleaned(decoded_store, local,
+                                                                          a, b):
+    """``series(..., valid=True)`` reads a multiplexed signal from its group's rows alone:
+    the samples of the dense column without its NaN, in any range (days and parts
+    crossed)."""
+    from cantelem_sci.fleet._derived import clean
+
+    fleet = ct.open_fleet(decoded_store[0])
+    fleet.store.local = local
+    cov = fleet.coverage().set_index("vehicle").loc["EV0001"]
+    span = cov["end"] - cov["start"]
+    lo, hi = cov["start"] + span * min(a, b), cov["start"] + span * max(a, b)
+    for sig in ("Cell01_Voltage", "Cell50_Voltage", "SOC"):
+        t, v = fleet.series("EV0001", sig, lo, hi, valid=True)
+        t2, v2 = clean(*fleet.series("EV0001", sig, lo, hi))
+        np.testing.assert_array_equal(t, t2, err_msg=sig)
+        np.testing.assert_array_equal(v, v2, err_msg=sig)
+        assert t.flags.writeable and not np.isnan(v).any()
