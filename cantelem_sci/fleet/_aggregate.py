@@ -82,9 +82,17 @@ def _vehicle(fleet: Any, vehicle: str, signals: Sequence[str] | str | None, star
             by_msg[m].append(s)
     out: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
     for m, sigs in by_msg.items():
-        parts = [(t, vals) for t, vals, _, _ in fleet._message_parts(vehicle, m, sigs, start,
-                                                                     end)]
-        out.update(_series(parts, sigs, width))
+        # a multiplexed signal stored as its group's values: its own rows, not the NaN of
+        # the message's other groups (1/24 of the data for a sample cell)
+        grouped = [s for s in sigs if fleet._grouped(vehicle, m, s, start, end)]
+        for s in grouped:
+            t, x = fleet._samples(vehicle, m, s, start, end)
+            out.update(_series([(t, {s: x})], [s], width))
+        rest = [s for s in sigs if s not in grouped]
+        if rest:
+            parts = [(t, vals) for t, vals, _, _ in fleet._message_parts(vehicle, m, rest,
+                                                                         start, end)]
+            out.update(_series(parts, rest, width))
     if calc:
         ds = fleet.load(vehicle, calc, start, end, derived=derived)
         for name, da in ds.data_vars.items():

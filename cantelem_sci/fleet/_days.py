@@ -179,6 +179,15 @@ class DecodedDays:
         return (self._cached((day, message, "\0rows of " + sig), rows),
                 self._cached((day, message, "\0values of " + sig), values))
 
+    def _grouped(self, vehicle: str, message: str, sig: str, start, end) -> bool:
+        """Whether every decoded part of ``message`` in range stores ``sig`` as its
+        multiplexer group's values (:meth:`_samples` then reads only its rows)."""
+        keys = [k for _, _, inside in self._day_groups(vehicle, message, start, end)
+                for k in inside]
+        for k in keys:
+            self._attrs(k, message, sig)
+        return bool(keys) and all(self._meta[(k, message, sig, ROWS)] for k in keys)
+
     def _samples(self, vehicle: str, message: str, sig: str, start, end
                  ) -> tuple[np.ndarray, np.ndarray]:
         """``(time ns, values)`` of ``sig`` in [start, end] where it has a value (NaN left

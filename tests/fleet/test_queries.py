@@ -237,10 +237,12 @@ def test_aggregate_counts_zero_in_windows_without_samples(fleet):
 @pytest.mark.parametrize("freq", ["1h", "7min", "250ms"])
 def test_aggregate_kernel_equals_xarray_resample(fleet, freq):
     """The moments kernel over the decoded days gives xarray's resample numbers, windows
-    (pandas' start_day origin, also for a window that does not divide a day) and labels."""
+    (pandas' start_day origin, also for a window that does not divide a day) and labels;
+    multiplexed cells (read from their groups' rows) as their dense columns."""
     from cantelem_sci.fleet._aggregate import _calendar
 
-    kw = dict(signals=["VehicleSpeed", "PackVoltage", "SOC"], start="2026-03-01T23:40",
+    kw = dict(signals=["VehicleSpeed", "PackVoltage", "SOC", "Cell07_Voltage",
+                       "Cell90_Voltage"], start="2026-03-01T23:40",
               end="2026-03-02T00:20")
     got = fleet.aggregate(freq, **kw)
     want = _calendar(fleet, freq, kw["signals"], None, kw["start"], kw["end"], None).compute()
