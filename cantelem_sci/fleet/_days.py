@@ -302,12 +302,20 @@ class DecodedDays:
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
         t, vals, attrs, ordered = self._message_arrays(vehicle, message, sigs, start, end)
-        if t.size <= max_points:
-            idx = np.arange(t.size)
-        else:
-            idx = np.unique(np.concatenate([downsample(t, vals[s], max_points, method, gap=gap,
-                                                       assume_sorted=ordered)
-                                            for s in sigs]))
+
+        def picked(s: str) -> np.ndarray:
+            # a multiplexed signal's NaN in the rows of the message's other multiplexer
+            # values are no breaks (its line would be a dot between two NaN): only its own
+            # samples are downsampled (and a value the frame was too short to carry, NaN too)
+            y = vals[s]
+            own = np.flatnonzero(~np.isnan(y)) \
+                if (attrs.get(s) or {}).get("multiplexer") == "multiplexed" else None
+            tt, yy = (t, y) if own is None else (t[own], y[own])
+            j = np.arange(tt.size) if tt.size <= max_points else downsample(
+                tt, yy, max_points, method, gap=gap, assume_sorted=ordered)
+            return j if own is None else own[j]
+
+        idx = np.unique(np.concatenate([picked(s) for s in sigs])) if sigs else np.arange(0)
         ds = xr.Dataset({s: ("time", vals[s][idx], attrs.get(s, {})) for s in sigs},
                         coords={"time": t[idx].view("datetime64[ns]")})
         if gap is not None:

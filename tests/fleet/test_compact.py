@@ -140,3 +140,22 @@ def test_valid_samples_read_from_the_group_equal_the_dense_column_cleaned(decode
         np.testing.assert_array_equal(t, t2, err_msg=sig)
         np.testing.assert_array_equal(v, v2, err_msg=sig)
         assert t.flags.writeable and not np.isnan(v).any()
+
+
+def test_a_downsampled_multiplexed_signal_is_a_line_of_its_own_samples(decoded_store):
+    """``load(..., max_points=...)`` of a cell picks among its own samples: the rows of the
+    other multiplexer values (NaN for it) are no breaks, which had made its plot a dot
+    between two NaN (15x the point budget, half NaN, nothing drawn as a line)."""
+    fleet = ct.open_fleet(decoded_store[0])
+    t_all, x_all = fleet.series("EV0001", "Cell05_Voltage", valid=True)
+    got = fleet.load("EV0001", "Cell05_Voltage", max_points=300)["Cell05_Voltage"]
+    t = got["time"].values.view("int64")
+    x = got.values
+    assert 300 <= x.size <= 320 and np.isnan(x).sum() <= 4  # breaks: gaps over a minute
+    own = np.isin(t, t_all)
+    assert own[~np.isnan(x)].all()  # every value drawn is one of the signal's samples
+    assert t[0] == t_all[0] and t[-1] == t_all[-1]
+    # fewer samples than the budget in range: every own sample, no NaN between
+    a, b = t_all[100], t_all[160]
+    few = fleet.load("EV0001", "Cell05_Voltage", a, b, max_points=300)["Cell05_Voltage"]
+    np.testing.assert_array_equal(few.values, x_all[100:161])

@@ -280,8 +280,10 @@ def test_two_cursors_read_values_deltas_and_statistics_between(decoded_store, la
     assert "cursors=" not in d.share.object
 
 
-def test_signal_with_only_nan(tmp_path, cluster_client):
-    """A one-vehicle store whose cell groups never reach Cell05: that signal is all NaN."""
+def test_a_signal_without_a_value_is_explained(tmp_path, cluster_client):
+    """A one-vehicle store whose cell groups never reach Cell05 (no sample of it: no data)
+    and whose pack frames are too short to carry SOC (every value NaN): the page says so
+    for each, and draws no empty plot."""
     from cantelem_edge import ingest
     from cantelem_sci.sim import encode_signals
     from cantelem_sci.frames import FrameBatch
@@ -294,13 +296,20 @@ def test_signal_with_only_nan(tmp_path, cluster_client):
     vals.update({f"Cell{c:02d}_Voltage": np.full(n, 3.7) for c in range(1, 5)})
     data = encode_signals(msg, vals, n, width=8)
     t = np.datetime64("2026-05-01T12:00:00", "ns").astype(np.int64) + np.arange(n) * 10**8
-    b = FrameBatch.from_arrays(t, np.full(n, msg.frame_id), data, dlc=np.full(n, 8))
+    pack = db.get_message("BMS_PackStatus")
+    b = FrameBatch.concat([
+        FrameBatch.from_arrays(t, np.full(n, msg.frame_id), data, dlc=np.full(n, 8)),
+        FrameBatch.from_arrays(t + 1, np.full(n, pack.frame_id), np.zeros((n, 8), np.uint8),
+                               dlc=np.full(n, 1))])  # one byte: SOC (bits 32-) absent
     ingest(b, "SOLO1", str(tmp_path))
     ct.decode_fleet(str(tmp_path), client=cluster_client, progress=False)
     d = Dashboard(str(tmp_path))
     assert d.w_vehicle.options == ["SOLO1"]
     d.w_signals.value = ["Cell05_Voltage"]
-    assert "Cell05_Voltage: only NaN" in d.status.object
+    assert "**No data** of Cell05_Voltage for SOLO1" in d.status.object
+    assert d.plots.objects == []
+    d.w_signals.value = ["SOC"]
+    assert "SOC: only NaN" in d.status.object
 
 
 def test_served_dashboard_refuses_a_foreign_host_header(tmp_path):
