@@ -22,18 +22,15 @@ __all__ = [
     "OBD_PIDS", "PROTOCOLS", "Snapshot", "UplinkField", "UplinkSchema", "check_protocols",
     "decode", "decode_arrays", "decode_j1939", "decode_obd", "decode_vehicle", "gps_dataset",
     "load_dbc", "merge_fixes", "message_infos", "multiplexed_parts", "obd_decode_value",
-    "obd_encode_value",
-    "peek_header", "reassemble_isotp", "release_tree", "signal_layout", "transport_traffic",
-    "uncached",
+    "obd_encode_value", "peek_header", "reassemble_isotp", "release_tree", "signal_layout",
+    "transport_traffic", "uncached",
 ]
 
 #: imported on first use: the kernels need numba, ``decode`` and ``uncached`` xarray, and
 #: the edge logger imports this package with neither (it decodes live with ``._lean``)
 _WHERE = {"decode_arrays": "._decode", "signal_layout": "._decode", "decode": "._to_xarray",
           "release_tree": "._tree", "uncached": "._lazy", "multiplexed_parts": "._lazy",
-          "decode_obd": "._obd",
-          "decode_j1939": "._j1939",
-          "reassemble_isotp": "._isotp"}
+          "decode_obd": "._obd", "decode_j1939": "._j1939", "reassemble_isotp": "._isotp"}
 
 
 def __getattr__(name: str) -> Any:
