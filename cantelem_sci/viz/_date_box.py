@@ -53,11 +53,6 @@ def date_box(pn: Any, on_invalid: Callable[[Any, str], None], **params: Any) -> 
     if _CLASS is None:
         class DateBox(pn.widgets.DatetimeInput):
             def _process_property_change(self, props: dict[str, Any]) -> dict[str, Any]:
-                if isinstance(props.get("value"), str) and _echo(self, props["value"]):
-                    # the box's own text of its value sent back (the browser sends it when
-                    # the value is set): not an edit. Taken as one, it would floor a range
-                    # the dashboard set to the nanosecond and draw the plots a second time
-                    props = {k: v for k, v in props.items() if k != "value"}
                 if isinstance(props.get("value"), str):
                     when = parse_typed(props["value"], self.format)
                     if when is None:
@@ -72,9 +67,3 @@ def date_box(pn: Any, on_invalid: Callable[[Any, str], None], **params: Any) -> 
     box = _CLASS(**params)
     box._on_invalid = on_invalid
     return box
-
-
-def _echo(box: Any, text: str) -> bool:
-    """Whether ``text`` is what ``box`` shows for its value."""
-    value = box.value
-    return value is not None and text.strip() == value.strftime(box.format)

@@ -599,21 +599,3 @@ def test_preheated_kernels_follow_argument_environment_and_default(monkeypatch):
     cmd = voila_command("s", preheated=0)
     assert pool(cmd) == []
     assert any("DashboardKernelManager.pages=" in a for a in cmd)
-
-
-def test_the_date_boxes_own_text_sent_back_is_no_edit(decoded_store):
-    """The browser sends a date box's text back when the dashboard sets its value (floored
-    to the second): that echo neither changes the range nor draws the plots again; text
-    the visitor typed does both."""
-    from cantelem_sci.viz import Dashboard
-
-    d = Dashboard(str(decoded_store[0]))
-    before = d._span()  # the range the boxes hold
-    draws = []
-    d._redraw = lambda: draws.append(d._span())
-    shown = d.w_end.value.strftime(d.w_end.format)
-    assert pd.Timestamp(shown) != pd.Timestamp(d.w_end.value)  # the value has a fraction
-    d.w_end._process_events({"value": shown})
-    assert draws == [] and d._span() == before
-    d.w_end._process_events({"value": "2026-03-02 00:01:00"})
-    assert draws == [(before[0], pd.Timestamp("2026-03-02 00:01:00"))]
