@@ -29,9 +29,10 @@ class ExpandedColumn(BackendArray):
     [1.5, nan, 2.5, nan]
     """
 
-    def __init__(self, values: np.ndarray, rows: np.ndarray, n: int) -> None:
+    def __init__(self, values: np.ndarray, rows: np.ndarray, n: int, group: int = -1) -> None:
         self.values = values
         self.rows = rows
+        self.group = group  # the layout's number of its multiplexer group (-1: unknown)
         self.shape = (int(n),)
         self.dtype = np.dtype(np.float64)
 
@@ -118,17 +119,18 @@ def uncached(var: Any) -> Any:
     return var
 
 
-def multiplexed_parts(var: Any) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """``(values, rows, n)`` of a multiplexed signal's dense variable that was not read yet
-    (its group's values, the message rows they sit at, the message's row count), for a
+def multiplexed_parts(var: Any) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """``(values, rows, n, group)`` of a multiplexed signal's dense variable that was not
+    read yet (its group's values, the message rows they sit at, the message's row count,
+    the number of its multiplexer group: signals of one group share their rows), for a
     writer that stores the compact form; None for any other variable.
 
     Example
     -------
-    >>> v = lazy_variable(ExpandedColumn(np.array([1.5]), np.array([1]), 3), {})
-    >>> vals, rows, n = multiplexed_parts(v)
-    >>> vals.tolist(), rows.tolist(), n
-    ([1.5], [1], 3)
+    >>> v = lazy_variable(ExpandedColumn(np.array([1.5]), np.array([1]), 3, group=2), {})
+    >>> vals, rows, n, group = multiplexed_parts(v)
+    >>> vals.tolist(), rows.tolist(), n, group
+    ([1.5], [1], 3, 2)
     """
     data = getattr(var, "_data", None)
     if not isinstance(data, indexing.MemoryCachedArray):
@@ -139,4 +141,4 @@ def multiplexed_parts(var: Any) -> tuple[np.ndarray, np.ndarray, int] | None:
             or tuple(lazy.key.tuple) != (slice(None),)):  # a selection of the column
         return None
     col = lazy.array
-    return col.values, col.rows, col.shape[0]
+    return col.values, col.rows, col.shape[0], col.group

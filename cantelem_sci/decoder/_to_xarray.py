@@ -138,7 +138,7 @@ def decode(raw: Any, db: Database, *, decode_choices: bool = False,
                 r0, gc = res["group_row_base"][g], int(res["group_count"][g])
                 gb = gbase_of[s]
                 lazy = ExpandedColumn(res["group_values"][gb:gb + gc],
-                                      res["group_rows"][r0:r0 + gc], cnt)
+                                      res["group_rows"][r0:r0 + gc], cnt, g)
                 if not (decode_choices and choices):
                     out[name] = lazy_variable(lazy, attrs)
                     continue

@@ -56,11 +56,11 @@ def compact_tree(tree: Any) -> Any:
         found = {k: v for k, v in found.items() if v is not None}
         if not found:
             continue
-        groups: dict[tuple[int, int], int] = {}  # (address, length) of the rows -> k
+        groups: dict[Any, int] = {}  # the decoder's group number -> k
         new: dict[str, Any] = {}
         coords: dict[str, Any] = {}
-        for name, (values, rows, _) in found.items():
-            where = (rows.__array_interface__["data"][0], rows.shape[0])
+        for name, (values, rows, _, group) in found.items():
+            where = group if group >= 0 else name  # unknown group: rows of its own
             if where not in groups:
                 k = groups[where] = len(groups)
                 coords[f"mux_rows_{k}"] = xr.Variable(f"mux_{k}", rows.astype(np.uint32))

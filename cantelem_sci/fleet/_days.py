@@ -160,9 +160,7 @@ class DecodedDays:
         """``(rows of the day's message, values)`` of a signal every part of the day stores
         as its multiplexer group's values, through the LRU cache; None where one holds it
         dense."""
-        for k in keys:
-            self._attrs(k, message, sig)
-        if not all(self._meta[(k, message, sig, ROWS)] for k in keys):
+        if not self._all_grouped(keys, message, sig):
             return None
 
         def rows() -> np.ndarray:
@@ -179,14 +177,17 @@ class DecodedDays:
         return (self._cached((day, message, "\0rows of " + sig), rows),
                 self._cached((day, message, "\0values of " + sig), values))
 
-    def _grouped(self, vehicle: str, message: str, sig: str, start, end) -> bool:
-        """Whether every decoded part of ``message`` in range stores ``sig`` as its
-        multiplexer group's values (:meth:`_samples` then reads only its rows)."""
-        keys = [k for _, _, inside in self._day_groups(vehicle, message, start, end)
-                for k in inside]
+    def _all_grouped(self, keys: list[str], message: str, sig: str) -> bool:
+        """Whether each of the parts ``keys`` (at least one) stores ``sig`` as its
+        multiplexer group's values."""
         for k in keys:
             self._attrs(k, message, sig)
         return bool(keys) and all(self._meta[(k, message, sig, ROWS)] for k in keys)
+
+    def _grouped(self, vehicle: str, message: str, sig: str, start, end) -> bool:
+        """Whether every decoded part of ``message`` in range stores ``sig`` as its
+        multiplexer group's values (:meth:`_samples` then reads only its rows)."""
+        return self._all_grouped(self._day_keys(vehicle, message, start, end), message, sig)
 
     def _samples(self, vehicle: str, message: str, sig: str, start, end
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -230,49 +231,64 @@ class DecodedDays:
             self._meta[(whole, message, "\0ordered")] = bool((t[1:] >= t[:-1]).all())
         return self._meta[(whole, message, "\0ordered")]
 
-    def _message_parts(self, vehicle: str, message: str, sigs: list[str], start, end):
+    def _message_parts(self, vehicle: str, message: str, sigs: list[str], start, end,
+                       own: frozenset[str] = frozenset()):
         """Per decoded day in range: (time ns, {signal: values}, attrs, ordered) in [start,
-        end], views of the caches."""
+        end], views of the caches. A signal of ``own`` whose day is stored as its group's
+        values comes as ``(rows, values)``: its rows into that day's times, and its values
+        there, not expanded on the message's other rows."""
         t0, t1 = _ts(start), _ts(end)
         for whole, keys, _ in self._day_groups(vehicle, message, start, end):
             t = self._day_column(whole, keys, message, "\0time")
             vals = {}
             for s in sigs:
-                v = self._day_column(whole, keys, message, s)
-                if v.shape != t.shape:
+                group = self._day_group(whole, keys, message, s) if s in own else None
+                v = group if group is not None else self._day_column(whole, keys, message, s)
+                if group is None and v.shape != t.shape:
                     raise RuntimeError(f"{keys[0]} {message}: {s} has {v.shape[0]} values "
                                        f"for {t.shape[0]} times")
                 vals[s] = v
             attrs = {s: self._attrs(keys[0], message, s) for s in sigs}
             ordered = self._ordered(whole, message, t)
-            i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left")) \
-                if ordered else 0
-            i1 = t.size if t1 is None or not ordered else int(
-                np.searchsorted(t, t1.value, side="right"))
             if ordered:
-                yield t[i0:i1], {s: v[i0:i1] for s, v in vals.items()}, attrs, ordered
+                i0 = 0 if t0 is None else int(np.searchsorted(t, t0.value, side="left"))
+                i1 = t.size if t1 is None else int(np.searchsorted(t, t1.value, side="right"))
+                yield t[i0:i1], {s: _rows_between(v, i0, i1) if isinstance(v, tuple)
+                                 else v[i0:i1] for s, v in vals.items()}, attrs, ordered
             else:  # parts overlapping in time: the samples in range, unsorted
                 keep = np.ones(t.size, bool)
                 if t0 is not None:
                     keep &= t >= t0.value
                 if t1 is not None:
                     keep &= t <= t1.value
-                yield t[keep], {s: v[keep] for s, v in vals.items()}, attrs, ordered
+                yield t[keep], {s: _rows_kept(v, keep) if isinstance(v, tuple) else v[keep]
+                                for s, v in vals.items()}, attrs, ordered
 
-    def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end):
-        """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches."""
+    def _message_arrays(self, vehicle: str, message: str, sigs: list[str], start, end,
+                        own: frozenset[str] = frozenset()):
+        """In-memory time (ns) and values of ``sigs`` in [start, end], from the caches; a
+        signal of ``own`` as ``(rows, values)`` of its own samples: where a day stores it as
+        its group's values, those (see :meth:`_message_parts`), else its rows with a value."""
         times, vals = [], {s: [] for s in sigs}
         attrs: dict[str, dict] = {}
-        ordered = True
-        for t, values, at, mono in self._message_parts(vehicle, message, sigs, start, end):
+        ordered, base = True, 0
+        for t, values, at, mono in self._message_parts(vehicle, message, sigs, start, end,
+                                                       own):
             ordered = ordered and mono
             times.append(t)
             for s in sigs:
-                vals[s].append(values[s])
+                v = values[s]
+                if s in own and not isinstance(v, tuple):  # stored dense
+                    r = np.flatnonzero(~np.isnan(v))
+                    v = (r, v[r])
+                vals[s].append((v[0] + base, v[1]) if s in own else v)
+            base += t.size
             attrs.update(at)
         ordered = ordered and all(a[-1] <= b[0] for a, b in zip(times, times[1:])
                                   if a.size and b.size)
-        return _joined(times, np.int64), {s: _joined(v) for s, v in vals.items()}, attrs, ordered
+        out = {s: (_joined([r for r, _ in v], np.int64), _joined([x for _, x in v]))
+               if s in own else _joined(v) for s, v in vals.items()}
+        return _joined(times, np.int64), out, attrs, ordered
 
     def _message_data(self, vehicle: str, message: str, sigs: list[str], start, end) -> xr.Dataset:
         t0, t1 = _ts(start), _ts(end)
@@ -301,25 +317,60 @@ class DecodedDays:
 
         if isinstance(gap, str):
             gap = pd.Timedelta(gap).to_timedelta64()
-        t, vals, attrs, ordered = self._message_arrays(vehicle, message, sigs, start, end)
+        mux = frozenset(s for s in sigs
+                        if self._attrs_in(vehicle, message, s).get("multiplexer")
+                        == "multiplexed")
+        t, vals, attrs, ordered = self._message_arrays(vehicle, message, sigs, start, end, mux)
 
         def picked(s: str) -> np.ndarray:
-            # a multiplexed signal's NaN in the rows of the message's other multiplexer
-            # values are no breaks (its line would be a dot between two NaN): only its own
-            # samples are downsampled (and a value the frame was too short to carry, NaN too)
-            y = vals[s]
-            own = np.flatnonzero(~np.isnan(y)) \
-                if (attrs.get(s) or {}).get("multiplexer") == "multiplexed" else None
-            tt, yy = (t, y) if own is None else (t[own], y[own])
+            # a multiplexed signal is downsampled over its own rows alone: the NaN of the
+            # message's other multiplexer values are no breaks (its line would be a dot
+            # between two NaN). Stored compact, its rows are known (a NaN there, a frame too
+            # short to carry it, stays a break); stored dense, its non-NaN rows stand in.
+            rows, y = vals[s] if s in mux else (None, vals[s])
+            tt = t if rows is None else t[rows]
             j = np.arange(tt.size) if tt.size <= max_points else downsample(
-                tt, yy, max_points, method, gap=gap, assume_sorted=ordered)
-            return j if own is None else own[j]
+                tt, y, max_points, method, gap=gap, assume_sorted=ordered)
+            return j if rows is None else rows[j]
 
         idx = np.unique(np.concatenate([picked(s) for s in sigs])) if sigs else np.arange(0)
-        ds = xr.Dataset({s: ("time", vals[s][idx], attrs.get(s, {})) for s in sigs},
+
+        def at_idx(s: str) -> np.ndarray:
+            if s not in mux:
+                return vals[s][idx]
+            rows, x = vals[s]  # the signal's values on the picked rows, NaN on the others
+            out = np.full(idx.size, np.nan)
+            if rows.size:
+                j = np.minimum(np.searchsorted(rows, idx), rows.size - 1)
+                hit = rows[j] == idx
+                out[hit] = x[j[hit]]
+            return out
+
+        ds = xr.Dataset({s: ("time", at_idx(s), attrs.get(s, {})) for s in sigs},
                         coords={"time": t[idx].view("datetime64[ns]")})
         if gap is not None:
             from ..accessor import with_breaks
 
             ds = with_breaks(ds, "time", gap)
         return ds
+
+    def _attrs_in(self, vehicle: str, message: str, sig: str) -> dict:
+        """A signal's attributes in the first decoded part of ``message`` ({} if none)."""
+        keys = self._day_keys(vehicle, message, None, None)
+        return self._attrs(keys[0], message, sig) if keys else {}
+
+
+def _rows_between(group: tuple[np.ndarray, np.ndarray], i0: int, i1: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """A compact signal's (rows, values) on the message rows [i0, i1), rows from i0."""
+    rows, x = group
+    j0, j1 = np.searchsorted(rows, i0), np.searchsorted(rows, i1)
+    return rows[j0:j1] - i0, x[j0:j1]
+
+
+def _rows_kept(group: tuple[np.ndarray, np.ndarray], keep: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """A compact signal's (rows, values) on the message rows where ``keep``, renumbered."""
+    rows, x = group
+    hit = keep[rows]
+    return (np.cumsum(keep) - 1)[rows[hit]], x[hit]

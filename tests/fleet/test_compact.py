@@ -159,3 +159,69 @@ def test_a_downsampled_multiplexed_signal_is_a_line_of_its_own_samples(decoded_s
     a, b = t_all[100], t_all[160]
     few = fleet.load("EV0001", "Cell05_Voltage", a, b, max_points=300)["Cell05_Voltage"]
     np.testing.assert_array_equal(few.values, x_all[100:161])
+
+
+def test_a_downsampled_cell_keeps_a_value_its_frame_was_too_short_for_as_a_break(
+        tmp_path, cluster_client):
+    """``load(..., max_points=...)`` of a compact cell draws its own rows only (not the
+    other group's), and a frame of its group too short to carry it stays in, as NaN: a
+    break in its line, not a sample silently dropped."""
+    from cantelem_edge import ingest
+    from cantelem_sci.frames import FrameBatch
+    from cantelem_sci.sim import encode_signals
+
+    db = ct.load_dbc(ct.sample_dbc_path())
+    msg = db.get_message("BMS_CellVoltages")
+    n = 400
+    group = np.arange(n) % 2  # cells 1-4 on even rows, 5-8 on odd ones
+    vals = {"CellGroup": group.astype(float)}
+    vals.update({f"Cell{c:02d}_Voltage": np.full(n, 3.5) + np.arange(n) / 1000
+                 for c in range(1, 9)})
+    data = encode_signals(msg, vals, n, width=8)
+    dlc = np.full(n, 8)
+    short = np.array([10, 100, 250])  # even rows of group 0: Cell04 (last bytes) absent
+    dlc[short] = 3
+    t = np.datetime64("2026-05-01T12:00:00", "ns").astype(np.int64) + np.arange(n) * 10**8
+    ingest(FrameBatch.from_arrays(t, np.full(n, msg.frame_id), data, dlc=dlc), "SHORT1",
+           str(tmp_path))
+    ct.decode_fleet(str(tmp_path), client=cluster_client, progress=False)
+    fleet = ct.open_fleet(str(tmp_path))
+    got = fleet.load("SHORT1", "Cell04_Voltage", max_points=1000)["Cell04_Voltage"]
+    np.testing.assert_array_equal(got["time"].values.view("int64"), t[group == 0])
+    x = got.values
+    assert np.isnan(x).sum() == short.size
+    np.testing.assert_array_equal(np.flatnonzero(np.isnan(x)), short // 2)
+    want = vals["Cell04_Voltage"][group == 0]
+    ok = ~np.isnan(x)
+    np.testing.assert_allclose(x[ok], want[ok], atol=1e-3)
+    # with a budget below its samples: still only its own rows, the breaks kept
+    few = fleet.load("SHORT1", "Cell04_Voltage", max_points=50)["Cell04_Voltage"]
+    assert np.isin(few["time"].values.view("int64"), t[group == 0]).all()
+    assert np.isnan(few.values).any()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 60).flatmap(lambda n: st.tuples(
+    st.just(n), hnp.arrays(bool, n), hnp.arrays(bool, n),
+    st.integers(0, n), st.integers(0, n))))
+def test_a_compact_signal_selected_on_message_rows_equals_its_dense_column_selected(case):
+    """A range (``[i0, i1)``) or a mask of the message's rows, taken on a compact signal's
+    (rows, values), gives what the same selection of its dense column gives."""
+    from cantelem_sci.fleet._days import _rows_between, _rows_kept
+
+    n, own, keep, i0, i1 = case
+    i0, i1 = min(i0, i1), max(i0, i1)
+    rows = np.flatnonzero(own)
+    x = rows.astype(float) * 1.5
+    dense = np.full(n, np.nan)
+    dense[rows] = x
+
+    def spread(size, got):
+        out = np.full(size, np.nan)
+        out[got[0]] = got[1]
+        return out
+
+    np.testing.assert_array_equal(spread(i1 - i0, _rows_between((rows, x), i0, i1)),
+                                  dense[i0:i1])
+    np.testing.assert_array_equal(spread(int(keep.sum()), _rows_kept((rows, x), keep)),
+                                  dense[keep])
