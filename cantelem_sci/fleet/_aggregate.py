@@ -23,7 +23,7 @@ import xarray as xr
 from ..errors import ArgumentError
 from ._grid import having
 
-__all__ = ["aggregate"]
+__all__ = ["aggregate", "range_stats"]
 
 STATS = ["count", "min", "max", "mean", "std"]
 _DAY = 86_400 * 10**9
@@ -170,3 +170,32 @@ def _calendar(fleet: Any, freq: str, signals: Sequence[str] | str | None,
         res[name].loc[{"stat": "count"}] = res[name].sel(stat="count").fillna(0)
     res.attrs["window"] = freq
     return res
+
+
+def range_stats(fleet: Any, vehicle: str, signals: Sequence[str] | str, start: Any = None,
+                end: Any = None) -> pd.DataFrame:
+    """count, min, max, mean and std (population) of each signal's valid samples in
+    [start, end], one row per signal: a stored signal's from its days' cached arrays as
+    they are (views, no copy; :func:`~cantelem_sci.kernels.moments_of` per day, combined),
+    a multiplexed one's from its own samples, a calculated one's from its series."""
+    from ..kernels import moments_combine, moments_create, moments_finalize, moments_of
+
+    names = [signals] if isinstance(signals, str) else list(signals)
+    known = fleet.signals(vehicle)
+    rows = []
+    for name in names:
+        state = moments_create(1)
+        if name in known:
+            (m, s), = fleet._resolve(vehicle, [name])
+            if fleet._grouped(vehicle, m, s, start, end):
+                pieces = [fleet._samples(vehicle, m, s, start, end)[1]]
+            else:
+                pieces = [vals[s] for _, vals, _, _ in fleet._message_parts(vehicle, m, [s],
+                                                                            start, end)]
+        else:  # calculated (or unknown: the error names the known ones)
+            pieces = [fleet.series(vehicle, name, start, end)[1]]
+        for x in pieces:
+            state = moments_combine(state, moments_of(x))
+        got = {k: float(v[0]) for k, v in moments_finalize(state).items()}
+        rows.append({"signal": name, **got, "count": int(got["count"])})
+    return pd.DataFrame(rows, columns=["signal", *STATS]).set_index("signal")

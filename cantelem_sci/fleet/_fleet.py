@@ -367,6 +367,20 @@ class Fleet(DecodedDays):
 
         return aggregate(self, freq, signals, vehicles, start, end, derived)
 
+    def stats(self, vehicle: str, signals: Sequence[str] | str, start: Any = None,
+              end: Any = None) -> pd.DataFrame:
+        """count, min, max, mean and std (population) of each signal's valid samples in
+        [start, end] (a decoded or calculated signal), one row per signal.
+
+        Example
+        -------
+        >>> fleet.stats("EV0001", ["SOC", "PackVoltage"])  # doctest: +SKIP
+        """
+        from ._aggregate import range_stats
+
+        self._check_vehicle(vehicle)
+        return range_stats(self, vehicle, signals, start, end)
+
     def export(self, path: str | os.PathLike[str], format: str = "csv", *,
                vehicles: Iterable[str] | None = None, messages: Iterable[str] | None = None,
                signals: Iterable[str] | None = None, start: Any = None, end: Any = None,

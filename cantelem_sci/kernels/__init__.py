@@ -17,7 +17,7 @@ _WHERE = {
     "stats_create": "_stats", "stats_finalize": "_stats", "window_quantiles": "_stats",
     "window_stats": "_stats",
     "MOMENTS": "_moments", "moments_append": "_moments", "moments_combine": "_moments",
-    "moments_create": "_moments", "moments_finalize": "_moments",
+    "moments_create": "_moments", "moments_finalize": "_moments", "moments_of": "_moments",
 }
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "moments_combine",
     "moments_create",
     "moments_finalize",
+    "moments_of",
     "stats_append",
     "stats_combine",
     "stats_create",

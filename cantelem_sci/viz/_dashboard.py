@@ -82,7 +82,10 @@ class Dashboard:
             hv.extension("bokeh", logo=False)  # options registry; notebooks call it themselves
         from holoviews.plotting.bokeh.callbacks import RangeXYCallback
 
-        RangeXYCallback.debounce = 20  # re-downsample sooner after a zoom (HoloViews: 100 ms)
+        # re-downsample as soon as a zoom arrives: with a debounce (HoloViews: 100 ms) the
+        # callback polls every 50 ms until the last event is that old; without one it waits
+        # 10 ms, and events arriving meanwhile are still merged into one (the last range)
+        RangeXYCallback.debounce = None
 
         inline_panel_css()  # no stylesheet link to Panel's CDN on the page
         self.hv, self.pn = hv, pn

@@ -45,15 +45,13 @@ def range_stats(x: np.ndarray) -> dict[str, float]:
 
 def update_stats(dash: Any, t0: Any, t1: Any) -> None:
     """Statistics of ``dash``'s shown signals in [t0, t1] into its table."""
-    v = dash.w_vehicle.value
-    rows = []
-    for sig in dash.w_signals.value:
-        _, x = dash.fleet.series(v, sig, t0, t1)  # decoded or calculated
-        rows.append({"signal": sig, **range_stats(x)})
+    sigs = list(dash.w_signals.value)
+    # from the fleet's cached arrays as they are: at a day in view (8 M samples) this took
+    # 96 ms through a copy of the range and numpy's statistics, on every zoom
+    table = dash.fleet.stats(dash.w_vehicle.value, sigs, t0, t1) if sigs else pd.DataFrame()
     dash.range = (t0, t1)
-    dash.counts = {r["signal"]: r["count"] for r in rows}
-    dash.stats.object = (pd.DataFrame(rows).round(3).set_index("signal") if rows
-                         else pd.DataFrame())
+    dash.counts = {s: int(table.loc[s, "count"]) for s in sigs}
+    dash.stats.object = table.round(3)
     update_detail(dash)
 
 

@@ -293,3 +293,26 @@ def test_senders_come_from_the_store_not_the_dbc(fleet, monkeypatch):
 
     monkeypatch.setattr(_catalog, "load_group_dbc", no_dbc)
     assert fleet.senders(v) == want
+
+
+def test_stats_of_a_range_equal_numpy_over_its_samples(fleet):
+    """``Fleet.stats``: count, min, max, mean and population std of each signal's valid
+    samples in range, as numpy gives them from the series: a stored signal (several days'
+    arrays combined), a multiplexed cell (its own samples), a calculated signal; a range
+    without samples counts 0 with NaN statistics; an unknown name is refused by name."""
+    names = ["SOC", "Cell05_Voltage", "PackPower"]
+    t, _ = fleet.series("EV0001", "SOC")
+    for a, b in ((None, None), (pd.Timestamp(t[t.size // 3]), pd.Timestamp(t[t.size // 2]))):
+        got = fleet.stats("EV0001", names, a, b)
+        assert list(got.index) == names
+        for name in names:
+            _, x = fleet.series("EV0001", name, a, b)
+            ok = x[~np.isnan(x)]
+            assert ok.size > 10 and got.loc[name, "count"] == ok.size
+            want = [ok.min(), ok.max(), ok.mean(), ok.std()]
+            np.testing.assert_allclose(got.loc[name, ["min", "max", "mean", "std"]].to_numpy(
+                float), want, rtol=1e-9, err_msg=name)
+    none = fleet.stats("EV0001", ["SOC"], "2000-01-01", "2000-01-02")
+    assert none.loc["SOC", "count"] == 0 and none.loc["SOC"].drop("count").isna().all()
+    with pytest.raises(UnknownNameError, match="SOCC.*SOC"):
+        fleet.stats("EV0001", ["SOCC"])

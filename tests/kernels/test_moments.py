@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from cantelem_sci.kernels import MOMENTS, moments_append, moments_combine, moments_create, moments_finalize
+from cantelem_sci.kernels import (MOMENTS, moments_append, moments_combine, moments_create,
+                                  moments_finalize, moments_of)
 from cantelem_sci.kernels._reference import moments_reference
 
 values = st.one_of(st.floats(-1e6, 1e6), st.just(np.nan), st.sampled_from([0.0, 1.5, -2.0]))
@@ -36,6 +37,30 @@ def test_moments_accord_with_reference(kyn):
     k, y, nw = kyn
     got = moments_finalize(moments_append(moments_create(nw), k, y))
     _close(got, moments_reference(k.tolist(), y.tolist(), nw))
+
+
+@given(windowed())
+def test_moments_of_a_whole_array_accord_with_numpy(kyn):
+    """The one-window state of an array (two passes, NaN skipped) gives numpy's count,
+    min, max, mean and population std of its valid values."""
+    _, y, _ = kyn
+    got = moments_finalize(moments_of(y))
+    ok = y[~np.isnan(y)]
+    want = {"count": [ok.size], "min": [ok.min() if ok.size else np.nan],
+            "max": [ok.max() if ok.size else np.nan],
+            "mean": [ok.mean() if ok.size else np.nan], "std": [ok.std() if ok.size else np.nan]}
+    _close(got, want)
+
+
+@given(windowed(), st.data())
+def test_whole_arrays_combine_like_appended_chunks(kyn, data):
+    """States of pieces of an array (e.g. its days) combined equal the whole array's."""
+    _, y, _ = kyn
+    cut = data.draw(st.integers(0, len(y)))
+    both = moments_combine(moments_of(y[:cut]), moments_of(y[cut:]))
+    _close(moments_finalize(both), moments_finalize(moments_of(y)))
+    _close(moments_finalize(both), moments_finalize(
+        moments_append(moments_create(1), np.zeros(len(y), np.int64), y)))
 
 
 @given(windowed(), st.data())
