@@ -192,7 +192,7 @@ class Dashboard:
         if self.feed is not None:
             from ._live_view import FleetLiveView
 
-            self.fleet_view = FleetLiveView(self.feed, on_select=self.show_live)
+            self.fleet_view = FleetLiveView(self.feed, on_select=self.show_live, lk=self.look)
         if not self.vehicles:
             if self.feed is not None:
                 self.status.object = ("No decoded data in the store yet: showing what the "
@@ -405,7 +405,10 @@ class Dashboard:
         self.title.styles = {"color": self.look.title}
         if getattr(self, "page", None) is not None:
             self.page.styles = self.look.page_styles()
-        if redraw:
+        for live in (getattr(self, "live_plots", None), getattr(self, "fleet_view", None)):
+            if live is not None:  # Bokeh figures of their own: coloured in place
+                live.restyle(self.look)
+        if redraw and getattr(self, "live_plots", None) is None:  # live plots stay
             self._redraw()
 
     def _pick_signal(self, value: str) -> None:

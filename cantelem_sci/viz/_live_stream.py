@@ -68,7 +68,7 @@ def start_live(dash: Any) -> None:
         dash._silent = False
     dash.detail.object = ""
     lp = LivePlots(dash.feed, v, sigs, dash.live_window_s, dash.feed.units(v),
-                   tick_ms=dash.live_tick_ms)
+                   tick_ms=dash.live_tick_ms, lk=dash.look)
     lp.set_paused(bool(dash.w_pause.value))
     dash.live_plots = lp
     from bokeh.layouts import column

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._theme import Look, look, style_figure
+
 log = logging.getLogger("cantelem_sci.viz")
 
 #: values shown per vehicle in the fleet view (when the vehicle publishes them)
@@ -78,10 +80,13 @@ class LivePlots:
     """Streaming plots, statistics and the map marker of one vehicle."""
 
     def __init__(self, feed: Any, vehicle: str, signals: list[str], window_s: float,
-                 units: dict[str, str] | None = None, tick_ms: int = 50) -> None:
+                 units: dict[str, str] | None = None, tick_ms: int = 50,
+                 lk: Look | None = None) -> None:
         from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool
         from bokeh.plotting import figure
 
+        self.look = lk or look("dark")
+        self.map = None
         self.feed, self.vehicle, self.signals = feed, vehicle, list(signals)
         self.window_ms = window_s * 1000.0
         # points kept per plot: 4 a tick (M4) over the window, twice over
@@ -100,17 +105,11 @@ class LivePlots:
             label = f"{sig} [{units[sig]}]" if units.get(sig) else sig
             fig = figure(height=200, sizing_mode="stretch_width", x_axis_type="datetime",
                          x_range=self.x_range, title=label, tools="xpan,xwheel_zoom,reset",
-                         active_scroll="xwheel_zoom", background_fill_color="#262626",
-                         border_fill_color="#1e1e1e", outline_line_color="#444444",
-                         name=f"cantelem-live-fig-{sig}")
+                         active_scroll="xwheel_zoom", name=f"cantelem-live-fig-{sig}")
             fig.line("t", "v", source=src, color=PALETTE[i % len(PALETTE)], line_width=1.5)
             fig.add_tools(HoverTool(tooltips=[("time", "@t{%F %T.%3N}"), (sig, "@v")],
                                     formatters={"@t": "datetime"}, mode="vline"))
-            for ax in (fig.xaxis[0], fig.yaxis[0]):
-                ax.major_label_text_color = "#cccccc"
-                ax.axis_line_color = "#666666"
-            fig.title.text_color = "#dddddd"
-            fig.grid.grid_line_color = "#3a3a3a"
+            style_figure(fig, self.look)
             self.sources[sig] = src
             self.figures.append(fig)
         self.marker = ColumnDataSource({"lon": [], "lat": []}, name="cantelem-live-marker",
@@ -185,12 +184,18 @@ class LivePlots:
     def map_figure(self) -> Any:
         from bokeh.plotting import figure
 
-        fig = figure(width=340, height=300, title=f"{self.vehicle} (live)", tools="pan,wheel_zoom,reset",
-                     background_fill_color="#262626", border_fill_color="#1e1e1e",
-                     match_aspect=True)
+        fig = figure(width=340, height=300, title=f"{self.vehicle} (live)",
+                     tools="pan,wheel_zoom,reset", match_aspect=True,
+                     name="cantelem-live-map")
         fig.scatter("lon", "lat", source=self.marker, size=12, color="#ff5252")
-        fig.title.text_color = "#dddddd"
+        self.map = style_figure(fig, self.look)
         return fig
+
+    def restyle(self, lk: Look) -> None:
+        """Show the plots and the map in the look ``lk`` (on the page as they are)."""
+        self.look = lk
+        for fig in [*self.figures, *([self.map] if self.map is not None else [])]:
+            style_figure(fig, lk)
 
 
 #: the page's side of :meth:`LivePlots.tick`: the inbox's samples streamed into the plots
@@ -212,7 +217,7 @@ class FleetLiveView:
     """Every vehicle seen on the broker: state, last seen, key values, last positions, and a
     button per vehicle that opens its live plots."""
 
-    def __init__(self, feed: Any, on_select=None) -> None:
+    def __init__(self, feed: Any, on_select=None, lk: Look | None = None) -> None:
         import panel as pn
         from bokeh.models import ColumnDataSource, LabelSet
         from bokeh.plotting import figure
@@ -227,17 +232,22 @@ class FleetLiveView:
         self.positions = ColumnDataSource({"lon": [], "lat": [], "vehicle": [], "color": []},
                                           name="cantelem-fleet-positions")
         fig = figure(height=320, sizing_mode="stretch_width", title="last positions",
-                     tools="pan,wheel_zoom,reset", background_fill_color="#262626",
-                     border_fill_color="#1e1e1e", match_aspect=True)
+                     tools="pan,wheel_zoom,reset", match_aspect=True,
+                     name="cantelem-fleet-map")
         fig.scatter("lon", "lat", source=self.positions, size=11, color="color")
-        fig.add_layout(LabelSet(x="lon", y="lat", text="vehicle", source=self.positions,
-                                x_offset=6, y_offset=6, text_color="#dddddd",
-                                text_font_size="11px"))
-        fig.title.text_color = "#dddddd"
+        self.labels = LabelSet(x="lon", y="lat", text="vehicle", source=self.positions,
+                               x_offset=6, y_offset=6, text_font_size="11px")
+        fig.add_layout(self.labels)
         self.map = fig
+        self.restyle(lk or look("dark"))
         self.note = pn.pane.Markdown("", css_classes=["cantelem-fleet-note"])
         self.layout = pn.Column(self.note, self.table, self.buttons, pn.pane.Bokeh(self.map),
                                 sizing_mode="stretch_width", css_classes=["cantelem-fleet"])
+
+    def restyle(self, lk: Look) -> None:
+        """Show the map of last positions in the look ``lk``."""
+        style_figure(self.map, lk)
+        self.labels.text_color = lk.text
 
     def _frame(self) -> pd.DataFrame:
         rows = self.feed.fleet(FLEET_KEYS)

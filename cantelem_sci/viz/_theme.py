@@ -5,15 +5,17 @@ theme take their colours from here, so a switch redraws everything in the other 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["THEMES", "Look", "look"]
+__all__ = ["THEMES", "Look", "look", "style_figure"]
 
 
 @dataclass(frozen=True)
 class Look:
     """Colours of one theme: ``page`` (background), ``text``, ``title``, the plot area
     (``plot``), around it (``border``), its frame (``outline``), widgets' raised parts
-    (``surface``), and the Bokeh theme."""
+    (``surface``), a plot's grid lines (``grid``), axis lines (``axis``) and tick labels
+    (``label``), and the Bokeh theme."""
 
     name: str
     bokeh: str
@@ -24,6 +26,9 @@ class Look:
     border: str
     outline: str
     surface: str
+    grid: str
+    axis: str
+    label: str
 
     def page_styles(self) -> dict[str, str]:
         """CSS of the page's column. Panel's widgets take their colours from the
@@ -45,9 +50,11 @@ class Look:
 
 THEMES = {
     "dark": Look("dark", "dark_minimal", page="#1e1e1e", text="#dddddd", title="#eeeeee",
-                 plot="#262626", border="#1e1e1e", outline="#444444", surface="#2b3035"),
+                 plot="#262626", border="#1e1e1e", outline="#444444", surface="#2b3035",
+                 grid="#3a3a3a", axis="#666666", label="#cccccc"),
     "light": Look("light", "light_minimal", page="#ffffff", text="#222222", title="#111111",
-                  plot="#ffffff", border="#ffffff", outline="#bbbbbb", surface="#f3f3f3"),
+                  plot="#ffffff", border="#ffffff", outline="#bbbbbb", surface="#f3f3f3",
+                  grid="#e5e5e5", axis="#999999", label="#444444"),
 }
 
 
@@ -64,3 +71,27 @@ def look(name: str) -> Look:
     if name not in THEMES:
         raise UnknownNameError("dashboard theme", name, list(THEMES))
     return THEMES[name]
+
+
+def style_figure(fig: Any, lk: Look) -> Any:
+    """Colour a Bokeh figure drawn without HoloViews (the live plots and maps) in the look
+    ``lk``, in place (a figure on a page changes there too), and return it.
+
+    Example
+    -------
+    >>> from bokeh.plotting import figure
+    >>> style_figure(figure(), look("light")).background_fill_color
+    '#ffffff'
+    """
+    fig.background_fill_color = lk.plot
+    fig.border_fill_color = lk.border
+    fig.outline_line_color = lk.outline
+    if fig.title is not None:
+        fig.title.text_color = lk.text
+    for ax in [*fig.xaxis, *fig.yaxis]:
+        ax.major_label_text_color = lk.label
+        ax.axis_label_text_color = lk.text
+        ax.axis_line_color = ax.major_tick_line_color = ax.minor_tick_line_color = lk.axis
+    for grid in fig.grid:
+        grid.grid_line_color = lk.grid
+    return fig

@@ -168,3 +168,31 @@ def test_5_values_drawn_equal_the_decoded_segments(live):
             assert len(t) > 100 and (idx < len(t_ms)).all()
             assert np.abs(t_ms[idx] - t).max() < 0.001  # each point drawn is a frame's time
             np.testing.assert_array_equal(x, da.values[idx])  # and its decoded value
+
+
+#: {name: background colour} of the page's live figures and maps
+JS_BACKGROUNDS = """() => {
+  const out = {};
+  for (const d of (window.Bokeh ? Bokeh.documents : []))
+    for (const m of d._all_models.values())
+      if (m.name && (m.name.startsWith('cantelem-live-fig-') || m.name === 'cantelem-live-map'
+                     || m.name === 'cantelem-fleet-map'))
+        out[m.name] = m.background_fill_color;
+  return out;
+}"""
+
+
+def test_6_the_light_look_lights_the_live_plots(live):
+    """The live plots and the map are drawn in the look chosen on the page (they stayed dark
+    in the light look); back in the dark look they are dark again."""
+    from cantelem_sci.viz._theme import look
+
+    pg = live["page"]
+    for name in ("light", "dark"):
+        pg.get_by_role("button", name=name, exact=True).click()
+        want = look(name).plot
+        got = _wait(pg, lambda: (b := pg.evaluate(JS_BACKGROUNDS)) and all(
+            v == want for v in b.values()) and b, f"the live figures in the {name} look")
+        assert "cantelem-live-map" in got and any(k.startswith("cantelem-live-fig-") for k in got)
+        if name == "light":
+            pg.screenshot(path=str(SHOTS / "live_6_light.png"))
