@@ -107,6 +107,7 @@ TABLE = [
                                                             kernels.moments_create(3))),
     ("moments_append", lambda tmp: kernels.moments_append(kernels.moments_create(2),
                                                           [0, 1], [1.0])),
+    ("moments_of", lambda tmp: kernels.moments_of(np.zeros((2, 2)))),
     # calculated signals
     ("parse", lambda tmp: derived.parse("PackVoltage *")),
     ("define", lambda tmp: derived.define("P", {"exp": "SOC"})),

@@ -86,6 +86,18 @@ def channel_codes(values: np.ndarray, name: Callable[[int], str]) -> tuple[np.nd
     >>> channel_codes(np.array([3, 1, 3]), str)
     (array([0, 1, 0], dtype=uint8), ['3', '1'])
     """
+    values = np.asarray(values)
+    if values.size and values.dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 4096:  # small numbers (bus channels): counted in a table, no sort
+            shifted = (values - lo).astype(np.intp)
+            present = np.flatnonzero(np.bincount(shifted, minlength=hi - lo + 1))
+            if present.shape[0] <= 16:  # (each one's first appearance: one pass each)
+                first = [int(np.argmax(shifted == p)) for p in present]
+                order = present[np.argsort(first, kind="stable")]
+                code = np.zeros(hi - lo + 1, np.uint8)
+                code[order] = np.arange(order.shape[0])
+                return code[shifted], [name(int(v) + lo) for v in order]
     uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)
     if uniq.shape[0] > 255:
         raise LogFormatError(f"more than 255 channels ({uniq.shape[0]})")

@@ -1,8 +1,9 @@
 """ASAM MDF 4 bus logging (CANedge, Vector, IPETRONIK ...) read as whole columns.
 
-The file is opened with asammdf, and each CAN bus-event channel group (``CAN_DataFrame``,
-``CAN_ErrorFrame``, ``CAN_RemoteFrame``) is fetched in one call as a structured array: no
-Python object per frame. The frames are those python-can's ``MF4Reader`` yields, in its order
+Each CAN bus-event channel group (``CAN_DataFrame``, ``CAN_ErrorFrame``,
+``CAN_RemoteFrame``) is read as columns: from the file's blocks directly where their layout
+is the usual one (:mod:`._mdf_blocks`), else through asammdf, which fetches a group in one
+call as a structured array. No Python object per frame. The frames are those python-can's ``MF4Reader`` yields, in its order
 (its groups merged by timestamp, ties to the earlier group), with its defaults where a group
 lacks a field (extended id, received, no channel).
 """
@@ -18,6 +19,7 @@ from numba import njit
 from ..errors import LogFormatError
 from ..frames import FrameBatch, seconds_to_ns
 from ._damage import batch_from_columns, channel_codes
+from ._mdf_blocks import NotSimple, read_bus_groups
 
 __all__ = ["read_mf4"]
 
@@ -52,17 +54,23 @@ def _payload(src, size, out):
     return out
 
 
-def _field(s: np.ndarray, kind: str, name: str) -> np.ndarray | None:
+def _field(s: Any, kind: str, name: str) -> np.ndarray | None:
     key = f"{kind}.{name}"
-    return s[key] if key in (s.dtype.names or ()) else None
+    names = s if isinstance(s, dict) else (s.dtype.names or ())
+    return s[key] if key in names else None
 
 
 def _group(mdf: Any, index: int, kind: str, start: float) -> dict[str, Any]:
-    """One channel group's frames as columns (python-can's field rules)."""
+    """One channel group's frames as columns, through asammdf."""
     sig = mdf.get(kind, index, raw=False)
-    s = sig.samples
-    n = s.shape[0]
-    cols: dict[str, Any] = {"time": np.asarray(sig.timestamps, np.float64) + start}
+    return _columns(kind, np.asarray(sig.timestamps, np.float64), sig.samples, start)
+
+
+def _columns(kind: str, times: np.ndarray, s: Any, start: float) -> dict[str, Any]:
+    """One channel group's frames as columns (python-can's field rules) from its times (s
+    from the start) and fields ``s`` (a structured array or {"<kind>.<field>": values})."""
+    n = times.shape[0]
+    cols: dict[str, Any] = {"time": times + start}
     ident = _field(s, kind, "ID")
     cols["aid"] = (np.zeros(n, np.int64) if ident is None
                    else ident.astype(np.int64) & 0x1FFFFFFF)
@@ -173,6 +181,20 @@ def read_mf4(path: str | os.PathLike[str], *, strict: bool = True, **_: Any) -> 
     ['0']
     """
     path = os.fspath(path)
+    try:  # the blocks read directly (:mod:`._mdf_blocks`); asammdf for any other layout
+        start, groups = read_bus_groups(path)
+        parts = [_columns(kind, times, fields, start) for kind, times, fields in groups]
+    except (NotSimple, OSError):
+        parts = _read_with_asammdf(path)
+    if not parts:
+        return FrameBatch.empty()
+    f = _concat(parts)
+    f["time"] = seconds_to_ns(f["time"])
+    f["chan"], names = channel_codes(f["bus"], lambda v: NO_CHANNEL if v < 0 else str(v))
+    return batch_from_columns(path, f, names, strict=strict)
+
+
+def _read_with_asammdf(path: str) -> list[dict[str, Any]]:
     try:
         from asammdf import MDF
 
@@ -188,9 +210,4 @@ def read_mf4(path: str | os.PathLike[str], *, strict: bool = True, **_: Any) -> 
                              f"{err}") from err
     finally:
         mdf.close()
-    if not parts:
-        return FrameBatch.empty()
-    f = _concat(parts)
-    f["time"] = seconds_to_ns(f["time"])
-    f["chan"], names = channel_codes(f["bus"], lambda v: NO_CHANNEL if v < 0 else str(v))
-    return batch_from_columns(path, f, names, strict=strict)
+    return parts

@@ -9,6 +9,9 @@ import re
 import can
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import cantelem_sci as ct
 from cantelem_sci.errors import LogDamageWarning, LogFormatError
@@ -191,3 +194,22 @@ def test_a_damaged_mf4_is_refused_naming_the_file(tmp_path, damage, expect):
     import gc
 
     gc.collect()  # asammdf's half-made MDF4 goes here, under this test's warning filter
+
+
+@given(st.one_of(hnp.arrays(np.int64, st.integers(0, 300), elements=st.integers(-1, 40)),
+                 hnp.arrays(np.int64, st.integers(0, 300),
+                            elements=st.integers(-2**40, 2**40))))
+def test_channel_codes_number_channels_in_order_of_first_appearance(values):
+    """Channel codes (a table of counts for small numbers, a sort otherwise): each value's
+    code is the rank of its first appearance, the names in that order."""
+    from cantelem_sci.sources._damage import channel_codes
+
+    seen: dict[int, int] = {}
+    for v in values.tolist():
+        seen.setdefault(v, len(seen))
+    if len(seen) > 255:
+        return
+    codes, names = channel_codes(values, str)
+    assert names == [str(v) for v in seen]
+    assert codes.dtype == np.uint8
+    assert codes.tolist() == [seen[v] for v in values.tolist()]

@@ -9,13 +9,17 @@ import can
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cantelem_sci as ct
 from cantelem_sci.errors import LogDamageWarning, LogFormatError
 from cantelem_sci.sources._asc import read_asc
+from cantelem_sci.sources import _mf4
+from cantelem_sci.sources._mdf_blocks import NotSimple, read_bus_groups
 from cantelem_sci.sources._mf4 import _merge_order
 from cantelem_sci.sources._pycan import read_pycan
 from cantelem_sci.sources._trc import read_trc
+from tests.conftest import corpus_files
 from tests.sources.test_read_log import _assert_equal_to_pycan
 from tests.strategies import asc_text, can_messages, trc_text
 
@@ -29,10 +33,54 @@ def _write(path, msgs):
 @settings(max_examples=15)
 @given(can_messages(max_size=25))
 def test_mf4_equals_python_can(tmp_path_factory, msgs):
+    """Generated files (every frame kind), read from their blocks (no asammdf), equal
+    python-can's frames."""
     pytest.importorskip("asammdf")
     p = tmp_path_factory.mktemp("mf4") / "g.mf4"
     _write(p, msgs)
+    read_bus_groups(str(p))  # the block reader reads it: no fall-back to asammdf
     _assert_equal_to_pycan(ct.read_log(p), list(can.LogReader(str(p))), "generated mf4")
+
+
+def _via_asammdf(path, monkeypatch):
+    with monkeypatch.context() as m:
+        def refuse(_):
+            raise NotSimple("asammdf asked for")
+
+        m.setattr(_mf4, "read_bus_groups", refuse)
+        return ct.read_log(path)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", corpus_files("real-capture", "*/*.MF4"),
+                         ids=lambda p: p.parent.name)
+def test_real_captures_read_from_their_blocks_equal_asammdf(path, tmp_path, monkeypatch):
+    """The CANedge recordings (unfinalized files: no cycle counts, the last data block's
+    length unwritten; fixed and variable-length payloads) are read from their blocks, frame
+    for frame as through asammdf, whole and cut off mid-file (a logger losing power)."""
+    pytest.importorskip("asammdf")
+    raw = path.read_bytes()
+    read_bus_groups(str(path))  # no fall-back
+    data = raw.rfind(b"##DT")  # the records: cut within them
+    cuts = [("whole", raw), ("cut", raw[:len(raw) - 1000]),
+            ("half", raw[:data + (len(raw) - data) // 2])]
+    whole = None
+    for label, data in cuts:
+        p = tmp_path / f"{label}.mf4"
+        p.write_bytes(data)
+        got = ct.read_log(p)
+        assert len(got) > 0, label
+        whole = got if whole is None else whole
+        try:
+            want = _via_asammdf(p, monkeypatch)
+        except LogFormatError:  # asammdf cannot finish this file: ours reads what is there
+            def frames(b):
+                return {(t, a, d.tobytes()) for t, a, d in zip(b.time, b.arbitration_id,
+                                                               b.data)}
+            assert frames(got) <= frames(whole) and len(got) < len(whole), label
+            continue
+        _same_batches(got, want, f"{path.parent.name} {label}")
+        np.testing.assert_array_equal(got.time, want.time)  # the same float operations
 
 
 def test_mf4_groups_merge_as_python_can_merges_them():
@@ -106,3 +154,27 @@ def test_trc_reads_every_text_as_python_can_does(tmp_path_factory, text):
     """Any TRC text (versions 1.0 to 2.1), odd lines included: the compiled parser's frames
     are python-can's, or both refuse the file."""
     _reads_as_python_can(read_trc, tmp_path_factory.mktemp("trc") / "g.trc", text)
+
+
+_TRUCK = corpus_files("real-capture", "css-j1939-truck/*.MF4")
+
+
+# asammdf's MDF4.__del__ fails on a file it could not open (its own noise, not ours)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.corpus
+@pytest.mark.skipif(not _TRUCK, reason="the shared corpus's real captures are absent")
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), min_size=1,
+                max_size=8))
+def test_a_damaged_real_capture_gives_frames_or_a_clear_error(tmp_path_factory, flips):
+    """Bytes of a real capture changed anywhere (headers, blocks, records): the reader
+    returns frames or refuses with a LogFormatError naming the file, never anything else."""
+    raw = bytearray(_TRUCK[0].read_bytes())
+    for at, value in flips:
+        raw[at % len(raw)] = value
+    p = tmp_path_factory.mktemp("flip") / "x.mf4"
+    p.write_bytes(bytes(raw))
+    try:
+        ct.read_log(p, strict=False)
+    except LogFormatError as err:
+        assert str(p) in str(err)
