@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["NotSimple", "read_bus_groups"]
+__all__ = ["Damaged", "NotSimple", "read_bus_groups"]
 
 _KINDS = ("CAN_DataFrame", "CAN_ErrorFrame", "CAN_RemoteFrame")
 _FLAG_CG_VLSD, _FLAG_CG_BUS_EVENT = 1, 2
@@ -42,6 +42,12 @@ _BLOCK_RE = re.compile(rb"##(DG\x00\x00\x00\x00\x40\x00{7}\x04\x00{7}|(D[VTZIL]|
 class NotSimple(Exception):
     """A file or block this reader does not handle (the caller uses asammdf); never leaves
     the package."""
+
+
+class Damaged(NotSimple):
+    """A file whose blocks or records contradict each other (truncated, overwritten): the
+    caller refuses it, naming the file, and does not hand it to asammdf (whose compiled
+    parts can crash the process on such a file)."""
 
 
 class _File:
@@ -73,12 +79,16 @@ class _File:
     def block(self, at: int, want: bytes | None = None) -> tuple[bytes, list[int], int, int]:
         """(id, links, offset of its data, end of the block) of the block at ``at``."""
         if at <= 0 or at + 24 > len(self.buf):
-            raise NotSimple(f"no block at {at}")
+            raise Damaged(f"no block at byte {at} (the file has {len(self.buf)})")
         kind, _, length, nlinks = struct.unpack_from("<4s4sQQ", self.buf, at)
+        if kind[:2] != b"##":
+            raise Damaged(f"no block header at byte {at}")
         if want is not None and kind != want:
-            raise NotSimple(f"{kind!r} at {at}, expected {want!r}")
+            raise Damaged(f"a {kind.decode('latin-1')} block at byte {at}, expected "
+                          f"{want.decode('latin-1')}")
         if at + length > len(self.buf) or 24 + 8 * nlinks > length:
-            raise NotSimple(f"block {kind!r} at {at} runs past the file")
+            raise Damaged(f"the {kind.decode('latin-1')} block at byte {at} runs past the "
+                          "end of the file")
         links = list(struct.unpack_from(f"<{nlinks}Q", self.buf, at + 24))
         return kind, links, at + 24 + 8 * nlinks, at + length
 
@@ -94,38 +104,62 @@ class _File:
         while at:
             out.append(at)
             if len(out) > 100_000:
-                raise NotSimple("a chain of blocks loops")
+                raise Damaged("a chain of blocks loops")
             at = self.block(at)[1][0]
         return out
 
-    def records(self, at: int) -> np.ndarray:
-        """The data bytes a data group links to, its blocks joined."""
-        parts: list[bytes] = []
+    def records(self, at: int, size: int = 0) -> np.ndarray:
+        """The data bytes a data group links to, its blocks joined; with ``size`` (a sorted
+        group's record size), where every block is zipped transposed in rows of that size,
+        the records as an n x size view of their columns (no transposing back)."""
+        parts: list[np.ndarray] = []
         if self.unfin[0] & _UNFIN_DT_LENGTH:  # its one data block: up to the next block
             kind, links, data, _ = self.block(at) if at else (b"", [], 0, 0)
             if kind != b"##DT" or links:
                 raise NotSimple(f"an unfinalized data group's data in {kind!r}")
             return np.frombuffer(self.buf[data:self.next_block(at)], np.uint8)
         self._collect(at, parts)
-        return np.frombuffer(b"".join(parts), np.uint8)
+        if size and parts and all(p.ndim == 2 and p.shape[0] == size or not p.size
+                                  for p in parts):
+            cols = [p for p in parts if p.size]
+            if len(cols) == 1:
+                return cols[0].T
+            out2 = np.empty((size, sum(p.shape[1] for p in cols)), np.uint8)
+            r = 0
+            for p in cols:
+                out2[:, r:r + p.shape[1]] = p
+                r += p.shape[1]
+            return out2.T
+        if len(parts) == 1 and parts[0].ndim == 1:
+            return parts[0]
+        out = np.empty(sum(p.size for p in parts), np.uint8)
+        pos = 0
+        for p in parts:  # a transposed block (2-D: param x rows) written back in rows
+            if p.ndim == 2:
+                out[pos:pos + p.size].reshape(p.shape[1], p.shape[0])[:] = p.T
+            else:
+                out[pos:pos + p.size] = p
+            pos += p.size
+        return out
 
-    def _collect(self, at: int, parts: list[bytes]) -> None:
+    def _collect(self, at: int, parts: list[np.ndarray]) -> None:
         if not at:
             return
         kind, links, data, end = self.block(at)
         if kind == b"##DT":
-            parts.append(self.buf[data:end])
+            parts.append(np.frombuffer(self.buf, np.uint8, end - data, data))
         elif kind == b"##DZ":
             org, ztype, param, org_len, z_len = struct.unpack_from("<2sBxIQQ", self.buf, data)
             if org != b"DT":
                 raise NotSimple(f"zipped {org!r} block")
-            raw = zlib.decompress(self.buf[data + 24:data + 24 + z_len])
-            if len(raw) != org_len:
-                raise NotSimple("a zipped block's length differs")
-            if ztype == 1:  # transposed: columns of ``param`` bytes, the rest as it is
+            raw = np.frombuffer(_inflate(self.buf[data + 24:data + 24 + z_len], org_len),
+                                np.uint8)
+            if raw.size != org_len:
+                raise Damaged("a zipped block's length differs")
+            if ztype == 1 and param:  # transposed: columns of ``param`` bytes, then the rest
                 rows = org_len // param
-                body = np.frombuffer(raw, np.uint8, rows * param).reshape(param, rows)
-                raw = body.T.tobytes() + raw[rows * param:]
+                parts.append(raw[:rows * param].reshape(param, rows))
+                raw = raw[rows * param:]
             elif ztype != 0:
                 raise NotSimple(f"zip type {ztype}")
             parts.append(raw)
@@ -137,6 +171,18 @@ class _File:
             self._collect(links[0], parts)
         else:
             raise NotSimple(f"data block {kind!r}")
+
+
+def _inflate(data: bytes, size: int) -> bytes:
+    """A zlib stream inflated (libdeflate where installed, as asammdf uses it: ~2x zlib)."""
+    try:
+        from deflate import zlib_decompress
+    except ImportError:
+        return zlib.decompress(data)
+    try:
+        return zlib_decompress(data, originalsize=size)
+    except Exception as err:  # deflate's own error type
+        raise Damaged(f"a zipped block does not inflate: {err}") from err
 
 
 def _start_seconds(f: _File, hd: int) -> float:
@@ -196,18 +242,24 @@ def _column(f: _File, ch: dict[str, Any], rec: np.ndarray) -> np.ndarray:
         if ch["bit"] or nbits % 8:
             raise NotSimple("a byte array off byte boundaries")
         if b0 + nbits // 8 > rec.shape[1]:
-            raise NotSimple("a channel past its record")
+            raise Damaged("a channel past its record")
         return rec[:, b0:b0 + nbits // 8]
     if ch["data_type"] == 4 and not ch["bit"] and nbits in (32, 64):  # float, little end
         if b0 + nbits // 8 > rec.shape[1]:
-            raise NotSimple("a channel past its record")
+            raise Damaged("a channel past its record")
         raw = np.ascontiguousarray(rec[:, b0:b0 + nbits // 8]).view(f"<f{nbits // 8}")[:, 0]
         return _conversion(f, ch["conversion"], raw.astype(np.float64))
     if ch["data_type"] != 0 or not 0 < nbits <= 64 or ch["bit"] + nbits > 64:
         raise NotSimple(f"data type {ch['data_type']} of {nbits} bits")
     nbytes = (ch["bit"] + nbits + 7) // 8
     if b0 + nbytes > rec.shape[1]:
-        raise NotSimple("a channel past its record")
+        raise Damaged("a channel past its record")
+    if not ch["bit"] and nbits in (8, 16, 32, 64):  # a whole little-endian integer
+        if nbytes == 1:
+            raw = rec[:, b0]
+        else:
+            raw = np.ascontiguousarray(rec[:, b0:b0 + nbytes]).view(f"<u{nbytes}")[:, 0]
+        return _conversion(f, ch["conversion"], raw)
     raw = _uint_field(rec, b0, nbytes, ch["bit"], (1 << nbits) - 1 if nbits < 64 else -1,
                       np.empty(n, np.uint64))
     return _conversion(f, ch["conversion"], raw)
@@ -314,16 +366,16 @@ def _vlsd_column(ch: dict[str, Any], rec: np.ndarray, sd: np.ndarray) -> np.ndar
     if offsets.size:
         ok = offsets.astype(np.int64) + 4 <= sd.size
         if not ok.all():
-            raise NotSimple("a signal-data offset past its data")
+            raise Damaged("a signal-data offset past its data")
         o = offsets.astype(np.int64)
         lens = (sd[o].astype(np.int64) | sd[o + 1].astype(np.int64) << 8
                 | sd[o + 2].astype(np.int64) << 16 | sd[o + 3].astype(np.int64) << 24)
         longest = int(lens.max())
         if longest > 64:  # CAN FD carries 64 bytes at most
-            raise NotSimple(f"a payload of {longest} bytes")
+            raise Damaged(f"a payload of {longest} bytes")
     out = np.zeros((offsets.size, longest), np.uint8)
     if not _signal_data(sd, offsets, out):
-        raise NotSimple("signal data past its end")
+        raise Damaged("signal data past its end")
     return out
 
 
@@ -338,21 +390,24 @@ def _group_records(f: _File, dg: int) -> list[tuple[dict[str, Any], np.ndarray]]
         rid, cycles, flags, _, nbytes, inval = struct.unpack_from("<QQHH4xII", f.buf, cdata)
         cgs.append({"address": cg, "links": cl, "record_id": rid, "cycles": cycles,
                     "flags": flags, "bytes": nbytes, "inval": inval})
-    stream = f.records(links[2])
     if id_size not in (0, 1, 2, 4, 8):
         raise NotSimple(f"record ids of {id_size} bytes")
     if id_size == 0:
         if len(cgs) != 1 or f.unfin[0]:
             raise NotSimple("a sorted data group of several channel groups")
         size = cgs[0]["bytes"] + cgs[0]["inval"]
+        stream = f.records(links[2], size)
+        if stream.ndim == 2:  # its columns, as the zipped blocks hold them
+            return [(cgs[0], stream)]
         n = stream.size // size if size else 0
         return [(cgs[0], stream[:n * size].reshape(n, size))]
+    stream = f.records(links[2])
     ids = np.array([c["record_id"] for c in cgs], np.int64)
     sizes = np.array([-1 if c["flags"] & _FLAG_CG_VLSD else c["bytes"] + c["inval"]
                       for c in cgs], np.int64)
     group, where, stop = _split(stream, id_size, ids, sizes)
     if stop != stream.size and not f.unfin[0] & _UNFIN_DT_LENGTH:
-        raise NotSimple(f"records end at byte {stop} of {stream.size}")
+        raise Damaged(f"records end at byte {stop} of {stream.size}")
     out = []
     for g, cg in enumerate(cgs):
         at = where[group == g]
@@ -383,7 +438,7 @@ def _bus_fields(f: _File, cg: dict[str, Any], rec: np.ndarray, vlsd: dict[int, n
     if cg["inval"]:
         raise NotSimple("invalidation bytes")
     if rec.shape[0] != cg["cycles"]:
-        raise NotSimple(f"{rec.shape[0]} records, the group says {cg['cycles']}")
+        raise Damaged(f"{rec.shape[0]} records, the group says {cg['cycles']}")
     chans = [_channel(f, at) for at in f.chain(cg["links"][1])]
     kind = next((c for c in chans if c["name"] in _KINDS), None)
     master = next((c for c in chans if c["type"] == 2), None)
@@ -412,7 +467,8 @@ def read_bus_groups(path: str) -> tuple[float, list[tuple[str, np.ndarray, dict]
     """The header's start time (s) and, in file order, (kind, times in s from the start,
     {"<kind>.<field>": values}) of each CAN bus-event channel group with frames.
 
-    Raises :class:`NotSimple` for a layout it does not read (the caller uses asammdf)."""
+    Raises :class:`NotSimple` for a layout it does not read (the caller uses asammdf), and
+    :class:`Damaged` for a damaged file, naming the block or byte."""
     with open(path, "rb") as fh:
         f = _File(fh.read())
     try:
@@ -427,5 +483,5 @@ def read_bus_groups(path: str) -> tuple[float, list[tuple[str, np.ndarray, dict]
                 if got is not None:
                     out.append(got)
     except (struct.error, zlib.error, ValueError, IndexError, OverflowError) as err:
-        raise NotSimple(f"{type(err).__name__}: {err}") from err
+        raise Damaged(f"{type(err).__name__}: {err}") from err
     return start, out

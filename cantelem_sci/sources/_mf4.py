@@ -19,7 +19,7 @@ from numba import njit
 from ..errors import LogFormatError
 from ..frames import FrameBatch, seconds_to_ns
 from ._damage import batch_from_columns, channel_codes
-from ._mdf_blocks import NotSimple, read_bus_groups
+from ._mdf_blocks import Damaged, NotSimple, read_bus_groups
 
 __all__ = ["read_mf4"]
 
@@ -184,6 +184,8 @@ def read_mf4(path: str | os.PathLike[str], *, strict: bool = True, **_: Any) -> 
     try:  # the blocks read directly (:mod:`._mdf_blocks`); asammdf for any other layout
         start, groups = read_bus_groups(path)
         parts = [_columns(kind, times, fields, start) for kind, times, fields in groups]
+    except Damaged as err:
+        raise LogFormatError(f"{path}: corrupt or truncated MDF data: {err}") from err
     except (NotSimple, OSError):
         parts = _read_with_asammdf(path)
     if not parts:
