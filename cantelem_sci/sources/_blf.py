@@ -195,6 +195,20 @@ def _start_ns(header: tuple[Any, ...]) -> int:
         microseconds=1) * 1000
 
 
+def _inflate_whole(packed: bytes, size: int) -> bytes | None:
+    """A container's zlib data inflated at once by libdeflate (installed with asammdf;
+    about 2x zlib) when it is whole and of the size the container states; else None."""
+    try:
+        from deflate import zlib_decompress
+    except ImportError:
+        return None
+    try:
+        got = zlib_decompress(packed, originalsize=size)
+    except Exception:  # noqa: BLE001 - deflate's own error type: zlib says what is wrong
+        return None
+    return got if len(got) == size else None
+
+
 def _inflate(path: str, raw: bytes) -> tuple[int, bytearray, str | None]:
     """(start ns, the containers' contents joined, the damage that stopped reading)."""
     if len(raw) < _FILE_HEADER.size:
@@ -218,12 +232,17 @@ def _inflate(path: str, raw: bytes) -> tuple[int, bytearray, str | None]:
             continue
         if len(body) < _CONTAINER.size:
             return _start_ns(header), out, f"a truncated log container before byte {pos}"
-        method, _ = _CONTAINER.unpack_from(body)
+        method, size_out = _CONTAINER.unpack_from(body)
         if method == 0:
             out += body[_CONTAINER.size:]
         elif method == 2:
-            try:
-                out += zlib.decompressobj().decompress(body[_CONTAINER.size:])
+            packed = body[_CONTAINER.size:]
+            whole = _inflate_whole(packed, size_out)
+            if whole is not None:
+                out += whole
+                continue
+            try:  # damaged or of another size: zlib's stream gives what it can
+                out += zlib.decompressobj().decompress(packed)
             except zlib.error as err:
                 return _start_ns(header), out, f"damaged zlib data before byte {pos}: {err}"
     return _start_ns(header), out, None
