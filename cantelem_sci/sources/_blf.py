@@ -22,7 +22,7 @@ from numba import njit
 
 from ..errors import LogFormatError
 from ..frames import FrameBatch
-from ._damage import batch_from_columns
+from ._damage import batch_from_columns, inflate_whole
 
 __all__ = ["read_blf"]
 
@@ -195,20 +195,6 @@ def _start_ns(header: tuple[Any, ...]) -> int:
         microseconds=1) * 1000
 
 
-def _inflate_whole(packed: bytes, size: int) -> bytes | None:
-    """A container's zlib data inflated at once by libdeflate (installed with asammdf;
-    about 2x zlib) when it is whole and of the size the container states; else None."""
-    try:
-        from deflate import zlib_decompress
-    except ImportError:
-        return None
-    try:
-        got = zlib_decompress(packed, originalsize=size)
-    except Exception:  # noqa: BLE001 - deflate's own error type: zlib says what is wrong
-        return None
-    return got if len(got) == size else None
-
-
 def _inflate(path: str, raw: bytes) -> tuple[int, bytearray, str | None]:
     """(start ns, the containers' contents joined, the damage that stopped reading)."""
     if len(raw) < _FILE_HEADER.size:
@@ -237,7 +223,7 @@ def _inflate(path: str, raw: bytes) -> tuple[int, bytearray, str | None]:
             out += body[_CONTAINER.size:]
         elif method == 2:
             packed = body[_CONTAINER.size:]
-            whole = _inflate_whole(packed, size_out)
+            whole = inflate_whole(packed, size_out)
             if whole is not None:
                 out += whole
                 continue

@@ -145,3 +145,25 @@ def batch_from_columns(path: str, c: dict[str, np.ndarray], channel_names: list[
                        channel_names=channel_names or ["unknown"])
     batch.is_rx = c["rx"].astype(bool)  # type: ignore[attr-defined]
     return batch
+
+
+def inflate_whole(packed: bytes, size: int) -> bytes | None:
+    """zlib data inflated at once by libdeflate (installed with asammdf; about 2x zlib) when
+    it is whole and of the stated ``size``; else None (the caller asks zlib, which says what
+    is wrong or gives what it can).
+
+    Example
+    -------
+    >>> import zlib
+    >>> inflate_whole(zlib.compress(b"frames"), 6) in (b"frames", None)
+    True
+    """
+    try:
+        from deflate import zlib_decompress
+    except ImportError:
+        return None
+    try:
+        got = zlib_decompress(packed, originalsize=size)
+    except Exception:  # noqa: BLE001 - deflate's own error type: zlib says what is wrong
+        return None
+    return got if len(got) == size else None

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ._damage import inflate_whole
+
 __all__ = ["Damaged", "NotSimple", "read_bus_groups"]
 
 _KINDS = ("CAN_DataFrame", "CAN_ErrorFrame", "CAN_RemoteFrame")
@@ -174,14 +176,13 @@ class _File:
 
 
 def _inflate(data: bytes, size: int) -> bytes:
-    """A zlib stream inflated (libdeflate where installed, as asammdf uses it: ~2x zlib)."""
+    """A zipped block's zlib data (libdeflate where installed, as asammdf uses it)."""
+    got = inflate_whole(data, size)
+    if got is not None:
+        return got
     try:
-        from deflate import zlib_decompress
-    except ImportError:
         return zlib.decompress(data)
-    try:
-        return zlib_decompress(data, originalsize=size)
-    except Exception as err:  # deflate's own error type
+    except zlib.error as err:
         raise Damaged(f"a zipped block does not inflate: {err}") from err
 
 
