@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._stats_view import range_stats
 
 __all__ = ["COLORS", "HOLD", "Cursors", "to_time"]
 
@@ -153,9 +152,9 @@ class Cursors:
             va, vb = self._at(v, sig, a), self._at(v, sig, b)
             row = {"signal": sig, "A": va, "B": vb, "B - A": vb - va}
             if a is not None and b is not None:
-                _, x = dash.fleet.series(v, sig, lo, hi, valid=True)
-                stats = range_stats(x)
+                stats = dash.fleet.stats(v, [sig], lo, hi).loc[sig]  # the range table's
                 row.update({k: stats[k] for k in ("count", "min", "max", "mean")})
+                row["count"] = int(row["count"])
             rows.append(row)
         self.frame = pd.DataFrame(rows).set_index("signal") if rows else pd.DataFrame()
         self.table.object = self.frame.round(6)

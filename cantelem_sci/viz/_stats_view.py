@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-__all__ = ["range_stats", "signal_label", "update_detail", "update_stats"]
+__all__ = ["signal_label", "update_detail", "update_stats"]
 
 
 def signal_label(signals: list[str], unit: str) -> str:
@@ -26,21 +25,6 @@ def signal_label(signals: list[str], unit: str) -> str:
     name = (signals[0] if len(signals) == 1
             else f"{signals[0]} ... {signals[-1]} ({len(signals)} signals)")
     return f"{name} [{unit}]" if unit else name
-
-
-def range_stats(x: np.ndarray) -> dict[str, float]:
-    """count, min, max, mean and std of the valid (non-NaN) values of ``x``.
-
-    Example
-    -------
-    >>> range_stats(np.array([1.0, np.nan, 3.0]))["mean"]
-    2.0
-    """
-    ok = x[~np.isnan(x)]
-    if not ok.size:
-        return {"count": 0, "min": np.nan, "max": np.nan, "mean": np.nan, "std": np.nan}
-    return {"count": int(ok.size), "min": float(ok.min()), "max": float(ok.max()),
-            "mean": float(ok.mean()), "std": float(ok.std())}
 
 
 def update_stats(dash: Any, t0: Any, t1: Any) -> None:
