@@ -87,11 +87,27 @@ class DashboardKernelManager(AsyncMappingKernelManager):
             raise web.HTTPError(503, reason=busy_message(self.pages))
 
     async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
-        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        try:
+            await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        finally:
+            if kernel_id not in self:
+                self._drop_buffer(kernel_id)
         # the page's kernel client and sockets are garbage in reference cycles, holding
         # libzmq's buffers of the page's messages (~6.5 MB; Python's allocator does not see
         # them, so nothing prompts a collection): collected once its socket has closed
         asyncio.get_running_loop().call_later(COLLECT_AFTER_S, gc.collect)
+
+    def _drop_buffer(self, kernel_id: str) -> None:
+        """Close the streams buffered for a kernel that is gone. Jupyter stops a kernel's
+        buffering when its shutdown begins; a page whose socket closed while the shutdown
+        was under way (the page's beacon and its socket race on close) started buffering
+        after that, and the buffer, its four ZMQ sockets and their file descriptors stayed
+        in the server for good (4 descriptors every 2-3 visits)."""
+        info = self._kernel_buffers.pop(kernel_id, None)
+        for stream in (info or {}).get("channels", {}).values():
+            if not stream.closed():
+                stream.on_recv(None)
+                stream.close(linger=0)
 
     def start_buffering(self, kernel_id: str, session_key: Any, channels: dict) -> None:
         """A page's socket closed: keep its kernel's messages for a reconnection, unless

@@ -126,8 +126,10 @@ class DashboardServer:
                  port: int | None = None, timeout: float = 120.0, ip: str = "127.0.0.1",
                  token: str | None = None, idle: int | None = None,
                  max_pages: int | None = None, preheated: int | None = None) -> None:
+        import collections
         import socket
         import subprocess
+        import threading
         import time
         import urllib.error
         import urllib.request
@@ -148,6 +150,12 @@ class DashboardServer:
                                      env=voila_env(env),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
+        # Voilà logs every kernel's start and end: unread, a full pipe (64 kB, some hundred
+        # visits) would stop the server at its next line. Its last lines are kept.
+        self._log: collections.deque[str] = collections.deque(maxlen=200)
+        self._drain = threading.Thread(target=self._log.extend, args=(self.proc.stderr,),
+                                       daemon=True)
+        self._drain.start()
         self.url = f"http://127.0.0.1:{port}/"
         t_end = time.monotonic() + timeout
         while time.monotonic() < t_end:
@@ -159,10 +167,15 @@ class DashboardServer:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise UsageError(f"voila exited: {self.proc.stderr.read()}") from None
+                    self._drain.join(5)
+                    raise UsageError(f"voila exited: {self.log()}") from None
                 time.sleep(0.3)
         self.stop()
         raise TimeoutError(f"voila did not answer on {self.url} within {timeout:.0f} s")
+
+    def log(self) -> str:
+        """The server's last 200 lines of log (Voilà's stderr, read as it is written)."""
+        return "".join(list(self._log))
 
     def stop(self) -> None:
         import subprocess

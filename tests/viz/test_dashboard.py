@@ -334,6 +334,28 @@ def test_served_dashboard_refuses_a_foreign_host_header(tmp_path):
         s.stop()
 
 
+def test_served_dashboard_log_is_read_as_written(tmp_path):
+    """Voilà's log is read while it serves (a pipe nobody reads stops the server once 64 kB
+    are written): its lines of every request reach :meth:`DashboardServer.log` at once."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from cantelem_sci.viz import DashboardServer
+
+    s = DashboardServer(tmp_path)
+    try:
+        for i in range(3):
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(f"{s.url}no-such-page-{i}", timeout=30)
+        t_end = time.monotonic() + 10
+        while time.monotonic() < t_end and "no-such-page-2" not in s.log():
+            time.sleep(0.1)
+        assert all(f"no-such-page-{i}" in s.log() for i in range(3)), s.log()[-2000:]
+    finally:
+        s.stop()
+
+
 def test_listening_beyond_loopback_needs_a_token():
     from cantelem_sci.errors import ConfigError
     from cantelem_sci.viz import DashboardServer
