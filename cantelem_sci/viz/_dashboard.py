@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ._cursors import Cursors
-from ._date_box import date_box
+from ._date_box import box_time, date_box
 from ._map_view import draw_map
 from ._offline import inline_panel_css
 from ._signal_browser import SignalBrowser, signal_tree
@@ -287,8 +287,7 @@ class Dashboard:
                               pd.Timestamp(t1))
         self.w_trip.options = opts
         self.w_trip.value = "all"
-        self.w_start.value = None if t0 is None or pd.isna(t0) else pd.Timestamp(t0).to_pydatetime()
-        self.w_end.value = None if t1 is None or pd.isna(t1) else pd.Timestamp(t1).to_pydatetime()
+        self._show_range(t0, t1)
         self._silent = False
         if self.live_plots is not None:
             self._live_restart()
@@ -305,10 +304,15 @@ class Dashboard:
             return
         t0, t1 = self._full_span() if event.new == "all" else event.new
         self._silent = True
-        self.w_start.value = pd.Timestamp(t0).to_pydatetime()
-        self.w_end.value = pd.Timestamp(t1).to_pydatetime()
+        self._show_range(t0, t1)
         self._silent = False
         self._redraw()
+
+    def _show_range(self, t0: Any, t1: Any) -> None:
+        """Set the From / To boxes to [t0, t1] widened to whole seconds (what they show: the
+        page would send back the rounded text as a change of its own, drawing again)."""
+        self.w_start.value = box_time(t0)
+        self.w_end.value = box_time(t1, up=True)
 
     def _on_range(self, event) -> None:
         if not getattr(self, "_silent", False):
@@ -387,8 +391,7 @@ class Dashboard:
     def _jump_to(self, t0: pd.Timestamp, t1: pd.Timestamp) -> None:
         """Show [t0, t1] (an event's click)."""
         self._silent = True
-        self.w_start.value = t0.to_pydatetime()
-        self.w_end.value = t1.to_pydatetime()
+        self._show_range(t0, t1)
         self._silent = False
         self._redraw()
 

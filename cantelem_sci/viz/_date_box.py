@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-__all__ = ["date_box", "parse_typed"]
+__all__ = ["box_time", "date_box", "parse_typed"]
 
 _CLASS: Any = None
 
@@ -44,6 +44,22 @@ def parse_typed(text: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> datetime | None:
     if t.tzinfo is not None:
         t = t.tz_convert("UTC").tz_localize(None)
     return t.to_pydatetime()
+
+
+def box_time(t: Any, up: bool = False) -> datetime | None:
+    """``t`` to the whole second the boxes show (down, or ``up`` for the end of a range), or
+    None for no time. A box set to a time it cannot show sends back what it shows, a second
+    change and a second draw: a vehicle switch drew three times.
+
+    Example
+    -------
+    >>> box_time(pd.Timestamp("2026-03-01 23:56:00.25")), box_time("2026-03-01 23:56:00.25", up=True)
+    (datetime.datetime(2026, 3, 1, 23, 56), datetime.datetime(2026, 3, 1, 23, 56, 1))
+    """
+    if t is None or pd.isna(t):
+        return None
+    t = pd.Timestamp(t)
+    return (t.ceil("s") if up else t.floor("s")).to_pydatetime()
 
 
 def date_box(pn: Any, on_invalid: Callable[[Any, str], None], **params: Any) -> Any:

@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
 
+from ._date_box import box_time
+
 __all__ = ["apply_view", "view_csv", "view_query"]
 
 _FMT = "%Y-%m-%dT%H:%M:%S"
@@ -95,9 +97,9 @@ def apply_view(dash: Any, query: str | None) -> list[str]:
                             f"{q.get('from')!r} and {q.get('to')!r}")
             t0 = t1 = None
         if t0 is not None:
-            dash.w_start.value = t0.to_pydatetime()
+            dash.w_start.value = box_time(t0)
         if t1 is not None:
-            dash.w_end.value = t1.to_pydatetime()
+            dash.w_end.value = box_time(t1, up=True)
         if q.get("x") in dash.w_xaxis.options:
             dash.w_xaxis.value = q["x"]
         elif q.get("x"):

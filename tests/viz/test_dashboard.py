@@ -225,6 +225,37 @@ def test_another_vehicle_or_range_swaps_the_data_of_the_plots_on_the_page(decode
     assert d.plots.objects[0] is not pane
 
 
+def test_a_switch_draws_once_and_the_pages_echo_of_the_dates_not_again(decoded_store):
+    """The page sends back what a From / To box shows as a change of its own: a box set to
+    a time it cannot show (below the second) changed again on that echo and drew again (a
+    vehicle switch drew three times). A vehicle, trip or event switch now draws once, the
+    boxes hold its range widened to whole seconds, and the echo of their text draws
+    nothing."""
+    from cantelem_sci.viz import Dashboard
+
+    d = Dashboard(str(decoded_store[0]))
+    draws = []
+    draw = d._draw
+    d._draw = lambda: (draws.append(d.range), draw())
+    switches = {"vehicle": lambda: setattr(d.w_vehicle, "value", "EV0002"),
+                "trip": lambda: setattr(d.w_trip, "value", next(
+                    v for v in d.w_trip.options.values() if v != "all")),
+                "event": lambda: d._jump_to(pd.Timestamp("2026-03-01 23:58:00.123456"),
+                                            pd.Timestamp("2026-03-01 23:59:00.5")),
+                "back": lambda: setattr(d.w_vehicle, "value", "EV0001")}
+    for name, switch in switches.items():
+        draws.clear()
+        switch()
+        assert len(draws) == 1, name
+        for box in (d.w_start, d.w_end):  # the page's echo of the text it shows
+            box._process_events({"value": box.value.strftime(box.format)})
+        assert len(draws) == 1, name
+        t0, t1 = d.range
+        assert t0 == t0.floor("s") and t1 == t1.ceil("s"), name
+    span = d._full_span()
+    assert d.range[0] <= span[0] and d.range[1] >= span[1]  # whole seconds around it
+
+
 @pytest.mark.parametrize("layout", ["stacked", "axis each"])
 def test_two_cursors_read_values_deltas_and_statistics_between(decoded_store, layout):
     """Cursors A and B placed by two clicks (Bokeh's ms positions): the table's values at A
