@@ -10,6 +10,7 @@ the seconds it spent reading, decoding and writing.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from typing import Any
@@ -80,15 +81,28 @@ def _keep_heap() -> None:
         pass
 
 
+def _one_codec_thread() -> Any:
+    """zarr-python's codec thread pool limited to one thread while a task runs (N workers
+    then use N cores). A task on a local store needs no zarr-python (segments are read and
+    parts written directly), and importing it cost a fresh worker 0.15 s: where it is not
+    imported yet, this worker's zarr-python will read the limit from the environment when a
+    task (a remote store, a fallback) first imports it."""
+    import contextlib
+
+    zarr = sys.modules.get("zarr")
+    if zarr is None:
+        os.environ.setdefault("ZARR_THREADING__MAX_WORKERS", "1")
+        return contextlib.nullcontext()
+    return zarr.config.set({"threading.max_workers": 1})
+
+
 def decode_part(store_url: str, storage_options: dict, task: PartTask) -> dict[str, Any]:
     """Decode one part and publish it; return its record (runs on a dask worker, within
     that worker's one thread: zarr's codec thread pool is limited to one, so N workers use N
     cores)."""
-    import zarr
-
     _keep_heap()
     t0 = time.perf_counter()
-    with zarr.config.set({"threading.max_workers": 1}):
+    with _one_codec_thread():
         out = _decode_part(Store(store_url, storage_options), task)
     out["seconds"] = time.perf_counter() - t0
     return out

@@ -265,6 +265,47 @@ def read_segment(path: str | Path) -> FrameBatch:
     return FrameBatch(t, *arrs, data, channel_names=list(attrs.get("channel_names", ["can0"])))
 
 
+def read_segment_gps(path: str | Path) -> dict[str, np.ndarray] | None:
+    """The GPS fixes of the segment at ``path`` (its ``gps`` group: ``time`` int64 ns and
+    the :data:`GPS_FLOAT` / :data:`GPS_INT` columns), None for a segment without fixes;
+    ``UnsupportedSegmentError`` for a group not stored as the edge logger stores it. The
+    same arrays as xarray reads, without importing zarr-python (a fresh decode worker spent
+    0.15 s on that) or opening the group through it (1 ms a segment without fixes).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from cantelem_sci.frames import write_array, write_group
+    >>> d = Path(tempfile.mkdtemp())
+    >>> read_segment_gps(d) is None
+    True
+    >>> write_group(d / "gps", {"schema": "cantelem.gps", "schema_version": 1})
+    >>> write_array(d / "gps" / "time", np.array([7, 9]), chunks=(2,), level=1,
+    ...             attributes={"units": TIME_UNITS})
+    >>> for k in GPS_FLOAT + GPS_INT:
+    ...     write_array(d / "gps" / k, np.zeros(2), chunks=(2,), level=1)
+    >>> read_segment_gps(d)["time"].tolist()
+    [7, 9]
+    """
+    gp = Path(path) / "gps"
+    if not (gp / "zarr.json").exists():
+        return None
+    try:
+        group = json.loads((gp / "zarr.json").read_text())
+    except (OSError, ValueError) as err:
+        raise UnsupportedSegmentError(f"{gp}: no readable Zarr v3 group: {err}") from err
+    if group.get("attributes", {}).get("schema") != "cantelem.gps":
+        raise UnsupportedSegmentError(f"{gp}: not a cantelem.gps group")
+    out = {"time": read_segment_times(gp)}
+    for k in GPS_FLOAT + GPS_INT:
+        if (gp / k / "zarr.json").exists():
+            out[k] = read_array(gp / k)
+            if out[k].shape != out["time"].shape:
+                raise FrameFormatError(f"{gp}: {k} has {out[k].shape[0]} values for "
+                                       f"{out['time'].shape[0]} fixes")
+    return out
+
+
 def read_segment_times(path: str | Path) -> np.ndarray:
     """The ``time`` column (int64 ns) of the segment at ``path``;
     ``UnsupportedSegmentError`` when it is not stored as the edge logger stores it (int64 in

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import StoreError, UnsupportedSegmentError
 from ..frames import FrameBatch
 from ._journal import durable_frames
-from ._segment import read_segment, read_segment_times
+from ._segment import read_segment, read_segment_gps, read_segment_times
 
 
 def _is_local(url: str) -> bool:
@@ -244,6 +244,12 @@ class LocalStore(Store):
             return read_segment(self.path(key))
         except UnsupportedSegmentError:
             return super().read_frames(key)
+
+    def read_gps(self, key: str) -> dict[str, np.ndarray] | None:
+        try:
+            return read_segment_gps(self.path(key))
+        except (OSError, ValueError, RuntimeError):  # another layout, or damaged: as before
+            return super().read_gps(key)
 
     def read_times(self, key: str) -> np.ndarray:
         try:

@@ -48,10 +48,15 @@ def _assert_same(a: FrameBatch, b: FrameBatch) -> None:
 @given(frame_arrays(max_frames=60), st.integers(1, 16), st.booleans())
 def test_edge_segments_read_as_xarray_reads_them(tmp_path_factory, fa, chunk_frames, gps):
     """Any frames, FD or not, one or several chunks (a padded edge chunk), with or without
-    the GPS subgroup: the same batch as FrameBatch.from_dataset(xr.open_zarr(...))."""
+    the GPS subgroup: the same batch as FrameBatch.from_dataset(xr.open_zarr(...)), and the
+    same fixes as the store reads through xarray."""
     b = FrameBatch.from_arrays(**fa)
-    fixes = ({"time": np.array([1, 2], np.int64), **{k: np.zeros(2) for k in _segment.GPS_FLOAT},
-              **{k: np.zeros(2, np.int64) for k in _segment.GPS_INT}} if gps else None)
+    m = 1 + chunk_frames % 5
+    fixes = ({"time": np.arange(m, dtype=np.int64) * 10**9 + int(b.time[0] if len(b) else 0),
+              **{k: np.where(np.arange(m) == i % m, np.nan, np.arange(m) * 0.5 + i)
+                 for i, k in enumerate(_segment.GPS_FLOAT)},
+              **{k: np.arange(m, dtype=np.int64) + 3 for k in _segment.GPS_INT}}
+             if gps else None)
     d = tmp_path_factory.mktemp("seg") / "s.zarr"
     mp = pytest.MonkeyPatch()
     try:
@@ -61,6 +66,16 @@ def test_edge_segments_read_as_xarray_reads_them(tmp_path_factory, fa, chunk_fra
         mp.undo()
     direct = read_segment(d)
     _assert_same(direct, _via_xarray(d))
+    store = Store(str(d.parent), {})
+    got, want = store.read_gps(d.name), super(type(store), store).read_gps(d.name)
+    if gps:
+        assert sorted(got) == sorted(want) == sorted(fixes)
+        for k in want:
+            assert got[k].dtype == want[k].dtype, k
+            np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+            np.testing.assert_array_equal(got[k], fixes[k], err_msg=k)
+    else:
+        assert got is None and want is None
     _assert_same(direct, b if b.data.shape[1] == direct.data.shape[1] else
                  FrameBatch(b.time, *(getattr(b, k) for k in _segment.FIELDS),
                             b.data[:, :direct.data.shape[1]], channel_names=b.channel_names))
@@ -83,9 +98,13 @@ def test_a_segment_written_by_xarray_is_read_through_xarray(tmp_path):
 
 
 def test_store_reads_edge_segments_directly(tmp_path, monkeypatch):
-    """In a local store, read_frames and read_times never open an edge segment with xarray."""
+    """In a local store, read_frames, read_times and read_gps never open an edge segment
+    with xarray (nor import zarr-python for it)."""
     b = ct.simulate_vehicle(duration_s=3, seed=4)
-    _edge_segment(tmp_path / "raw" / "s.zarr", b)
+    fixes = {"time": b.time[:3].copy(), **{k: np.ones(3) for k in _segment.GPS_FLOAT},
+             **{k: np.ones(3, np.int64) for k in _segment.GPS_INT}}
+    _edge_segment(tmp_path / "raw" / "s.zarr", b, fixes)
+    _edge_segment(tmp_path / "raw" / "nofix.zarr", b)
     store = Store(str(tmp_path), {})
     expected = _via_xarray(tmp_path / "raw" / "s.zarr")
 
@@ -95,6 +114,8 @@ def test_store_reads_edge_segments_directly(tmp_path, monkeypatch):
     monkeypatch.setattr(Store, "open_zarr", refuse)
     _assert_same(store.read_frames("raw/s.zarr"), expected)
     np.testing.assert_array_equal(store.read_times("raw/s.zarr"), expected.time)
+    np.testing.assert_array_equal(store.read_gps("raw/s.zarr")["time"], fixes["time"])
+    assert store.read_gps("raw/nofix.zarr") is None
 
 
 def test_a_segment_without_a_variable_names_it(tmp_path):
