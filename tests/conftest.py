@@ -113,9 +113,14 @@ def make_raw_store(path, duration_s: float = 600.0) -> dict:
 
 @pytest.fixture(scope="session")
 def cluster_client():
-    """A real dask.distributed LocalCluster (2 worker processes)."""
+    """A real dask.distributed LocalCluster (2 worker processes), whose workers have moto's
+    credentials whichever test starts it (a worker reads them from its environment when
+    it was spawned, before or after the first S3 test)."""
     from distributed import Client, LocalCluster
 
+    from benchmarks._moto import aws_test_env
+
+    aws_test_env()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

@@ -23,7 +23,7 @@ from ._catalog import load_group_dbc
 from ._compact import compact_tree
 from ._parts import DECODED_FORMAT, LEAD_NS, PartTask, day_key
 from ._store import Store
-from ._write import EPOCH_NS, NotDirect, write_tree
+from ._write import EPOCH_NS, NotDirect, time_compressors, write_tree
 
 __all__ = ["decode_part"]
 
@@ -46,7 +46,8 @@ def _encoding(tree) -> dict[str, dict[str, Any]]:
             if var.ndim == 1 and var.size:
                 e[name] = {"chunks": (min(var.size, CHUNK),)}
                 if var.dtype.kind == "M":  # stated: xarray would sort every time to infer it
-                    e[name].update(units=EPOCH_NS, dtype="int64")
+                    e[name].update(units=EPOCH_NS, dtype="int64",
+                                   compressors=time_compressors())
         if e:
             enc[node.path] = e
     return enc

@@ -26,16 +26,31 @@ from typing import Any
 import numpy as np
 
 from ..frames import write_array, write_group
+from ..frames._zarr3 import blosc_lz4
 
 #: zstd level of zarr-python's default v3 codecs (``bytes`` then ``zstd``, no checksum).
 ZSTD_LEVEL = 0
 
-
-
 #: integer nanoseconds since the epoch: times written without conversion
 EPOCH_NS = "nanoseconds since 1970-01-01"
 #: the encoding keys this writer applies (``to_zarr`` writes any other)
-_KEYS = {"chunks", "units", "dtype"}
+_KEYS = {"chunks", "units", "dtype", "compressors"}
+
+
+def time_compressors() -> list[dict[str, Any]]:
+    """The ``compressors`` encoding of a decoded part's int64 time arrays: Blosc LZ4 with
+    byte shuffle (:func:`~cantelem_sci.frames._zarr3.blosc_lz4`; JSON, which ``to_zarr``
+    takes as it is), which this writer writes without zarr-python."""
+    return [blosc_lz4(8)]
+
+
+def _compressor(where: str, enc: dict[str, Any], values_dtype: np.dtype) -> str:
+    """The :func:`write_array` compressor of an encoding's ``compressors`` (zstd without)."""
+    if "compressors" not in enc:
+        return "zstd"
+    if list(enc["compressors"]) == [blosc_lz4(values_dtype.itemsize)]:
+        return "blosc-lz4"
+    raise NotDirect(f"{where}: compressors {enc['compressors']!r}")
 
 
 class NotDirect(Exception):
@@ -72,12 +87,13 @@ def write_tree(tree: Any, path: str | Path, encoding: dict[str, dict[str, Any]])
         shutil.rmtree(path)
     for where, attrs, arrays in plan:
         write_group(where, attrs)
-        for name, var, chunks in arrays:
+        for name, var, chunks, enc in arrays:
             # encoded and read one at a time: a dense multiplexed column is built for its
             # write and dropped after it (not cached in the tree), so the next one reuses its
             # pooled memory while it is still in the cache
             try:
                 values, kw = _encode_array(name, var, chunks)
+                kw["compressor"] = _compressor(f"{where} {name!r}", enc, values.dtype)
             except (TypeError, ValueError, NotDirect) as err:  # checked before: not expected
                 shutil.rmtree(path)
                 raise NotDirect(f"{where} {name!r}: {err}") from err
@@ -90,9 +106,10 @@ def _node_dir(root: Path, node: Any, tree: Any) -> Path:
 
 
 def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
-               ) -> tuple[dict[str, Any], list[tuple[str, Any, tuple[int, ...]]]]:
-    """A node's group attributes and its arrays ``(name, variable, chunks)``, the variables
-    with the coordinates attribute set (``dump_to_store``) and checked; nothing is read."""
+               ) -> tuple[dict[str, Any], list[tuple[str, Any, tuple[int, ...], dict]]]:
+    """A node's group attributes and its arrays ``(name, variable, chunks, encoding)``, the
+    variables with the coordinates attribute set (``dump_to_store``) and checked; nothing
+    is read."""
     from xarray.backends.zarr import encode_zarr_attr_value
     from xarray.conventions import encode_dataset_coordinates
 
@@ -116,7 +133,9 @@ def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
         if more:  # as to_zarr applies an encoding: over the variable's own
             v = v.copy(deep=False)
             v.encoding = {**var.encoding, **more}
-        arrays.append((name, v, tuple(enc[name]["chunks"])))
+        if "compressors" in enc[name]:  # checked against the dtype it is written as
+            _compressor(where, enc[name], np.dtype(enc[name].get("dtype", var.dtype)))
+        arrays.append((name, v, tuple(enc[name]["chunks"]), enc[name]))
     return group_attrs, arrays
 
 

@@ -8,8 +8,10 @@ A segment is a handful of small regular arrays written once, so this module writ
 files the Zarr v3 specification defines for them: ``zarr.json`` per group and array, and
 one file per chunk (chunk key encoding ``default`` with ``/``), each chunk encoded by
 ``numcodecs.delta`` (optional), ``bytes`` (little endian) and ``zstd`` through numcodecs,
-as zarr-python's codecs do. Like zarr-python, chunks holding only the fill value are not
-written, and an edge chunk is padded to the full chunk shape with the fill value.
+as zarr-python's codecs do, or by ``bytes`` and ``blosc`` (LZ4 with byte shuffle: the
+decoded parts' time arrays, which it compresses 9x faster than zstd and smaller). Like
+zarr-python, chunks holding only the fill value are not written, and an edge chunk is
+padded to the full chunk shape with the fill value.
 
 The output is tested byte for byte against zarr-python writing the same arrays (every
 ``zarr.json`` equal as JSON, every chunk file equal), and read back with zarr and xarray.
@@ -31,6 +33,27 @@ from ..errors import FrameFormatError, UnsupportedSegmentError
 
 _DATA_TYPES = {np.dtype(t): t for t in ("bool", "int8", "int16", "int32", "int64", "uint8",
                                          "uint16", "uint32", "uint64", "float32", "float64")}
+
+
+#: The compressors :func:`write_array` writes (``compressor``): zstd at the given level, or
+#: Blosc LZ4 with byte shuffle (a time array's high bytes barely change: 6.5 against 60 ms
+#: a vehicle-hour's 1.5 M timestamps, 4 against 16 ms to read, 0.42 against 0.48 the size)
+COMPRESSORS = ("zstd", "blosc-lz4")
+
+
+def blosc_lz4(typesize: int) -> dict[str, Any]:
+    """The Zarr v3 codec JSON of Blosc LZ4 with byte shuffle, as zarr-python's
+    ``BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")`` writes it for items of
+    ``typesize`` bytes (also the encoding the decode job gives ``to_zarr``).
+
+    Example
+    -------
+    >>> blosc_lz4(8)["configuration"]["shuffle"]
+    'shuffle'
+    """
+    return {"name": "blosc", "configuration": {"typesize": typesize, "cname": "lz4",
+                                               "clevel": 5, "shuffle": "shuffle",
+                                               "blocksize": 0}}
 
 
 #: Zarr v3's JSON for the float fill values JSON has no number for.
@@ -63,8 +86,10 @@ def write_group(path: Path, attributes: dict[str, Any]) -> None:
 
 def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], level: int,
                 delta: bool = False, attributes: dict[str, Any] | None = None,
-                dimension_names: list[str] | None = None, fill_value: Any = 0) -> None:
-    """One array in the directory ``path``: its ``zarr.json`` and its chunks.
+                dimension_names: list[str] | None = None, fill_value: Any = 0,
+                compressor: str = "zstd") -> None:
+    """One array in the directory ``path``: its ``zarr.json`` and its chunks, compressed by
+    zstd at ``level`` or by ``compressor="blosc-lz4"`` (:data:`COMPRESSORS`).
 
     Example
     -------
@@ -74,10 +99,13 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
     >>> zarr.open_array(str(d), mode="r")[:].tolist()
     [0, 1, 2, 3, 4]
     """
-    from numcodecs import Delta, Zstd
+    from numcodecs import Blosc, Delta, Zstd
 
     values = np.asarray(values)
     dtype = values.dtype
+    if compressor not in COMPRESSORS:
+        raise FrameFormatError(f"{path}: compressor {compressor!r}; expected one of "
+                               f"{', '.join(COMPRESSORS)}")
     if dtype not in _DATA_TYPES:
         raise FrameFormatError(f"{path}: dtype {dtype} is not supported by the segment writer; "
                         f"expected one of {', '.join(sorted(_DATA_TYPES.values()))}")
@@ -89,7 +117,13 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
         codecs.append({"name": "numcodecs.delta", "configuration": {"dtype": _DATA_TYPES[dtype]}})
     codecs.append({"name": "bytes", "configuration": {"endian": "little"}}
                   if dtype.itemsize > 1 else {"name": "bytes"})
-    codecs.append({"name": "zstd", "configuration": {"level": level, "checksum": False}})
+    if compressor == "zstd":
+        codecs.append({"name": "zstd", "configuration": {"level": level, "checksum": False}})
+        codec = Zstd(level=level, checksum=False)
+    else:
+        codecs.append(blosc_lz4(dtype.itemsize))
+        codec = Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE, blocksize=0,
+                      typesize=dtype.itemsize)
     meta = {
         "shape": list(values.shape), "data_type": _DATA_TYPES[dtype],
         "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
@@ -102,7 +136,6 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
     meta.update(zarr_format=3, node_type="array", storage_transformers=[])
     os.makedirs(path, exist_ok=True)
     _write_json(Path(path) / "zarr.json", meta)
-    zstd = Zstd(level=level, checksum=False)
     little = dtype.newbyteorder("<")
     fill = np.asarray(fill_value, dtype)
     grid = [-(-s // c) if s else 0 for s, c in zip(values.shape, chunks)]
@@ -122,7 +155,7 @@ def write_array(path: Path, values: np.ndarray, *, chunks: tuple[int, ...], leve
         key = Path(path, "c", *map(str, index))
         os.makedirs(key.parent, exist_ok=True)
         with open(key, "wb") as fh:
-            fh.write(zstd.encode(raw))  # (numcodecs takes the array's buffer: no copy)
+            fh.write(codec.encode(raw))  # (numcodecs takes the array's buffer: no copy)
 
 
 def _only_fill(block: np.ndarray, fill: np.ndarray) -> bool:
@@ -162,27 +195,29 @@ def read_array(path: Path) -> np.ndarray:
     >>> read_array(d).tolist()
     [5, 7, 7, 0, 9]
     """
-    from numcodecs import Delta, Zstd
+    from numcodecs import Blosc, Delta, Zstd
 
     meta = json.loads((Path(path) / "zarr.json").read_text())
     names = [c["name"] for c in meta.get("codecs", [])]
     if (meta.get("node_type") != "array" or meta.get("data_type") not in _DATA_TYPES.values()
-            or names not in (["bytes", "zstd"], ["numcodecs.delta", "bytes", "zstd"])
+            or names not in (["bytes", "zstd"], ["numcodecs.delta", "bytes", "zstd"],
+                             ["bytes", "blosc"])
             or meta["chunk_key_encoding"]["configuration"].get("separator") != "/"):
         raise UnsupportedSegmentError(f"{path}: not an array as the segment writer writes them "
                                       f"(codecs {names}, data type {meta.get('data_type')})")
     dtype = np.dtype(meta["data_type"]).newbyteorder("<")
     shape = tuple(meta["shape"])
     chunks = tuple(meta["chunk_grid"]["configuration"]["chunk_shape"])
-    zstd = Zstd()
+    blosc = names[-1] == "blosc"
+    codec = Blosc() if blosc else Zstd()
     one = Path(path, "c", *["0"] * len(shape))
     if chunks == shape and all(shape) and one.exists():
         # one chunk, the whole array (a segment's usual layout): inflated in place when its
         # frame header says it holds exactly the array
         buf = one.read_bytes()
         out = np.empty(shape, dtype)
-        if _zstd_content_size(buf) == out.nbytes:
-            zstd.decode(buf, out=out)
+        if (_blosc_content_size(buf) if blosc else _zstd_content_size(buf)) == out.nbytes:
+            codec.decode(buf, out=out)
             if names[0] == "numcodecs.delta":
                 np.cumsum(out, out=out)  # numcodecs' Delta.decode, without a copy
             return out.astype(dtype.newbyteorder("="), copy=False)
@@ -192,13 +227,21 @@ def read_array(path: Path) -> np.ndarray:
         key = Path(path, "c", *map(str, index))
         if not key.exists():
             continue  # only the fill value
-        raw = np.frombuffer(zstd.decode(key.read_bytes()), dtype)
+        raw = np.frombuffer(codec.decode(key.read_bytes()), dtype)
         if names[0] == "numcodecs.delta":
             raw = np.asarray(Delta(dtype=dtype).decode(raw), dtype)
         block = raw.reshape(chunks)
         sel = tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(index, chunks, shape))
         out[sel] = block[tuple(slice(0, x.stop - x.start) for x in sel)]
     return out.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _blosc_content_size(buf: bytes) -> int | None:
+    """The decompressed size a Blosc frame's header declares (bytes 4-7, little endian; bytes
+    12-15 the frame's own length), or None for a buffer that is no whole frame."""
+    if len(buf) < 16 or int.from_bytes(buf[12:16], "little") != len(buf):
+        return None
+    return int.from_bytes(buf[4:8], "little")
 
 
 def _zstd_content_size(buf: bytes) -> int | None:

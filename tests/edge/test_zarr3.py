@@ -209,6 +209,39 @@ def test_read_array_equals_zarr_pythons_read(tmp_path_factory, n, chunk, delta, 
     np.testing.assert_array_equal(got, zarr.open_array(str(d), mode="r")[...])
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 16),
+       st.sampled_from(["int64", "int32", "uint8", "float64"]), st.integers(0, 2**32))
+def test_blosc_lz4_arrays_equal_zarr_pythons_and_read_back(tmp_path_factory, n, chunk,
+                                                           dtype, seed):
+    """``compressor="blosc-lz4"`` (the decoded parts' time arrays) writes the files
+    zarr-python writes with ``BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")``, byte
+    for byte, and read_array reads them as zarr-python does."""
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    from cantelem_sci.frames._zarr3 import read_array
+
+    rng = np.random.default_rng(seed)
+    v = np.cumsum(rng.integers(0, 1000, n)).astype(dtype) * (rng.random(n) < 0.8)
+    root = tmp_path_factory.mktemp("blosc")
+    write_array(root / "ours", v, chunks=(chunk,), level=0, compressor="blosc-lz4")
+    ref = zarr.create_array(zarr.storage.LocalStore(root / "ref"), shape=v.shape,
+                            dtype=v.dtype, chunks=(chunk,), fill_value=0, zarr_format=3,
+                            compressors=BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"))
+    ref[...] = v
+    _assert_same_files(root / "ours", root / "ref")
+    got = read_array(root / "ours")
+    assert got.dtype == v.dtype
+    np.testing.assert_array_equal(got, v)
+    np.testing.assert_array_equal(got, zarr.open_array(str(root / "ours"), mode="r")[...])
+
+
+def test_an_unknown_compressor_is_named(tmp_path):
+    with pytest.raises(ValueError, match="compressor 'lzma'; expected one of zstd, blosc-lz4"):
+        write_array(tmp_path / "t", np.zeros(2), chunks=(2,), level=1, compressor="lzma")
+
+
 def test_read_array_refuses_other_arrays(tmp_path):
     import zarr
 
