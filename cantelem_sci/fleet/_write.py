@@ -44,11 +44,12 @@ def time_compressors() -> list[dict[str, Any]]:
     return [blosc_lz4(8)]
 
 
-def _compressor(where: str, enc: dict[str, Any], values_dtype: np.dtype) -> str:
-    """The :func:`write_array` compressor of an encoding's ``compressors`` (zstd without)."""
+def _compressor(where: str, enc: dict[str, Any], dtype: np.dtype) -> str:
+    """The :func:`write_array` compressor of an encoding's ``compressors`` for values
+    written as ``dtype`` (zstd without); ``NotDirect`` for any other."""
     if "compressors" not in enc:
         return "zstd"
-    if list(enc["compressors"]) == [blosc_lz4(values_dtype.itemsize)]:
+    if list(enc["compressors"]) == [blosc_lz4(dtype.itemsize)]:
         return "blosc-lz4"
     raise NotDirect(f"{where}: compressors {enc['compressors']!r}")
 
@@ -87,17 +88,16 @@ def write_tree(tree: Any, path: str | Path, encoding: dict[str, dict[str, Any]])
         shutil.rmtree(path)
     for where, attrs, arrays in plan:
         write_group(where, attrs)
-        for name, var, chunks, enc in arrays:
+        for name, var, chunks, compressor in arrays:
             # encoded and read one at a time: a dense multiplexed column is built for its
             # write and dropped after it (not cached in the tree), so the next one reuses its
             # pooled memory while it is still in the cache
             try:
                 values, kw = _encode_array(name, var, chunks)
-                kw["compressor"] = _compressor(f"{where} {name!r}", enc, values.dtype)
             except (TypeError, ValueError, NotDirect) as err:  # checked before: not expected
                 shutil.rmtree(path)
                 raise NotDirect(f"{where} {name!r}: {err}") from err
-            write_array(where / name, values, level=ZSTD_LEVEL, **kw)
+            write_array(where / name, values, level=ZSTD_LEVEL, compressor=compressor, **kw)
 
 
 def _node_dir(root: Path, node: Any, tree: Any) -> Path:
@@ -106,10 +106,10 @@ def _node_dir(root: Path, node: Any, tree: Any) -> Path:
 
 
 def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
-               ) -> tuple[dict[str, Any], list[tuple[str, Any, tuple[int, ...], dict]]]:
-    """A node's group attributes and its arrays ``(name, variable, chunks, encoding)``, the
-    variables with the coordinates attribute set (``dump_to_store``) and checked; nothing
-    is read."""
+               ) -> tuple[dict[str, Any], list[tuple[str, Any, tuple[int, ...], str]]]:
+    """A node's group attributes and its arrays ``(name, variable, chunks, compressor)``,
+    the variables with the coordinates attribute set (``dump_to_store``) and checked;
+    nothing is read."""
     from xarray.backends.zarr import encode_zarr_attr_value
     from xarray.conventions import encode_dataset_coordinates
 
@@ -133,9 +133,8 @@ def _plan_node(node: Any, at_root: bool, enc: dict[str, Any]
         if more:  # as to_zarr applies an encoding: over the variable's own
             v = v.copy(deep=False)
             v.encoding = {**var.encoding, **more}
-        if "compressors" in enc[name]:  # checked against the dtype it is written as
-            _compressor(where, enc[name], np.dtype(enc[name].get("dtype", var.dtype)))
-        arrays.append((name, v, tuple(enc[name]["chunks"]), enc[name]))
+        compressor = _compressor(where, enc[name], np.dtype(enc[name].get("dtype", var.dtype)))
+        arrays.append((name, v, tuple(enc[name]["chunks"]), compressor))
     return group_attrs, arrays
 
 

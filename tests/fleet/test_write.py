@@ -125,6 +125,18 @@ def test_what_it_does_not_handle_is_refused_before_any_file(tmp_path, sample_db)
     assert set(labels) <= {"Idle", "Drive", "Charge", "Fault"}
 
 
+def test_a_compressor_it_does_not_write_is_refused_before_any_file(tmp_path, sample_db):
+    """The time arrays' Blosc LZ4 is written directly; any other ``compressors`` encoding
+    is refused, naming the variable and the codec, before a file is written."""
+    tree = ct.decode(ct.simulate_vehicle(duration_s=3, seed=1), sample_db)
+    enc = _encoding(tree)
+    node = next(k for k, v in enc.items() if "time" in v)
+    enc[node]["time"]["compressors"] = [{"name": "zstd", "configuration": {"level": 9}}]
+    with pytest.raises(NotDirect, match="'time': compressors .*zstd"):
+        write_tree(tree, tmp_path / "direct.zarr", enc)
+    assert not (tmp_path / "direct.zarr").exists()
+
+
 def test_the_job_writes_with_the_direct_writer(tmp_path, sample_db, monkeypatch):
     """The decode job's trees never go through to_zarr (which would take 5x as long)."""
     tree = ct.decode(ct.simulate_vehicle(duration_s=3, seed=1), sample_db)
