@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..frames import write_array, write_group
-from ..frames._zarr3 import blosc_lz4
+from ..frames import blosc_lz4, write_array, write_group
 
 #: zstd level of zarr-python's default v3 codecs (``bytes`` then ``zstd``, no checksum).
 ZSTD_LEVEL = 0
@@ -39,7 +38,7 @@ _KEYS = {"chunks", "units", "dtype", "compressors"}
 
 def time_compressors() -> list[dict[str, Any]]:
     """The ``compressors`` encoding of a decoded part's int64 time arrays: Blosc LZ4 with
-    byte shuffle (:func:`~cantelem_sci.frames._zarr3.blosc_lz4`; JSON, which ``to_zarr``
+    byte shuffle (:func:`~cantelem_sci.frames.blosc_lz4`; JSON, which ``to_zarr``
     takes as it is), which this writer writes without zarr-python."""
     return [blosc_lz4(8)]
 

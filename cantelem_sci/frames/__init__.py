@@ -2,7 +2,8 @@
 
 This stage imports numpy only (xarray lazily), so the edge logger can use it; it also holds
 the small Zarr v3 writer and reader of raw segments (``write_group``, ``write_array``,
-``read_array``: the subset the segments use, without zarr-python).
+``read_array``, ``blosc_lz4``: the subset the segments and decoded parts use, without
+zarr-python).
 """
 
 from ._messages import from_messages
@@ -18,7 +19,7 @@ from ._schema import (
     frames,
     seconds_to_ns,
 )
-from ._zarr3 import read_array, write_array, write_group
+from ._zarr3 import blosc_lz4, read_array, write_array, write_group
 
 __all__ = [
     "CLOCK_STEP_NS",
@@ -28,6 +29,7 @@ __all__ = [
     "SCHEMA_NAME",
     "SCHEMA_VERSION",
     "FrameBatch",
+    "blosc_lz4",
     "check_schema",
     "clock_steps",
     "frames",

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from ._damage import inflate_whole
+from ._mdf_kernels import entries, rows, signal_data, split, uint_field
 
 __all__ = ["Damaged", "NotSimple", "read_bus_groups"]
 
@@ -159,9 +159,9 @@ class _File:
             if raw.size != org_len:
                 raise Damaged("a zipped block's length differs")
             if ztype == 1 and param:  # transposed: columns of ``param`` bytes, then the rest
-                rows = org_len // param
-                parts.append(raw[:rows * param].reshape(param, rows))
-                raw = raw[rows * param:]
+                n_rows = org_len // param
+                parts.append(raw[:n_rows * param].reshape(param, n_rows))
+                raw = raw[n_rows * param:]
             elif ztype != 0:
                 raise NotSimple(f"zip type {ztype}")
             parts.append(raw)
@@ -261,100 +261,9 @@ def _column(f: _File, ch: dict[str, Any], rec: np.ndarray) -> np.ndarray:
         else:
             raw = np.ascontiguousarray(rec[:, b0:b0 + nbytes]).view(f"<u{nbytes}")[:, 0]
         return _conversion(f, ch["conversion"], raw)
-    raw = _uint_field(rec, b0, nbytes, ch["bit"], (1 << nbits) - 1 if nbits < 64 else -1,
+    raw = uint_field(rec, b0, nbytes, ch["bit"], (1 << nbits) - 1 if nbits < 64 else -1,
                       np.empty(n, np.uint64))
     return _conversion(f, ch["conversion"], raw)
-
-
-@njit(cache=True, nogil=True)
-def _uint_field(rec, b0, nbytes, shift, mask, out):
-    """An unsigned little-endian field (``nbytes`` from byte ``b0``, shifted, masked; mask
-    -1: all 64 bits) of each record."""
-    m = np.uint64(mask) if mask >= 0 else ~np.uint64(0)
-    for i in range(rec.shape[0]):
-        v = np.uint64(0)
-        for j in range(nbytes):
-            v |= np.uint64(rec[i, b0 + j]) << np.uint64(8 * j)
-        out[i] = (v >> np.uint64(shift)) & m
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _split(stream, id_size, ids, sizes):
-    """(group index, offset of its data) of each record in an unsorted data group's
-    ``stream``: ``id_size`` bytes of record id, then ``sizes[g]`` bytes (-1: a u32 length
-    and that many bytes). Stops at the first unknown id or a record past the end (its
-    offset is returned as ``stop``)."""
-    n_max = stream.shape[0] // (id_size + 1) + 1
-    group = np.empty(n_max, np.int64)
-    where = np.empty(n_max, np.int64)
-    pos, k = 0, 0
-    while pos + id_size <= stream.shape[0]:
-        rid = 0
-        for j in range(id_size):
-            rid |= np.int64(stream[pos + j]) << (8 * j)
-        g = -1
-        for i in range(ids.shape[0]):
-            if ids[i] == rid:
-                g = i
-                break
-        if g < 0:
-            break
-        at = pos + id_size
-        size = sizes[g]
-        if size < 0:
-            if at + 4 > stream.shape[0]:
-                break
-            size = 0
-            for j in range(4):
-                size |= np.int64(stream[at + j]) << (8 * j)
-            at += 4
-        if at + size > stream.shape[0]:
-            break
-        group[k] = g
-        where[k] = at
-        k += 1
-        pos = at + size
-    return group[:k], where[:k], pos
-
-
-@njit(cache=True, nogil=True)
-def _rows(stream, at, out):
-    """The records at offsets ``at`` of ``stream`` as the rows of ``out``."""
-    size = out.shape[1]
-    for i in range(at.shape[0]):
-        out[i] = stream[at[i]:at[i] + size]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _entries(stream, at, out):
-    """A VLSD group's records (``at``: each one's bytes, after its u32 length) joined as a
-    signal-data stream (length, bytes; length, bytes; ...), into ``out``."""
-    k = 0
-    for i in range(at.shape[0]):
-        a = at[i] - 4
-        size = 4 + (np.int64(stream[a]) | np.int64(stream[a + 1]) << 8
-                    | np.int64(stream[a + 2]) << 16 | np.int64(stream[a + 3]) << 24)
-        out[k:k + size] = stream[a:a + size]
-        k += size
-    return k
-
-
-@njit(cache=True, nogil=True)
-def _signal_data(sd, offsets, out):
-    """The entries of signal data ``sd`` at ``offsets`` into the rows of ``out`` (zero
-    beyond each one's length); False when an offset or a length runs past ``sd``."""
-    for i in range(offsets.shape[0]):
-        a = np.int64(offsets[i])
-        if a < 0 or a + 4 > sd.shape[0]:
-            return False
-        size = (np.int64(sd[a]) | np.int64(sd[a + 1]) << 8 | np.int64(sd[a + 2]) << 16
-                | np.int64(sd[a + 3]) << 24)
-        if a + 4 + size > sd.shape[0] or size > out.shape[1]:
-            return False
-        out[i, :size] = sd[a + 4:a + 4 + size]
-    return True
 
 
 def _vlsd_column(ch: dict[str, Any], rec: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -375,7 +284,7 @@ def _vlsd_column(ch: dict[str, Any], rec: np.ndarray, sd: np.ndarray) -> np.ndar
         if longest > 64:  # CAN FD carries 64 bytes at most
             raise Damaged(f"a payload of {longest} bytes")
     out = np.zeros((offsets.size, longest), np.uint8)
-    if not _signal_data(sd, offsets, out):
+    if not signal_data(sd, offsets, out):
         raise Damaged("signal data past its end")
     return out
 
@@ -406,7 +315,7 @@ def _group_records(f: _File, dg: int) -> list[tuple[dict[str, Any], np.ndarray]]
     ids = np.array([c["record_id"] for c in cgs], np.int64)
     sizes = np.array([-1 if c["flags"] & _FLAG_CG_VLSD else c["bytes"] + c["inval"]
                       for c in cgs], np.int64)
-    group, where, stop = _split(stream, id_size, ids, sizes)
+    group, where, stop = split(stream, id_size, ids, sizes)
     if stop != stream.size and not f.unfin[0] & _UNFIN_DT_LENGTH:
         raise Damaged(f"records end at byte {stop} of {stream.size}")
     out = []
@@ -414,9 +323,9 @@ def _group_records(f: _File, dg: int) -> list[tuple[dict[str, Any], np.ndarray]]
         at = where[group == g]
         if sizes[g] < 0:  # VLSD: the entries joined, as a signal-data block holds them
             sd = np.empty(stream.size, np.uint8)
-            out.append((cg, sd[:_entries(stream, at, sd)]))
+            out.append((cg, sd[:entries(stream, at, sd)]))
             continue
-        rec = _rows(stream, at, np.zeros((at.size, int(sizes[g])), np.uint8))
+        rec = rows(stream, at, np.zeros((at.size, int(sizes[g])), np.uint8))
         if f.unfin[0] & _UNFIN_CYCLES:
             cg["cycles"] = rec.shape[0]
         out.append((cg, rec))
