@@ -244,12 +244,8 @@ def read_segment(path: str | Path) -> FrameBatch:
     [256, 257]
     """
     path = Path(path)
-    try:
-        group = json.loads((path / "zarr.json").read_text())
-    except (OSError, ValueError) as err:
-        raise UnsupportedSegmentError(f"{path}: no readable Zarr v3 group: {err}") from err
-    attrs = group.get("attributes", {})
-    if group.get("node_type") != "group" or attrs.get("schema", SCHEMA_NAME) != SCHEMA_NAME:
+    attrs = _group_attrs(path)
+    if attrs.get("schema", SCHEMA_NAME) != SCHEMA_NAME:
         raise UnsupportedSegmentError(f"{path}: not a {SCHEMA_NAME} group")
     present = {k for k in ("time", "data") + FIELDS if (path / k / "zarr.json").exists()}
     try:
@@ -263,6 +259,18 @@ def read_segment(path: str | Path) -> FrameBatch:
         raise FrameFormatError(f"{path}: arrays of different lengths: time {t.shape}, data "
                                f"{data.shape}")
     return FrameBatch(t, *arrs, data, channel_names=list(attrs.get("channel_names", ["can0"])))
+
+
+def _group_attrs(path: Path) -> dict[str, Any]:
+    """The attributes of the Zarr v3 group at ``path``; ``UnsupportedSegmentError`` when
+    there is none readable."""
+    try:
+        group = json.loads((path / "zarr.json").read_text())
+    except (OSError, ValueError) as err:
+        raise UnsupportedSegmentError(f"{path}: no readable Zarr v3 group: {err}") from err
+    if group.get("node_type") != "group":
+        raise UnsupportedSegmentError(f"{path}: not a Zarr v3 group")
+    return group.get("attributes", {})
 
 
 def read_segment_gps(path: str | Path) -> dict[str, np.ndarray] | None:
@@ -290,11 +298,7 @@ def read_segment_gps(path: str | Path) -> dict[str, np.ndarray] | None:
     gp = Path(path) / "gps"
     if not (gp / "zarr.json").exists():
         return None
-    try:
-        group = json.loads((gp / "zarr.json").read_text())
-    except (OSError, ValueError) as err:
-        raise UnsupportedSegmentError(f"{gp}: no readable Zarr v3 group: {err}") from err
-    if group.get("attributes", {}).get("schema") != "cantelem.gps":
+    if _group_attrs(gp).get("schema") != "cantelem.gps":
         raise UnsupportedSegmentError(f"{gp}: not a cantelem.gps group")
     out = {"time": read_segment_times(gp)}
     for k in GPS_FLOAT + GPS_INT:

@@ -103,11 +103,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         was under way (the page's beacon and its socket race on close) started buffering
         after that, and the buffer, its four ZMQ sockets and their file descriptors stayed
         in the server for good (4 descriptors every 2-3 visits)."""
-        info = self._kernel_buffers.pop(kernel_id, None)
-        for stream in (info or {}).get("channels", {}).values():
-            if not stream.closed():
-                stream.on_recv(None)
-                stream.close(linger=0)
+        _close((self._kernel_buffers.pop(kernel_id, None) or {}).get("channels", {}))
 
     def start_buffering(self, kernel_id: str, session_key: Any, channels: dict) -> None:
         """A page's socket closed: keep its kernel's messages for a reconnection, unless
@@ -116,8 +112,7 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         socket's four ZMQ streams, and each visit left them, and the libzmq buffers of
         the page's last messages (~6.5 MB), in the server for good."""
         if kernel_id not in self:
-            for stream in channels.values():
-                stream.close(linger=0)  # what it still had to send has no one to go to
+            _close(channels)
             return
         super().start_buffering(kernel_id, session_key, channels)
 
@@ -125,3 +120,11 @@ class DashboardKernelManager(AsyncMappingKernelManager):
         if (kwargs.get("env") or {}).get("VOILA_PREHEAT") != "True":  # a visitor's kernel
             self.check_room()
         return await super().start_kernel(*args, **kwargs)
+
+
+def _close(channels: dict) -> None:
+    """Close a page's ZMQ streams at once: what they still had to send has no one to go to."""
+    for stream in channels.values():
+        if not stream.closed():
+            stream.on_recv(None)
+            stream.close(linger=0)
