@@ -61,10 +61,28 @@ def sample_batch():
     return ct.simulate_vehicle("EV0001", duration_s=20.0, seed=7)
 
 
+#: the longest modules (minutes each), started first
+FIRST = ("tests/viz/test_browser_visits.py", "tests/viz/test_browser.py", "tests/test_package.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    """Mark the corpus tests; put the longest modules first, then those with a slow test.
+
+    ``./run test`` runs the modules on two processes (pytest-xdist, ``--dist loadscope``:
+    a module's tests stay together, in order, on one process), handed out in this order:
+    started last, a module of minutes would run alone at the end."""
+    slow = set()
     for item in items:
         if "corpus" in item.fixturenames or "corpus" in item.nodeid.lower():
             item.add_marker(pytest.mark.corpus)
+        if item.get_closest_marker("slow"):
+            slow.add(item.nodeid.split("::")[0])
+
+    def rank(item) -> int:
+        module = item.nodeid.split("::")[0]
+        return FIRST.index(module) if module in FIRST else len(FIRST) + (module not in slow)
+
+    items.sort(key=rank)  # stable: each module's tests keep their order
 
 
 # ---- a real S3 API over HTTP: moto's ThreadedMotoServer on 127.0.0.1 ---------------------------

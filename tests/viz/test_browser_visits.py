@@ -1,6 +1,6 @@
 """Twenty visits of the dashboard in Chromium: each closed tab ends its kernel, the server's
-memory comes back, and a full server tells the visitor why. In a module of its own, so that
-no other page, server or kernel of the browser tests runs meanwhile."""
+memory comes back, and a full server tells the visitor why. In a module of its own (its own
+Chromium; the suite starts it first, as its longest module)."""
 
 from __future__ import annotations
 
