@@ -3,6 +3,9 @@
 1. End to end: raw segments (written by the edge logger) -> decoded store, on a
    LocalCluster of 1 then 2 worker processes (same data, fresh output each time); frames/s
    = raw frames / job wall time (cluster start excluded). Target: 2 workers >= 1.7x one.
+   It also prints how many files the parts are and what creating that many costs on the
+   disk of the run (a file system's metadata work, not the project's code), and the
+   two-process ceilings of this machine for a Python loop, memory copies and file creation.
 2. ``fleet.load`` of one signal over one vehicle-day at 100 Hz (8.64 M points) down to 2,000
    points, warm (second call), from the local store and from a moto S3 server over HTTP.
    Target: under 150 ms locally.
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -74,8 +78,11 @@ def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
             out[workers] = min(best, dt) if best else dt
             if workers == 1 and dt == out[1]:
                 out["report"] = rep
+        files, dirs = _files(Path(tmp) / "w1" / "decoded")
+        create_ms = _create_ms(tmp)
     res = {"frames": frames, "s_1": out[1], "s_2": out[2], "fps_1": frames / out[1],
-           "fps_2": frames / out[2], "speedup": out[1] / out[2], "machine": _machine_scaling()}
+           "fps_2": frames / out[2], "speedup": out[1] / out[2], "machine": _machine_scaling(),
+           "files": files, "dirs": dirs, "create_ms": create_ms}
     print(f"[fleet] decode job, {vehicles} vehicles x {duration_s / 3600:.0f} h "
           f"({frames:,} frames): "
           f"1 worker {res['fps_1'] / 1e6:.2f} M frames/s, 2 workers {res['fps_2'] / 1e6:.2f} M "
@@ -85,9 +92,13 @@ def decode_throughput(vehicles: int = 4, duration_s: float = 3600.0) -> dict:
           f"{t['read_s']:.2f} s, decode {t['decode_s']:.2f} s, write {t['write_s']:.2f} s "
           f"(columns are decoded as they are written), publish {t['publish_s']:.2f} s; "
           f"{out['report'].parts} part(s)")
+    print(f"[fleet] the decoded parts are {files:,} files in {dirs:,} folders; this disk "
+          f"takes {create_ms:.2f} ms for an array's (two folders, two files): "
+          f"~{create_ms * files / 2e3:.2f} s of the write above is creating them")
     m = res["machine"]
     print(f"[fleet] this machine now, two processes against one: {m['cpu']:.2f}x for a Python "
-          f"loop, {m['copy']:.2f}x for memory copies (the ceiling of the speed-up above)")
+          f"loop, {m['copy']:.2f}x for memory copies, {m['files']:.2f}x for creating files (the "
+          "ceilings of the speed-up above)")
     return res
 
 
@@ -150,6 +161,32 @@ def _copy(n: int) -> None:
         np.copyto(b, a)
 
 
+def _files(path: Path) -> tuple[int, int]:
+    """Files and folders under ``path``."""
+    files = dirs = 0
+    for _, d, f in os.walk(path):
+        files, dirs = files + len(f), dirs + len(d)
+    return files, dirs
+
+
+def _create(where: str, n: int = 300) -> None:
+    """Create ``n`` folders in ``where``, each with a folder and two small files: the
+    shape of an array of a decoded part (``zarr.json`` and ``c/0``)."""
+    d = tempfile.mkdtemp(dir=where)
+    for i in range(n):
+        os.makedirs(f"{d}/a{i}/c")
+        for name in ("zarr.json", "c/0"):
+            with open(f"{d}/a{i}/{name}", "wb") as fh:
+                fh.write(b"x" * 1000)
+    shutil.rmtree(d)
+
+
+def _create_ms(where: str, n: int = 300) -> float:
+    """Milliseconds this file system takes for one array's folders and files (the best
+    of three)."""
+    return min(_timed(lambda: _create(where, n)) for _ in range(3)) / n * 1e3
+
+
 def _machine_scaling() -> dict:
     """How two processes scale on this shared machine right now (noisy neighbours and
     shared memory bandwidth included; the best of three runs of one process against the
@@ -166,7 +203,8 @@ def _machine_scaling() -> dict:
         return time.perf_counter() - t
 
     out = {}
-    for name, fn, arg in (("cpu", _spin, 10_000_000), ("copy", _copy, 40)):
+    for name, fn, arg in (("cpu", _spin, 10_000_000), ("copy", _copy, 40),
+                          ("files", _create, tempfile.gettempdir())):
         one = min(run(fn, arg, 1) for _ in range(3))
         out[name] = 2 * one / min(run(fn, arg, 2) for _ in range(3))
     return out
