@@ -115,6 +115,20 @@ def _columns(kind: str, times: np.ndarray, s: Any, start: float) -> dict[str, An
     return cols
 
 
+def _check_record_layout(mdf: Any, index: int) -> None:
+    """Refuse a channel group whose channels reach past its record: asammdf's compiled code
+    copies such a channel's bytes out of every record without a check, past its buffer (a
+    damaged file crashed the process)."""
+    cg = mdf.groups[index].channel_group
+    for ch in mdf.groups[index].channels:
+        if ch.bit_count and ch.byte_offset + (ch.bit_offset + ch.bit_count + 7) // 8 > \
+                cg.samples_byte_nr:
+            raise LogFormatError(
+                f"channel group {index}, channel {ch.name!r}: bytes {ch.byte_offset}.."
+                f"{ch.byte_offset + (ch.bit_offset + ch.bit_count + 7) // 8} of a "
+                f"{cg.samples_byte_nr}-byte record")
+
+
 def _groups(mdf: Any) -> list[tuple[int, str]]:
     """(index, kind) of every group python-can reads: CAN bus events with frames."""
     from asammdf.blocks.source_utils import Source
@@ -206,7 +220,12 @@ def _read_with_asammdf(path: str) -> list[dict[str, Any]]:
             f"{path}: cannot open as a CAN log: {type(err).__name__}: {err}") from err
     try:
         start = mdf.header.start_time.timestamp()
-        parts = [_group(mdf, index, kind, start) for index, kind in _groups(mdf)]
+        groups = _groups(mdf)
+        for index, _ in groups:
+            _check_record_layout(mdf, index)
+        parts = [_group(mdf, index, kind, start) for index, kind in groups]
+    except LogFormatError as err:
+        raise LogFormatError(f"{path}: corrupt MDF data: {err}") from err
     except Exception as err:
         raise LogFormatError(f"{path}: corrupt or truncated MDF data: {type(err).__name__}: "
                              f"{err}") from err

@@ -182,3 +182,24 @@ def test_a_damaged_real_capture_gives_frames_or_a_clear_error(tmp_path_factory, 
         ct.read_log(p, strict=False)
     except LogFormatError as err:
         assert str(p) in str(err)
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not any(p.parent.name == "css-j1939-idle" for p in _CAPTURES),
+                    reason="the shared corpus's css-j1939-idle capture is absent")
+def test_a_channel_reaching_past_its_record_is_refused_before_asammdf(tmp_path):
+    """Five bytes of the J1939 idle capture changed (one found by the test above): our block
+    reader leaves the file to asammdf, whose data bytes channel now starts at byte 166 of a
+    22-byte record; asammdf's compiled code copied it out of every record and crashed the
+    process. It is refused naming the channel group, the channel and the bytes."""
+    src = next(p for p in _CAPTURES if p.parent.name == "css-j1939-idle")
+    raw = bytearray(src.read_bytes())
+    for at, value in ((1196606 % len(raw), 33), (987340 % 20_000, 166),
+                      (813751 % 20_000, 208), (2064209 % 20_000, 150),
+                      (1499667 % 20_000, 168)):
+        raw[at] = value
+    p = tmp_path / "past-the-record.mf4"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(LogFormatError, match=r"channel group 0, channel "
+                       r"'CAN_DataFrame.DataBytes': bytes 166..174 of a 22-byte record"):
+        ct.read_log(p, strict=False)
